@@ -1,0 +1,13 @@
+"""unlearnkit — machine unlearning for classifiers, measured against retraining."""
+__version__ = "0.1.0"
+
+from .data import ArrayDataset, Split, from_torch_dataset, load_dataset, make_split  # noqa: E402
+from .errors import UnlearnkitError  # noqa: E402
+from .models import build_model  # noqa: E402
+from .training import TrainConfig, train_model  # noqa: E402
+from .unlearn import UnlearnResult, unlearn  # noqa: E402
+from .eval import METRICS, Evaluation, avg_gap  # noqa: E402
+
+__all__ = ["ArrayDataset", "METRICS", "Evaluation", "Split", "TrainConfig", "UnlearnResult", "UnlearnkitError",
+           "avg_gap", "build_model", "from_torch_dataset", "load_dataset", "make_split", "train_model", "unlearn",
+           "__version__"]

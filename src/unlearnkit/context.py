@@ -1,0 +1,55 @@
+"""What an unlearning method receives (DESIGN.md "Interfaces")."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from .data.split import Split
+
+
+@dataclass
+class Batch:
+    """A batch of dataset indices with its model-ready inputs and labels (all on the device)."""
+
+    idx: torch.Tensor
+    x: torch.Tensor
+    y: torch.Tensor
+
+
+@dataclass
+class UnlearnContext:
+    """model: θ_o copy changed in place; original: frozen θ_o; dataset already on ``device``.
+
+    ``retrained`` returns θ_r (cached by the bench); ``new_model`` builds a freshly initialised
+    model of the same architecture; ``history`` collects per-step diagnostics (e.g. weights).
+    """
+
+    model: nn.Module
+    original: nn.Module
+    dataset: Any
+    split: Split
+    num_classes: int
+    device: torch.device
+    seed: int
+    options: Any
+    weighting: Any
+    target: Any
+    new_model: Callable[[], nn.Module] | None = None
+    retrained: Callable[[], nn.Module] | None = None
+    train_config: Any = None
+    progress: Callable[[dict], None] | None = None
+    history: list[dict] = field(default_factory=list)
+
+    def batch(self, idx: torch.Tensor) -> Batch:
+        idx = idx.to(self.device)
+        return Batch(idx, self.dataset.inputs(idx), self.dataset.y[idx])
+
+    def labels(self, idx: np.ndarray) -> np.ndarray:
+        return self.dataset.labels[idx]
+
+    def record(self, **values) -> None:
+        self.history.append(values)

@@ -1,0 +1,5 @@
+"""The one exception type users see for bad input (the CLI turns it into exit code 2)."""
+
+
+class UnlearnkitError(ValueError):
+    """Bad input: the message names the problem and the fix."""

@@ -1,0 +1,61 @@
+"""Metric contract: ``compute(model, ev) -> {column: value}``; an Evaluation caches forward passes."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict
+
+from ..registry import Registry
+from .predict import predict_logits
+
+METRICS: Registry = Registry("metric")
+
+
+class NoOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass
+class Evaluation:
+    """What metrics read: dataset, split, device, seed, θ_o, θ_r, and providers for extra models
+    (``retrained_models(k)`` for R retrained models; set by the bench). Logits are cached per
+    (model, part) so several metrics share one forward pass."""
+
+    dataset: Any
+    split: Any
+    device: torch.device
+    seed: int = 0
+    original: Any = None
+    retrained: Any = None
+    plan: Any = None
+    providers: dict[str, Callable] = field(default_factory=dict)
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def indices(self, part: str) -> np.ndarray:
+        return getattr(self.split, part)
+
+    def logits(self, model, part: str) -> torch.Tensor:
+        key = (id(model), part)
+        if key not in self._cache:
+            self._cache[key] = predict_logits(model, self.dataset, self.indices(part), device=self.device)
+        return self._cache[key]
+
+    def labels(self, part: str) -> torch.Tensor:
+        return torch.as_tensor(self.dataset.labels[self.indices(part)])
+
+
+class Metric:
+    """A named metric; ``columns`` are the result columns it fills."""
+
+    name: ClassVar[str] = ""
+    columns: ClassVar[tuple[str, ...]] = ()
+    Options: ClassVar[type[BaseModel]] = NoOptions
+
+    def __init__(self, options: BaseModel | None = None):
+        self.options = options if options is not None else self.Options()
+
+    def compute(self, model, ev: Evaluation) -> dict[str, float]:
+        raise NotImplementedError

@@ -1,0 +1,71 @@
+"""MIA-efficacy (SalUn, Fan et al. ICLR 2024; Jia et al. NeurIPS 2023 "Model sparsity…"):
+an attack trained on D_r (member) vs D_t (non-member) features, applied to D_f; the score is the
+percentage of D_f predicted *non-member* (higher = more forgotten; compare with θ_r)."""
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field
+from sklearn.svm import SVC
+
+from .base import METRICS, Evaluation, Metric
+
+
+def confidence_features(logits: torch.Tensor, labels: torch.Tensor, kind: str = "confidence") -> np.ndarray:
+    """Per-sample attack features: ``confidence`` p_y, ``entropy`` H(p), ``m_entropy`` (Song & Mittal),
+    ``correctness`` 1[argmax = y], or ``prob`` (the whole probability vector)."""
+    p = F.softmax(logits.double(), dim=1)
+    py = p.gather(1, labels.view(-1, 1)).squeeze(1)
+    if kind == "confidence":
+        f = py[:, None]
+    elif kind == "entropy":
+        f = -(p * torch.log(p.clamp_min(1e-30))).sum(1, keepdim=True)
+    elif kind == "m_entropy":
+        logp, log1mp = torch.log(p.clamp_min(1e-30)), torch.log((1 - p).clamp_min(1e-30))
+        onehot = F.one_hot(labels, p.shape[1]).bool()
+        term = torch.where(onehot, -(1 - p) * logp, -p * log1mp)
+        f = term.sum(1, keepdim=True)
+    elif kind == "correctness":
+        f = (p.argmax(1) == labels).double()[:, None]
+    else:
+        f = p
+    return f.numpy()
+
+
+def mia_efficacy_score(member: np.ndarray, nonmember: np.ndarray, target: np.ndarray, seed: int = 0,
+                       max_shadow: int | None = None) -> float:
+    """Fit an RBF-SVC (C=3, gamma='auto', as SalUn's SVC_MIA) on member(1)/non-member(0) features,
+    return the percent of ``target`` predicted non-member. Members are subsampled to the number of
+    non-members (SalUn uses a retain subset of test size)."""
+    rng = np.random.default_rng(seed)
+    n = len(nonmember) if max_shadow is None else min(len(nonmember), max_shadow)
+    m = member[rng.choice(len(member), size=min(n, len(member)), replace=False)]
+    nm = nonmember[rng.choice(len(nonmember), size=n, replace=False)]
+    x = np.concatenate([m, nm])
+    y = np.concatenate([np.ones(len(m)), np.zeros(len(nm))])
+    clf = SVC(C=3, gamma="auto", kernel="rbf").fit(x, y)
+    return 100.0 * float(1.0 - clf.predict(target).mean())
+
+
+class MIAOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    feature: Literal["confidence", "entropy", "m_entropy", "correctness", "prob"] = "confidence"
+    max_shadow: int | None = Field(None, ge=2, description="cap on shadow samples per side (speed)")
+
+
+@METRICS.register("mia_efficacy")
+class MIAEfficacy(Metric):
+    """Column ``MIA``: SalUn's MIA-efficacy with the ``confidence`` feature by default."""
+
+    name = "mia_efficacy"
+    columns = ("MIA",)
+    Options = MIAOptions
+
+    def compute(self, model, ev: Evaluation) -> dict:
+        feats = {part: confidence_features(ev.logits(model, part), ev.labels(part), self.options.feature)
+                 for part in ("retain", "test", "forget")}
+        score = mia_efficacy_score(feats["retain"], feats["test"], feats["forget"], ev.seed, self.options.max_shadow)
+        return {"MIA": score}

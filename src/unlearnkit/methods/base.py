@@ -1,0 +1,171 @@
+"""Method contracts: every gradient method is per-sample losses in one shared loop.
+
+    loss = Σ_i w_i ℓ_forget(θ; x_i, target_i) / Σ_i w_i  +  λ · mean_j ℓ_retain(θ; x_j, y_j)
+
+A subclass of :class:`GradientMethod` supplies ``forget_loss`` / ``retain_loss`` (Tensor[B]); the
+loop does batching, device moves, weighting, NaN checks and progress once for all methods.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from typing import ClassVar, Iterator, Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+
+from ..errors import UnlearnkitError
+from ..registry import Registry
+from ..training import batches, make_optimizer, make_scheduler
+from ..weighting.base import reduce_weighted
+
+METHODS: Registry = Registry("method")
+
+
+class MethodOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class GradientOptions(MethodOptions):
+    """Shared optimiser settings of gradient methods (defaults suit the digits/MLP presets)."""
+
+    epochs: int = Field(5, ge=1, description="passes over the driving set (D_r if the method uses it, else D_f)")
+    lr: float = Field(0.01, gt=0)
+    optimizer: Literal["sgd", "adam"] = "sgd"
+    momentum: float = Field(0.9, ge=0, lt=1)
+    weight_decay: float = Field(5e-4, ge=0)
+    batch_size: int = Field(64, ge=1, description="forget batch size")
+    retain_batch_size: int = Field(64, ge=1)
+    forget_weight: float = Field(1.0, ge=0, description="α on the forget term")
+    retain_weight: float = Field(1.0, ge=0, description="λ on the retain term")
+    schedule: Literal["none", "cosine"] = "none"
+    grad_clip: float | None = Field(None, gt=0)
+
+
+class Method:
+    """A registered unlearning method. ``unlearn(ctx)`` changes ``ctx.model`` and returns it."""
+
+    name: ClassVar[str] = ""
+    Options: ClassVar[type[MethodOptions]] = MethodOptions
+    weightable_terms: ClassVar[frozenset[str]] = frozenset()
+    accepts_target: ClassVar[bool] = False
+    default_target: ClassVar[str] = "none"
+
+    def check_composition(self, weighting, target_name: str) -> None:
+        """Reject a weighting or target this method cannot use (at config time, not silently)."""
+        if weighting.name != "uniform" and not (weighting.terms & self.weightable_terms):
+            what = "has no per-sample loss" if not self.weightable_terms else \
+                f"weights only its {'/'.join(sorted(self.weightable_terms))} loss"
+            raise UnlearnkitError(f"method {self.name!r} cannot use weighting {weighting.name!r}: it {what}; "
+                                  f"use weighting 'uniform' or a gradient method such as rl, ga, neggrad_plus")
+        if target_name != "none" and not self.accepts_target:
+            raise UnlearnkitError(f"method {self.name!r} does not push forget samples toward a distribution, so "
+                                  f"target {target_name!r} cannot apply; use target 'none' or a method such as "
+                                  f"rl, neggrad_plus")
+
+    def unlearn(self, ctx) -> nn.Module:
+        raise NotImplementedError
+
+
+def soft_cross_entropy(logits: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """Per-sample −Σ_c q_c log p_θ(c|x) (= KL(q‖p_θ) + const)."""
+    return -(q * F.log_softmax(logits, dim=1)).sum(1)
+
+
+def cycle_batches(indices, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
+    """Endless seeded batches over ``indices``, reshuffled every pass."""
+    for _ in itertools.count():
+        yield from batches(indices, batch_size, generator)
+
+
+class GradientMethod(Method):
+    """The shared loop. Class attributes say which sets a method reads."""
+
+    Options = GradientOptions
+    uses_forget: ClassVar[bool] = True
+    uses_retain: ClassVar[bool] = True
+
+    # hooks ------------------------------------------------------------------------------
+    def setup(self, ctx) -> None:
+        """Before the loop (masks, teachers)."""
+
+    def forget_loss(self, ctx, logits: torch.Tensor, batch) -> torch.Tensor:
+        raise NotImplementedError
+
+    def retain_loss(self, ctx, logits: torch.Tensor, batch) -> torch.Tensor:
+        return F.cross_entropy(logits, batch.y, reduction="none")
+
+    def parameters(self, ctx):
+        return ctx.model.parameters()
+
+    def before_step(self, ctx) -> None:
+        """After backward, before the optimiser step (e.g. mask gradients)."""
+
+    def after_step(self, ctx) -> None:
+        """After the optimiser step (e.g. restore frozen weights)."""
+
+    def extra_loss(self, ctx, step: int, total_steps: int) -> torch.Tensor | None:
+        """A parameter penalty added to the loss (e.g. ℓ1)."""
+        return None
+
+    # loop -------------------------------------------------------------------------------
+    def steps_per_epoch(self, ctx) -> int:
+        o = ctx.options
+        if self.uses_retain:
+            return math.ceil(len(ctx.split.retain) / o.retain_batch_size)
+        return math.ceil(len(ctx.split.forget) / o.batch_size)
+
+    def term(self, ctx, idx, step: int, name: str, loss_fn) -> torch.Tensor:
+        batch = ctx.batch(idx)
+        logits = ctx.model(batch.x)
+        losses = loss_fn(ctx, logits, batch)
+        w = ctx.weighting.weights(ctx, batch, logits.detach(), step, name)
+        return reduce_weighted(losses, w, ctx.weighting.normalize)
+
+    def unlearn(self, ctx) -> nn.Module:
+        o = ctx.options
+        model = ctx.model
+        model.train()
+        self.setup(ctx)
+        gen = torch.Generator().manual_seed(ctx.seed)
+        opt = make_optimizer(list(self.parameters(ctx)), o.optimizer, o.lr, o.momentum, o.weight_decay)
+        per_epoch = self.steps_per_epoch(ctx)
+        total = per_epoch * o.epochs
+        sched = make_scheduler(opt, o.schedule, total, 0)
+        forget_stream = cycle_batches(ctx.split.forget, o.batch_size, gen) if self.uses_forget else None
+        retain_stream = cycle_batches(ctx.split.retain, o.retain_batch_size, gen) if self.uses_retain else None
+        step = 0
+        for epoch in range(o.epochs):
+            running = 0.0
+            for _ in range(per_epoch):
+                loss = self.step_loss(ctx, forget_stream, retain_stream, step, total)
+                if not torch.isfinite(loss):
+                    raise UnlearnkitError(f"method {self.name!r}: loss is {loss.item()} at step {step} (epoch {epoch}); "
+                                          f"lower lr (now {o.lr}) or the number of epochs")
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if o.grad_clip:
+                    nn.utils.clip_grad_norm_(model.parameters(), o.grad_clip)
+                self.before_step(ctx)
+                opt.step()
+                self.after_step(ctx)
+                if sched is not None:
+                    sched.step()
+                running += loss.item()
+                step += 1
+            if ctx.progress:
+                ctx.progress({"epoch": epoch + 1, "epochs": o.epochs, "loss": running / per_epoch})
+        model.eval()
+        return model
+
+    def step_loss(self, ctx, forget_stream, retain_stream, step: int, total: int) -> torch.Tensor:
+        o = ctx.options
+        loss = torch.zeros((), device=ctx.device)
+        if forget_stream is not None:
+            loss = loss + o.forget_weight * self.term(ctx, next(forget_stream), step, "forget", self.forget_loss)
+        if retain_stream is not None:
+            loss = loss + o.retain_weight * self.term(ctx, next(retain_stream), step, "retain", self.retain_loss)
+        extra = self.extra_loss(ctx, step, total)
+        return loss if extra is None else loss + extra

@@ -1,0 +1,18 @@
+"""``retrain``: the gold standard θ_r — train from scratch on D_r (cached by the bench)."""
+from __future__ import annotations
+
+from .base import METHODS, Method
+
+
+@METHODS.register("retrain")
+class Retrain(Method):
+    """Exact unlearning by retraining on the retain set with the original training config.
+    Its cost (``unlearn_s``) is the retraining time, cached or not."""
+
+    name = "retrain"
+
+    def unlearn(self, ctx):
+        model, seconds = ctx.retrained()
+        ctx.model.load_state_dict(model.state_dict())
+        ctx.cost_seconds = seconds
+        return ctx.model

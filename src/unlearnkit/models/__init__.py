@@ -1,0 +1,116 @@
+"""Model architectures by name: ``build_model(name, input_shape, num_classes, **options)``.
+Any user ``nn.Module`` that maps a batch of inputs to logits works too."""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ..errors import UnlearnkitError
+from ..registry import Registry
+
+MODELS: Registry = Registry("model")
+
+
+def build_model(name: str, input_shape: tuple[int, ...], num_classes: int, **options) -> nn.Module:
+    factory = MODELS.get(name)
+    try:
+        return factory(tuple(input_shape), num_classes, **options)
+    except TypeError as e:
+        raise UnlearnkitError(f"model {name!r}: bad options {options} ({e})") from None
+
+
+@MODELS.register("logreg")
+class LogReg(nn.Module):
+    """Multinomial logistic regression (a single linear layer on the flattened input)."""
+
+    def __init__(self, input_shape, num_classes, bias: bool = True):
+        super().__init__()
+        self.fc = nn.Linear(math.prod(input_shape), num_classes, bias=bias)
+
+    def forward(self, x):
+        return self.fc(x.flatten(1))
+
+
+@MODELS.register("mlp")
+class MLP(nn.Module):
+    """ReLU MLP; ``features(x)`` gives the last hidden layer (the head's input)."""
+
+    def __init__(self, input_shape, num_classes, hidden: list[int] | int = (128, 64)):
+        super().__init__()
+        hidden = [hidden] if isinstance(hidden, int) else list(hidden)
+        layers, d = [], math.prod(input_shape)
+        for h in hidden:
+            layers += [nn.Linear(d, h), nn.ReLU()]
+            d = h
+        self.body = nn.Sequential(nn.Flatten(), *layers)
+        self.head = nn.Linear(d, num_classes)
+
+    def features(self, x):
+        return self.body(x)
+
+    def forward(self, x):
+        return self.head(self.body(x))
+
+
+@MODELS.register("cnn")
+class SmallCNN(nn.Module):
+    """Two conv blocks (conv-BN-ReLU-pool) and a linear head; any input size ≥ 4×4."""
+
+    def __init__(self, input_shape, num_classes, width: int = 32):
+        super().__init__()
+        c = input_shape[0]
+        self.body = nn.Sequential(
+            nn.Conv2d(c, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(width, 2 * width, 3, padding=1), nn.BatchNorm2d(2 * width), nn.ReLU(), nn.MaxPool2d(2),
+            nn.AdaptiveAvgPool2d(2), nn.Flatten(),
+        )
+        self.head = nn.Linear(8 * width, num_classes)
+
+    def features(self, x):
+        return self.body(x)
+
+    def forward(self, x):
+        return self.head(self.body(x))
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.c1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.b1 = nn.BatchNorm2d(cout)
+        self.c2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.b2 = nn.BatchNorm2d(cout)
+        self.short = nn.Sequential()
+        if stride != 1 or cin != cout:
+            self.short = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        out = torch.relu(self.b1(self.c1(x)))
+        return torch.relu(self.b2(self.c2(out)) + self.short(x))
+
+
+@MODELS.register("resnet18")
+class ResNet18(nn.Module):
+    """ResNet-18 with the CIFAR stem (3×3 conv, no max-pool); channels from the dataset."""
+
+    def __init__(self, input_shape, num_classes, width: int = 64):
+        super().__init__()
+        if len(input_shape) != 3:
+            raise UnlearnkitError(f"resnet18 needs image inputs (C, H, W); got shape {input_shape}")
+        w = width
+        self.stem = nn.Sequential(nn.Conv2d(input_shape[0], w, 3, 1, 1, bias=False), nn.BatchNorm2d(w), nn.ReLU())
+        blocks, cin = [], w
+        for i, cout in enumerate([w, 2 * w, 4 * w, 8 * w]):
+            for j in range(2):
+                blocks.append(BasicBlock(cin, cout, 2 if (j == 0 and i > 0) else 1))
+                cin = cout
+        self.body = nn.Sequential(self.stem, *blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.head = nn.Linear(cin, num_classes)
+
+    def features(self, x):
+        return self.body(x)
+
+    def forward(self, x):
+        return self.head(self.body(x))

@@ -1,0 +1,31 @@
+"""Validate user options into a component's pydantic Options, with one clear message on error."""
+from __future__ import annotations
+
+from pydantic import BaseModel, ValidationError
+
+from .errors import UnlearnkitError
+
+
+def parse_options(schema: type[BaseModel], values: dict | BaseModel | None, where: str) -> BaseModel:
+    if isinstance(values, schema):
+        return values
+    try:
+        return schema(**(values or {}))
+    except ValidationError as e:
+        problems = "; ".join(
+            f"{'.'.join(map(str, err['loc'])) or 'options'}: {err['msg']}" for err in e.errors()
+        )
+        known = ", ".join(schema.model_fields) or "none"
+        raise UnlearnkitError(f"bad options for {where}: {problems}. Options it takes: {known}") from None
+
+
+def build(registry, name: str, options: dict | None = None):
+    """Instantiate a registered class (method, weighting, target) with validated options."""
+    cls = registry.get(name)
+    return cls(parse_options(cls.Options, options, f"{registry.kind} {name!r}")) if _takes_options(cls) else cls()
+
+
+def _takes_options(cls) -> bool:
+    import inspect
+
+    return len(inspect.signature(cls.__init__).parameters) > 1

@@ -1,0 +1,58 @@
+"""A target gives the distribution each forget sample is pushed toward (DESIGN.md "Composition")."""
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict
+
+from ..registry import Registry
+
+TARGETS: Registry = Registry("target")
+
+
+class NoOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Target:
+    """``prepare(ctx)`` once (e.g. a distribution per forget sample, cached);
+    ``distribution(ctx, batch)`` → Tensor[B, C] of probabilities (rows sum to 1)."""
+
+    name: ClassVar[str] = ""
+    Options: ClassVar[type[BaseModel]] = NoOptions
+
+    def __init__(self, options: BaseModel | None = None):
+        self.options = options if options is not None else self.Options()
+
+    def prepare(self, ctx) -> None:
+        pass
+
+    def distribution(self, ctx, batch) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class TabulatedTarget(Target):
+    """A target computed once per forget sample and looked up by dataset index."""
+
+    table: torch.Tensor  # [len(forget), C]
+    position: torch.Tensor  # dataset index → row in table (−1 elsewhere)
+
+    def set_table(self, ctx, table: torch.Tensor) -> None:
+        pos = torch.full((len(ctx.dataset),), -1, dtype=torch.long)
+        pos[torch.as_tensor(ctx.split.forget)] = torch.arange(len(ctx.split.forget))
+        self.position = pos.to(ctx.device)
+        self.table = table.to(ctx.device)
+
+    def distribution(self, ctx, batch) -> torch.Tensor:
+        rows = self.position[batch.idx]
+        if (rows < 0).any():
+            raise RuntimeError(f"target {self.name!r} asked for a sample outside the forget set")
+        return self.table[rows]
+
+
+def other_class_labels(labels: np.ndarray, num_classes: int, rng: np.random.Generator) -> np.ndarray:
+    """A label drawn uniformly from the classes other than each sample's own."""
+    shift = rng.integers(1, num_classes, size=len(labels))
+    return (labels + shift) % num_classes

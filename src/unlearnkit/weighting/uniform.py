@@ -1,0 +1,13 @@
+"""``uniform``: w_i = 1 for every sample; reproduces the plain method exactly."""
+from __future__ import annotations
+
+from .base import WEIGHTINGS, Weighting
+
+
+@WEIGHTINGS.register("uniform")
+class Uniform(Weighting):
+    name = "uniform"
+    terms = frozenset({"forget", "retain"})
+
+    def weights(self, ctx, batch, logits, step, term):
+        return None  # equal weights: the loss is the plain per-batch mean
