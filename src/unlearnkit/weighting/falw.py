@@ -1,0 +1,152 @@
+"""``falw``: Forgetting-aware Loss Weighting for long-tailed unlearning (Yu, Zhao, Wang et al.,
+"FaLW: A Forgetting-aware Loss Reweighting for Long-tailed Unlearning", ICLR 2026, arXiv 2601.18650;
+restated in ``methods/falw.md``).
+
+Each forget sample (x_i, y_i = c) with current true-class probability p_i gets
+
+    z_i = (p_i − μ_c) / σ_c,      w_i = 1 + sign(z_i) · tanh(|z_i|)^(1 / B_c)          (weight, §"Weight")
+
+where (μ_c, σ_c) are the mean / population std of the *current* model's true-class softmax
+probability on the held-out unseen split V (re-estimated every ``refresh_every`` optimisation steps,
+1 = every step as the paper, in eval mode and without gradient), and
+
+    B_c = ( N_f / (C · N_{f,c}) )^τ                                         (balancing factor)
+
+from the forget histogram (τ = 0 switches balancing off). w ∈ (0, 2): an over-forgotten sample
+(z ≪ 0) gets w → 0, an under-forgotten one (z ≫ 0) w → 2. Only the forget term is weighted; the
+base method's per-sample forget loss is reduced as Σ w_i ℓ_i / B (the paper) or, with
+``normalize=True`` (a documented option, not the paper), Σ w_i ℓ_i / Σ w_i.
+
+Using FaLW with GA / NegGrad+ / SalUn / SCRUB is our *reconstruction* (the paper only says
+"plug-and-play"): the weight multiplies whatever per-sample forget loss the method defines.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..errors import UnlearnkitError
+from ..eval.deviation import GROUPS, class_thirds
+from .base import WEIGHTINGS, Weighting
+
+
+class FaLWOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tau: float = Field(0.15, ge=0, description="balancing exponent τ in B_c = (N_f/(C·N_f,c))^τ; 0 = off "
+                                                "(the paper tunes 0.1–0.2)")
+    refresh_every: int = Field(1, ge=1, description="optimisation steps between re-estimates of (μ_c, σ_c) on "
+                                                     "the unseen split (1 = every step, as the paper)")
+    normalize: bool = Field(False, description="divide the weighted forget loss by Σ w_i instead of the batch "
+                                               "size (False = the paper's Σ w_i ℓ_i / B)")
+    eps: float = Field(1e-8, gt=0, description="lower clamp on σ_c")
+    unseen_batch_size: int | None = Field(None, ge=1, description="chunk the reference forward pass (None = the "
+                                                                   "whole unseen split in one batched pass)")
+
+
+def balancing_factors(counts, tau: float) -> torch.Tensor:
+    """B_c = (N_f / (C · N_{f,c}))^τ per class; 1 for classes with no forget sample (never used)."""
+    n = torch.as_tensor(np.asarray(counts), dtype=torch.float64)
+    C, total = len(n), n.sum()
+    b = torch.where(n > 0, (total / (C * n.clamp_min(1))) ** tau, torch.ones_like(n))
+    return b.float()
+
+
+def falw_weight(z: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """w = 1 + sign(z) · tanh(|z|)^(1/B) (elementwise; B broadcast against z)."""
+    return 1 + torch.sign(z) * torch.tanh(z.abs()) ** (1 / b)
+
+
+@torch.no_grad()
+def unseen_reference(model: torch.nn.Module, inputs: torch.Tensor, labels: torch.Tensor, num_classes: int,
+                     eps: float = 1e-8, chunk: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(μ_c, σ_c) per class of the model's true-class softmax probability on ``inputs`` (population std,
+    clamped ≥ eps); classes without samples get μ = 0, σ = 1 (callers mask them).
+
+    The model runs in eval mode (BatchNorm uses its running statistics and is not updated, dropout
+    is off) and every submodule's train/eval flag is restored afterwards.
+    """
+    modes = [m.training for m in model.modules()]
+    model.eval()
+    try:
+        parts = [inputs] if chunk is None else inputs.split(chunk)
+        logits = torch.cat([model(x) for x in parts]).float()
+    finally:
+        for m, t in zip(model.modules(), modes):
+            m.training = t
+    p = F.softmax(logits, dim=1).gather(1, labels.view(-1, 1)).squeeze(1).double()
+    n = torch.bincount(labels, minlength=num_classes).double()
+    s1 = torch.bincount(labels, weights=p, minlength=num_classes)
+    s2 = torch.bincount(labels, weights=p * p, minlength=num_classes)
+    has = n > 0
+    mu = torch.where(has, s1 / n.clamp_min(1), torch.zeros_like(n))
+    var = torch.where(has, s2 / n.clamp_min(1) - mu * mu, torch.ones_like(n)).clamp_min(0)
+    return mu.float(), var.sqrt().clamp_min(eps).float()
+
+
+@WEIGHTINGS.register("falw")
+class FaLW(Weighting):
+    """Dynamic per-sample forget weights from the current model vs. its unseen-data reference.
+
+    ``weights`` also records per-step diagnostics, ``ctx.record(step, falw_mean_w_head,
+    falw_mean_w_mid, falw_mean_w_tail)``: the batch's mean weight over head / mid / tail classes
+    (thirds by forget count, :func:`unlearnkit.eval.deviation.class_thirds`; NaN when a group is
+    absent from the batch).
+    """
+
+    name = "falw"
+    terms = frozenset({"forget"})
+    Options = FaLWOptions
+
+    def __init__(self, options: BaseModel | None = None):
+        super().__init__(options)
+        self.normalize = self.options.normalize  # read by the shared loop's reduce_weighted
+
+    def prepare(self, ctx) -> None:
+        if len(ctx.split.unseen) == 0:
+            raise UnlearnkitError("weighting 'falw' needs a held-out unseen split to estimate (μ_c, σ_c); "
+                                  "build the split with unseen_fraction > 0 (e.g. make_split(..., unseen_fraction=0.1))")
+        C = ctx.num_classes
+        counts = np.bincount(ctx.labels(ctx.split.forget), minlength=C)
+        unseen_counts = np.bincount(ctx.labels(ctx.split.unseen), minlength=C)
+        absent = np.flatnonzero((counts > 0) & (unseen_counts == 0))
+        if len(absent):
+            warnings.warn(f"falw: class(es) {absent.tolist()} of the forget set have no sample in the unseen split; "
+                          f"their forget samples get weight 1 (enlarge unseen_fraction to weight them)",
+                          RuntimeWarning, stacklevel=2)
+        dev = ctx.device
+        self.B = balancing_factors(counts, self.options.tau).to(dev)
+        self.present = torch.as_tensor(unseen_counts > 0, device=dev)
+        self.group = torch.as_tensor(class_thirds(counts), device=dev)
+        idx = torch.as_tensor(ctx.split.unseen, dtype=torch.long)
+        self._unseen_x = ctx.dataset.inputs(idx.to(ctx.dataset.x.device)).to(dev)
+        self._unseen_y = ctx.dataset.y[idx.to(ctx.dataset.y.device)].to(dev)
+        self.mu = self.sigma = None
+        self._ref_step: int | None = None
+
+    def refresh(self, ctx) -> None:
+        """Re-estimate (μ_c, σ_c) from the current ``ctx.model`` in one batched pass over the unseen split."""
+        self.mu, self.sigma = unseen_reference(ctx.model, self._unseen_x, self._unseen_y, ctx.num_classes,
+                                               self.options.eps, self.options.unseen_batch_size)
+
+    def weights(self, ctx, batch, logits, step, term):
+        if term not in self.terms:
+            return None
+        if self._ref_step is None or not 0 <= step - self._ref_step < self.options.refresh_every:
+            self.refresh(ctx)
+            self._ref_step = step
+        y = batch.y
+        with torch.no_grad():
+            p = F.softmax(logits.detach().float(), dim=1).gather(1, y.view(-1, 1)).squeeze(1)
+            z = (p - self.mu[y]) / self.sigma[y]
+            w = torch.where(self.present[y], falw_weight(z, self.B[y]), torch.ones_like(z))
+            g = self.group[y]
+            valid = g >= 0
+            sums = torch.bincount(g[valid], weights=w[valid], minlength=3)
+            n = torch.bincount(g[valid], minlength=3)
+            means = torch.where(n > 0, sums / n.clamp_min(1), torch.full_like(sums, float("nan"))).tolist()
+        ctx.record(step=step, **{f"falw_mean_w_{name}": m for name, m in zip(GROUPS, means)})
+        return w
