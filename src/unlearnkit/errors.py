@@ -3,3 +3,7 @@
 
 class UnlearnkitError(ValueError):
     """Bad input: the message names the problem and the fix."""
+
+
+class CompositionError(UnlearnkitError):
+    """A method cannot use the requested weighting or target (a bench grid skips these combinations)."""

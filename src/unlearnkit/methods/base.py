@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from ..errors import UnlearnkitError
+from ..errors import CompositionError, UnlearnkitError
 from ..registry import Registry
 from ..training import batches, make_optimizer, make_scheduler
 from ..weighting.base import reduce_weighted
@@ -58,10 +58,10 @@ class Method:
         if weighting.name != "uniform" and not (weighting.terms & self.weightable_terms):
             what = "has no per-sample loss" if not self.weightable_terms else \
                 f"weights only its {'/'.join(sorted(self.weightable_terms))} loss"
-            raise UnlearnkitError(f"method {self.name!r} cannot use weighting {weighting.name!r}: it {what}; "
+            raise CompositionError(f"method {self.name!r} cannot use weighting {weighting.name!r}: it {what}; "
                                   f"use weighting 'uniform' or a gradient method such as rl, ga, neggrad_plus")
         if target_name != "none" and not self.accepts_target:
-            raise UnlearnkitError(f"method {self.name!r} does not push forget samples toward a distribution, so "
+            raise CompositionError(f"method {self.name!r} does not push forget samples toward a distribution, so "
                                   f"target {target_name!r} cannot apply; use target 'none' or a method such as "
                                   f"rl, neggrad_plus")
 

@@ -1,0 +1,91 @@
+"""Run a bench grid: validate, train/cached θ_o and θ_r, run jobs on an executor, store each row."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platformdirs
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from .config import BenchConfig
+from .executor import make_executor
+from .job import expand, prepare, run_job
+from .store import ResultStore
+
+
+def default_cache_dir() -> Path:
+    """Trained-model cache shared by runs: ``$UNLEARNKIT_CACHE`` or the user cache directory."""
+    return Path(os.environ.get("UNLEARNKIT_CACHE") or Path(platformdirs.user_cache_dir("unlearnkit")) / "models")
+
+
+@dataclass
+class BenchOutcome:
+    run_dir: Path
+    total: int
+    ran: int
+    skipped_done: int
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    trained: int = 0
+    reused: int = 0
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+def _prepare_key(spec: dict) -> str:
+    return json.dumps([spec["dataset"], spec["scenario"], spec["seed"], spec["model"], spec["train"],
+                       spec["unseen_fraction"]], sort_keys=True)
+
+
+def run_bench(cfg: BenchConfig, out: str | Path, executor: str = "local", jobs: int = 1, device: str = "auto",
+              data_dir: str | None = None, download: bool = False, cache_dir: str | Path | None = None,
+              ray_address: str | None = None, quiet: bool | None = None, console: Console | None = None) -> BenchOutcome:
+    t0 = time.perf_counter()
+    console = console or Console(stderr=True)
+    quiet = (not sys.stderr.isatty()) if quiet is None else quiet
+    store = ResultStore(out)
+    grid = expand(cfg, str(cache_dir or default_cache_dir()), device, data_dir, download)
+    store.set_meta("config", cfg.model_dump(mode="json"))
+    done = store.done_keys()
+    todo = [s for s in grid.specs if s["key"] not in done]
+    outcome = BenchOutcome(Path(out), len(grid.specs), 0, len(grid.specs) - len(todo), notes=list(grid.skipped))
+    if not quiet and outcome.skipped_done:
+        console.print(f"[dim]{outcome.skipped_done} of {outcome.total} jobs already in {store.path}; skipping them[/]")
+    ex = make_executor(executor, jobs, ray_address)
+    prep = list({_prepare_key(s): s for s in todo}.values())
+
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+                  TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=quiet, transient=False) as bar:
+        t_prep = bar.add_task("train θ_o/θ_r", total=len(prep), info="")
+
+        def prepared(spec, result, error):
+            if error is not None:
+                raise error
+            outcome.trained += (not result["original_cached"]) + (not result["retrain_cached"])
+            outcome.reused += result["original_cached"] + result["retrain_cached"]
+            bar.advance(t_prep)
+
+        ex.run(prepare, prep, prepared)
+        t_jobs = bar.add_task("unlearn + evaluate", total=len(todo), info="")
+
+        def progress(p):
+            bar.update(t_jobs, info=f"epoch {p['epoch']}/{p['epochs']} loss {p['loss']:.3f}")
+
+        def finished(spec, row, error):
+            if error is not None:
+                store.fail(spec["key"], spec, f"{type(error).__name__}: {error}")
+                outcome.failed.append((f"{spec['method']['label'] or spec['method']['name']} seed {spec['seed']} "
+                                       f"on {spec['scenario_label']}", str(error)))
+            else:
+                store.add(spec["key"], row)
+                outcome.ran += 1
+            bar.update(t_jobs, advance=1, info=f"{spec['method']['name']} seed {spec['seed']}")
+
+        ex.run(run_job, todo, finished, **({} if quiet else {"progress": progress}))
+    store.export_csv()
+    outcome.seconds = time.perf_counter() - t0
+    return outcome

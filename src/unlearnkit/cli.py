@@ -1,0 +1,158 @@
+"""The ``unlearnkit`` command line (typer): bench, list, report."""
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .errors import UnlearnkitError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Machine unlearning for classifiers, measured against retraining.")
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _fail(e: Exception) -> None:
+    err_console.print(f"[bold red]error:[/] {e}")
+    raise typer.Exit(2)
+
+
+def print_summary(df, title: str) -> None:
+    from .bench.summary import GROUP, SUMMARY_COLUMNS, fmt, summarize
+
+    s = summarize(df)
+    table = Table(title=title, title_justify="left")
+    varying = [g for g in GROUP if s[g].nunique() > 1 or g in ("method",)]
+    for g in varying:
+        table.add_column(g)
+    cols = [c for c in SUMMARY_COLUMNS if f"{c}_mean" in s]
+    for c in cols:
+        table.add_column("Avg.Gap" if c == "avg_gap" else c, justify="right")
+    table.add_column("seeds", justify="right")
+    for _, r in s.iterrows():
+        table.add_row(*[str(r[g]) for g in varying],
+                      *[fmt(r[f"{c}_mean"], r[f"{c}_std"], 3 if c in ("unlearn_s", "RTE") else 2) for c in cols],
+                      str(r["n"]))
+    console.print(table)
+    console.print("[dim]FA/RA/TA: accuracy (%) on forget/retain/test; MIA: MIA-efficacy (% of D_f an attack trained "
+                  "on D_r vs D_t calls non-member); Avg.Gap: mean |Δ| to retrain over FA, RA, TA, MIA (lower is "
+                  "better); RTE: unlearn time / retrain time.[/]")
+
+
+@app.command()
+def bench(
+    preset: Optional[str] = typer.Option(None, help="a preset in unlearnkit/configs (quick, …); see `unlearnkit list`"),
+    config: Optional[Path] = typer.Option(None, help="a bench YAML file"),
+    out: Path = typer.Option(Path("runs/bench"), help="run directory (results.db, results.csv, report)"),
+    executor: str = typer.Option("local", help="local (process pool) or ray"),
+    jobs: int = typer.Option(1, help="parallel jobs (local processes or Ray tasks)"),
+    ray_address: Optional[str] = typer.Option(None, help="address of an existing Ray cluster (else a local ray.init)"),
+    device: str = typer.Option("auto", help="auto | cpu | cuda | mps"),
+    data_dir: Optional[Path] = typer.Option(None, help="data directory (else $UNLEARNKIT_DATA, else the user cache)"),
+    download: bool = typer.Option(False, help="download missing datasets (needs internet)"),
+    cache_dir: Optional[Path] = typer.Option(None, help="trained-model cache (else $UNLEARNKIT_CACHE or the user cache)"),
+    seeds: Optional[str] = typer.Option(None, help="override the seeds, e.g. 0,1"),
+    report: bool = typer.Option(True, help="write the report (md, html, png) at the end"),
+    quiet: bool = typer.Option(False, help="no progress bars (also when stderr is not a terminal)"),
+) -> None:
+    """Run a grid of datasets × scenarios × methods × weightings × targets × seeds."""
+    from .bench.config import load_config
+    from .bench.runner import run_bench
+    from .bench.store import ResultStore
+    from .device import resolve_device
+
+    try:
+        overrides = {"seeds": [int(s) for s in seeds.split(",")]} if seeds else None
+        cfg = load_config(preset, config, overrides)
+        resolve_device(device)
+        outcome = run_bench(cfg, out, executor, jobs, device, str(data_dir) if data_dir else None, download,
+                            cache_dir, ray_address, quiet=True if quiet else None, console=err_console)
+    except UnlearnkitError as e:
+        _fail(e)
+    except ValueError as e:  # e.g. a malformed --seeds
+        _fail(UnlearnkitError(str(e)))
+    store = ResultStore(out)
+    df = store.frame()
+    print_summary(df, f"{cfg.name}: {len(df)} rows in {out}/results.csv")
+    msg = (f"{outcome.ran} jobs run, {outcome.skipped_done} already done; models trained {outcome.trained}, "
+           f"reused from cache {outcome.reused}; {outcome.seconds:.1f} s")
+    console.print(msg)
+    if outcome.notes:
+        console.print(f"[dim]{len(outcome.notes)} method × weighting × target combinations don't apply and ran plain "
+                      f"instead (first: {outcome.notes[0]})[/]")
+    unmoved = df[df["moved"].eq(False) & ~df["method"].isin(["original"])] if "moved" in df else df.iloc[0:0]
+    if len(unmoved):
+        console.print(f"[yellow]warning:[/] {len(unmoved)} run(s) left the model unchanged: "
+                      f"{sorted(set(unmoved['method']))}")
+    if report:
+        from .bench.report import write_report
+
+        files = write_report(out)
+        console.print(f"report: {files['html']}")
+    if outcome.failed:
+        for what, error in outcome.failed:
+            err_console.print(f"[red]failed:[/] {what}: {error}")
+        raise typer.Exit(1)
+
+
+@app.command("list")
+def list_registries() -> None:
+    """Print every registry: datasets, scenarios, models, methods, weightings, targets, metrics, presets."""
+    from .bench.config import PRESET_DIR
+    from .bench.executor import EXECUTORS
+    from .data import DATASETS, SCENARIOS
+    from .eval import METRICS
+    from .methods import METHODS
+    from .models import MODELS
+    from .targets import TARGETS
+    from .weighting import WEIGHTINGS
+
+    def doc(obj) -> str:
+        return ((obj.__doc__ or "").strip().splitlines() or [""])[0]
+
+    presets = {p.stem: p for p in sorted(PRESET_DIR.glob("*.yaml"))}
+    for title, reg in [("datasets", DATASETS), ("scenarios", SCENARIOS), ("models", MODELS), ("methods", METHODS),
+                       ("weightings", WEIGHTINGS), ("targets", TARGETS), ("metrics", METRICS),
+                       ("executors", EXECUTORS)]:
+        table = Table(title=title, title_justify="left", show_header=False)
+        for name, obj in reg.items():
+            table.add_row(name, doc(obj))
+        console.print(table)
+    table = Table(title="presets", title_justify="left", show_header=False)
+    import yaml
+
+    for name, p in presets.items():
+        table.add_row(name, (yaml.safe_load(p.read_text()) or {}).get("description", ""))
+    console.print(table)
+
+
+@app.command("report")
+def report_cmd(run_dir: Path = typer.Argument(..., help="a bench run directory")) -> None:
+    """Write report.md, report.html, results.csv and PNG plots for a run directory."""
+    from .bench.report import write_report
+
+    try:
+        files = write_report(run_dir)
+    except UnlearnkitError as e:
+        _fail(e)
+    for kind, path in files.items():
+        console.print(f"{kind}: {path}")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    try:
+        app()
+    except UnlearnkitError as e:  # raised outside a command's own handler
+        err_console.print(f"[bold red]error:[/] {e}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
