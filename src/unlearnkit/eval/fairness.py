@@ -127,7 +127,7 @@ def target_value_and_grad(target: CorrectionTarget, phi: torch.Tensor, y: torch.
     th = theta.detach().clone().requires_grad_(True)
     f = target.surrogate(phi @ th.T, y, group)
     (g,) = torch.autograd.grad(f, th)
-    return float(f), g.detach()
+    return float(f.detach()), g.detach()
 
 
 class FairnessOptions(BaseModel):
@@ -177,7 +177,7 @@ class Fairness(Metric):
         y, g = ev.labels(part), ds_group(ev.dataset, idx)
         after = ev.logits(model, part)
         adv_after = adversarial_logits(model, ev, part, self.options.adv_factor)
-        target = CORRECTION_TARGETS.get(target_name)
+        target = CORRECTION_TARGETS.get(target_name)()
 
         def rep(logits, adv):
             if target.adversarial:
