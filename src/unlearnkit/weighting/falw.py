@@ -62,29 +62,30 @@ def falw_weight(z: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def unseen_reference(model: torch.nn.Module, inputs: torch.Tensor, labels: torch.Tensor, num_classes: int,
-                     eps: float = 1e-8, chunk: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                     eps: float = 1e-8, chunk: int | None = None,
+                     modules: list[torch.nn.Module] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(μ_c, σ_c) per class of the model's true-class softmax probability on ``inputs`` (population std,
-    clamped ≥ eps); classes without samples get μ = 0, σ = 1 (callers mask them).
+    clamped ≥ eps); a class without samples gets μ = 0, σ = +inf, so its z is 0 and its weight 1.
 
     The model runs in eval mode (BatchNorm uses its running statistics and is not updated, dropout
-    is off) and every submodule's train/eval flag is restored afterwards.
+    is off) and every submodule's own train/eval flag is restored afterwards (``modules``: the
+    model's ``list(model.modules())``, passed by callers that refresh often, to save walking it).
     """
-    modes = [m.training for m in model.modules()]
-    model.eval()
+    modules = list(model.modules()) if modules is None else modules
+    modes = [m.training for m in modules]
+    for m in modules:  # == model.eval(), without walking the module tree on every refresh
+        object.__setattr__(m, "training", False)
     try:
-        parts = [inputs] if chunk is None else inputs.split(chunk)
-        logits = torch.cat([model(x) for x in parts]).float()
+        logits = model(inputs) if chunk is None else torch.cat([model(x) for x in inputs.split(chunk)])
     finally:
-        for m, t in zip(model.modules(), modes):
-            m.training = t
-    p = F.softmax(logits, dim=1).gather(1, labels.view(-1, 1)).squeeze(1).double()
-    n = torch.bincount(labels, minlength=num_classes).double()
-    s1 = torch.bincount(labels, weights=p, minlength=num_classes)
-    s2 = torch.bincount(labels, weights=p * p, minlength=num_classes)
-    has = n > 0
-    mu = torch.where(has, s1 / n.clamp_min(1), torch.zeros_like(n))
-    var = torch.where(has, s2 / n.clamp_min(1) - mu * mu, torch.ones_like(n)).clamp_min(0)
-    return mu.float(), var.sqrt().clamp_min(eps).float()
+        for m, t in zip(modules, modes):
+            object.__setattr__(m, "training", t)
+    p = F.softmax(logits.float(), dim=1).gather(1, labels.view(-1, 1)).squeeze(1)
+    n = torch.bincount(labels, minlength=num_classes).clamp_min(1)
+    mu = torch.bincount(labels, weights=p, minlength=num_classes) / n
+    var = torch.bincount(labels, weights=(p - mu[labels]).square(), minlength=num_classes) / n
+    absent = torch.bincount(labels, minlength=num_classes) == 0
+    return mu, var.sqrt().clamp_min(eps).masked_fill(absent, float("inf"))
 
 
 @WEIGHTINGS.register("falw")
@@ -119,18 +120,20 @@ class FaLW(Weighting):
                           RuntimeWarning, stacklevel=2)
         dev = ctx.device
         self.B = balancing_factors(counts, self.options.tau).to(dev)
-        self.present = torch.as_tensor(unseen_counts > 0, device=dev)
-        self.group = torch.as_tensor(class_thirds(counts), device=dev)
+        groups = torch.as_tensor(class_thirds(counts), device=dev)
+        # class → one-hot head/mid/tail (all zero for classes outside the thirds): diagnostics as one matmul
+        self._group_onehot = (groups.view(-1, 1) == torch.arange(3, device=dev)).float()
         idx = torch.as_tensor(ctx.split.unseen, dtype=torch.long)
         self._unseen_x = ctx.dataset.inputs(idx.to(ctx.dataset.x.device)).to(dev)
         self._unseen_y = ctx.dataset.y[idx.to(ctx.dataset.y.device)].to(dev)
+        self._modules = list(ctx.model.modules())
         self.mu = self.sigma = None
         self._ref_step: int | None = None
 
     def refresh(self, ctx) -> None:
         """Re-estimate (μ_c, σ_c) from the current ``ctx.model`` in one batched pass over the unseen split."""
         self.mu, self.sigma = unseen_reference(ctx.model, self._unseen_x, self._unseen_y, ctx.num_classes,
-                                               self.options.eps, self.options.unseen_batch_size)
+                                               self.options.eps, self.options.unseen_batch_size, self._modules)
 
     def weights(self, ctx, batch, logits, step, term):
         if term not in self.terms:
@@ -141,12 +144,8 @@ class FaLW(Weighting):
         y = batch.y
         with torch.no_grad():
             p = F.softmax(logits.detach().float(), dim=1).gather(1, y.view(-1, 1)).squeeze(1)
-            z = (p - self.mu[y]) / self.sigma[y]
-            w = torch.where(self.present[y], falw_weight(z, self.B[y]), torch.ones_like(z))
-            g = self.group[y]
-            valid = g >= 0
-            sums = torch.bincount(g[valid], weights=w[valid], minlength=3)
-            n = torch.bincount(g[valid], minlength=3)
-            means = torch.where(n > 0, sums / n.clamp_min(1), torch.full_like(sums, float("nan"))).tolist()
+            w = falw_weight((p - self.mu[y]) / self.sigma[y], self.B[y])
+            onehot = self._group_onehot[y]  # [B, 3]
+            means = (w @ onehot / onehot.sum(0)).tolist()  # NaN (0/0) for a group absent from the batch
         ctx.record(step=step, **{f"falw_mean_w_{name}": m for name, m in zip(GROUPS, means)})
         return w
