@@ -41,8 +41,9 @@ def _holdout(ds: ArrayDataset, heldout: np.ndarray, val_fraction: float, seed: i
 def _encode(df: pd.DataFrame, label: str, group: str, name: str, heldout: np.ndarray,
             standardize: Literal["all", "numeric"]) -> ArrayDataset:
     """One-hot (>2 values) then encode; ``standardize="all"`` also standardises the one-hot columns."""
-    multi = [c for c in df.columns if c not in (label, group) and df[c].dtype == object and df[c].nunique() > 2]
-    binary = [c for c in df.columns if c not in (label, group) and df[c].dtype == object and df[c].nunique() <= 2]
+    text = [c for c in df.columns if c not in (label, group) and not pd.api.types.is_numeric_dtype(df[c])]
+    multi = [c for c in text if df[c].nunique() > 2]
+    binary = [c for c in text if df[c].nunique() <= 2]
     for c in binary:
         df[c] = (df[c] == sorted(df[c].unique())[-1]).astype(float)
     if standardize == "all":

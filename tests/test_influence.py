@@ -1,0 +1,139 @@
+"""Influence machinery: per-sample gradients, exact Hessians, influence vs exact leave-one-out,
+and the `if` method vs retraining on a convex model."""
+import numpy as np
+import pytest
+import torch
+from scipy.optimize import minimize
+from scipy.stats import pearsonr
+
+import unlearnkit as uk
+from unlearnkit.data import ArrayDataset, Split
+from unlearnkit.eval.fairness import CORRECTION_TARGETS, target_value_and_grad
+from unlearnkit.influence import (LinearInfluence, flatten_grads, linear_head_grads, linear_head_hessian,
+                                  per_sample_grads)
+from unlearnkit.models import LogReg
+
+
+def make_data(n=300, d=5, C=2, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, d, generator=g, dtype=torch.float64)
+    w = torch.randn(C, d, generator=g, dtype=torch.float64) * 1.5
+    y = torch.distributions.Categorical(logits=x @ w.T).sample()
+    return x, y
+
+
+def fit_softmax(phi, y, C, lam, theta0=None):
+    """Exact minimiser of Σ CE(softmax(Θφ)) + λ/2‖Θ‖² (float64 L-BFGS, tight tolerance)."""
+    phi_np, n, d = phi.numpy(), *phi.shape
+    Y = np.eye(C)[y.numpy()]
+
+    def fg(t):
+        T = t.reshape(C, d)
+        z = phi_np @ T.T
+        z = z - z.max(1, keepdims=True)
+        lse = np.log(np.exp(z).sum(1))
+        P = np.exp(z - lse[:, None])
+        loss = (lse - (z * Y).sum(1)).sum() + lam / 2 * t @ t
+        return loss, ((P - Y).T @ phi_np).ravel() + lam * t
+
+    x0 = np.zeros(C * d) if theta0 is None else theta0.numpy().ravel()
+    r = minimize(fg, x0, jac=True, method="L-BFGS-B", options=dict(maxiter=10000, gtol=1e-11, ftol=1e-15))
+    return torch.tensor(r.x.reshape(C, d))
+
+
+def test_per_sample_grads_vmap_match_closed_form():
+    x, y = make_data(n=40, d=4, C=3)
+    model = LogReg((4,), 3, bias=True).double()
+    gv = flatten_grads(per_sample_grads(model, x, y))          # [n, C*d + C] (weight then bias)
+    phi = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], 1)
+    probs = torch.softmax(model(x), 1).detach()
+    gc = linear_head_grads(phi, probs, y)                      # [n, C, d+1]
+    assert torch.allclose(gv[:, :12], gc[:, :, :4].reshape(40, 12), atol=1e-12)
+    assert torch.allclose(gv[:, 12:], gc[:, :, 4], atol=1e-12)
+
+
+@pytest.mark.parametrize("C", [2, 3])
+def test_linear_head_hessian_is_exact(C):
+    x, y = make_data(n=50, d=3, C=C)
+    phi = torch.cat([x, torch.ones(50, 1, dtype=x.dtype)], 1)
+    theta = torch.randn(C, 4, dtype=torch.float64)
+    lam = 0.7
+
+    def objective(t):
+        return torch.nn.functional.cross_entropy(phi @ t.reshape(C, 4).T, y, reduction="sum") + lam / 2 * t @ t
+
+    H_auto = torch.autograd.functional.hessian(objective, theta.reshape(-1))
+    H = linear_head_hessian(phi, torch.softmax(phi @ theta.T, 1), lam)
+    assert torch.allclose(H, H_auto, atol=1e-10)
+
+
+def test_influence_matches_exact_leave_one_out():
+    """Predicted Δf for removing i (= +I_f(i)) vs refitting without i, f = DP surrogate on validation."""
+    x, y = make_data(n=300, d=5, C=2, seed=1)
+    xv, yv = make_data(n=200, d=5, C=2, seed=2)
+    gv = (xv[:, 0] > 0).long()
+    lam = 1.0
+    theta = fit_softmax(x, y, 2, lam)
+    inf = LinearInfluence(x, y, theta, lam)
+    target = CORRECTION_TARGETS.get("dp")()
+    f0, grad_f = target_value_and_grad(target, xv, yv, gv, theta)
+    predicted = inf.influence(grad_f)                     # Δf(ε_i = −1) ≈ +I_f(i)
+    removed = np.random.default_rng(0).choice(300, 100, replace=False)
+    actual = []
+    for i in removed:
+        keep = np.setdiff1d(np.arange(300), [i])
+        th = fit_softmax(x[keep], y[keep], 2, lam, theta0=theta)
+        actual.append(float(target.surrogate(xv @ th.T, yv, gv)) - f0)
+    r = pearsonr(predicted[removed].numpy(), np.array(actual))[0]
+    assert r >= 0.95, r
+    # and the Newton step for one removal is close to the refit parameters
+    i = int(removed[0])
+    eps = torch.zeros(300, dtype=torch.float64)
+    eps[i] = -1
+    th_refit = fit_softmax(x[np.setdiff1d(np.arange(300), [i])], y[np.setdiff1d(np.arange(300), [i])], 2, lam, theta)
+    err = (theta + inf.newton_step(eps) - th_refit).norm() / (theta - th_refit).norm()
+    assert err < 0.1
+
+
+def _dataset(x, y, n_train):
+    n = len(y)
+    return ArrayDataset("gen", x.float(), y, int(y.max()) + 1, pool=np.arange(n_train), test=np.arange(n_train, n),
+                        group=(x[:, 0] > 0).long())
+
+
+@pytest.mark.parametrize("C", [2, 3])
+def test_if_step_with_hard_weights_approximates_retraining(C):
+    x, y = make_data(n=500, d=6, C=C, seed=3)
+    ds = _dataset(x, y, 400)
+    train = np.arange(400)
+    forget = np.random.default_rng(1).choice(train, 20, replace=False)
+    split = Split(train, np.arange(400, 500), np.empty(0, dtype=np.int64), forget)
+    lam = 2.0
+    phi = ds.x.double()
+    theta_o = fit_softmax(phi[train], ds.y[train], C, lam)
+    theta_r = fit_softmax(phi[split.retain], ds.y[split.retain], C, lam, theta_o)
+    model = LogReg((6,), C, bias=False)
+    with torch.no_grad():
+        model.fc.weight.copy_(theta_o.float())
+    res = uk.unlearn(model, ds, split, "if", options={"lam": lam}, device="cpu")
+    theta_u = res.model.fc.weight.detach().double()
+    d_u, d_o = float((theta_u - theta_r).norm()), float((theta_o - theta_r).norm())
+    assert d_o > 0.05
+    assert d_u < 0.15 * d_o, (d_u, d_o)
+    assert torch.equal(model.fc.weight, theta_o.float())  # θ_o untouched
+
+
+def test_if_head_only_for_networks():
+    x, y = make_data(n=200, d=6, C=2, seed=4)
+    ds = _dataset(x, y, 160)
+    split = uk.make_split(ds, "random", fraction=0.1, unseen_fraction=0.0)
+    model = uk.build_model("mlp", (6,), 2, hidden=[8])
+    uk.train_model(model, ds, split.train, uk.TrainConfig(epochs=3, lr=0.05), torch.device("cpu"))
+    out = uk.unlearn(model, ds, split, "if", device="cpu").model
+    assert all(torch.equal(a, b) for a, b in zip(out.body.parameters(), model.body.parameters()))
+    assert not torch.equal(out.head.weight, model.head.weight)
+
+
+def test_if_rejects_weightings_without_influence_weights():
+    with pytest.raises(uk.UnlearnkitError, match="cannot use weighting"):
+        uk.unlearn(LogReg((6,), 2), None, None, "if", "falw")
