@@ -14,7 +14,7 @@ from .errors import UnlearnkitError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Machine unlearning for classifiers, measured against retraining.")
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 200)
 err_console = Console(stderr=True)
 
 
@@ -37,7 +37,7 @@ def print_summary(df, title: str) -> None:
     table.add_column("seeds", justify="right")
     for _, r in s.iterrows():
         table.add_row(*[str(r[g]) for g in varying],
-                      *[fmt(r[f"{c}_mean"], r[f"{c}_std"], 3 if c in ("unlearn_s", "RTE") else 2) for c in cols],
+                      *[fmt(r[f"{c}_mean"], r[f"{c}_std"], 3 if c in ("unlearn_s", "RTE") else 1) for c in cols],
                       str(r["n"]))
     console.print(table)
     console.print("[dim]FA/RA/TA: accuracy (%) on forget/retain/test; MIA: MIA-efficacy (% of D_f an attack trained "
@@ -58,6 +58,7 @@ def bench(
     download: bool = typer.Option(False, help="download missing datasets (needs internet)"),
     cache_dir: Optional[Path] = typer.Option(None, help="trained-model cache (else $UNLEARNKIT_CACHE or the user cache)"),
     seeds: Optional[str] = typer.Option(None, help="override the seeds, e.g. 0,1"),
+    options: Optional[Path] = typer.Option(None, help="a YAML with method_options (e.g. tuned.yaml from `tune`)"),
     report: bool = typer.Option(True, help="write the report (md, html, png) at the end"),
     quiet: bool = typer.Option(False, help="no progress bars (also when stderr is not a terminal)"),
 ) -> None:
@@ -68,8 +69,8 @@ def bench(
     from .device import resolve_device
 
     try:
-        overrides = {"seeds": [int(s) for s in seeds.split(",")]} if seeds else None
-        cfg = load_config(preset, config, overrides)
+        overrides = {"seeds": [int(s) for s in seeds.split(",")]} if seeds else {}
+        cfg = load_config(preset, config, overrides, options_file=options)
         resolve_device(device)
         outcome = run_bench(cfg, out, executor, jobs, device, str(data_dir) if data_dir else None, download,
                             cache_dir, ray_address, quiet=True if quiet else None, console=err_console)
@@ -99,6 +100,41 @@ def bench(
         for what, error in outcome.failed:
             err_console.print(f"[red]failed:[/] {what}: {error}")
         raise typer.Exit(1)
+
+
+@app.command()
+def tune(
+    preset: Optional[str] = typer.Option(None, help="a preset to tune"),
+    config: Optional[Path] = typer.Option(None, help="a bench YAML file to tune"),
+    out: Path = typer.Option(Path("runs/tune"), help="run directory (trials in results.db, tuned.yaml)"),
+    trials: int = typer.Option(20, help="Optuna trials per method"),
+    tuning_seeds: str = typer.Option("1000,1001", help="seeds (own splits) used for tuning only"),
+    device: str = typer.Option("auto"),
+    data_dir: Optional[Path] = typer.Option(None),
+    cache_dir: Optional[Path] = typer.Option(None),
+) -> None:
+    """Pick each method's hyperparameters by minimising Avg.Gap to retrain on tuning seeds; writes
+    OUT/tuned.yaml, to pass back with `unlearnkit bench --options OUT/tuned.yaml` (fresh seeds)."""
+    from .bench.config import load_config
+    from .bench.tune import tune as run_tune
+
+    try:
+        cfg = load_config(preset, config)
+        seeds = [int(s) for s in tuning_seeds.split(",")]
+        res = run_tune(cfg, out, trials, seeds, str(cache_dir) if cache_dir else None, device,
+                       str(data_dir) if data_dir else None,
+                       on_trial=lambda m, i, v: err_console.print(f"[dim]{m} trial {i}: Avg.Gap {v:.3f}[/]"))
+    except (UnlearnkitError, ValueError) as e:
+        _fail(e)
+    table = Table(title=f"tuned on seeds {tuning_seeds}", title_justify="left")
+    for c in ("method", "Avg.Gap default", "Avg.Gap tuned", "options"):
+        table.add_column(c)
+    for m, r in res.items():
+        table.add_row(m, f"{r['default_avg_gap']:.3f}", f"{r['avg_gap']:.3f}",
+                      ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r["options"].items()))
+    console.print(table)
+    console.print(f"wrote {out / 'tuned.yaml'}; evaluate on fresh seeds with: unlearnkit bench "
+                  f"{'--preset ' + preset if preset else '--config ' + str(config)} --options {out / 'tuned.yaml'}")
 
 
 @app.command("list")

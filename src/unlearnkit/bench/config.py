@@ -92,8 +92,20 @@ class BenchConfig(BaseModel):
         return {"name": v} if isinstance(v, str) else v
 
 
-def load_config(preset: str | None = None, path: str | Path | None = None, overrides: dict | None = None) -> BenchConfig:
-    """Read a preset (``configs/<preset>.yaml``) or a YAML file; one clear error on bad input."""
+def _read_yaml(p: Path) -> dict:
+    try:
+        raw = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise UnlearnkitError(f"{p} is not valid YAML: {e}") from None
+    if not isinstance(raw, dict):
+        raise UnlearnkitError(f"{p} must hold a mapping of keys (datasets, scenarios, methods, …)")
+    return raw
+
+
+def load_config(preset: str | None = None, path: str | Path | None = None, overrides: dict | None = None,
+                options_file: str | Path | None = None) -> BenchConfig:
+    """Read a preset (``configs/<preset>.yaml``) or a YAML file; one clear error on bad input.
+    ``options_file`` (e.g. tune's ``tuned.yaml``) overlays its ``method_options`` per method."""
     if bool(preset) == bool(path):
         raise UnlearnkitError("give exactly one of --preset NAME or --config FILE.yaml")
     if preset:
@@ -105,13 +117,15 @@ def load_config(preset: str | None = None, path: str | Path | None = None, overr
         p = Path(path)
         if not p.exists():
             raise UnlearnkitError(f"config file {str(p)!r} not found; pass an existing YAML file")
-    try:
-        raw = yaml.safe_load(p.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise UnlearnkitError(f"{p} is not valid YAML: {e}") from None
-    if not isinstance(raw, dict):
-        raise UnlearnkitError(f"{p} must hold a mapping of keys (datasets, scenarios, methods, …)")
+    raw = _read_yaml(p)
     raw.update(overrides or {})
+    if options_file:
+        of = Path(options_file)
+        if not of.exists():
+            raise UnlearnkitError(f"options file {str(of)!r} not found")
+        extra = _read_yaml(of).get("method_options", {})
+        raw["method_options"] = {k: {**raw.get("method_options", {}).get(k, {}), **extra.get(k, {})}
+                                 for k in {*raw.get("method_options", {}), *extra}}
     try:
         return BenchConfig(**raw)
     except ValidationError as e:

@@ -22,4 +22,4 @@ def summarize(df: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFram
 def fmt(mean: float, std: float, digits: int = 2) -> str:
     if pd.isna(mean):
         return "–"
-    return f"{mean:.{digits}f}" if pd.isna(std) else f"{mean:.{digits}f} ± {std:.{digits}f}"
+    return f"{mean:.{digits}f}" if pd.isna(std) else f"{mean:.{digits}f}±{std:.{digits}f}"

@@ -1,0 +1,96 @@
+"""Hyperparameter tuning: per method, minimise mean Avg.Gap to retrain on *tuning seeds* (their own
+splits) with Optuna; trials live in the run's SQLite; the chosen options go to a YAML that ``bench``
+reads back (``method_options``), to be evaluated on fresh seeds."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import yaml
+
+from ..errors import UnlearnkitError
+from ..methods import METHODS
+from .config import BenchConfig, Entry
+from .job import expand, run_job
+from .store import ResultStore
+
+# name → (kind, low, high); a method may narrow or extend this with a ``search_space`` attribute
+DEFAULT_SPACE = {"lr": ("log", 1e-4, 0.1), "epochs": ("int", 1, 10)}
+
+
+def search_space(method_name: str) -> dict:
+    cls = METHODS.get(method_name)
+    space = dict(getattr(cls, "search_space", DEFAULT_SPACE))
+    fields = cls.Options.model_fields
+    return {k: v for k, v in space.items() if k in fields}
+
+
+def suggest(trial, space: dict) -> dict:
+    out = {}
+    for name, (kind, lo, hi) in space.items():
+        if kind == "log":
+            out[name] = trial.suggest_float(name, lo, hi, log=True)
+        elif kind == "int":
+            out[name] = trial.suggest_int(name, int(lo), int(hi))
+        else:
+            out[name] = trial.suggest_float(name, lo, hi)
+    return out
+
+
+def tune(cfg: BenchConfig, out: str | Path, trials: int = 20, tuning_seeds: list[int] | None = None,
+         cache_dir: str | None = None, device: str = "auto", data_dir: str | None = None, seed: int = 0,
+         on_trial=None) -> dict:
+    """Returns {method: {"options": best, "avg_gap": best value, "default_avg_gap": value at defaults}}
+    and writes ``tuned.yaml`` (``method_options``) into ``out``."""
+    try:
+        import optuna
+    except ImportError:
+        raise UnlearnkitError("tune needs Optuna: pip install 'unlearnkit[tune]'") from None
+    from .runner import default_cache_dir
+
+    out = Path(out)
+    store = ResultStore(out)
+    storage = f"sqlite:///{store.path}"
+    seeds = tuning_seeds or [1000 + s for s in range(2)]
+    cache = str(cache_dir or default_cache_dir())
+    results = {}
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    for m in cfg.methods:
+        space = search_space(m.name)
+        if not space:
+            continue
+        base = dict(cfg.method_options.get(m.name, {}), **m.options)
+
+        def score(options: dict) -> float:
+            c = cfg.model_copy(update={"methods": [Entry(name=m.name, options={**base, **options})],
+                                       "seeds": seeds, "include_original": False,
+                                       "metrics": [x for x in cfg.metrics if x in ("accuracy", "mia_efficacy")]})
+            gaps = [run_job(spec)["avg_gap"] for spec in expand(c, cache, device, data_dir).specs]
+            value = sum(gaps) / len(gaps)
+            return value if math.isfinite(value) else 1e9
+
+        def objective(trial):
+            try:
+                value = score(suggest(trial, space))
+            except UnlearnkitError:  # e.g. NaN loss at these settings: a bad trial, not a crash
+                value = 1e9
+            if on_trial:
+                on_trial(m.key, trial.number, value)
+            return value
+
+        study = optuna.create_study(study_name=f"{cfg.name}:{m.key}", storage=storage, direction="minimize",
+                                    sampler=optuna.samplers.TPESampler(seed=seed), load_if_exists=True)
+        if not study.trials:
+            defaults = {k: base.get(k, METHODS.get(m.name).Options.model_fields[k].default) for k in space}
+            study.enqueue_trial(defaults, user_attrs={"default": True})
+        study.optimize(objective, n_trials=max(0, trials - len(study.trials)))
+        default = next(t.value for t in study.trials if t.user_attrs.get("default"))
+        best = {**base, **study.best_params}
+        better = study.best_value <= default
+        results[m.key] = {"options": best if better else base, "avg_gap": min(study.best_value, default),
+                          "default_avg_gap": default}
+    tuned = {"method_options": {k: v["options"] for k, v in results.items()},
+             "tuning": {"seeds": seeds, "trials": trials,
+                        "avg_gap": {k: {"tuned": v["avg_gap"], "default": v["default_avg_gap"]} for k, v in results.items()}}}
+    (out / "tuned.yaml").write_text(yaml.safe_dump(tuned, sort_keys=False))
+    return results
