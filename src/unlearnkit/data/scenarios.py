@@ -122,10 +122,15 @@ def long_tail_forget(labels, train, rng, num_classes, fraction: float = 0.1, pro
 
 
 def make_split(dataset, scenario: str = "random", seed: int = 0, unseen_fraction: float = 0.1, **options) -> Split:
-    """Seeded Split for ``dataset`` (an ArrayDataset) under a named scenario and its options."""
+    """Seeded Split for ``dataset`` (an ArrayDataset) under a named scenario and its options.
+    ``unseen`` is carved from the pool unless the loader fixed it in ``dataset.extra["unseen"]``."""
     fn = SCENARIOS.get(scenario)
     labels = dataset.labels
-    train, test, unseen = base_split(labels, dataset.pool, dataset.test, seed, unseen_fraction)
+    fixed_unseen = getattr(dataset, "extra", {}).get("unseen")
+    if fixed_unseen is not None:  # a loader-fixed validation set (e.g. adult's half of adult.test)
+        train, test, unseen = np.asarray(dataset.pool), np.asarray(dataset.test), np.asarray(fixed_unseen)
+    else:
+        train, test, unseen = base_split(labels, dataset.pool, dataset.test, seed, unseen_fraction)
     rng = np.random.default_rng(seed)
     try:
         forget, info = fn(labels, train, rng, dataset.num_classes, **options)
