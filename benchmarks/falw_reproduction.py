@@ -34,12 +34,13 @@ from unlearnkit.methods import METHODS
 
 PRESET = Path(uk.__file__).parent / "configs" / "falw.yaml"
 
-# "large" steps: the spec's degrading regime (RL at SGD lr ≥ 1e-3 with many epochs degraded RA/TA there).
+# "large" steps: the spec's degrading regime (RA/TA fall with the forget accuracy), 10× the moderate lr
+# for rl/salun, the edge of divergence for ga, the library default for neggrad_plus.
 LARGE = {
-    "rl": {"epochs": 10, "lr": 0.05},
-    "ga": {"epochs": 10, "lr": 0.01},
-    "neggrad_plus": {"epochs": 10, "lr": 0.05, "forget_weight": 0.5},
-    "salun": {"epochs": 10, "lr": 0.05},
+    "rl": {"lr": 0.003, "epochs": 1},
+    "salun": {"lr": 0.003, "epochs": 1},
+    "ga": {"lr": 0.05, "epochs": 1},
+    "neggrad_plus": {"lr": 0.01, "epochs": 5},
 }
 WEIGHTINGS = [("uniform", "uniform", {}), ("falw", "falw", {}), ("falw_tau0", "falw", {"tau": 0.0})]
 COLUMNS = ["FA", "RA", "TA", "MIA", "Avg.Gap", "dFA_head", "dFA_tail", "heterogeneity", "skew", "seconds"]
@@ -78,7 +79,8 @@ def run(args) -> list[dict]:
     regimes = {"moderate": moderate, "large": {m: {**moderate.get(m, {}), **LARGE.get(m, {})} for m in LARGE}}
     methods = [m for m in args.methods if m in METHODS]
     rows = []
-    for level in args.levels:
+    levels = args.levels or [(sc["fraction"], sc["ratio"]) for sc in cfg["scenarios"] if sc["kind"] == "long_tail"]
+    for level in levels:
         fraction, ratio = level
         for seed in args.seeds:
             split = uk.make_split(ds, "long_tail", seed=seed, unseen_fraction=cfg.get("unseen_fraction", 0.1),
@@ -207,7 +209,7 @@ def main() -> None:
     p.add_argument("--dataset", default="digits")
     p.add_argument("--subset", type=int, default=None, help="e.g. 5000 for fashion_mnist")
     p.add_argument("--levels", type=lambda s: tuple(float(v) for v in s.split(":")), nargs="+",
-                   default=[(0.2, 30.0), (0.3, 100.0)], help="fraction:ratio pairs of the exp long-tail profile")
+                   default=None, help="fraction:ratio pairs of the exp long-tail profile (default: the preset's)")
     p.add_argument("--methods", nargs="+", default=["rl", "ga", "neggrad_plus", "salun"])
     p.add_argument("--weightings", nargs="+", default=["uniform", "falw", "falw_tau0"])
     p.add_argument("--regimes", nargs="+", default=["moderate", "large"], choices=["moderate", "large"])

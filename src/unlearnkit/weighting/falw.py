@@ -126,12 +126,14 @@ class FaLW(Weighting):
         idx = torch.as_tensor(ctx.split.unseen, dtype=torch.long)
         self._unseen_x = ctx.dataset.inputs(idx.to(ctx.dataset.x.device)).to(dev)
         self._unseen_y = ctx.dataset.y[idx.to(ctx.dataset.y.device)].to(dev)
-        self._modules = list(ctx.model.modules())
+        self._model, self._modules = None, []
         self.mu = self.sigma = None
         self._ref_step: int | None = None
 
     def refresh(self, ctx) -> None:
         """Re-estimate (μ_c, σ_c) from the current ``ctx.model`` in one batched pass over the unseen split."""
+        if ctx.model is not self._model:  # cache the module list (a method may swap ctx.model in setup)
+            self._model, self._modules = ctx.model, list(ctx.model.modules())
         self.mu, self.sigma = unseen_reference(ctx.model, self._unseen_x, self._unseen_y, ctx.num_classes,
                                                self.options.eps, self.options.unseen_batch_size, self._modules)
 
