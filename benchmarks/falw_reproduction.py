@@ -9,7 +9,7 @@ overhead over the plain method (refresh every step). Two regimes of the base met
 
     python benchmarks/falw_reproduction.py                      # digits, both regimes, 3 seeds
     python benchmarks/falw_reproduction.py --regimes moderate --methods rl --seeds 0
-    python benchmarks/falw_reproduction.py --dataset fashion_mnist --subset 5000
+    python benchmarks/falw_reproduction.py --dataset fashion_mnist --subset 5000 --data-dir ../shared/data
     python benchmarks/falw_reproduction.py --json out.json --plot out_dir
 
 The paper's claim checked here: FaLW lowers Avg.Gap to retrain and shrinks the tail deviation.
@@ -70,7 +70,7 @@ def fmt(values) -> str:
 
 def run(args) -> list[dict]:
     cfg = preset()
-    ds = uk.load_dataset(args.dataset, **({"subset": args.subset} if args.subset else {}))
+    ds = uk.load_dataset(args.dataset, data_dir=args.data_dir, **({"subset": args.subset} if args.subset else {}))
     train_cfg = uk.TrainConfig(**cfg.get("train", {}))
     model_cfg = cfg.get("model", "mlp")
     model_name, model_opts = (model_cfg, {}) if isinstance(model_cfg, str) else \
@@ -79,15 +79,16 @@ def run(args) -> list[dict]:
     regimes = {"moderate": moderate, "large": {m: {**moderate.get(m, {}), **LARGE.get(m, {})} for m in LARGE}}
     methods = [m for m in args.methods if m in METHODS]
     rows = []
+
+    def new_model():
+        return uk.build_model(model_name, ds.input_shape, ds.num_classes, **model_opts)
+
     levels = args.levels or [(sc["fraction"], sc["ratio"]) for sc in cfg["scenarios"] if sc["kind"] == "long_tail"]
-    for level in levels:
+    for level in ([] if args.only_timing else levels):
         fraction, ratio = level
         for seed in args.seeds:
             split = uk.make_split(ds, "long_tail", seed=seed, unseen_fraction=cfg.get("unseen_fraction", 0.1),
                                   fraction=fraction, profile="exp", ratio=ratio)
-
-            def new_model():
-                return uk.build_model(model_name, ds.input_shape, ds.num_classes, **model_opts)
 
             torch.manual_seed(seed)
             original = uk.train_model(new_model(), ds, split.train, train_cfg, torch.device("cpu"), seed=seed)
@@ -117,6 +118,9 @@ def run(args) -> list[dict]:
                                      "history": res.history if args.plot else None})
                         print(f"  {rows[-1]['level']} seed={seed} {regime:8s} {method:12s} {label:10s} "
                               f"gap={rows[-1]['Avg.Gap']:.2f} t={res.seconds:.2f}s", flush=True)
+    if args.timing_repeats:
+        print("\nFaLW time overhead, 5 epochs per run, min of", args.timing_repeats, "interleaved repeats:")
+        print(timing(args, cfg, ds, train_cfg, new_model))
     return rows
 
 
@@ -145,6 +149,30 @@ def overhead(rows: list[dict]) -> str:
             out.append(f"{regime:8s} {method:12s} plain {plain:.3f}s  falw {np.mean(secs):.3f}s  "
                        f"overhead {np.mean(secs) / plain:.2f}x")
     return "\n".join(out)
+
+
+def timing(args, cfg, ds, train_cfg, new_model) -> str:
+    """FaLW's time overhead measured apart from the grid: each method 5 epochs at a tiny lr (so every
+    run does the same work), uniform / falw (refresh every step) / falw refresh_every=10 interleaved,
+    ``--timing-repeats`` times; the minimum seconds of each."""
+    fraction, ratio = (args.levels or [(sc["fraction"], sc["ratio"]) for sc in cfg["scenarios"]
+                                       if sc["kind"] == "long_tail"])[0]
+    split = uk.make_split(ds, "long_tail", seed=0, unseen_fraction=cfg.get("unseen_fraction", 0.1),
+                          fraction=fraction, profile="exp", ratio=ratio)
+    torch.manual_seed(0)
+    model = uk.train_model(new_model(), ds, split.train, train_cfg, torch.device("cpu"), seed=0)
+    variants = [("uniform", {}), ("falw", {"refresh_every": 1}), ("falw", {"refresh_every": 10})]
+    lines = [f"unseen split {len(split.unseen)} samples, forget {len(split.forget)}, retain {len(split.retain)}"]
+    for method in [m for m in args.methods if m in METHODS]:
+        best = [float("inf")] * len(variants)
+        for _ in range(args.timing_repeats):
+            for i, (w, wo) in enumerate(variants):
+                r = uk.unlearn(model, ds, split, method, w, options={"epochs": 5, "lr": 1e-5},
+                               weighting_options=wo, device="cpu", seed=0)
+                best[i] = min(best[i], r.seconds)
+        lines.append(f"{method:12s} plain {best[0]:.3f}s  falw {best[1]:.3f}s ({best[1] / best[0]:.2f}x)  "
+                     f"falw refresh_every=10 {best[2]:.3f}s ({best[2] / best[0]:.2f}x)")
+    return "\n".join(lines)
 
 
 def verdict(rows: list[dict]) -> str:
@@ -190,15 +218,19 @@ def plot(rows: list[dict], out: Path) -> None:
         fig.tight_layout()
         fig.savefig(out / f"per_class_fa_{level.replace(' ', '_').replace('=', '')}.png", dpi=100)
         plt.close(fig)
-        fig, ax = plt.subplots(figsize=(8, 4))
-        for r in rs:
-            if r["weighting"] == "falw" and r.get("history"):
-                for g in ("head", "mid", "tail"):
+        regimes = [g for g in ("moderate", "large") if any(r["regime"] == g for r in rs)]
+        fig, axes = plt.subplots(1, len(regimes), figsize=(6 * len(regimes), 4), squeeze=False, sharey=True)
+        for ax, regime in zip(axes[0], regimes):
+            for i, r in enumerate(x for x in rs if x["regime"] == regime and x["weighting"] == "falw" and x.get("history")):
+                for g, style in (("head", "-"), ("mid", "--"), ("tail", ":")):
                     ys = [h[f"falw_mean_w_{g}"] for h in r["history"] if f"falw_mean_w_{g}" in h]
-                    ax.plot(ys, label=f"{r['regime']} {r['method']} {g}", lw=0.8)
-        ax.set_xlabel("step")
-        ax.set_ylabel("mean FaLW weight in batch")
-        ax.legend(fontsize=6, ncol=3)
+                    ax.plot(ys, style, color=f"C{i}", lw=1, label=f"{r['method']} {g}")
+            ax.axhline(1.0, color="grey", lw=0.5)
+            ax.set_title(f"{regime} steps")
+            ax.set_xlabel("step")
+        axes[0][0].set_ylabel("mean FaLW weight in the forget batch")
+        axes[0][-1].legend(fontsize=6, ncol=2)
+        fig.suptitle(f"FaLW weights by head / mid / tail, {level}, seed {rs[0]['seed']}")
         fig.tight_layout()
         fig.savefig(out / f"falw_weights_{level.replace(' ', '_').replace('=', '')}.png", dpi=100)
         plt.close(fig)
@@ -207,6 +239,7 @@ def plot(rows: list[dict], out: Path) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", default="digits")
+    p.add_argument("--data-dir", default=None, help="where fashion-mnist/ lives (e.g. ../shared/data)")
     p.add_argument("--subset", type=int, default=None, help="e.g. 5000 for fashion_mnist")
     p.add_argument("--levels", type=lambda s: tuple(float(v) for v in s.split(":")), nargs="+",
                    default=None, help="fraction:ratio pairs of the exp long-tail profile (default: the preset's)")
@@ -215,15 +248,19 @@ def main() -> None:
     p.add_argument("--regimes", nargs="+", default=["moderate", "large"], choices=["moderate", "large"])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--tau", type=float, default=None, help="override τ for the falw rows")
+    p.add_argument("--timing-repeats", type=int, default=5, help="0 skips the separate overhead timing")
+    p.add_argument("--only-timing", action="store_true", help="skip the grid, run only the overhead timing")
     p.add_argument("--json", type=Path, default=None, help="write all rows here")
     p.add_argument("--plot", type=Path, default=None, help="write per-class FA and FaLW weight plots here")
     args = p.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     t0 = time.perf_counter()
     rows = run(args)
+    if not rows:
+        return
     print()
     print(table(rows))
-    print("\nFaLW time overhead (refresh every step):")
+    print("\nFaLW time overhead in the grid runs above (refresh every step; short runs, noisy):")
     print(overhead(rows))
     print("\nPaper's claim (FaLW lowers Avg.Gap and shrinks the tail deviation):")
     print(verdict(rows))
