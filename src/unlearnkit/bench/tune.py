@@ -15,14 +15,15 @@ from .job import expand, run_job
 from .store import ResultStore
 
 # name → (kind, low, high); a method may narrow or extend this with a ``search_space`` attribute
-DEFAULT_SPACE = {"lr": ("log", 1e-4, 0.1), "epochs": ("int", 1, 10)}
+DEFAULT_SPACE = {"lr": ("log", 1e-4, 0.1), "epochs": ("int", 1, 10), "forget_weight": ("log", 0.01, 1.0)}
 
 
 def search_space(method_name: str) -> dict:
     cls = METHODS.get(method_name)
     space = dict(getattr(cls, "search_space", DEFAULT_SPACE))
     fields = cls.Options.model_fields
-    return {k: v for k, v in space.items() if k in fields}
+    uses_forget = getattr(cls, "uses_forget", False)
+    return {k: v for k, v in space.items() if k in fields and (k != "forget_weight" or uses_forget)}
 
 
 def suggest(trial, space: dict) -> dict:

@@ -124,6 +124,23 @@ class GradientMethod(Method):
         w = ctx.weighting.weights(ctx, batch, logits.detach(), step, name)
         return reduce_weighted(losses, w, ctx.weighting.normalize)
 
+    def optimizer_step(self, ctx, opt, sched, loss: torch.Tensor, step: int, where: str) -> float:
+        """NaN check, backward, hooks, clipping and the update — the one place every loop steps."""
+        o = ctx.options
+        if not torch.isfinite(loss):
+            raise UnlearnkitError(f"method {self.name!r}: loss is {loss.item()} at step {step} ({where}); "
+                                  f"lower lr (now {o.lr}) or the number of epochs")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.before_step(ctx)
+        if o.grad_clip:
+            nn.utils.clip_grad_norm_(ctx.model.parameters(), o.grad_clip)
+        opt.step()
+        self.after_step(ctx)
+        if sched is not None:
+            sched.step()
+        return loss.item()
+
     def unlearn(self, ctx) -> nn.Module:
         o = ctx.options
         model = ctx.model
@@ -141,19 +158,7 @@ class GradientMethod(Method):
             running = 0.0
             for _ in range(per_epoch):
                 loss = self.step_loss(ctx, forget_stream, retain_stream, step, total)
-                if not torch.isfinite(loss):
-                    raise UnlearnkitError(f"method {self.name!r}: loss is {loss.item()} at step {step} (epoch {epoch}); "
-                                          f"lower lr (now {o.lr}) or the number of epochs")
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if o.grad_clip:
-                    nn.utils.clip_grad_norm_(model.parameters(), o.grad_clip)
-                self.before_step(ctx)
-                opt.step()
-                self.after_step(ctx)
-                if sched is not None:
-                    sched.step()
-                running += loss.item()
+                running += self.optimizer_step(ctx, opt, sched, loss, step, f"epoch {epoch}")
                 step += 1
             if ctx.progress:
                 ctx.progress({"epoch": epoch + 1, "epochs": o.epochs, "loss": running / per_epoch})

@@ -9,9 +9,14 @@ from .base import METHODS, GradientMethod, GradientOptions, soft_cross_entropy
 
 
 class NegGradPlusOptions(GradientOptions):
-    epochs: int = Field(5, ge=1)
-    lr: float = Field(0.01, gt=0)
+    """Defaults measured on digits/MLP (tuning seeds 1000-1002, Avg.Gap to retrain, random 10% / class):
+    lr 0.005, 3 epochs, α 0.2, grad_clip 1 → 1.83 / 1.66 (θ_o: ≈2.0 / 52). Without clipping the ascent
+    term diverges to NaN on a whole class (lr 0.005, 6 epochs) or stalls (class Avg.Gap 16)."""
+
+    epochs: int = Field(3, ge=1)
+    lr: float = Field(0.005, gt=0)
     forget_weight: float = Field(0.2, ge=0, description="α on the ascent term")
+    grad_clip: float | None = Field(1.0, gt=0)
 
 
 @METHODS.register("neggrad_plus")

@@ -9,8 +9,13 @@ from .base import METHODS, GradientMethod, GradientOptions, soft_cross_entropy
 
 
 class RLOptions(GradientOptions):
-    epochs: int = Field(5, ge=1)
+    """Defaults measured on digits/MLP (tuning seeds 1000-1002, Avg.Gap to retrain, random 10% / class):
+    lr 0.01, 3 epochs, α = 0.05 → 1.07 / 0.06 (θ_o: ≈2.0 / 52). With α = 1 random labels over-forget
+    random samples badly (Avg.Gap 29-43) though they suit class forgetting (0.8)."""
+
+    epochs: int = Field(3, ge=1)
     lr: float = Field(0.01, gt=0)
+    forget_weight: float = Field(0.05, ge=0, description="α on the random-label (target) term")
 
 
 @METHODS.register("rl")

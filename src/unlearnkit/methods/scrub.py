@@ -16,7 +16,6 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from ..errors import UnlearnkitError
 from ..training import make_optimizer, make_scheduler
 from .base import METHODS, GradientMethod, GradientOptions, cycle_batches
 
@@ -95,20 +94,7 @@ class SCRUB(GradientMethod):
                     extra = self.extra_loss(ctx, step, total)
                     if extra is not None:
                         loss = loss + extra
-                    if not torch.isfinite(loss):
-                        raise UnlearnkitError(f"method {self.name!r}: loss is {loss.item()} at step {step} "
-                                              f"(epoch {epoch}, {name} pass); lower lr (now {o.lr}) or the "
-                                              f"number of epochs")
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    if o.grad_clip:
-                        nn.utils.clip_grad_norm_(model.parameters(), o.grad_clip)
-                    self.before_step(ctx)
-                    opt.step()
-                    self.after_step(ctx)
-                    if sched is not None:
-                        sched.step()
-                    running += loss.item()
+                    running += self.optimizer_step(ctx, opt, sched, loss, step, f"epoch {epoch}, {name} pass")
                     step += 1
                 logged[f"{name}_loss"] = running / max(n, 1)
             if ctx.progress:

@@ -1,0 +1,46 @@
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from unlearnkit.eval import avg_gap
+from unlearnkit.eval.accuracy import accuracy, per_class_accuracy
+from unlearnkit.eval.mia import confidence_features, mia_efficacy_score
+
+
+def test_accuracy_and_per_class_by_hand():
+    logits = torch.tensor([[2.0, 0.0], [0.0, 1.0], [3.0, 1.0], [0.0, 2.0]])
+    labels = torch.tensor([0, 0, 1, 1])
+    assert accuracy(logits, labels) == 50.0
+    assert per_class_accuracy(logits, labels, 3) == [50.0, 50.0, None]
+    assert math.isnan(accuracy(logits[:0], labels[:0]))
+
+
+def test_confidence_feature_is_true_class_probability():
+    logits = torch.log(torch.tensor([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]]))
+    f = confidence_features(logits, torch.tensor([0, 1]))
+    assert f[:, 0] == pytest.approx([0.7, 0.1])
+    ent = confidence_features(logits, torch.tensor([0, 1]), "entropy")[:, 0]
+    assert ent[0] == pytest.approx(-(0.7 * np.log(0.7) + 0.2 * np.log(0.2) + 0.1 * np.log(0.1)))
+
+
+def test_mia_efficacy_known_cases():
+    rng = np.random.default_rng(0)
+    member = rng.uniform(0.95, 1.0, size=(200, 1))      # members: confident
+    nonmember = rng.uniform(0.2, 0.6, size=(200, 1))     # non-members: not
+    looks_member = rng.uniform(0.95, 1.0, size=(50, 1))
+    looks_unseen = rng.uniform(0.2, 0.6, size=(50, 1))
+    half = np.concatenate([looks_member[:25], looks_unseen[:25]])
+    assert mia_efficacy_score(member, nonmember, looks_member) == pytest.approx(0.0, abs=2)
+    assert mia_efficacy_score(member, nonmember, looks_unseen) == pytest.approx(100.0, abs=2)
+    assert mia_efficacy_score(member, nonmember, half) == pytest.approx(50.0, abs=4)
+
+
+def test_avg_gap_by_hand():
+    u = {"FA": 90.0, "RA": 99.0, "TA": 95.0, "MIA": 20.0}
+    r = {"FA": 94.0, "RA": 100.0, "TA": 94.0, "MIA": 30.0}
+    assert avg_gap(u, r) == pytest.approx((4 + 1 + 1 + 10) / 4)
+    assert avg_gap({"FA": 90.0, "RA": 99.0}, r) == pytest.approx((4 + 1) / 2)
+    assert math.isnan(avg_gap({}, r))

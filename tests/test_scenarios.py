@@ -1,0 +1,79 @@
+import numpy as np
+import pytest
+
+import unlearnkit as uk
+from unlearnkit.data import long_tail_counts
+
+
+SCENARIOS = [("random", {"fraction": 0.1}), ("class", {"classes": [3, 5]}), ("subclass", {"classes": 2, "fraction": 0.3}),
+             ("long_tail", {"fraction": 0.1, "profile": "exp", "ratio": 10}),
+             ("long_tail", {"fraction": 0.2, "profile": "power", "gamma": 1.0})]
+
+
+@pytest.mark.parametrize("kind,opts", SCENARIOS)
+def test_index_sets_disjoint_and_seeded(digits, kind, opts):
+    a = uk.make_split(digits, kind, seed=1, **opts)
+    b = uk.make_split(digits, kind, seed=1, **opts)
+    c = uk.make_split(digits, kind, seed=2, **opts)
+    assert np.array_equal(a.forget, b.forget) and np.array_equal(a.unseen, b.unseen)
+    assert not np.array_equal(a.unseen, c.unseen)
+    if kind != "class":  # a whole class is the same set whatever the seed, up to the unseen carve-out
+        assert not np.array_equal(a.forget, c.forget)
+    for x, y in [(a.train, a.test), (a.train, a.unseen), (a.test, a.unseen), (a.forget, a.retain)]:
+        assert len(np.intersect1d(x, y)) == 0
+    assert np.isin(a.forget, a.train).all()
+    assert len(a.forget) + len(a.retain) == len(a.train)
+    assert len(a.unseen) == pytest.approx(0.1 * len(digits.pool), abs=1)
+    assert sum(a.info["forget_counts"]) == len(a.forget)
+
+
+def test_class_scenario_takes_whole_class(digits):
+    s = uk.make_split(digits, "class", seed=0, classes=[3])
+    assert (digits.labels[s.forget] == 3).all()
+    assert not (digits.labels[s.retain] == 3).any()
+
+
+def test_long_tail_exp_profile_follows_ratio(digits):
+    s = uk.make_split(digits, "long_tail", seed=0, fraction=0.15, profile="exp", ratio=10)
+    counts = np.array(s.info["forget_counts"])
+    order = s.info["class_order"]
+    ranked = counts[order]
+    assert (np.diff(ranked) <= 0).all(), "counts must fall from head to tail"
+    assert ranked[0] / ranked[-1] == pytest.approx(10, rel=0.2)
+    assert counts.sum() == pytest.approx(0.15 * len(s.train), rel=0.05)
+    # a different seed permutes which class is the head
+    s2 = uk.make_split(digits, "long_tail", seed=3, fraction=0.15, profile="exp", ratio=10)
+    assert s2.info["class_order"] != order
+
+
+def test_long_tail_power_profile():
+    sizes = np.full(10, 100)
+    order = np.arange(10)
+    balanced = long_tail_counts(sizes, order, 0.2, "power", gamma=0.0)
+    assert (balanced == 20).all()
+    skewed = long_tail_counts(sizes, order, 0.2, "power", gamma=2.0)
+    # r_k ∝ (1 − k/C)^γ: head/second = 1/0.81
+    assert skewed[0] / skewed[1] == pytest.approx(1 / 0.81, rel=0.05)
+    assert skewed.sum() == pytest.approx(200, abs=10)
+
+
+@pytest.mark.parametrize("opts,needle", [
+    (dict(fraction=0.6, profile="exp", ratio=50), "lower the fraction"),
+    (dict(fraction=0.1, profile="exp", ratio=0.5), "ratio must be ≥ 1"),
+    (dict(fraction=0.1, profile="power", gamma=-1), "gamma must be ≥ 0"),
+    (dict(fraction=0.1, profile="zipf"), "unknown long_tail profile"),
+])
+def test_long_tail_rejects_infeasible(digits, opts, needle):
+    with pytest.raises(uk.UnlearnkitError, match=needle):
+        uk.make_split(digits, "long_tail", seed=0, **opts)
+
+
+def test_scenario_errors(digits):
+    with pytest.raises(uk.UnlearnkitError, match="not in the training data"):
+        uk.make_split(digits, "class", classes=[12])
+    with pytest.raises(uk.UnlearnkitError, match="selects nothing"):
+        uk.make_split(digits, "random", fraction=0.0001)
+    with pytest.raises(uk.UnlearnkitError, match="unknown scenario 'randm'.*random"):
+        uk.make_split(digits, "randm")
+    with pytest.raises(uk.UnlearnkitError, match="bad options"):
+        uk.make_split(digits, "random", fractoin=0.1)
