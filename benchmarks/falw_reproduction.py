@@ -61,6 +61,11 @@ def evaluate(model, ev: Evaluation) -> dict:
     return row
 
 
+@torch.no_grad()
+def finite_outputs(model, ds, split) -> bool:
+    return bool(torch.isfinite(model.eval()(ds.inputs(torch.as_tensor(split.train)))).all())
+
+
 def fmt(values) -> str:
     v = np.array([x for x in values if x is not None and not math.isnan(x)], dtype=float)
     if len(v) == 0:
@@ -107,11 +112,20 @@ def run(args) -> list[dict]:
                     for label, wname, wopts in WEIGHTINGS:
                         if label not in args.weightings:
                             continue
-                        res = uk.unlearn(original, ds, split, method, wname, options=regimes[regime].get(method, {}),
-                                         weighting_options={**wopts, **({"tau": args.tau} if wname == "falw" and
-                                                                        "tau" not in wopts and args.tau is not None
-                                                                        else {})},
-                                         device="cpu", seed=seed)
+                        try:
+                            res = uk.unlearn(original, ds, split, method, wname,
+                                             options=regimes[regime].get(method, {}),
+                                             weighting_options={**wopts, **({"tau": args.tau} if wname == "falw" and
+                                                                            "tau" not in wopts and args.tau is not None
+                                                                            else {})},
+                                             device="cpu", seed=seed)
+                            if not finite_outputs(res.model, ds, split):
+                                raise uk.UnlearnkitError("the model's outputs are not finite after the last step")
+                        except uk.UnlearnkitError as e:  # diverged (GA-type losses are unbounded): a NaN row
+                            print(f"  {base['level']} seed={seed} {regime} {method} {label}: DIVERGED ({e})")
+                            rows.append({**base, "regime": regime, "method": method, "weighting": label,
+                                         "Avg.Gap": float("nan"), "seconds": float("nan"), "diverged": True})
+                            continue
                         r = evaluate(res.model, ev)
                         rows.append({**base, **r, "regime": regime, "method": method, "weighting": label,
                                      "Avg.Gap": avg_gap(r, ref), "seconds": res.seconds,
@@ -128,11 +142,12 @@ def table(rows: list[dict]) -> str:
     groups = defaultdict(list)
     for r in rows:
         groups[(r["level"], r["regime"], r["method"], r["weighting"])].append(r)
-    head = f"| level | regime | method | weighting | " + " | ".join(COLUMNS) + " |"
-    lines = [head, "|" + "---|" * (4 + len(COLUMNS))]
+    head = f"| level | regime | method | weighting | " + " | ".join(COLUMNS) + " | diverged |"
+    lines = [head, "|" + "---|" * (5 + len(COLUMNS))]
     for (level, regime, method, w), rs in groups.items():
         lines.append(f"| {level} | {regime} | {method} | {w} | " +
-                     " | ".join(fmt([r.get(c) for r in rs]) for c in COLUMNS) + " |")
+                     " | ".join(fmt([r.get(c) for r in rs]) for c in COLUMNS) +
+                     f" | {sum(bool(r.get('diverged')) for r in rs)}/{len(rs)} |")
     return "\n".join(lines)
 
 
@@ -145,9 +160,9 @@ def overhead(rows: list[dict]) -> str:
     out = []
     for (regime, method, w), secs in sorted(t.items()):
         if w == "falw" and (regime, method, "uniform") in t:
-            plain = np.mean(t[(regime, method, "uniform")])
-            out.append(f"{regime:8s} {method:12s} plain {plain:.3f}s  falw {np.mean(secs):.3f}s  "
-                       f"overhead {np.mean(secs) / plain:.2f}x")
+            plain = np.nanmean(t[(regime, method, "uniform")])
+            out.append(f"{regime:8s} {method:12s} plain {plain:.3f}s  falw {np.nanmean(secs):.3f}s  "
+                       f"overhead {np.nanmean(secs) / plain:.2f}x")
     return "\n".join(out)
 
 
@@ -185,8 +200,8 @@ def verdict(rows: list[dict]) -> str:
         if w != "falw" or (level, regime, method, "uniform") not in g:
             continue
         u = g[(level, regime, method, "uniform")]
-        gu, gf = np.mean([r["Avg.Gap"] for r in u]), np.mean([r["Avg.Gap"] for r in rs])
-        tu, tf = np.nanmean([abs(r["dFA_tail"]) for r in u]), np.nanmean([abs(r["dFA_tail"]) for r in rs])
+        gu, gf = np.nanmean([r["Avg.Gap"] for r in u]), np.nanmean([r["Avg.Gap"] for r in rs])
+        tu, tf = (np.nanmean([abs(r.get("dFA_tail", math.nan)) for r in x]) for x in (u, rs))
         wins = sum(a["Avg.Gap"] > b["Avg.Gap"] for a, b in zip(u, rs))
         out.append(f"{level:14s} {regime:8s} {method:12s} Avg.Gap {gu:5.2f} -> {gf:5.2f} "
                    f"({'lower' if gf < gu else 'NOT lower'}; falw better in {wins}/{len(rs)} seeds)  "
