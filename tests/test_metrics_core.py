@@ -44,3 +44,16 @@ def test_avg_gap_by_hand():
     assert avg_gap(u, r) == pytest.approx((4 + 1 + 1 + 10) / 4)
     assert avg_gap({"FA": 90.0, "RA": 99.0}, r) == pytest.approx((4 + 1) / 2)
     assert math.isnan(avg_gap({}, r))
+
+
+def test_evaluation_cache_never_mixes_models(digits, random_split):
+    """Two different models must get their own logits even if Python reuses an id."""
+    from unlearnkit.eval import Evaluation
+
+    ev = Evaluation(digits, random_split, torch.device("cpu"))
+    a = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
+    first = ev.logits(a, "forget").clone()
+    key = (id(a), "forget")
+    b = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
+    ev._cache[(id(b), "forget")] = ev._cache.pop(key)  # simulate b taking a's id after a is freed
+    assert not torch.equal(ev.logits(b, "forget"), first)

@@ -42,6 +42,7 @@ class UnlearnContext:
     retrained: Callable[[], nn.Module] | None = None
     train_config: Any = None
     progress: Callable[[dict], None] | None = None
+    on_epoch: Callable[[nn.Module, int], dict | None] | None = None
     history: list[dict] = field(default_factory=list)
 
     def batch(self, idx: torch.Tensor) -> Batch:
@@ -53,3 +54,12 @@ class UnlearnContext:
 
     def record(self, **values) -> None:
         self.history.append(values)
+
+    def end_epoch(self, epoch: int, epochs: int, **losses) -> None:
+        """Report progress; with ``on_epoch`` set, evaluate the model and record the values by epoch."""
+        if self.progress:
+            self.progress({"epoch": epoch, "epochs": epochs, **losses})
+        if self.on_epoch:
+            values = self.on_epoch(self.model, epoch)
+            if values:
+                self.record(epoch=epoch, **values)

@@ -64,12 +64,14 @@ def unlearn(model: nn.Module, dataset, split: Split, method: str = "rl", weighti
             target_options: dict | None = None, device: str = "auto", seed: int = 0,
             train_config: TrainConfig | dict | None = None, new_model: Callable[[], nn.Module] | None = None,
             retrained: Callable[[], tuple[nn.Module, float]] | None = None,
-            progress: Callable[[dict], None] | None = None) -> UnlearnResult:
+            progress: Callable[[dict], None] | None = None,
+            on_epoch: Callable[[nn.Module, int], dict | None] | None = None) -> UnlearnResult:
     """Unlearn ``split.forget`` from a copy of ``model`` (θ_o is never changed).
 
     ``dataset`` is an :class:`~unlearnkit.data.ArrayDataset` (wrap your own with
     ``from_torch_dataset``). ``new_model`` builds a fresh model of the same architecture (needed by
     ``retrain`` and methods with a random teacher); ``retrained`` may supply a cached θ_r.
+    ``on_epoch(model, epoch)`` may return values (e.g. FA/RA/TA) recorded in the history per epoch.
     """
     plan = Plan.make(method, weighting, target, options, weighting_options, target_options)
     dev = resolve_device(device)
@@ -95,13 +97,18 @@ def unlearn(model: nn.Module, dataset, split: Split, method: str = "rl", weighti
 
     ctx = UnlearnContext(model=work, original=original, dataset=data, split=split, num_classes=dataset.num_classes,
                          device=dev, seed=seed, options=plan.options, weighting=plan.weighting, target=plan.target,
-                         new_model=fresh_model, retrained=retrain_provider, train_config=tcfg, progress=progress)
+                         new_model=fresh_model, retrained=retrain_provider, train_config=tcfg, progress=progress,
+                         on_epoch=on_epoch)
     torch.manual_seed(seed)
     t0 = time.perf_counter()
     plan.weighting.prepare(ctx)
     plan.target.prepare(ctx)
     out = plan.method.unlearn(ctx)
     seconds = getattr(ctx, "cost_seconds", None) or (time.perf_counter() - t0)
+    bad = [k for k, v in out.state_dict().items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise UnlearnkitError(f"method {method!r} left non-finite parameters ({', '.join(bad[:3])}); "
+                              f"lower its lr or epochs")
     change = parameter_distance(out, original)
     moved = change > 0
     if not moved and getattr(plan.method, "moves_model", True):

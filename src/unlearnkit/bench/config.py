@@ -78,6 +78,7 @@ class BenchConfig(BaseModel):
     metric_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
     unseen_fraction: float = Field(0.1, ge=0, lt=1)
     include_original: bool = Field(True, description="add a method=original row per dataset/scenario/seed")
+    epoch_eval: bool = Field(False, description="evaluate FA/RA/TA/MIA after every unlearning epoch (curves)")
 
     @field_validator("scenarios", "methods", "seeds", "datasets")
     @classmethod

@@ -40,7 +40,8 @@ def expand(cfg: BenchConfig, cache_dir: str, device: str = "auto", data_dir: str
     for m in cfg.metrics:
         build(METRICS, m, cfg.metric_options.get(m))
     base = dict(model=cfg.model.model_dump(), train=cfg.train.model_dump(), metrics=cfg.metrics,
-                metric_options=cfg.metric_options, unseen_fraction=cfg.unseen_fraction, version=__version__)
+                metric_options=cfg.metric_options, unseen_fraction=cfg.unseen_fraction, version=__version__,
+                epoch_eval=cfg.epoch_eval)
     runtime = dict(cache_dir=str(cache_dir), device=device, data_dir=data_dir, download=download)
     methods = list(cfg.methods)
     if cfg.include_original and not any(m.name == "original" for m in methods):
@@ -155,12 +156,22 @@ def run_job(spec: dict, progress=None, map_fn=None) -> dict:
                        weighting_options=w["options"], target_options=t["options"], device=device, seed=seed,
                        train_config=models.tcfg, new_model=models.new_model).model
 
+    def epoch_metrics(model, epoch):
+        """FA/RA/TA (and MIA) of the model in training, for per-epoch curves (a fresh Evaluation: no cache)."""
+        ev_epoch = Evaluation(data, split, device, spec["seed"])
+        values = {}
+        for name in (n for n in ("accuracy", "mia_efficacy") if n in spec["metrics"]):
+            values.update(build(METRICS, name, spec["metric_options"].get(name)).compute(model, ev_epoch))
+        return {k: v for k, v in values.items() if k in GAP_COLUMNS}
+
     result = unlearn(original, data, split, m["name"], w["name"], t["name"], options=m["options"],
                      weighting_options=w["options"], target_options=t["options"], device=device, seed=spec["seed"],
                      train_config=models.tcfg, new_model=models.new_model,
-                     retrained=lambda: (copy.deepcopy(retrained), meta_r["train_s"]), progress=progress)
+                     retrained=lambda: (copy.deepcopy(retrained), meta_r["train_s"]), progress=progress,
+                     on_epoch=epoch_metrics if spec.get("epoch_eval") else None)
     providers = {
         "retrained_models": models.retrained_models,
+        "trained": lambda idx, seed: models.trained(np.asarray(idx), seed, "shadow")[0],
         "new_model": models.new_model,
         "train": lambda model, idx, seed: train_model(model, data, idx, models.tcfg, device, seed=seed),
         "map": map_fn or (lambda fn, items: [fn(x) for x in items]),
@@ -185,7 +196,7 @@ def run_job(spec: dict, progress=None, map_fn=None) -> dict:
         "seed": spec["seed"],
         **row,
         "avg_gap": avg_gap(row, ref),
-        **{f"{c}_retrain": ref[c] for c in GAP_COLUMNS if c in ref},
+        **{f"{c}_retrain": v for c, v in ref.items() if c in GAP_COLUMNS or c.endswith("_hist")},
         "unlearn_s": result.seconds,
         "retrain_s": meta_r["train_s"],
         "train_s": meta_o["train_s"],

@@ -38,10 +38,13 @@ class Evaluation:
         return getattr(self.split, part)
 
     def logits(self, model, part: str) -> torch.Tensor:
+        """Logits on a split part, computed once per (model, part) while this Evaluation lives; the
+        model is kept in the entry so a freed model's id can never return another model's logits."""
         key = (id(model), part)
-        if key not in self._cache:
-            self._cache[key] = predict_logits(model, self.dataset, self.indices(part), device=self.device)
-        return self._cache[key]
+        hit = self._cache.get(key)
+        if hit is None or hit[0] is not model:
+            hit = self._cache[key] = (model, predict_logits(model, self.dataset, self.indices(part), device=self.device))
+        return hit[1]
 
     def labels(self, part: str) -> torch.Tensor:
         return torch.as_tensor(self.dataset.labels[self.indices(part)])

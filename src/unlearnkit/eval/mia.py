@@ -3,6 +3,7 @@ an attack trained on D_r (member) vs D_t (non-member) features, applied to D_f; 
 percentage of D_f predicted *non-member* (higher = more forgotten; compare with θ_r)."""
 from __future__ import annotations
 
+import json
 from typing import Literal
 
 import numpy as np
@@ -12,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sklearn.svm import SVC
 
 from .base import METRICS, Evaluation, Metric
+
+HIST_BINS = 20  # histogram of D_f's true-class confidence (the attack's feature), for the report
 
 
 def confidence_features(logits: torch.Tensor, labels: torch.Tensor, kind: str = "confidence") -> np.ndarray:
@@ -58,14 +61,17 @@ class MIAOptions(BaseModel):
 
 @METRICS.register("mia_efficacy")
 class MIAEfficacy(Metric):
-    """Column ``MIA``: SalUn's MIA-efficacy with the ``confidence`` feature by default."""
+    """Column ``MIA``: SalUn's MIA-efficacy with the ``confidence`` feature by default; ``MIA_conf_hist``:
+    a 20-bin histogram of D_f's true-class confidence (what the attack reads) for the report."""
 
     name = "mia_efficacy"
-    columns = ("MIA",)
+    columns = ("MIA", "MIA_conf_hist")
     Options = MIAOptions
 
     def compute(self, model, ev: Evaluation) -> dict:
         feats = {part: confidence_features(ev.logits(model, part), ev.labels(part), self.options.feature)
                  for part in ("retain", "test", "forget")}
         score = mia_efficacy_score(feats["retain"], feats["test"], feats["forget"], ev.seed, self.options.max_shadow)
-        return {"MIA": score}
+        conf = confidence_features(ev.logits(model, "forget"), ev.labels("forget"))[:, 0]
+        hist = np.histogram(conf, bins=HIST_BINS, range=(0.0, 1.0))[0]
+        return {"MIA": score, "MIA_conf_hist": json.dumps(hist.tolist())}

@@ -160,8 +160,7 @@ class GradientMethod(Method):
                 loss = self.step_loss(ctx, forget_stream, retain_stream, step, total)
                 running += self.optimizer_step(ctx, opt, sched, loss, step, f"epoch {epoch}")
                 step += 1
-            if ctx.progress:
-                ctx.progress({"epoch": epoch + 1, "epochs": o.epochs, "loss": running / per_epoch})
+            ctx.end_epoch(epoch + 1, o.epochs, loss=running / per_epoch)
         model.eval()
         return model
 

@@ -97,7 +97,6 @@ class SCRUB(GradientMethod):
                     running += self.optimizer_step(ctx, opt, sched, loss, step, f"epoch {epoch}, {name} pass")
                     step += 1
                 logged[f"{name}_loss"] = running / max(n, 1)
-            if ctx.progress:
-                ctx.progress({"epoch": epoch + 1, "epochs": o.epochs, "loss": sum(logged.values()), **logged})
+            ctx.end_epoch(epoch + 1, o.epochs, loss=sum(logged.values()), **logged)
         model.eval()
         return model
