@@ -1,15 +1,399 @@
-"""Reports: results.csv, report.md, report.html (filled in by the report module work)."""
+"""Reports for a run directory: results.csv, report.md, a self-contained report.html and PNG plots
+(per-class FA head → tail vs retrain, MIA confidence histograms, Avg.Gap vs time Pareto,
+fairness vs accuracy, FaLW weight diagnostics, per-epoch curves)."""
 from __future__ import annotations
 
+import base64
+import html
+import json
+import re
 from pathlib import Path
+
+import numpy as np
+import pandas as pd
 
 from ..errors import UnlearnkitError
 from .store import ResultStore
+from .summary import GROUP, fmt, summarize
+
+TABLE_COLUMNS = ["FA", "RA", "TA", "MIA", "avg_gap", "unlearn_s", "RTE"]
+EXTRA_COLUMNS = ["dFA_head", "dFA_mid", "dFA_tail", "heterogeneity", "skew", "MIA_NN", "MIA_NN_gap", "ULiRA_acc",
+                 "ULiRA_auc", "challenge_score", "acc_before", "acc_after", "target_before", "target_after"]
+CLOSEST_TO_RETRAIN = {"FA", "RA", "TA", "MIA"}
+LOWER_IS_BETTER = {"avg_gap", "unlearn_s", "RTE", "heterogeneity", "MIA_NN_gap"}
+
+DEFINITIONS = {
+    "FA": "Forget accuracy: accuracy (%) on the forget set D_f. Judged by closeness to retrain, not by how low it goes.",
+    "RA": "Retain accuracy: accuracy (%) on the retain set D_r = D \\ D_f.",
+    "TA": "Test accuracy: accuracy (%) on the held-out test set D_t.",
+    "MIA": "MIA-efficacy (SalUn, Fan et al. 2024; Jia et al. 2023): an RBF-SVC trained on the true-class confidence "
+           "of D_r (members) vs D_t (non-members) is applied to D_f; the % of D_f it calls non-member. Retrain is "
+           "the reference.",
+    "avg_gap": "Avg.Gap: mean over FA, RA, TA, MIA of |metric(unlearned) − metric(retrained)|; lower is better. "
+               "The untouched original is the baseline to beat.",
+    "unlearn_s": "Wall time of the unlearning step in seconds (retrain: its training time).",
+    "RTE": "Run-time efficiency: unlearn time / retrain time.",
+    "dFA_head": "Signed mean ΔFA_c = FA_c(unlearned) − FA_c(retrained) over the head third of classes by forget count "
+                "(dFA_mid, dFA_tail likewise); > 0 under-forgotten, < 0 over-forgotten (FaLW).",
+    "heterogeneity": "std over classes of ΔFA_c (FaLW's heterogeneous deviation).",
+    "skew": "mean tail |ΔFA_c| / mean head |ΔFA_c| (FaLW's skewed deviation).",
+    "MIA_NN": "MIA-NN (TRW paper): held-out accuracy (%) of an RBF-SVM on logits separating forget-class samples "
+              "from the neighbour class's; MIA_NN_gap = |MIA_NN(unlearned) − MIA_NN(retrained)|.",
+    "ULiRA_acc": "U-LiRA (Hayes et al. 2024): balanced accuracy (%) of a per-example likelihood-ratio attack "
+                 "telling unlearned from retrained models; 50% is ideal (ULiRA_auc likewise).",
+    "challenge_score": "NeurIPS 2023 unlearning challenge score: F × RA_u/RA_r × TA_u/TA_r (higher is better).",
+    "acc_before": "Fairness/robustness correction: test accuracy before / after (acc_after) and the target metric "
+                  "(|DP| or |EOP| gap, or robust accuracy) before / after (target_before, target_after).",
+}
+
+
+def _label(r) -> str:
+    parts = [str(r["method"])]
+    if r.get("weighting") not in (None, "uniform") and not pd.isna(r.get("weighting")):
+        parts.append(str(r["weighting"]))
+    if r.get("target") not in (None, "none") and not pd.isna(r.get("target")):
+        parts.append(str(r["target"]))
+    return " + ".join(parts)
+
+
+def _slug(*parts) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", "_".join(map(str, parts))).strip("_")[:80]
+
+
+def best_marks(summary: pd.DataFrame, columns: list[str]) -> dict[tuple[int, str], bool]:
+    """(row, column) → best within its dataset/scenario: closest to retrain for FA/RA/TA/MIA, lowest for
+    Avg.Gap and times, highest for the rest. ``original`` and ``retrain`` rows are never marked."""
+    marks = {}
+    for _, g in summary.groupby(["dataset", "scenario"], sort=False):
+        cand = g[~g["method"].isin(["original", "retrain"])]
+        ref = g[g["method"] == "retrain"]
+        for c in columns:
+            col = f"{c}_mean"
+            if col not in g or cand[col].isna().all():
+                continue
+            if c in CLOSEST_TO_RETRAIN:
+                if ref.empty:
+                    continue
+                score = (cand[col] - ref[col].iloc[0]).abs()
+            elif c in LOWER_IS_BETTER or c.startswith("dFA") or c == "skew":
+                score = cand[col].abs() if c.startswith("dFA") else cand[col]
+            else:
+                score = -cand[col]
+            best = score.min()
+            for i in cand.index[score == best]:
+                marks[(i, c)] = True
+    return marks
+
+
+# --- plots -----------------------------------------------------------------------------------------
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_per_class_fa(df: pd.DataFrame, out: Path) -> list[Path]:
+    """Per-class FA, classes ordered head → tail by forget count, each method vs retrain."""
+    plt = _plt()
+    files = []
+    if "FA_per_class" not in df:
+        return files
+    for (ds, sc), g in df.groupby(["dataset", "scenario"], sort=False):
+        counts = np.array(json.loads(g["forget_counts"].iloc[0]))
+        classes = [c for c in np.argsort(-counts, kind="stable") if counts[c] > 0]
+        if len(classes) < 2:
+            continue
+        fig, ax = plt.subplots(figsize=(8, 4.2))
+        for label, gg in g.groupby(g.apply(_label, axis=1), sort=False):
+            table = np.array([[np.nan if v is None else v for v in json.loads(s)] for s in gg["FA_per_class"]], dtype=float)
+            y = np.nanmean(table, axis=0)[classes]
+            style = dict(color="black", lw=2.5, ls="--") if label == "retrain" else dict(lw=1.3, marker="o", ms=3)
+            ax.plot(range(len(classes)), y, label=label, **style)
+        ax.set_xticks(range(len(classes)), [f"{c}\n({counts[c]})" for c in classes], fontsize=8)
+        ax.set_xlabel("class (forget count), head → tail")
+        ax.set_ylabel("FA per class (%)")
+        ax.set_title(f"{ds} · {sc}: per-class forget accuracy vs retrain", fontsize=10)
+        ax.legend(fontsize=7, ncol=2)
+        ax.grid(alpha=0.3)
+        path = out / f"per_class_fa_{_slug(ds, sc)}.png"
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        files.append(path)
+    return files
+
+
+def plot_mia_histograms(df: pd.DataFrame, out: Path) -> list[Path]:
+    """D_f's true-class confidence (the MIA-efficacy feature): unlearned vs retrain, per method."""
+    plt = _plt()
+    files = []
+    if "MIA_conf_hist" not in df or "MIA_conf_hist_retrain" not in df:
+        return files
+    for (ds, sc), g in df.groupby(["dataset", "scenario"], sort=False):
+        groups = [(lab, gg) for lab, gg in g.groupby(g.apply(_label, axis=1), sort=False) if lab != "retrain"]
+        if not groups:
+            continue
+        cols = min(4, len(groups))
+        rows = int(np.ceil(len(groups) / cols))
+        fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False, sharey=True)
+        for ax, (lab, gg) in zip(axes.flat, groups):
+            u = np.sum([json.loads(s) for s in gg["MIA_conf_hist"].dropna()], axis=0)
+            r = np.sum([json.loads(s) for s in gg["MIA_conf_hist_retrain"].dropna()], axis=0)
+            edges = np.linspace(0, 1, len(u) + 1)
+            ax.stairs(u / max(u.sum(), 1), edges, fill=True, alpha=0.5, label="unlearned")
+            ax.stairs(r / max(r.sum(), 1), edges, color="black", lw=1.5, label="retrain")
+            ax.set_title(lab, fontsize=9)
+            ax.set_xlabel("p(true class) on D_f", fontsize=8)
+        for ax in list(axes.flat)[len(groups):]:
+            ax.axis("off")
+        axes.flat[0].legend(fontsize=7)
+        fig.suptitle(f"{ds} · {sc}: MIA feature distribution on D_f", fontsize=10)
+        fig.tight_layout()
+        path = out / f"mia_hist_{_slug(ds, sc)}.png"
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        files.append(path)
+    return files
+
+
+def pareto_front(points: np.ndarray) -> np.ndarray:
+    """Indices of (time, gap) points not dominated by another (lower is better in both)."""
+    order = np.lexsort((points[:, 1], points[:, 0]))
+    front, best = [], np.inf
+    for i in order:
+        if points[i, 1] < best:
+            front.append(i)
+            best = points[i, 1]
+    return np.array(front, dtype=int)
+
+
+def plot_pareto(summary: pd.DataFrame, out: Path) -> list[Path]:
+    plt = _plt()
+    files = []
+    s = summary[~summary["method"].isin(["original"])].dropna(subset=["avg_gap_mean", "unlearn_s_mean"])
+    for ds, g in s.groupby("dataset", sort=False):
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for sc, gg in g.groupby("scenario", sort=False):
+            x = gg["unlearn_s_mean"].clip(lower=1e-4).to_numpy()
+            y = gg["avg_gap_mean"].to_numpy()
+            ax.scatter(x, y, label=sc, s=25)
+            for xi, yi, (_, r) in zip(x, y, gg.iterrows()):
+                ax.annotate(_label(r), (xi, yi), fontsize=6, alpha=0.8, xytext=(2, 2), textcoords="offset points")
+            front = pareto_front(np.c_[x, y])
+            ax.plot(x[front], y[front], lw=0.8, alpha=0.6)
+        ax.set_xscale("log")
+        ax.set_xlabel("unlearn time (s, log)")
+        ax.set_ylabel("Avg.Gap to retrain (lower is better)")
+        ax.set_title(f"{ds}: Avg.Gap vs time (lines: Pareto front per scenario)", fontsize=10)
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        path = out / f"pareto_{_slug(ds)}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        files.append(path)
+    return files
+
+
+def plot_fairness(df: pd.DataFrame, out: Path) -> list[Path]:
+    if not {"acc_after", "target_after"} <= set(df.columns) or df["acc_after"].isna().all():
+        return []
+    plt = _plt()
+    d = df.dropna(subset=["acc_after", "target_after"])
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    key = d["correction_target"].astype(str) if "correction_target" in d else pd.Series("target", index=d.index)
+    for (tgt, lab), g in d.groupby([key, d.apply(_label, axis=1)], sort=False):
+        ax.scatter(g["target_after"], g["acc_after"], s=22, label=f"{tgt}: {lab}")
+    ax.scatter(d["target_before"], d["acc_before"], marker="x", color="black", label="before")
+    ax.set_xlabel("target metric after (|DP| / |EOP| gap, or robust accuracy)")
+    ax.set_ylabel("test accuracy after (%)")
+    ax.set_title("fairness / robustness correction: target vs accuracy", fontsize=10)
+    ax.legend(fontsize=6, ncol=2)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    path = out / "fairness_vs_accuracy.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return [path]
+
+
+def _history_frame(df: pd.DataFrame, histories: dict, keys: set[str]) -> pd.DataFrame:
+    rows = []
+    for _, r in df.iterrows():
+        for h in histories.get(r["config_hash"], []):
+            if keys & set(h):
+                rows.append({**h, "dataset": r["dataset"], "scenario": r["scenario"], "label": _label(r), "seed": r["seed"]})
+    return pd.DataFrame(rows)
+
+
+def plot_weight_diagnostics(df: pd.DataFrame, histories: dict, out: Path) -> list[Path]:
+    """Per-step mean FaLW weight per head / mid / tail third ("is the weighting doing anything?")."""
+    cols = ["falw_mean_w_head", "falw_mean_w_mid", "falw_mean_w_tail"]
+    h = _history_frame(df, histories, set(cols))
+    if h.empty:
+        return []
+    plt = _plt()
+    files = []
+    for (ds, sc), g in h.groupby(["dataset", "scenario"], sort=False):
+        labels = list(dict.fromkeys(g["label"]))
+        fig, axes = plt.subplots(1, len(labels), figsize=(3.3 * len(labels), 2.8), squeeze=False, sharey=True)
+        for ax, lab in zip(axes.flat, labels):
+            gg = g[g["label"] == lab].groupby("step")[cols].mean()
+            for c in cols:
+                ax.plot(gg.index, gg[c], label=c.rsplit("_", 1)[1])
+            ax.axhline(1.0, color="grey", lw=0.8, ls=":")
+            ax.set_title(lab, fontsize=9)
+            ax.set_xlabel("step")
+        axes.flat[0].set_ylabel("mean weight")
+        axes.flat[0].legend(fontsize=7)
+        fig.suptitle(f"{ds} · {sc}: FaLW mean weight by class third", fontsize=10)
+        fig.tight_layout()
+        path = out / f"weights_{_slug(ds, sc)}.png"
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        files.append(path)
+    return files
+
+
+def plot_epoch_curves(df: pd.DataFrame, histories: dict, out: Path) -> list[Path]:
+    """FA/RA/TA/MIA after each unlearning epoch (bench ``epoch_eval: true``), mean over seeds."""
+    h = _history_frame(df, histories, {"epoch"})
+    if h.empty or not {"FA", "RA", "TA"} & set(h.columns):
+        return []
+    plt = _plt()
+    files = []
+    metrics = [m for m in ("FA", "RA", "TA", "MIA") if m in h]
+    for (ds, sc), g in h.groupby(["dataset", "scenario"], sort=False):
+        fig, axes = plt.subplots(1, len(metrics), figsize=(3.3 * len(metrics), 2.9), squeeze=False)
+        ref = df[(df["dataset"] == ds) & (df["scenario"] == sc) & (df["method"] == "retrain")]
+        for ax, m in zip(axes.flat, metrics):
+            for lab, gg in g.groupby("label", sort=False):
+                mean = gg.groupby("epoch")[m].mean()
+                ax.plot(mean.index, mean.values, marker="o", ms=3, label=lab)
+            if not ref.empty and m in ref:
+                ax.axhline(ref[m].mean(), color="black", ls="--", lw=1.2, label="retrain")
+            ax.set_title(m, fontsize=9)
+            ax.set_xlabel("epoch")
+        axes.flat[0].legend(fontsize=6)
+        fig.suptitle(f"{ds} · {sc}: metrics by unlearning epoch", fontsize=10)
+        fig.tight_layout()
+        path = out / f"epochs_{_slug(ds, sc)}.png"
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        files.append(path)
+    return files
+
+
+# --- tables and documents --------------------------------------------------------------------------
+def _columns(summary: pd.DataFrame) -> list[str]:
+    return [c for c in TABLE_COLUMNS + EXTRA_COLUMNS if f"{c}_mean" in summary and not summary[f"{c}_mean"].isna().all()]
+
+
+def _cell(r, c, marks, i) -> tuple[str, bool]:
+    digits = 3 if c in ("unlearn_s", "RTE", "challenge_score", "skew") else 2
+    return fmt(r[f"{c}_mean"], r[f"{c}_std"], digits), marks.get((i, c), False)
+
+
+def _head(c: str) -> str:
+    return {"avg_gap": "Avg.Gap"}.get(c, c)
+
+
+def markdown(summary: pd.DataFrame, cfg: dict, plots: list[Path], failures, skipped_note: str) -> str:
+    cols = _columns(summary)
+    marks = best_marks(summary, cols)
+    lines = [f"# unlearnkit report: {cfg.get('name', 'bench')}", "", cfg.get("description", ""), "",
+             f"Seeds: {cfg.get('seeds')}; model: {cfg.get('model', {}).get('name')}; "
+             f"metrics: {', '.join(cfg.get('metrics', []))}. Mean ± std over seeds; **bold** = best per "
+             f"dataset/scenario (FA/RA/TA/MIA: closest to retrain; Avg.Gap and times: lowest). "
+             f"MIA is **MIA-efficacy** (see definitions below).", ""]
+    for (ds, sc), g in summary.groupby(["dataset", "scenario"], sort=False):
+        lines += [f"## {ds} · {sc}", "", "| method | weighting | target | " + " | ".join(map(_head, cols)) + " | seeds |",
+                  "|" + "---|" * (len(cols) + 4)]
+        for i, r in g.iterrows():
+            cells = []
+            for c in cols:
+                text, best = _cell(r, c, marks, i)
+                cells.append(f"**{text}**" if best else text)
+            lines.append(f"| {r['method']} | {r['weighting']} | {r['target']} | " + " | ".join(cells) + f" | {r['n']} |")
+        lines.append("")
+    if plots:
+        lines += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots] + [""]
+    if failures:
+        lines += ["## Failed jobs", ""] + [f"- `{k}`: {e}" for k, e in failures] + [""]
+    if skipped_note:
+        lines += [skipped_note, ""]
+    lines += ["## Metric definitions", ""] + [f"- **{_head(k)}** — {v}" for k, v in DEFINITIONS.items()]
+    return "\n".join(lines) + "\n"
+
+
+CSS = """body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:1200px;color:#222;padding:0 1rem}
+table{border-collapse:collapse;margin:.5rem 0 1.5rem;font-size:.85rem}th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:right}
+th{background:#f3f3f3}td.l,th.l{text-align:left}td.best{font-weight:700;background:#e8f5e9}tr.ref td{color:#555;background:#fafafa}
+img{max-width:100%;border:1px solid #eee;margin:.5rem 0}h2{border-bottom:1px solid #ddd;padding-bottom:.2rem}
+.note{color:#555;font-size:.9rem}dt{font-weight:700;margin-top:.4rem}"""
+
+
+def html_report(summary: pd.DataFrame, cfg: dict, plots: list[Path], failures, skipped_note: str) -> str:
+    cols = _columns(summary)
+    marks = best_marks(summary, cols)
+    e = html.escape
+    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>unlearnkit report: {e(cfg.get('name', ''))}"
+             f"</title><style>{CSS}</style></head><body>",
+             f"<h1>unlearnkit report: {e(cfg.get('name', 'bench'))}</h1><p>{e(cfg.get('description', ''))}</p>",
+             f"<p class='note'>Seeds {e(str(cfg.get('seeds')))} · model {e(str(cfg.get('model', {}).get('name')))} · "
+             "mean ± std over seeds · <b>bold</b> = best per dataset/scenario (FA/RA/TA/MIA: closest to retrain; "
+             "Avg.Gap and times: lowest). The MIA column is <a href='#def-MIA'>MIA-efficacy</a>; all column "
+             "headers link to their <a href='#definitions'>definitions</a>.</p>"]
+    for (ds, sc), g in summary.groupby(["dataset", "scenario"], sort=False):
+        parts.append(f"<h2>{e(str(ds))} · {e(str(sc))}</h2><table><tr><th class='l'>method</th><th class='l'>weighting</th>"
+                     "<th class='l'>target</th>" + "".join(
+                         f"<th><a href='#def-{c}'>{e(_head(c))}</a></th>" if c in DEFINITIONS else f"<th>{e(_head(c))}</th>"
+                         for c in cols) + "<th>seeds</th></tr>")
+        for i, r in g.iterrows():
+            cls = " class='ref'" if r["method"] in ("original", "retrain") else ""
+            cells = "".join(f"<td class='best'>{e(t)}</td>" if b else f"<td>{e(t)}</td>"
+                            for t, b in (_cell(r, c, marks, i) for c in cols))
+            parts.append(f"<tr{cls}><td class='l'>{e(str(r['method']))}</td><td class='l'>{e(str(r['weighting']))}</td>"
+                         f"<td class='l'>{e(str(r['target']))}</td>{cells}<td>{r['n']}</td></tr>")
+        parts.append("</table>")
+    if plots:
+        parts.append("<h2>Plots</h2>")
+        for p in plots:
+            data = base64.b64encode(p.read_bytes()).decode()
+            parts.append(f"<figure><img alt='{e(p.stem)}' src='data:image/png;base64,{data}'>"
+                         f"<figcaption class='note'>{e(p.name)}</figcaption></figure>")
+    if failures:
+        parts.append("<h2>Failed jobs</h2><ul>" + "".join(f"<li><code>{e(k)}</code>: {e(v)}</li>" for k, v in failures) + "</ul>")
+    if skipped_note:
+        parts.append(f"<p class='note'>{e(skipped_note)}</p>")
+    parts.append("<h2 id='definitions'>Metric definitions</h2><dl>" + "".join(
+        f"<dt id='def-{k}'>{e(_head(k))}</dt><dd>{e(v)}</dd>" for k, v in DEFINITIONS.items()) + "</dl></body></html>")
+    return "\n".join(parts)
 
 
 def write_report(run_dir: str | Path) -> dict[str, Path]:
+    """Write results.csv, report.md, report.html and PNGs into ``run_dir``; returns their paths."""
     run_dir = Path(run_dir)
     if not (run_dir / "results.db").exists():
         raise UnlearnkitError(f"{run_dir} has no results.db; run `unlearnkit bench --out {run_dir}` first")
     store = ResultStore(run_dir)
-    return {"csv": store.export_csv(), "html": run_dir / "report.html"}
+    df = store.frame()
+    if df.empty:
+        raise UnlearnkitError(f"{run_dir}/results.db holds no finished jobs yet; run or resume the bench first")
+    csv = store.export_csv()
+    cfg = store.meta("config", {}) or {}
+    summary = summarize(df, TABLE_COLUMNS + EXTRA_COLUMNS)
+    plots = (plot_per_class_fa(df, run_dir) + plot_mia_histograms(df, run_dir) + plot_pareto(summary, run_dir)
+             + plot_fairness(df, run_dir) + plot_weight_diagnostics(df, store.histories(), run_dir)
+             + plot_epoch_curves(df, store.histories(), run_dir))
+    failures = store.failures()
+    md, page = run_dir / "report.md", run_dir / "report.html"
+    skipped = store.meta("skipped", []) or []
+    note = (f"{len(skipped)} method × weighting × target combinations don't apply and ran as the plain method "
+            f"instead, e.g. {skipped[0]}" if skipped else "")
+    md.write_text(markdown(summary, cfg, plots, failures, note))
+    page.write_text(html_report(summary, cfg, plots, failures, note))
+    return {"csv": csv, "md": md, "html": page, "plots": plots}

@@ -50,6 +50,7 @@ def run_bench(cfg: BenchConfig, out: str | Path, executor: str = "local", jobs: 
     store = ResultStore(out)
     grid = expand(cfg, str(cache_dir or default_cache_dir()), device, data_dir, download)
     store.set_meta("config", cfg.model_dump(mode="json"))
+    store.set_meta("skipped", grid.skipped)
     done = store.done_keys()
     todo = [s for s in grid.specs if s["key"] not in done]
     outcome = BenchOutcome(Path(out), len(grid.specs), 0, len(grid.specs) - len(todo), notes=list(grid.skipped))
