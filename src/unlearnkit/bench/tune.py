@@ -84,7 +84,8 @@ def tune(cfg: BenchConfig, out: str | Path, trials: int = 20, tuning_seeds: list
         if not study.trials:
             defaults = {k: base.get(k, METHODS.get(m.name).Options.model_fields[k].default) for k in space}
             study.enqueue_trial(defaults, user_attrs={"default": True})
-        study.optimize(objective, n_trials=max(0, trials - len(study.trials)))
+        finished = sum(t.state.is_finished() for t in study.trials)  # an enqueued trial is still waiting
+        study.optimize(objective, n_trials=max(0, trials - finished))
         default = next(t.value for t in study.trials if t.user_attrs.get("default"))
         best = {**base, **study.best_params}
         better = study.best_value <= default

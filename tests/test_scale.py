@@ -1,0 +1,138 @@
+"""Executors give identical rows; interrupted grids resume; tune; report files."""
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+import yaml
+
+from unlearnkit.bench.config import load_config
+from unlearnkit.bench.report import pareto_front, write_report
+from unlearnkit.bench.runner import run_bench
+
+from test_bench import TINY, count_rows, write_cfg
+
+TIMING = ["unlearn_s", "retrain_s", "train_s", "eval_s", "RTE"]
+
+
+def comparable(df: pd.DataFrame) -> pd.DataFrame:
+    return df.drop(columns=TIMING).sort_values(["method", "seed"]).reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def tiny_cfg(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cfg")
+    return load_config(path=write_cfg(d, seeds=[0, 1], methods=["retrain", "ga", "rl"],
+                                      method_options={"ga": {"epochs": 1}, "rl": {"epochs": 1}}))
+
+
+def test_process_pool_gives_the_same_rows(tmp_path, tiny_cfg):
+    cache = tmp_path / "cache"
+    run_bench(tiny_cfg, tmp_path / "a", cache_dir=cache, quiet=True)
+    run_bench(tiny_cfg, tmp_path / "b", jobs=2, cache_dir=cache, quiet=True)
+    a, b = (pd.read_csv(tmp_path / x / "results.csv") for x in "ab")
+    pd.testing.assert_frame_equal(comparable(a), comparable(b))
+
+
+@pytest.mark.slow
+def test_ray_gives_the_same_rows(tmp_path, tiny_cfg):
+    pytest.importorskip("ray")
+    run_bench(tiny_cfg, tmp_path / "local", cache_dir=tmp_path / "c1", quiet=True)
+    run_bench(tiny_cfg, tmp_path / "ray", executor="ray", jobs=2, cache_dir=tmp_path / "c2", quiet=True)
+    import ray
+
+    ray.shutdown()
+    a, b = (pd.read_csv(tmp_path / x / "results.csv") for x in ("local", "ray"))
+    pd.testing.assert_frame_equal(comparable(a), comparable(b))
+
+
+@pytest.mark.slow
+def test_killed_ray_bench_resumes_without_duplicates(tmp_path):
+    pytest.importorskip("ray")
+    cfg = write_cfg(tmp_path, seeds=[0, 1, 2, 3], methods=["ft", "ga", "rl", "neggrad_plus"],
+                    method_options={m: {"epochs": 3} for m in ["ft", "ga", "rl", "neggrad_plus"]})
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "unlearnkit.cli", "bench", "--config", str(cfg), "--out", str(out), "--executor", "ray",
+           "--jobs", "2", "--cache-dir", str(tmp_path / "cache"), "--quiet", "--no-report"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 180
+    while count_rows(out / "results.db") < 2 and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    import os
+
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and its Ray workers
+    proc.wait()
+    partial = count_rows(out / "results.db")
+    assert 0 < partial < 20
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    df = pd.read_csv(out / "results.csv")
+    assert len(df) == 20 and not df.duplicated(["method", "seed"]).any()
+
+
+def test_missing_ray_says_how_to_install(monkeypatch):
+    import builtins
+
+    from unlearnkit.bench.executor import make_executor
+    from unlearnkit.errors import UnlearnkitError
+
+    real = builtins.__import__
+
+    def no_ray(name, *a, **k):
+        if name == "ray":
+            raise ImportError("no ray")
+        return real(name, *a, **k)
+
+    monkeypatch.setattr(builtins, "__import__", no_ray)
+    with pytest.raises(UnlearnkitError, match=r"pip install 'unlearnkit\[ray\]'"):
+        make_executor("ray")
+
+
+def test_tune_matches_or_beats_defaults_on_tuning_seeds(tmp_path):
+    pytest.importorskip("optuna")
+    from unlearnkit.bench.tune import tune
+
+    cfg = load_config(path=write_cfg(tmp_path, methods=["retrain", "rl"], method_options={"rl": {"epochs": 1}}))
+    res = tune(cfg, tmp_path / "t", trials=4, tuning_seeds=[1000], cache_dir=str(tmp_path / "cache"))
+    assert res["rl"]["avg_gap"] <= res["rl"]["default_avg_gap"]
+    tuned = yaml.safe_load((tmp_path / "t" / "tuned.yaml").read_text())
+    assert set(tuned["method_options"]["rl"]) >= {"lr", "epochs", "forget_weight"}
+    # the trials are stored in the run's SQLite and a re-run resumes the study instead of starting over
+    import optuna
+
+    study = optuna.load_study(study_name="bench:rl", storage=f"sqlite:///{tmp_path / 't' / 'results.db'}")
+    assert len(study.trials) == 4
+    # bench reads the tuned options back
+    cfg2 = load_config(path=write_cfg(tmp_path, methods=["rl"]), options_file=tmp_path / "t" / "tuned.yaml")
+    assert cfg2.method_options["rl"]["lr"] == pytest.approx(tuned["method_options"]["rl"]["lr"])
+
+
+def test_report_files_rows_and_pngs(tmp_path):
+    cfg = load_config(path=write_cfg(tmp_path, seeds=[0, 1], epoch_eval=True,
+                                     scenarios=[{"kind": "long_tail", "fraction": 0.1, "ratio": 10}]))
+    run_bench(cfg, tmp_path / "run", cache_dir=tmp_path / "cache", quiet=True)
+    files = write_report(tmp_path / "run")
+    md, page = files["md"].read_text(), files["html"].read_text()
+    df = pd.read_csv(files["csv"])
+    assert len(df) == 8 and set(df["method"]) == {"original", "retrain", "ft", "ga"}
+    for method in ["original", "retrain", "ft", "ga"]:
+        assert f"| {method} |" in md and f">{method}</td>" in page
+    assert "MIA-efficacy" in md and "id='def-MIA'" in page and "href='#def-avg_gap'" in page
+    names = {p.name.split("_digits")[0] for p in files["plots"]}
+    assert {"per_class_fa", "mia_hist", "pareto", "epochs"} <= names
+    import matplotlib.image as mpimg
+
+    for p in files["plots"]:
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert mpimg.imread(p).shape[0] > 100
+        assert f"alt='{p.stem}'" in page  # embedded, self-contained
+    assert "src='data:image/png;base64," in page and "<img src='per_class" not in page
+
+
+def test_pareto_front_by_hand():
+    import numpy as np
+
+    pts = np.array([[1.0, 5.0], [2.0, 3.0], [3.0, 4.0], [4.0, 1.0], [0.5, 9.0]])
+    assert sorted(pareto_front(pts).tolist()) == [0, 1, 3, 4]
