@@ -18,7 +18,7 @@ def make_data(n=300, d=5, C=2, seed=0):
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(n, d, generator=g, dtype=torch.float64)
     w = torch.randn(C, d, generator=g, dtype=torch.float64) * 1.5
-    y = torch.distributions.Categorical(logits=x @ w.T).sample()
+    y = torch.multinomial(torch.softmax(x @ w.T, 1), 1, generator=g)[:, 0]
     return x, y
 
 
@@ -118,7 +118,7 @@ def test_if_step_with_hard_weights_approximates_retraining(C):
     res = uk.unlearn(model, ds, split, "if", options={"lam": lam}, device="cpu")
     theta_u = res.model.fc.weight.detach().double()
     d_u, d_o = float((theta_u - theta_r).norm()), float((theta_o - theta_r).norm())
-    assert d_o > 0.05
+    assert d_o > 0.01  # removing D_f does move the optimum
     assert d_u < 0.15 * d_o, (d_u, d_o)
     assert torch.equal(model.fc.weight, theta_o.float())  # θ_o untouched
 

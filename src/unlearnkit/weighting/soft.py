@@ -37,7 +37,7 @@ from ..data.scenarios import SCENARIOS
 from ..data.split import Split
 from ..errors import UnlearnkitError
 from ..eval.fairness import CORRECTION_TARGETS, reflect, target_value_and_grad
-from ..influence import SCHEMES, LinearInfluence, embed
+from ..influence import SCHEMES, LinearInfluence, embed, linear_head
 from .base import WEIGHTINGS, Weighting
 
 
@@ -85,7 +85,7 @@ class Soft(Weighting):
         train = split.train
         lam = l2_strength(o.lam, ctx.train_config, len(train))
         inf = LinearInfluence.from_model(ctx.original, ctx.dataset, train, lam)
-        bias = inf.phi.shape[1] == inf.theta.shape[1] and bool(torch.all(inf.phi[:, -1] == 1))
+        bias = linear_head(ctx.original)[1].bias is not None
         val = split.unseen
         phi_v = embed(ctx.original, ctx.dataset, val)
         y_v = ctx.dataset.y[torch.as_tensor(val, device=ctx.dataset.y.device)].to(phi_v.device)
