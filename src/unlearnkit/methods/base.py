@@ -127,8 +127,9 @@ class GradientMethod(Method):
     def optimizer_step(self, ctx, opt, sched, loss: torch.Tensor, step: int, where: str) -> float:
         """NaN check, backward, hooks, clipping and the update — the one place every loop steps."""
         o = ctx.options
-        if not torch.isfinite(loss):
-            raise UnlearnkitError(f"method {self.name!r}: loss is {loss.item()} at step {step} ({where}); "
+        value = loss.item()
+        if not math.isfinite(value):
+            raise UnlearnkitError(f"method {self.name!r}: loss is {value} at step {step} ({where}); "
                                   f"lower lr (now {o.lr}) or the number of epochs")
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -139,7 +140,7 @@ class GradientMethod(Method):
         self.after_step(ctx)
         if sched is not None:
             sched.step()
-        return loss.item()
+        return value
 
     def unlearn(self, ctx) -> nn.Module:
         o = ctx.options
@@ -166,10 +167,12 @@ class GradientMethod(Method):
 
     def step_loss(self, ctx, forget_stream, retain_stream, step: int, total: int) -> torch.Tensor:
         o = ctx.options
-        loss = torch.zeros((), device=ctx.device)
+        terms = []
         if forget_stream is not None:
-            loss = loss + o.forget_weight * self.term(ctx, next(forget_stream), step, "forget", self.forget_loss)
+            terms.append(o.forget_weight * self.term(ctx, next(forget_stream), step, "forget", self.forget_loss))
         if retain_stream is not None:
-            loss = loss + o.retain_weight * self.term(ctx, next(retain_stream), step, "retain", self.retain_loss)
+            terms.append(o.retain_weight * self.term(ctx, next(retain_stream), step, "retain", self.retain_loss))
         extra = self.extra_loss(ctx, step, total)
-        return loss if extra is None else loss + extra
+        if extra is not None:
+            terms.append(extra)
+        return sum(terms[1:], terms[0])
