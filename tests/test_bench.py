@@ -134,3 +134,18 @@ def test_list_prints_registries():
     assert res.exit_code == 0
     for word in ["digits", "long_tail", "resnet18", "neggrad_plus", "uniform", "random_label", "mia_efficacy", "quick"]:
         assert word in res.output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset", ["quick", "baselines"])
+def test_preset_defaults_beat_the_untouched_original(tmp_path, preset):
+    """The README's main command, and the project's yardstick: on each preset scenario, every method's
+    mean Avg.Gap to retrain (3 seeds) is below the untouched original's."""
+    res = CliRunner().invoke(app, ["bench", "--preset", preset, "--out", str(tmp_path / "run"),
+                                   "--cache-dir", str(tmp_path / "cache"), "--quiet", "--no-report"])
+    assert res.exit_code == 0, res.output
+    df = pd.read_csv(tmp_path / "run" / "results.csv")
+    gaps = df.groupby(["scenario", "method"])["avg_gap"].mean().unstack()
+    for scenario, row in gaps.iterrows():
+        losers = row.drop(["original", "retrain"])[lambda r: r >= row["original"]]
+        assert losers.empty, f"{scenario}: {dict(losers)} do not beat the original ({row['original']:.2f})"

@@ -173,6 +173,8 @@ def pareto_front(points: np.ndarray) -> np.ndarray:
 def plot_pareto(summary: pd.DataFrame, out: Path) -> list[Path]:
     plt = _plt()
     files = []
+    if not {"avg_gap_mean", "unlearn_s_mean"} <= set(summary.columns):
+        return files
     s = summary[~summary["method"].isin(["original"])].dropna(subset=["avg_gap_mean", "unlearn_s_mean"])
     for ds, g in s.groupby("dataset", sort=False):
         fig, ax = plt.subplots(figsize=(7, 4.5))
