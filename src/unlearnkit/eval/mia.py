@@ -17,25 +17,26 @@ from .base import METRICS, Evaluation, Metric
 HIST_BINS = 20  # histogram of D_f's true-class confidence (the attack's feature), for the report
 
 
+def _m_entropy(p: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Modified entropy (Song & Mittal 2021): −(1−p_y) log p_y − Σ_{c≠y} p_c log(1−p_c)."""
+    logp, log1mp = torch.log(p.clamp_min(1e-30)), torch.log((1 - p).clamp_min(1e-30))
+    onehot = F.one_hot(labels, p.shape[1]).bool()
+    return torch.where(onehot, -(1 - p) * logp, -p * log1mp).sum(1, keepdim=True)
+
+
+FEATURES = {
+    "confidence": lambda p, y: p.gather(1, y.view(-1, 1)),
+    "entropy": lambda p, y: -(p * torch.log(p.clamp_min(1e-30))).sum(1, keepdim=True),
+    "m_entropy": _m_entropy,
+    "correctness": lambda p, y: (p.argmax(1) == y).double()[:, None],
+    "prob": lambda p, y: p,
+}
+
+
 def confidence_features(logits: torch.Tensor, labels: torch.Tensor, kind: str = "confidence") -> np.ndarray:
-    """Per-sample attack features: ``confidence`` p_y, ``entropy`` H(p), ``m_entropy`` (Song & Mittal),
-    ``correctness`` 1[argmax = y], or ``prob`` (the whole probability vector)."""
-    p = F.softmax(logits.double(), dim=1)
-    py = p.gather(1, labels.view(-1, 1)).squeeze(1)
-    if kind == "confidence":
-        f = py[:, None]
-    elif kind == "entropy":
-        f = -(p * torch.log(p.clamp_min(1e-30))).sum(1, keepdim=True)
-    elif kind == "m_entropy":
-        logp, log1mp = torch.log(p.clamp_min(1e-30)), torch.log((1 - p).clamp_min(1e-30))
-        onehot = F.one_hot(labels, p.shape[1]).bool()
-        term = torch.where(onehot, -(1 - p) * logp, -p * log1mp)
-        f = term.sum(1, keepdim=True)
-    elif kind == "correctness":
-        f = (p.argmax(1) == labels).double()[:, None]
-    else:
-        f = p
-    return f.numpy()
+    """Per-sample attack features (SalUn's SVC_MIA set): ``confidence`` p_y, ``entropy`` H(p),
+    ``m_entropy``, ``correctness`` 1[argmax = y], or ``prob`` (the whole probability vector)."""
+    return FEATURES[kind](F.softmax(logits.double(), dim=1), labels).numpy()
 
 
 def mia_efficacy_score(member: np.ndarray, nonmember: np.ndarray, target: np.ndarray, seed: int = 0,

@@ -142,13 +142,18 @@ class GradientMethod(Method):
             sched.step()
         return value
 
+    def start(self, ctx) -> tuple[torch.Generator, torch.optim.Optimizer]:
+        """Train mode, the ``setup`` hook, the seeded batch generator and the optimiser."""
+        o = ctx.options
+        ctx.model.train()
+        self.setup(ctx)
+        opt = make_optimizer(list(self.parameters(ctx)), o.optimizer, o.lr, o.momentum, o.weight_decay)
+        return torch.Generator().manual_seed(ctx.seed), opt
+
     def unlearn(self, ctx) -> nn.Module:
         o = ctx.options
         model = ctx.model
-        model.train()
-        self.setup(ctx)
-        gen = torch.Generator().manual_seed(ctx.seed)
-        opt = make_optimizer(list(self.parameters(ctx)), o.optimizer, o.lr, o.momentum, o.weight_decay)
+        gen, opt = self.start(ctx)
         per_epoch = self.steps_per_epoch(ctx)
         total = per_epoch * o.epochs
         sched = make_scheduler(opt, o.schedule, total, 0)

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from ..training import make_optimizer, make_scheduler
+from ..training import make_scheduler
 from .base import METHODS, GradientMethod, GradientOptions, cycle_batches
 
 
@@ -70,10 +70,7 @@ class SCRUB(GradientMethod):
         optimiser, schedule and NaN check as :meth:`GradientMethod.unlearn`."""
         o = ctx.options
         model = ctx.model
-        model.train()
-        self.setup(ctx)
-        gen = torch.Generator().manual_seed(ctx.seed)
-        opt = make_optimizer(list(self.parameters(ctx)), o.optimizer, o.lr, o.momentum, o.weight_decay)
+        gen, opt = self.start(ctx)
         f_steps = math.ceil(len(ctx.split.forget) / o.batch_size)
         r_steps = math.ceil(len(ctx.split.retain) / o.retain_batch_size)
         total = min(o.msteps, o.epochs) * f_steps + o.epochs * r_steps
