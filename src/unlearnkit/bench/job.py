@@ -75,8 +75,9 @@ def _compositions(cfg: BenchConfig, methods, skipped: list[str]):
                 try:
                     Plan.make(m.name, w.name, t.name, mo, wo, to)
                 except CompositionError as e:
-                    skipped.append(f"{m.key} × {w.key} × {t.key}: {e}")
-                    Plan.make(m.name, "uniform", "none", mo)
+                    plain = Plan.make(m.name, "uniform", "none", mo).method
+                    if plain.weightable_terms or plain.accepts_target:  # retrain, original, ssd…: always plain
+                        skipped.append(f"{m.key} × {w.key} × {t.key}: {e}")
                     yield dict(name=m.name, label=m.label, options=mo), plain_w, plain_t
                     continue
                 yield (dict(name=m.name, label=m.label, options=mo), dict(name=w.name, label=w.label, options=wo),
