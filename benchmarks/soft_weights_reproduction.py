@@ -1,7 +1,7 @@
 """Reproduction: soft-weighted unlearning for fairness/robustness on Adult (Qiao et al. 2025,
 "Soft Weighted Machine Unlearning"; spec: shared/methods/soft_weights.md "Numbers to compare against").
 
-    python benchmarks/soft_weights_reproduction.py [--data-dir /work/shared/data] [--seeds 0 1 2] [--loo 100]
+    python benchmarks/soft_weights_reproduction.py [--data-dir ../shared/data] [--seeds 0 1 2] [--loo 100]
 
 Parts (printed as tables):
 1. Influence vs exact leave-one-out on the convex model (L2 logistic regression without intercept,
@@ -16,6 +16,7 @@ Parts (printed as tables):
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 import time
 
 import numpy as np
@@ -203,7 +204,7 @@ def part_mlp(seeds, lam):
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data-dir", default="/work/shared/data")
+    ap.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--loo", type=int, default=100)
     ap.add_argument("--mlp-lam", type=float, default=1e-4)
