@@ -37,15 +37,24 @@ def test_process_pool_gives_the_same_rows(tmp_path, tiny_cfg):
 
 
 @pytest.mark.slow
-def test_ray_gives_the_same_rows(tmp_path, tiny_cfg):
+def test_ray_gives_the_same_rows_and_trains_shadows_as_tasks(tmp_path):
+    """Same grid on both executors (U-LiRA included: under Ray its shadow models are nested tasks)."""
     pytest.importorskip("ray")
-    run_bench(tiny_cfg, tmp_path / "local", cache_dir=tmp_path / "c1", quiet=True)
-    run_bench(tiny_cfg, tmp_path / "ray", executor="ray", jobs=2, cache_dir=tmp_path / "c2", quiet=True)
+    cfg = load_config(path=write_cfg(tmp_path, seeds=[0, 1], methods=["retrain", "ga", "rl"],
+                                     scenarios=[{"kind": "class", "classes": [3]}],
+                                     method_options={"ga": {"epochs": 1}, "rl": {"epochs": 1}},
+                                     metrics=["accuracy", "mia_efficacy", "ulira"], metric_options={"ulira": {"K": 2}}))
+    run_bench(cfg, tmp_path / "local", cache_dir=tmp_path / "c1", quiet=True)
+    run_bench(cfg, tmp_path / "ray", executor="ray", jobs=2, cache_dir=tmp_path / "c2", quiet=True)
     import ray
 
     ray.shutdown()
     a, b = (pd.read_csv(tmp_path / x / "results.csv") for x in ("local", "ray"))
+    assert a["ULiRA_acc"].notna().sum() == 8  # original, retrain, ga, rl × 2 seeds
     pd.testing.assert_frame_equal(comparable(a), comparable(b))
+    # shadows were trained once into each cache and reused by every job of the same seed
+    shadows = [p for p in (tmp_path / "c2").glob("*.json") if '"shadow"' in p.read_text()]
+    assert len(shadows) == len([p for p in (tmp_path / "c1").glob("*.json") if '"shadow"' in p.read_text()]) > 0
 
 
 @pytest.mark.slow

@@ -54,8 +54,13 @@ class LocalExecutor:
                     f.cancel()
                 raise
 
+    @staticmethod
+    def inner_map(fn: Callable, items: list) -> list:
+        """Map inside a running job (shadow models): sequential; local parallelism is across jobs."""
+        return [fn(x) for x in items]
+
     def map(self, fn: Callable, items: list) -> list:
-        """Plain ordered map (used for shadow models inside a job)."""
+        """Plain ordered map over a process pool of ``jobs`` workers."""
         if self.jobs == 1:
             return [fn(x) for x in items]
         threads = max(1, (os.cpu_count() or 1) // self.jobs)
@@ -99,9 +104,16 @@ class RayExecutor:
                 self.ray.cancel(ref, force=True)
             raise
 
+    @staticmethod
+    def inner_map(fn: Callable, items: list) -> list:
+        """Map inside a running job (shadow models): nested Ray tasks on the same cluster."""
+        import ray
+
+        remote = ray.remote(num_cpus=1)(fn)
+        return ray.get([remote.remote(x) for x in items])
+
     def map(self, fn: Callable, items: list) -> list:
-        remote = self.ray.remote(num_cpus=1)(fn)
-        return self.ray.get([remote.remote(x) for x in items])
+        return self.inner_map(fn, items)
 
 
 def make_executor(name: str, jobs: int = 1, address: str | None = None):

@@ -26,6 +26,7 @@ from ..options import build
 from ..training import ModelCache, TrainConfig, fingerprint, train_model
 from ..unlearn import Plan, unlearn
 from .config import BenchConfig, merged
+from .executor import EXECUTORS
 
 
 @dataclass
@@ -115,10 +116,16 @@ class Models:
         return build_model(m["name"], self.ds.input_shape, self.ds.num_classes, **m["options"]).to(self.device)
 
     def trained(self, indices: np.ndarray, seed: int, label: str):
-        key = fingerprint(dict(self.ident, indices=np.asarray(indices), seed=seed))
+        key = self.key(indices, seed)
         return self.cache.get_or_train(
             key, lambda: self.new_model(seed),
             lambda m: train_model(m, self.ds, indices, self.tcfg, self.device, seed=seed), label=label)
+
+    def key(self, indices: np.ndarray, seed: int) -> str:
+        return fingerprint(dict(self.ident, indices=np.asarray(indices), seed=seed))
+
+    def is_cached(self, indices: np.ndarray, seed: int) -> bool:
+        return all(p.exists() for p in self.cache.paths(self.key(indices, seed)))
 
     def original(self):
         return self.trained(self.split.train, self.spec["seed"], "original")
@@ -140,7 +147,15 @@ def prepare(spec: dict) -> dict:
     return {"original_cached": mo["cached"], "retrain_cached": mr["cached"]}
 
 
-def run_job(spec: dict, progress=None, map_fn=None) -> dict:
+def train_into_cache(task: tuple[dict, np.ndarray, int]) -> bool:
+    """Top-level (picklable) task: train one model for a spec's dataset/model/config into the cache."""
+    spec, indices, seed = task
+    device = resolve_device(spec["device"])
+    Models(spec, _dataset(spec).to(device), None, device).trained(np.asarray(indices), seed, "shadow")
+    return True
+
+
+def run_job(spec: dict, progress=None) -> dict:
     """Run one grid job: unlearn θ_o with the spec's method ∘ weighting ∘ target, evaluate, return the row."""
     device = resolve_device(spec["device"])
     ds = _dataset(spec)
@@ -170,12 +185,22 @@ def run_job(spec: dict, progress=None, map_fn=None) -> dict:
                      train_config=models.tcfg, new_model=models.new_model,
                      retrained=lambda: (copy.deepcopy(retrained), meta_r["train_s"]), progress=progress,
                      on_epoch=epoch_metrics if spec.get("epoch_eval") else None)
+    inner_map = EXECUTORS.get(spec.get("executor", "local")).inner_map
+
+    def trained_many(sets, seeds):
+        """Shadow models: the missing ones trained through the executor, all read from the cache."""
+        missing = [(spec, np.asarray(idx), int(s)) for idx, s in zip(sets, seeds) if not models.is_cached(idx, s)]
+        if missing:
+            inner_map(train_into_cache, missing)
+        return [models.trained(np.asarray(idx), int(s), "shadow")[0] for idx, s in zip(sets, seeds)]
+
     providers = {
         "retrained_models": models.retrained_models,
         "trained": lambda idx, seed: models.trained(np.asarray(idx), seed, "shadow")[0],
+        "trained_many": trained_many,
         "new_model": models.new_model,
         "train": lambda model, idx, seed: train_model(model, data, idx, models.tcfg, device, seed=seed),
-        "map": map_fn or (lambda fn, items: [fn(x) for x in items]),
+        "map": inner_map,
         "unlearn": unlearn_with_plan,
     }
     ev = Evaluation(data, split, device, spec["seed"], original, retrained, plan, providers)

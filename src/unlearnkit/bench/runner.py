@@ -52,7 +52,7 @@ def run_bench(cfg: BenchConfig, out: str | Path, executor: str = "local", jobs: 
     store.set_meta("config", cfg.model_dump(mode="json"))
     store.set_meta("skipped", grid.skipped)
     done = store.done_keys()
-    todo = [s for s in grid.specs if s["key"] not in done]
+    todo = [s | {"executor": executor} for s in grid.specs if s["key"] not in done]
     outcome = BenchOutcome(Path(out), len(grid.specs), 0, len(grid.specs) - len(todo), notes=list(grid.skipped))
     if not quiet and outcome.skipped_done:
         console.print(f"[dim]{outcome.skipped_done} of {outcome.total} jobs already in {store.path}; skipping them[/]")

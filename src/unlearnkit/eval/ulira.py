@@ -22,7 +22,9 @@ targets' φ together); AUC and the gap to the reference are the numbers to compa
 *Reconstruction / knobs:* K, the variance model (per-example vs pooled: LiRA's "fixed variance" is
 the better choice with few shadows, so ``auto`` pools below 16 shadows), ``max_targets``.
 Shadow models are trained through ``ev.providers["map"]`` with the top-level :func:`train_shadow`
-(sequentially if no ``map``), and reused through ``ev.providers["trained"]`` (a cache) when present.
+(sequentially if no ``map``), and reused through ``ev.providers["trained"]`` (a cache) when present;
+the bench's ``trained_many`` trains the missing shadows through its executor (Ray tasks under
+``--executor ray``) into the model cache.
 """
 from __future__ import annotations
 
@@ -124,6 +126,9 @@ def train_shadow(task: ShadowTask):
 def shadow_models(ev: Evaluation, sets: list[np.ndarray], seeds: list[int], metric: str) -> list:
     """Trained models for the index sets: from ``providers["trained"]`` (a cache) if the bench gives
     one, else fresh ones trained through ``providers["map"]`` (sequential without it)."""
+    many = ev.providers.get("trained_many") if ev.providers else None
+    if many is not None:  # the bench: cached, missing ones trained in parallel through its executor
+        return list(many(sets, seeds))
     cached = ev.providers.get("trained") if ev.providers else None
     if cached is not None:
         return [cached(idx, s) for idx, s in zip(sets, seeds)]
