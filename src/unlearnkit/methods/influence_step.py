@@ -25,6 +25,8 @@ class IFOptions(MethodOptions):
 
 @METHODS.register("if")
 class InfluenceStep(Method):
+    """One weighted Newton step θ − H⁻¹ Σ ε_i g_i (whole logreg, or the head of a network; soft weights)."""
+
     name = "if"
     Options = IFOptions
     weightable_terms = frozenset({"influence"})

@@ -6,6 +6,8 @@ from .base import METHODS, Method
 
 @METHODS.register("original")
 class Original(Method):
+    """θ_o untouched: the baseline row (Avg.Gap of doing nothing)."""
+
     name = "original"
     moves_model = False
 

@@ -66,6 +66,8 @@ def l2_strength(lam: float | None, train_config, n: int) -> float:
 
 @WEIGHTINGS.register("soft")
 class Soft(Weighting):
+    """Static soft weights ε from a weighted influence function and a closed-form QP (Qiao et al. 2025)."""
+
     name = "soft"
     terms = frozenset({"forget", "retain", "influence"})
     Options = SoftOptions

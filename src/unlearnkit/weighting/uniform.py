@@ -6,6 +6,8 @@ from .base import WEIGHTINGS, Weighting
 
 @WEIGHTINGS.register("uniform")
 class Uniform(Weighting):
+    """w_i = 1: the plain method, exactly (the loss is the per-batch mean)."""
+
     name = "uniform"
     terms = frozenset({"forget", "retain"})
 
