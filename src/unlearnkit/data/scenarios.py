@@ -121,6 +121,16 @@ def long_tail_forget(labels, train, rng, num_classes, fraction: float = 0.1, pro
     return forget, {"class_order": order.tolist()}
 
 
+@SCENARIOS.register("correction")
+def correction_split(labels, train, rng, num_classes, fraction: float = 0.2):
+    """Correction unlearning (fairness / robustness): no deletion request. D_f is a seeded random
+    ``fraction`` of D_train only because a Split needs one (θ_r = a model without it); the ``soft``
+    weighting ignores it (``info["correction"]``) and decides itself which samples lose weight."""
+    _check_fraction(fraction)
+    n = max(1, int(round(fraction * len(train))))
+    return rng.choice(train, size=n, replace=False), {"correction": True}
+
+
 def make_split(dataset, scenario: str = "random", seed: int = 0, unseen_fraction: float = 0.1, **options) -> Split:
     """Seeded Split for ``dataset`` (an ArrayDataset) under a named scenario and its options.
     ``unseen`` is carved from the pool unless the loader fixed it in ``dataset.extra["unseen"]``."""

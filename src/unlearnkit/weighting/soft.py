@@ -33,7 +33,6 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..data.scenarios import SCENARIOS
 from ..data.split import Split
 from ..errors import UnlearnkitError
 from ..eval.fairness import CORRECTION_TARGETS, reflect, target_value_and_grad
@@ -137,14 +136,3 @@ class Soft(Weighting):
 def replace_forget(split: Split, forget: np.ndarray) -> Split:
     """The same split with another forget set (train/test/unseen unchanged)."""
     return Split(split.train, split.test, split.unseen, forget, {**split.info, "forget_from": "soft weights"})
-
-
-@SCENARIOS.register("correction")
-def correction_split(labels, train, rng, num_classes, fraction: float = 0.2):
-    """Correction unlearning (fairness / robustness): no deletion request. D_f is a seeded random
-    ``fraction`` of D_train only because a Split needs one (θ_r = a model without it); the ``soft``
-    weighting ignores it (``info["correction"]``) and decides itself which samples lose weight."""
-    if not 0 < fraction < 1:
-        raise UnlearnkitError(f"fraction must be in (0, 1), got {fraction}")
-    n = max(1, int(round(fraction * len(train))))
-    return rng.choice(train, size=n, replace=False), {"correction": True}
