@@ -149,3 +149,28 @@ def test_preset_defaults_beat_the_untouched_original(tmp_path, preset):
     for scenario, row in gaps.iterrows():
         losers = row.drop(["original", "retrain"])[lambda r: r >= row["original"]]
         assert losers.empty, f"{scenario}: {dict(losers)} do not beat the original ({row['original']:.2f})"
+
+
+def test_cli_unlearn_a_deletion_request_and_save(tmp_path):
+    import json
+
+    import numpy as np
+    from safetensors.torch import load_file
+
+    import unlearnkit as uk
+
+    ids = uk.load_dataset("digits").pool[:30]
+    (tmp_path / "ids.txt").write_text("\n".join(map(str, ids)))
+    out = tmp_path / "model" / "unlearned"
+    res = CliRunner().invoke(app, ["unlearn", "--method", "rl", "--scenario", "indices", "--set",
+                                   f"file={tmp_path / 'ids.txt'}", "--option", "epochs=2", "--train-from", "quick",
+                                   "--cache-dir", str(tmp_path / "cache"), "--save", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "Avg.Gap to retrain" in res.output and "|D_f| = 30" in res.output
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert sorted(meta["split"]["forget"]) == sorted(ids.tolist())
+    state = load_file(str(out.with_suffix(".safetensors")))
+    model = uk.build_model("mlp", (1, 8, 8), 10)
+    model.load_state_dict(state)  # a loadable checkpoint of the architecture
+    bad = CliRunner().invoke(app, ["unlearn", "--method", "ft", "--target", "trw", "--cache-dir", str(tmp_path / "c")])
+    assert bad.exit_code == 2 and "cannot apply" in bad.output

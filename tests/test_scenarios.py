@@ -77,3 +77,17 @@ def test_scenario_errors(digits):
         uk.make_split(digits, "randm")
     with pytest.raises(uk.UnlearnkitError, match="bad options"):
         uk.make_split(digits, "random", fractoin=0.1)
+
+
+def test_explicit_deletion_request_keeps_every_index(digits, tmp_path):
+    wanted = digits.pool[:40]
+    s = uk.make_split(digits, "indices", seed=0, indices=wanted.tolist())
+    assert np.array_equal(s.forget, np.sort(wanted))  # none lost to the unseen carve-out
+    assert len(np.intersect1d(s.unseen, wanted)) == 0 and len(s.unseen) > 0
+    f = tmp_path / "forget.txt"
+    f.write_text("\n".join(map(str, wanted[:5])))
+    assert np.array_equal(uk.make_split(digits, "indices", file=str(f)).forget, np.sort(wanted[:5]))
+    with pytest.raises(uk.UnlearnkitError, match="not in the training pool"):
+        uk.make_split(digits, "indices", indices=[int(digits.test[0])])
+    with pytest.raises(uk.UnlearnkitError, match="exactly one of"):
+        uk.make_split(digits, "indices")

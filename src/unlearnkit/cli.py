@@ -137,6 +137,83 @@ def tune(
                   f"{'--preset ' + preset if preset else '--config ' + str(config)} --options {out / 'tuned.yaml'}")
 
 
+def _pairs(items: list[str], what: str) -> dict:
+    """``key=value`` strings → dict, values parsed as YAML (numbers, lists, booleans)."""
+    import yaml
+
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise UnlearnkitError(f"{what} {item!r} must look like key=value (e.g. fraction=0.1 or classes=[3])")
+        k, v = item.split("=", 1)
+        out[k.strip()] = yaml.safe_load(v)
+    return out
+
+
+@app.command("unlearn")
+def unlearn_cmd(
+    method: str = typer.Option(..., help="unlearning method (see `unlearnkit list`)"),
+    weighting: str = typer.Option("uniform"),
+    target: str = typer.Option("none"),
+    dataset: str = typer.Option("digits"),
+    model: str = typer.Option("mlp"),
+    scenario: str = typer.Option("random", help="random | class | subclass | long_tail | indices | …"),
+    set_: list[str] = typer.Option([], "--set", help="scenario option key=value, repeatable: fraction=0.1, "
+                                                     "classes=[3], file=forget_ids.txt"),
+    option: list[str] = typer.Option([], "--option", help="method option key=value, repeatable: lr=0.01"),
+    weighting_option: list[str] = typer.Option([], "--weighting-option", help="e.g. tau=0.15"),
+    target_option: list[str] = typer.Option([], "--target-option", help="e.g. beta=10"),
+    seed: int = typer.Option(0),
+    train_from: str = typer.Option("quick", help="preset whose `train` settings train θ_o and θ_r"),
+    save: Optional[Path] = typer.Option(None, help="write the unlearned model (.safetensors) and its split (.json)"),
+    device: str = typer.Option("auto"),
+    data_dir: Optional[Path] = typer.Option(None),
+    cache_dir: Optional[Path] = typer.Option(None),
+) -> None:
+    """One unlearning run: train (or reuse) θ_o and θ_r, unlearn, and compare with retraining."""
+    import json
+
+    from safetensors.torch import save_file
+
+    from .bench.config import BenchConfig, load_config
+    from .bench.job import expand, run_job
+    from .bench.runner import default_cache_dir
+    from .unlearn import Plan
+
+    try:
+        m_opts, w_opts, t_opts = _pairs(option, "--option"), _pairs(weighting_option, "--weighting-option"), \
+            _pairs(target_option, "--target-option")
+        Plan.make(method, weighting, target, m_opts, w_opts, t_opts)  # reject a composition up front
+        cfg = BenchConfig(name="unlearn", datasets=[dataset], model=model, train=load_config(train_from).train,
+                          scenarios=[{"kind": scenario, **_pairs(set_, "--set")}],
+                          methods=[{"name": method, "options": m_opts}],
+                          weightings=[{"name": weighting, "options": w_opts}],
+                          targets=[{"name": target, "options": t_opts}], seeds=[seed], include_original=False)
+        spec, = expand(cfg, str(cache_dir or default_cache_dir()), device,
+                       str(data_dir) if data_dir else None).specs
+        row = run_job(spec, keep_model=True)
+    except UnlearnkitError as e:
+        _fail(e)
+    table = Table(title=f"{method} ∘ {weighting} ∘ {target} on {dataset} · {spec['scenario_label']} · seed {seed}",
+                  title_justify="left")
+    for c in ("", "FA", "RA", "TA", "MIA"):
+        table.add_column(c, justify="right")
+    table.add_row("unlearned", *(f"{row[c]:.2f}" for c in ("FA", "RA", "TA", "MIA")))
+    table.add_row("retrained", *(f"{row[c + '_retrain']:.2f}" for c in ("FA", "RA", "TA", "MIA")))
+    console.print(table)
+    console.print(f"Avg.Gap to retrain {row['avg_gap']:.2f} · unlearn {row['unlearn_s']:.3f} s · retrain "
+                  f"{row['retrain_s']:.3f} s (RTE {row['RTE']:.3f}) · |D_f| = {row['n_forget']}")
+    if not row["moved"]:
+        console.print("[yellow]warning:[/] the method left the model unchanged")
+    if save:
+        save.parent.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().cpu().contiguous() for k, v in row["_model"].state_dict().items()}
+        save_file(state, str(save.with_suffix(".safetensors")))
+        meta = {"spec": {k: v for k, v in spec.items() if k not in ("cache_dir",)}, "split": row["_split"].to_dict()}
+        save.with_suffix(".json").write_text(json.dumps(meta, default=str))
+        console.print(f"saved {save.with_suffix('.safetensors')} and {save.with_suffix('.json')}")
+
+
 @app.command("list")
 def list_registries() -> None:
     """Print every registry: datasets, scenarios, models, methods, weightings, targets, metrics, presets."""

@@ -155,8 +155,9 @@ def train_into_cache(task: tuple[dict, np.ndarray, int]) -> bool:
     return True
 
 
-def run_job(spec: dict, progress=None) -> dict:
-    """Run one grid job: unlearn θ_o with the spec's method ∘ weighting ∘ target, evaluate, return the row."""
+def run_job(spec: dict, progress=None, keep_model: bool = False) -> dict:
+    """Run one grid job: unlearn θ_o with the spec's method ∘ weighting ∘ target, evaluate, return the row
+    (with ``keep_model``, also the unlearned model and the split under ``_model`` / ``_split``)."""
     device = resolve_device(spec["device"])
     ds = _dataset(spec)
     split = _split(spec, ds)
@@ -240,4 +241,6 @@ def run_job(spec: dict, progress=None) -> dict:
         "config_hash": spec["key"],
     }
     row["_history"] = result.history
+    if keep_model:
+        row["_model"], row["_split"] = result.model, split
     return row

@@ -131,21 +131,59 @@ def correction_split(labels, train, rng, num_classes, fraction: float = 0.2):
     return rng.choice(train, size=n, replace=False), {"correction": True}
 
 
+@SCENARIOS.register("indices")
+def index_forget(labels, train, rng, num_classes, indices: list[int] | None = None, file: str | None = None):
+    """An explicit deletion request: dataset indices given as ``indices`` or a ``file`` (one integer per
+    line, or a ``.npy`` array). The unseen split is carved from the rest, so every index stays in D_f."""
+    if (indices is None) == (file is None):
+        raise UnlearnkitError("scenario 'indices' needs exactly one of indices=[…] or file=<path>")
+    if file is not None:
+        from pathlib import Path
+
+        path = Path(file).expanduser()
+        if not path.exists():
+            raise UnlearnkitError(f"forget-index file {str(path)!r} not found")
+        try:
+            indices = np.load(path) if path.suffix == ".npy" else np.loadtxt(path, dtype=np.int64, ndmin=1)
+        except ValueError as e:
+            raise UnlearnkitError(f"{path} must hold one integer index per line ({e})") from None
+    forget = np.unique(np.asarray(indices, dtype=np.int64))
+    outside = np.setdiff1d(forget, train)
+    if len(outside):
+        raise UnlearnkitError(f"forget indices {outside[:10].tolist()} are not in the training pool (they are "
+                              f"test indices or out of range 0..{len(labels) - 1}); pass training-set indices")
+    return forget, {"n_requested": int(len(forget))}
+
+
+index_forget.pool_level = True  # chosen before the unseen split is carved, so no request is lost
+
+
 def make_split(dataset, scenario: str = "random", seed: int = 0, unseen_fraction: float = 0.1, **options) -> Split:
     """Seeded Split for ``dataset`` (an ArrayDataset) under a named scenario and its options.
     ``unseen`` is carved from the pool unless the loader fixed it in ``dataset.extra["unseen"]``."""
     fn = SCENARIOS.get(scenario)
     labels = dataset.labels
     fixed_unseen = getattr(dataset, "extra", {}).get("unseen")
-    if fixed_unseen is not None:  # a loader-fixed validation set (e.g. adult's half of adult.test)
-        train, test, unseen = np.asarray(dataset.pool), np.asarray(dataset.test), np.asarray(fixed_unseen)
-    else:
-        train, test, unseen = base_split(labels, dataset.pool, dataset.test, seed, unseen_fraction)
     rng = np.random.default_rng(seed)
-    try:
-        forget, info = fn(labels, train, rng, dataset.num_classes, **options)
-    except TypeError as e:
-        raise UnlearnkitError(f"scenario {scenario!r}: bad options {options} ({e})") from None
+
+    def choose(candidates):
+        try:
+            return fn(labels, candidates, rng, dataset.num_classes, **options)
+        except TypeError as e:
+            raise UnlearnkitError(f"scenario {scenario!r}: bad options {options} ({e})") from None
+
+    pool = np.asarray(dataset.pool)
+    requested = None
+    if getattr(fn, "pool_level", False):  # an explicit request: pick D_f first, carve unseen from the rest
+        requested = choose(pool)
+        pool = np.setdiff1d(pool, requested[0])
+    if fixed_unseen is not None:  # a loader-fixed validation set (e.g. adult's half of adult.test)
+        train, test, unseen = pool, np.asarray(dataset.test), np.asarray(fixed_unseen)
+    else:
+        train, test, unseen = base_split(labels, pool, dataset.test, seed, unseen_fraction)
+    if requested is not None:
+        train = np.union1d(train, requested[0])
+    forget, info = requested if requested is not None else choose(train)
     counts = _counts(labels, np.asarray(forget, dtype=np.int64), dataset.num_classes)
     info = {"scenario": scenario, **options, **info, "forget_counts": counts.tolist()}
     return Split(train, test, unseen, forget, info)
