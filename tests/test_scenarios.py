@@ -46,6 +46,15 @@ def test_long_tail_exp_profile_follows_ratio(digits):
     assert s2.info["class_order"] != order
 
 
+def test_long_tail_exp_counts_by_hand():
+    sizes = np.full(10, 10_000)
+    counts = long_tail_counts(sizes, np.arange(10), 0.1, "exp", ratio=10)
+    assert counts[0] / counts[-1] == pytest.approx(10, rel=0.01)  # n_max / n_min = ratio
+    steps = counts[:-1] / counts[1:]
+    assert steps == pytest.approx(np.full(9, 10 ** (1 / 9)), rel=0.01)  # geometric from head to tail
+    assert counts.sum() == pytest.approx(10_000, rel=0.01)  # fraction × N
+
+
 def test_long_tail_power_profile():
     sizes = np.full(10, 100)
     order = np.arange(10)
