@@ -142,7 +142,7 @@ def table(rows: list[dict]) -> str:
     groups = defaultdict(list)
     for r in rows:
         groups[(r["level"], r["regime"], r["method"], r["weighting"])].append(r)
-    head = f"| level | regime | method | weighting | " + " | ".join(COLUMNS) + " | diverged |"
+    head = "| level | regime | method | weighting | " + " | ".join(COLUMNS) + " | diverged |"
     lines = [head, "|" + "---|" * (5 + len(COLUMNS))]
     for (level, regime, method, w), rs in groups.items():
         lines.append(f"| {level} | {regime} | {method} | {w} | " +

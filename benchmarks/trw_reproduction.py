@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
-import functools
 import multiprocessing as mp
 import os
 import time

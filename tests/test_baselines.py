@@ -1,7 +1,6 @@
 """Baseline methods (issue 4): scrub, salun, l1_sparse, fisher, bad_teacher, ssd.
 
 One θ_o (digits, MLP, forgetting class 3) is trained once per module and shared."""
-import math
 
 import numpy as np
 import pytest
@@ -10,7 +9,6 @@ import torch.nn.functional as F
 from torch import nn
 
 import unlearnkit as uk
-from unlearnkit.context import Batch
 from unlearnkit.errors import UnlearnkitError
 from unlearnkit.eval import predict_logits
 from unlearnkit.methods import METHODS

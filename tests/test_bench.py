@@ -154,7 +154,6 @@ def test_preset_defaults_beat_the_untouched_original(tmp_path, preset):
 def test_cli_unlearn_a_deletion_request_and_save(tmp_path):
     import json
 
-    import numpy as np
     from safetensors.torch import load_file
 
     import unlearnkit as uk

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import unlearnkit as uk
-from unlearnkit.context import Batch, UnlearnContext
+from unlearnkit.context import UnlearnContext
 from unlearnkit.data.split import Split
 from unlearnkit.methods import METHODS
 from unlearnkit.options import build

@@ -24,7 +24,7 @@ def make_data(n=300, d=5, C=2, seed=0):
 
 def fit_softmax(phi, y, C, lam, theta0=None):
     """Exact minimiser of Σ CE(softmax(Θφ)) + λ/2‖Θ‖² (float64 L-BFGS, tight tolerance)."""
-    phi_np, n, d = phi.numpy(), *phi.shape
+    phi_np, d = phi.numpy(), phi.shape[1]
     Y = np.eye(C)[y.numpy()]
 
     def fg(t):

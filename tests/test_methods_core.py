@@ -1,7 +1,6 @@
 import copy
 import math
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -10,7 +9,6 @@ import unlearnkit as uk
 from unlearnkit.eval import METRICS, Evaluation
 from unlearnkit.weighting import WEIGHTINGS, Weighting
 
-from conftest import train_mlp
 
 
 def fa_ra_ta(model, ds, split):

@@ -12,7 +12,7 @@ from unlearnkit.bench.config import load_config
 from unlearnkit.bench.report import pareto_front, write_report
 from unlearnkit.bench.runner import run_bench
 
-from test_bench import TINY, count_rows, write_cfg
+from test_bench import count_rows, write_cfg
 
 TIMING = ["unlearn_s", "retrain_s", "train_s", "eval_s", "RTE"]
 

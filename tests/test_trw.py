@@ -1,7 +1,6 @@
 """TRW target: the math on a hand-made logit table, and rl + trw end to end on digits."""
 import math
 
-import numpy as np
 import pytest
 import torch
 

@@ -1,7 +1,6 @@
 """Bench configuration (YAML) validated up front with pydantic, expanded into a grid of jobs."""
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 from typing import Any
 

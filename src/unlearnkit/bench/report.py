@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..errors import UnlearnkitError
 from .store import ResultStore
-from .summary import GROUP, fmt, summarize
+from .summary import fmt, summarize
 
 TABLE_COLUMNS = ["FA", "RA", "TA", "MIA", "avg_gap", "unlearn_s", "RTE"]
 EXTRA_COLUMNS = ["dFA_head", "dFA_mid", "dFA_tail", "heterogeneity", "skew", "MIA_NN", "MIA_NN_gap", "ULiRA_acc",
@@ -95,6 +95,14 @@ def _plt():
     return plt
 
 
+def _save(fig, path: Path, dpi: int = 110) -> Path:
+    """tight_layout, write the PNG, free the figure."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    _plt().close(fig)
+    return path
+
+
 def plot_per_class_fa(df: pd.DataFrame, out: Path) -> list[Path]:
     """Per-class FA, classes ordered head → tail by forget count, each method vs retrain."""
     plt = _plt()
@@ -118,11 +126,7 @@ def plot_per_class_fa(df: pd.DataFrame, out: Path) -> list[Path]:
         ax.set_title(f"{ds} · {sc}: per-class forget accuracy vs retrain", fontsize=10)
         ax.legend(fontsize=7, ncol=2)
         ax.grid(alpha=0.3)
-        path = out / f"per_class_fa_{_slug(ds, sc)}.png"
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        files.append(path)
+        files.append(_save(fig, out / f"per_class_fa_{_slug(ds, sc)}.png", 110))
     return files
 
 
@@ -151,11 +155,7 @@ def plot_mia_histograms(df: pd.DataFrame, out: Path) -> list[Path]:
             ax.axis("off")
         axes.flat[0].legend(fontsize=7)
         fig.suptitle(f"{ds} · {sc}: MIA feature distribution on D_f", fontsize=10)
-        fig.tight_layout()
-        path = out / f"mia_hist_{_slug(ds, sc)}.png"
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        files.append(path)
+        files.append(_save(fig, out / f"mia_hist_{_slug(ds, sc)}.png", 100))
     return files
 
 
@@ -192,11 +192,7 @@ def plot_pareto(summary: pd.DataFrame, out: Path) -> list[Path]:
         ax.set_title(f"{ds}: Avg.Gap vs time (lines: Pareto front per scenario)", fontsize=10)
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
-        fig.tight_layout()
-        path = out / f"pareto_{_slug(ds)}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        files.append(path)
+        files.append(_save(fig, out / f"pareto_{_slug(ds)}.png", 110))
     return files
 
 
@@ -215,11 +211,7 @@ def plot_fairness(df: pd.DataFrame, out: Path) -> list[Path]:
     ax.set_title("fairness / robustness correction: target vs accuracy", fontsize=10)
     ax.legend(fontsize=6, ncol=2)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    path = out / "fairness_vs_accuracy.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return [path]
+    return [_save(fig, out / "fairness_vs_accuracy.png", 110)]
 
 
 def _history_frame(df: pd.DataFrame, histories: dict, keys: set[str]) -> pd.DataFrame:
@@ -252,11 +244,7 @@ def plot_weight_diagnostics(df: pd.DataFrame, histories: dict, out: Path) -> lis
         axes.flat[0].set_ylabel("mean weight")
         axes.flat[0].legend(fontsize=7)
         fig.suptitle(f"{ds} · {sc}: FaLW mean weight by class third", fontsize=10)
-        fig.tight_layout()
-        path = out / f"weights_{_slug(ds, sc)}.png"
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        files.append(path)
+        files.append(_save(fig, out / f"weights_{_slug(ds, sc)}.png", 100))
     return files
 
 
@@ -281,11 +269,7 @@ def plot_epoch_curves(df: pd.DataFrame, histories: dict, out: Path) -> list[Path
             ax.set_xlabel("epoch")
         axes.flat[0].legend(fontsize=6)
         fig.suptitle(f"{ds} · {sc}: metrics by unlearning epoch", fontsize=10)
-        fig.tight_layout()
-        path = out / f"epochs_{_slug(ds, sc)}.png"
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        files.append(path)
+        files.append(_save(fig, out / f"epochs_{_slug(ds, sc)}.png", 100))
     return files
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 

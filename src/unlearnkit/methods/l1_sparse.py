@@ -3,7 +3,6 @@
 "ℓ1-sparse MU" objective, γ_t = γ·(1 − t/T) over the T unlearning steps)."""
 from __future__ import annotations
 
-import torch
 from pydantic import Field
 
 from .base import METHODS, GradientMethod, GradientOptions
