@@ -137,6 +137,17 @@ class ModelCache:
         tmp.replace(weights)
         meta_path.write_text(json.dumps(meta))
 
+    def memo(self, key: str, compute: Callable[[], dict]) -> dict:
+        """A JSON value cached under ``key`` (e.g. θ_r's metrics, shared by every job of its split)."""
+        path = self.root / f"{key}.values.json"
+        if path.exists():
+            return json.loads(path.read_text())
+        value = compute()
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(value))
+        tmp.replace(path)
+        return value
+
     def get_or_train(self, key: str, build: Callable[[], nn.Module], fit: Callable[[nn.Module], nn.Module],
                      label: str = "model") -> tuple[nn.Module, dict]:
         """The cached model for ``key`` or a freshly trained one; meta has ``train_s`` and ``cached``."""

@@ -41,9 +41,7 @@ class LocalExecutor:
                     result, error = None, e
                 on_done(spec, result, error)
             return
-        threads = max(1, (os.cpu_count() or 1) // self.jobs)
-        with cf.ProcessPoolExecutor(self.jobs, mp_context=mp.get_context("spawn"),
-                                    initializer=_init_worker, initargs=(threads,)) as pool:
+        with self.pool() as pool:
             futures = {pool.submit(fn, spec): spec for spec in specs}
             try:
                 for fut in cf.as_completed(futures):
@@ -63,10 +61,14 @@ class LocalExecutor:
         """Plain ordered map over a process pool of ``jobs`` workers."""
         if self.jobs == 1:
             return [fn(x) for x in items]
-        threads = max(1, (os.cpu_count() or 1) // self.jobs)
-        with cf.ProcessPoolExecutor(self.jobs, mp_context=mp.get_context("spawn"),
-                                    initializer=_init_worker, initargs=(threads,)) as pool:
+        with self.pool() as pool:
             return list(pool.map(fn, items))
+
+    def pool(self) -> cf.ProcessPoolExecutor:
+        """A spawn-based pool of ``jobs`` workers sharing the CPU cores between their torch threads."""
+        threads = max(1, (os.cpu_count() or 1) // self.jobs)
+        return cf.ProcessPoolExecutor(self.jobs, mp_context=mp.get_context("spawn"),
+                                      initializer=_init_worker, initargs=(threads,))
 
 
 @EXECUTORS.register("ray")

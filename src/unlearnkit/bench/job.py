@@ -209,10 +209,13 @@ def run_job(spec: dict, progress=None, keep_model: bool = False) -> dict:
     row: dict = {}
     ref: dict = {}
     for name in spec["metrics"]:
-        metric = build(METRICS, name, spec["metric_options"].get(name))
+        options = spec["metric_options"].get(name)
+        metric = build(METRICS, name, options)
         row.update(metric.compute(result.model, ev))
-        if set(metric.columns) & set(GAP_COLUMNS):
-            ref.update(metric.compute(retrained, ev))
+        if set(metric.columns) & set(GAP_COLUMNS):  # θ_r's values: the same for every job of this split
+            key = fingerprint(dict(model=models.key(split.retain, spec["seed"]), metric=name, options=options,
+                                   seed=spec["seed"], forget=split.forget, test=split.test))
+            ref.update(models.cache.memo(key, lambda: metric.compute(retrained, ev)))
     eval_s = time.perf_counter() - t0
     row = {
         "dataset": spec["dataset"].get("label") or spec["dataset"]["name"],

@@ -372,9 +372,10 @@ def write_report(run_dir: str | Path) -> dict[str, Path]:
     csv = store.export_csv()
     cfg = store.meta("config", {}) or {}
     summary = summarize(df, TABLE_COLUMNS + EXTRA_COLUMNS)
+    histories = store.histories()
     plots = (plot_per_class_fa(df, run_dir) + plot_mia_histograms(df, run_dir) + plot_pareto(summary, run_dir)
-             + plot_fairness(df, run_dir) + plot_weight_diagnostics(df, store.histories(), run_dir)
-             + plot_epoch_curves(df, store.histories(), run_dir))
+             + plot_fairness(df, run_dir) + plot_weight_diagnostics(df, histories, run_dir)
+             + plot_epoch_curves(df, histories, run_dir))
     failures = store.failures()
     md, page = run_dir / "report.md", run_dir / "report.html"
     skipped = store.meta("skipped", []) or []

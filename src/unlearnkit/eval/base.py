@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict
 
+from ..errors import UnlearnkitError
 from ..registry import Registry
 from .predict import predict_logits
 
@@ -62,3 +63,12 @@ class Metric:
 
     def compute(self, model, ev: Evaluation) -> dict[str, float]:
         raise NotImplementedError
+
+
+def require(ev: Evaluation, name: str, metric: str, hint: str):
+    """The provider ``name`` of ``ev`` or a clear error saying how to pass it."""
+    fn = ev.providers.get(name) if ev.providers else None
+    if fn is None:
+        raise UnlearnkitError(f"metric {metric!r} needs ev.providers[{name!r}] ({hint}); run it through "
+                              f"`unlearnkit bench`, or build Evaluation(..., providers={{{name!r}: ...}}) yourself")
+    return fn

@@ -27,8 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import UnlearnkitError
 from .accuracy import accuracy
-from .base import METRICS, Evaluation, Metric
-from .mia_nn import require
+from .base import METRICS, Evaluation, Metric, require
 
 BINS = np.arange(13) * 0.5  # 0, 0.5, …, 6.0
 

@@ -31,7 +31,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from ..errors import UnlearnkitError
-from .base import METRICS, Evaluation, Metric
+from .base import METRICS, Evaluation, Metric, require
 
 
 # --- pure pieces ---------------------------------------------------------------------------------
@@ -91,15 +91,6 @@ def svm_attack_accuracy(pos: np.ndarray, neg: np.ndarray, folds: int = 5, seed: 
     accs = [balanced(y[te], clf().fit(x[tr], y[tr]).predict(x[te]))
             for tr, te in StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, y)]
     return 100.0 * float(np.mean(accs))
-
-
-def require(ev: Evaluation, name: str, metric: str, hint: str):
-    """The provider ``name`` of ``ev`` or a clear error saying how to pass it."""
-    fn = ev.providers.get(name) if ev.providers else None
-    if fn is None:
-        raise UnlearnkitError(f"metric {metric!r} needs ev.providers[{name!r}] ({hint}); run it through "
-                              f"`unlearnkit bench`, or build Evaluation(..., providers={{{name!r}: ...}}) yourself")
-    return fn
 
 
 # --- the metric ----------------------------------------------------------------------------------

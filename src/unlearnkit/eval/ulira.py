@@ -38,8 +38,7 @@ from sklearn.metrics import roc_auc_score
 
 from ..data.split import Split
 from ..errors import UnlearnkitError
-from .base import METRICS, Evaluation, Metric
-from .mia_nn import require
+from .base import METRICS, Evaluation, Metric, require
 from .predict import predict_logits
 
 
