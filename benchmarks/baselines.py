@@ -21,7 +21,7 @@ import torch
 
 import unlearnkit as uk
 from unlearnkit.eval import METRICS, Evaluation, avg_gap
-from unlearnkit.training import ModelCache, fingerprint
+from unlearnkit.cache import ModelCache, fingerprint
 
 TRAIN = uk.TrainConfig(lr=0.05, epochs=30, batch_size=64, schedule="cosine", weight_decay=5e-4)
 SCENARIOS = {"random": {"fraction": 0.1}, "class": {"classes": [3]}}

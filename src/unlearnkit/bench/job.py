@@ -23,7 +23,8 @@ from ..errors import CompositionError
 from ..eval import GAP_COLUMNS, METRICS, Evaluation, avg_gap
 from ..models import build_model
 from ..options import build
-from ..training import ModelCache, TrainConfig, fingerprint, train_model
+from ..cache import ModelCache, fingerprint
+from ..training import TrainConfig, train_model
 from ..unlearn import Plan, unlearn
 from .config import BenchConfig, merged
 from .executor import EXECUTORS
