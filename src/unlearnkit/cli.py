@@ -24,25 +24,25 @@ def _fail(e: Exception) -> None:
 
 
 def print_summary(df, title: str) -> None:
-    from .bench.summary import GROUP, SUMMARY_COLUMNS, fmt, summarize
+    from .bench.columns import all_columns
+    from .bench.summary import GROUP, fmt, summarize
 
     s = summarize(df)
+    declared = all_columns()
     table = Table(title=title, title_justify="left")
     varying = [g for g in GROUP if s[g].nunique() > 1 or g in ("method",)]
     for g in varying:
         table.add_column(g)
-    cols = [c for c in SUMMARY_COLUMNS if f"{c}_mean" in s]
+    cols = [declared[c] for c in s.columns.str.removesuffix("_mean") if c in declared and f"{c}_mean" in s]
     for c in cols:
-        table.add_column("Avg.Gap" if c == "avg_gap" else c, justify="right")
+        table.add_column(c.label, justify="right")
     table.add_column("seeds", justify="right")
     for _, r in s.iterrows():
         table.add_row(*[str(r[g]) for g in varying],
-                      *[fmt(r[f"{c}_mean"], r[f"{c}_std"], 3 if c in ("unlearn_s", "RTE") else 1) for c in cols],
+                      *[fmt(r[f"{c.name}_mean"], r[f"{c.name}_std"], 3 if c.digits > 2 else 1) for c in cols],
                       str(r["n"]))
     console.print(table)
-    console.print("[dim]FA/RA/TA: accuracy (%) on forget/retain/test; MIA: MIA-efficacy (% of D_f an attack trained "
-                  "on D_r vs D_t calls non-member); Avg.Gap: mean |Δ| to retrain over FA, RA, TA, MIA (lower is "
-                  "better); RTE: unlearn time / retrain time.[/]")
+    console.print("[dim]" + "; ".join(f"{c.label}: {c.short}" for c in cols) + "[/]")
 
 
 @app.command()

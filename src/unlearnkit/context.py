@@ -2,13 +2,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import torch
+from pydantic import BaseModel
 from torch import nn
 
+from .data.dataset import ArrayDataset
 from .data.split import Split
+
+if TYPE_CHECKING:
+    from .targets.base import Target
+    from .training import TrainConfig
+    from .weighting.base import Weighting
 
 
 @dataclass
@@ -24,26 +31,30 @@ class Batch:
 class UnlearnContext:
     """model: θ_o copy changed in place; original: frozen θ_o; dataset already on ``device``.
 
-    ``retrained`` returns θ_r (cached by the bench); ``new_model`` builds a freshly initialised
-    model of the same architecture; ``history`` collects per-step diagnostics (e.g. weights).
+    ``split`` is the split the method drives with: the request's own, or the one the weighting's
+    declared ``driving_split`` returns after ``prepare`` (``soft``). ``retrained`` returns (θ_r, its
+    training seconds); a method whose cost is that retraining (``retrain``) sets ``cost_seconds``.
+    ``new_model`` builds a freshly initialised model of the same architecture; ``history``
+    collects per-step diagnostics (e.g. weights).
     """
 
     model: nn.Module
     original: nn.Module
-    dataset: Any
+    dataset: ArrayDataset
     split: Split
     num_classes: int
     device: torch.device
     seed: int
-    options: Any
-    weighting: Any
-    target: Any
+    options: BaseModel
+    weighting: Weighting
+    target: Target
     new_model: Callable[[], nn.Module] | None = None
-    retrained: Callable[[], nn.Module] | None = None
-    train_config: Any = None
+    retrained: Callable[[], tuple[nn.Module, float]] | None = None
+    train_config: TrainConfig | None = None
     progress: Callable[[dict], None] | None = None
     on_epoch: Callable[[nn.Module, int], dict | None] | None = None
     history: list[dict] = field(default_factory=list)
+    cost_seconds: float | None = None
 
     def batch(self, idx: torch.Tensor) -> Batch:
         idx = idx.to(self.device)

@@ -102,16 +102,17 @@ def unlearn(model: nn.Module, dataset, split: Split, method: str = "rl", weighti
     torch.manual_seed(seed)
     t0 = time.perf_counter()
     plan.weighting.prepare(ctx)
+    ctx.split = plan.weighting.driving_split(ctx)
     plan.target.prepare(ctx)
     out = plan.method.unlearn(ctx)
-    seconds = getattr(ctx, "cost_seconds", None) or (time.perf_counter() - t0)
+    seconds = ctx.cost_seconds if ctx.cost_seconds is not None else time.perf_counter() - t0
     bad = [k for k, v in out.state_dict().items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:
         raise UnlearnkitError(f"method {method!r} left non-finite parameters ({', '.join(bad[:3])}); "
                               f"lower its lr or epochs")
     change = parameter_distance(out, original)
     moved = change > 0
-    if not moved and getattr(plan.method, "moves_model", True):
+    if not moved and plan.method.moves_model:
         warnings.warn(f"method {method!r} did not change the model (parameter change 0); check its lr/epochs",
                       RuntimeWarning, stacklevel=2)
     return UnlearnResult(out.eval(), seconds, moved, change, ctx.history, method, plan.weighting.name,

@@ -20,14 +20,14 @@ from .. import __version__
 from ..data import load_dataset, make_split
 from ..device import resolve_device
 from ..errors import CompositionError
-from ..eval import GAP_COLUMNS, METRICS, Evaluation, avg_gap
+from ..eval import METRICS, Evaluation, avg_gap, gap_columns
 from ..models import build_model
 from ..options import build
-from ..cache import ModelCache, fingerprint
-from ..training import TrainConfig, train_model
+from ..cache import fingerprint
 from ..unlearn import Plan, unlearn
 from .config import BenchConfig, merged
 from .executor import EXECUTORS
+from .sources import BenchSource
 
 
 @dataclass
@@ -101,50 +101,14 @@ def _split(spec, ds):
     return make_split(ds, sc.pop("kind"), seed=spec["seed"], unseen_fraction=spec["unseen_fraction"], **sc)
 
 
-class Models:
-    """θ_o, θ_r and extra retrained models for one (dataset, split, model, train config), from the cache."""
-
-    def __init__(self, spec: dict, ds, split, device: torch.device):
-        self.spec, self.ds, self.split, self.device = spec, ds, split, device
-        self.cache = ModelCache(spec["cache_dir"])
-        self.tcfg = TrainConfig(**spec["train"])
-        self.ident = dict(dataset=spec["dataset"], model=spec["model"], train=spec["train"], version=spec["version"])
-
-    def new_model(self, seed: int | None = None):
-        if seed is not None:
-            torch.manual_seed(seed)
-        m = self.spec["model"]
-        return build_model(m["name"], self.ds.input_shape, self.ds.num_classes, **m["options"]).to(self.device)
-
-    def trained(self, indices: np.ndarray, seed: int, label: str):
-        key = self.key(indices, seed)
-        return self.cache.get_or_train(
-            key, lambda: self.new_model(seed),
-            lambda m: train_model(m, self.ds, indices, self.tcfg, self.device, seed=seed), label=label)
-
-    def key(self, indices: np.ndarray, seed: int) -> str:
-        return fingerprint(dict(self.ident, indices=np.asarray(indices), seed=seed))
-
-    def is_cached(self, indices: np.ndarray, seed: int) -> bool:
-        return all(p.exists() for p in self.cache.paths(self.key(indices, seed)))
-
-    def original(self):
-        return self.trained(self.split.train, self.spec["seed"], "original")
-
-    def retrained(self, offset: int = 0):
-        return self.trained(self.split.retain, self.spec["seed"] + offset, "retrain")
-
-    def retrained_models(self, k: int):
-        return [self.retrained(i)[0] for i in range(k)]
-
-
 def prepare(spec: dict) -> dict:
     """Train (or find cached) θ_o and θ_r for a spec; returns whether each was cached."""
     ds = _dataset(spec)
     split = _split(spec, ds)
-    models = Models(spec, ds.to(resolve_device(spec["device"])), split, resolve_device(spec["device"]))
+    device = resolve_device(spec["device"])
+    models = BenchSource(spec, ds.to(device), split, device)
     _, mo = models.original()
-    _, mr = models.retrained()
+    _, mr = models.retrained_with_meta()
     return {"original_cached": mo["cached"], "retrain_cached": mr["cached"]}
 
 
@@ -152,7 +116,7 @@ def train_into_cache(task: tuple[dict, np.ndarray, int]) -> bool:
     """Top-level (picklable) task: train one model for a spec's dataset/model/config into the cache."""
     spec, indices, seed = task
     device = resolve_device(spec["device"])
-    Models(spec, _dataset(spec).to(device), None, device).trained(np.asarray(indices), seed, "shadow")
+    BenchSource(spec, _dataset(spec).to(device), None, device).trained_with_meta(np.asarray(indices), seed, "shadow")
     return True
 
 
@@ -163,61 +127,49 @@ def run_job(spec: dict, progress=None, keep_model: bool = False) -> dict:
     ds = _dataset(spec)
     split = _split(spec, ds)
     data = ds.to(device)
-    models = Models(spec, data, split, device)
-    original, meta_o = models.original()
-    retrained, meta_r = models.retrained()
     m, w, t = spec["method"], spec["weighting"], spec["target"]
     plan = Plan.make(m["name"], w["name"], t["name"], m["options"], w["options"], t["options"])
+    metrics = [build(METRICS, name, spec["metric_options"].get(name)) for name in spec["metrics"]]
 
     def unlearn_with_plan(model, other_split, seed):
         return unlearn(model, data, other_split, m["name"], w["name"], t["name"], options=m["options"],
                        weighting_options=w["options"], target_options=t["options"], device=device, seed=seed,
                        train_config=models.tcfg, new_model=models.new_model).model
 
+    models = BenchSource(spec, data, split, device, unlearn=unlearn_with_plan,
+                         mapper=EXECUTORS.get(spec.get("executor", "local")).inner_map, train_task=train_into_cache)
+    original, meta_o = models.original()
+    retrained, meta_r = models.retrained_with_meta()
+
     def epoch_metrics(model, epoch):
-        """FA/RA/TA (and MIA) of the model in training, for per-epoch curves (a fresh Evaluation: no cache)."""
+        """The per-epoch columns (declared ``per_epoch``) of the model in training, for per-epoch curves
+        (a fresh Evaluation: no cache)."""
         ev_epoch = Evaluation(data, split, device, spec["seed"])
         values = {}
-        for name in (n for n in ("accuracy", "mia_efficacy") if n in spec["metrics"]):
-            values.update(build(METRICS, name, spec["metric_options"].get(name)).compute(model, ev_epoch))
-        return {k: v for k, v in values.items() if k in GAP_COLUMNS}
+        for metric in metrics:
+            wanted = {c.name for c in metric.columns if c.per_epoch}
+            if wanted:
+                values.update({k: v for k, v in metric.compute(model, ev_epoch).items() if k in wanted})
+        return values
 
     result = unlearn(original, data, split, m["name"], w["name"], t["name"], options=m["options"],
                      weighting_options=w["options"], target_options=t["options"], device=device, seed=spec["seed"],
                      train_config=models.tcfg, new_model=models.new_model,
                      retrained=lambda: (copy.deepcopy(retrained), meta_r["train_s"]), progress=progress,
                      on_epoch=epoch_metrics if spec.get("epoch_eval") else None)
-    inner_map = EXECUTORS.get(spec.get("executor", "local")).inner_map
-
-    def trained_many(sets, seeds):
-        """Shadow models: the missing ones trained through the executor, all read from the cache."""
-        missing = [(spec, np.asarray(idx), int(s)) for idx, s in zip(sets, seeds) if not models.is_cached(idx, s)]
-        if missing:
-            inner_map(train_into_cache, missing)
-        return [models.trained(np.asarray(idx), int(s), "shadow")[0] for idx, s in zip(sets, seeds)]
-
-    providers = {
-        "retrained_models": models.retrained_models,
-        "trained": lambda idx, seed: models.trained(np.asarray(idx), seed, "shadow")[0],
-        "trained_many": trained_many,
-        "new_model": models.new_model,
-        "train": lambda model, idx, seed: train_model(model, data, idx, models.tcfg, device, seed=seed),
-        "map": inner_map,
-        "unlearn": unlearn_with_plan,
-    }
-    ev = Evaluation(data, split, device, spec["seed"], original, retrained, plan, providers)
+    ev = Evaluation(data, split, device, spec["seed"], original, retrained, plan.weighting, models)
     t0 = time.perf_counter()
     row: dict = {}
     ref: dict = {}
-    for name in spec["metrics"]:
-        options = spec["metric_options"].get(name)
-        metric = build(METRICS, name, options)
-        row.update(metric.compute(result.model, ev))
-        if set(metric.columns) & set(GAP_COLUMNS):  # θ_r's values: the same for every job of this split
-            key = fingerprint(dict(model=models.key(split.retain, spec["seed"]), metric=name, options=options,
-                                   seed=spec["seed"], forget=split.forget, test=split.test))
+    for name, metric in zip(spec["metrics"], metrics):
+        row.update(metric.evaluate(result.model, ev))
+        if any(c.stores_reference for c in metric.columns):  # θ_r's values: the same for every job of this split
+            key = fingerprint(dict(model=models.key(split.retain, spec["seed"]), metric=name,
+                                   options=spec["metric_options"].get(name), seed=spec["seed"], forget=split.forget,
+                                   test=split.test))
             ref.update(models.cache.memo(key, lambda: metric.compute(retrained, ev)))
     eval_s = time.perf_counter() - t0
+    stored = {c.name for metric in metrics for c in metric.columns if c.stores_reference}
     row = {
         "dataset": spec["dataset"].get("label") or spec["dataset"]["name"],
         "scenario": spec["scenario_label"],
@@ -226,8 +178,8 @@ def run_job(spec: dict, progress=None, keep_model: bool = False) -> dict:
         "target": t["label"] or t["name"],
         "seed": spec["seed"],
         **row,
-        "avg_gap": avg_gap(row, ref),
-        **{f"{c}_retrain": v for c, v in ref.items() if c in GAP_COLUMNS or c.endswith("_hist")},
+        "avg_gap": avg_gap(row, ref, gap_columns(spec["metrics"])),
+        **{f"{c}_retrain": v for c, v in ref.items() if c in stored},
         "unlearn_s": result.seconds,
         "retrain_s": meta_r["train_s"],
         "train_s": meta_o["train_s"],

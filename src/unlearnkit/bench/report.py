@@ -13,39 +13,11 @@ import numpy as np
 import pandas as pd
 
 from ..errors import UnlearnkitError
+from ..eval.base import Column
+from ..weighting import WEIGHTINGS
+from .columns import all_columns, table_columns
 from .store import ResultStore
 from .summary import fmt, summarize
-
-TABLE_COLUMNS = ["FA", "RA", "TA", "MIA", "avg_gap", "unlearn_s", "RTE"]
-EXTRA_COLUMNS = ["dFA_head", "dFA_mid", "dFA_tail", "heterogeneity", "skew", "MIA_NN", "MIA_NN_gap", "ULiRA_acc",
-                 "ULiRA_auc", "challenge_score", "acc_before", "acc_after", "target_before", "target_after"]
-CLOSEST_TO_RETRAIN = {"FA", "RA", "TA", "MIA"}
-LOWER_IS_BETTER = {"avg_gap", "unlearn_s", "RTE", "heterogeneity", "MIA_NN_gap"}
-
-DEFINITIONS = {
-    "FA": "Forget accuracy: accuracy (%) on the forget set D_f. Judged by closeness to retrain, not by how low it goes.",
-    "RA": "Retain accuracy: accuracy (%) on the retain set D_r = D \\ D_f.",
-    "TA": "Test accuracy: accuracy (%) on the held-out test set D_t.",
-    "MIA": "MIA-efficacy (SalUn, Fan et al. 2024; Jia et al. 2023): an RBF-SVC trained on the true-class confidence "
-           "of D_r (members) vs D_t (non-members) is applied to D_f; the % of D_f it calls non-member. Retrain is "
-           "the reference.",
-    "avg_gap": "Avg.Gap: mean over FA, RA, TA, MIA of |metric(unlearned) − metric(retrained)|; lower is better. "
-               "The untouched original is the baseline to beat.",
-    "unlearn_s": "Wall time of the unlearning step in seconds (retrain: its training time).",
-    "RTE": "Run-time efficiency: unlearn time / retrain time.",
-    "dFA_head": "Signed mean ΔFA_c = FA_c(unlearned) − FA_c(retrained) over the head third of classes by forget count "
-                "(dFA_mid, dFA_tail likewise); > 0 under-forgotten, < 0 over-forgotten (FaLW).",
-    "heterogeneity": "std over classes of ΔFA_c (FaLW's heterogeneous deviation).",
-    "skew": "mean tail |ΔFA_c| / mean head |ΔFA_c| (FaLW's skewed deviation).",
-    "MIA_NN": "MIA-NN (TRW paper): held-out accuracy (%) of an RBF-SVM on logits separating forget-class samples "
-              "from the neighbour class's; MIA_NN_gap = |MIA_NN(unlearned) − MIA_NN(retrained)|.",
-    "ULiRA_acc": "U-LiRA (Hayes et al. 2024): balanced accuracy (%) of a per-example likelihood-ratio attack "
-                 "telling unlearned from retrained models; 50% is ideal (ULiRA_auc likewise).",
-    "challenge_score": "NeurIPS 2023 unlearning challenge score: F × RA_u/RA_r × TA_u/TA_r (higher is better).",
-    "acc_before": "Fairness/robustness correction: test accuracy before / after (acc_after) and the target metric "
-                  "(|DP| or |EOP| gap, or robust accuracy) before / after (target_before, target_after).",
-}
-
 
 def _label(r) -> str:
     parts = [str(r["method"])]
@@ -60,28 +32,28 @@ def _slug(*parts) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", "_".join(map(str, parts))).strip("_")[:80]
 
 
-def best_marks(summary: pd.DataFrame, columns: list[str]) -> dict[tuple[int, str], bool]:
-    """(row, column) → best within its dataset/scenario: closest to retrain for FA/RA/TA/MIA, lowest for
-    Avg.Gap and times, highest for the rest. ``original`` and ``retrain`` rows are never marked."""
+def best_marks(summary: pd.DataFrame, columns: list[Column]) -> dict[tuple[int, str], bool]:
+    """(row, column) → best within its dataset/scenario by the column's declared goal: closest to retrain
+    (``match_retrain``), lowest (``min``), highest (``max``), on |value| when ``absolute``; ``info``
+    columns are never marked, nor are the ``original`` and ``retrain`` rows."""
     marks = {}
     for _, g in summary.groupby(["dataset", "scenario"], sort=False):
         cand = g[~g["method"].isin(["original", "retrain"])]
         ref = g[g["method"] == "retrain"]
         for c in columns:
-            col = f"{c}_mean"
-            if col not in g or cand[col].isna().all():
+            col = f"{c.name}_mean"
+            if c.goal == "info" or col not in g or cand[col].isna().all():
                 continue
-            if c in CLOSEST_TO_RETRAIN:
+            values = cand[col].abs() if c.absolute else cand[col]
+            if c.goal == "match_retrain":
                 if ref.empty:
                     continue
-                score = (cand[col] - ref[col].iloc[0]).abs()
-            elif c in LOWER_IS_BETTER or c.startswith("dFA") or c == "skew":
-                score = cand[col].abs() if c.startswith("dFA") else cand[col]
+                score = (values - ref[col].iloc[0]).abs()
             else:
-                score = -cand[col]
+                score = values if c.goal == "min" else -values
             best = score.min()
             for i in cand.index[score == best]:
-                marks[(i, c)] = True
+                marks[(i, c.name)] = True
     return marks
 
 
@@ -224,38 +196,46 @@ def _history_frame(df: pd.DataFrame, histories: dict, keys: set[str]) -> pd.Data
 
 
 def plot_weight_diagnostics(df: pd.DataFrame, histories: dict, out: Path) -> list[Path]:
-    """Per-step mean FaLW weight per head / mid / tail third ("is the weighting doing anything?")."""
-    cols = ["falw_mean_w_head", "falw_mean_w_mid", "falw_mean_w_tail"]
-    h = _history_frame(df, histories, set(cols))
-    if h.empty:
-        return []
-    plt = _plt()
+    """Per-step history series each registered weighting declares (``step_diagnostics``; FaLW: mean
+    weight per head / mid / tail third — "is the weighting doing anything?")."""
     files = []
-    for (ds, sc), g in h.groupby(["dataset", "scenario"], sort=False):
-        labels = list(dict.fromkeys(g["label"]))
-        fig, axes = plt.subplots(1, len(labels), figsize=(3.3 * len(labels), 2.8), squeeze=False, sharey=True)
-        for ax, lab in zip(axes.flat, labels):
-            gg = g[g["label"] == lab].groupby("step")[cols].mean()
-            for c in cols:
-                ax.plot(gg.index, gg[c], label=c.rsplit("_", 1)[1])
-            ax.axhline(1.0, color="grey", lw=0.8, ls=":")
-            ax.set_title(lab, fontsize=9)
-            ax.set_xlabel("step")
-        axes.flat[0].set_ylabel("mean weight")
-        axes.flat[0].legend(fontsize=7)
-        fig.suptitle(f"{ds} · {sc}: FaLW mean weight by class third", fontsize=10)
-        files.append(_save(fig, out / f"weights_{_slug(ds, sc)}.png", 100))
+    for wname, wcls in WEIGHTINGS.items():
+        series = wcls.step_diagnostics
+        if not series:
+            continue
+        cols = list(series)
+        h = _history_frame(df, histories, set(cols))
+        if h.empty:
+            continue
+        plt = _plt()
+        for (ds, sc), g in h.groupby(["dataset", "scenario"], sort=False):
+            labels = list(dict.fromkeys(g["label"]))
+            fig, axes = plt.subplots(1, len(labels), figsize=(3.3 * len(labels), 2.8), squeeze=False, sharey=True)
+            for ax, lab in zip(axes.flat, labels):
+                gg = g[g["label"] == lab].groupby("step")[cols].mean()
+                for c in cols:
+                    ax.plot(gg.index, gg[c], label=series[c])
+                ax.axhline(1.0, color="grey", lw=0.8, ls=":")
+                ax.set_title(lab, fontsize=9)
+                ax.set_xlabel("step")
+            axes.flat[0].set_ylabel(wcls.step_diagnostics_title)
+            axes.flat[0].legend(fontsize=7)
+            fig.suptitle(f"{ds} · {sc}: {wname} {wcls.step_diagnostics_title}", fontsize=10)
+            name = "weights" if wname == "falw" else f"weights_{wname}"
+            files.append(_save(fig, out / f"{name}_{_slug(ds, sc)}.png", 100))
     return files
 
 
 def plot_epoch_curves(df: pd.DataFrame, histories: dict, out: Path) -> list[Path]:
-    """FA/RA/TA/MIA after each unlearning epoch (bench ``epoch_eval: true``), mean over seeds."""
+    """The per-epoch columns (FA/RA/TA/MIA) after each unlearning epoch (bench ``epoch_eval: true``), mean
+    over seeds."""
     h = _history_frame(df, histories, {"epoch"})
-    if h.empty or not {"FA", "RA", "TA"} & set(h.columns):
+    per_epoch = [c.name for c in all_columns().values() if c.per_epoch]
+    metrics = [m for m in per_epoch if m in h]
+    if h.empty or not metrics:
         return []
     plt = _plt()
     files = []
-    metrics = [m for m in ("FA", "RA", "TA", "MIA") if m in h]
     for (ds, sc), g in h.groupby(["dataset", "scenario"], sort=False):
         fig, axes = plt.subplots(1, len(metrics), figsize=(3.3 * len(metrics), 2.9), squeeze=False)
         ref = df[(df["dataset"] == ds) & (df["scenario"] == sc) & (df["method"] == "retrain")]
@@ -274,44 +254,49 @@ def plot_epoch_curves(df: pd.DataFrame, histories: dict, out: Path) -> list[Path
 
 
 # --- tables and documents --------------------------------------------------------------------------
-def _columns(summary: pd.DataFrame) -> list[str]:
-    return [c for c in TABLE_COLUMNS + EXTRA_COLUMNS if f"{c}_mean" in summary and not summary[f"{c}_mean"].isna().all()]
+def _columns(summary: pd.DataFrame, metrics: list[str] | None) -> list[Column]:
+    declared = all_columns(metrics)
+    return [declared[c] for c in table_columns(metrics)
+            if f"{c}_mean" in summary and not summary[f"{c}_mean"].isna().all()]
 
 
-def _cell(r, c, marks, i) -> tuple[str, bool]:
-    digits = 3 if c in ("unlearn_s", "RTE", "challenge_score", "skew") else 2
-    return fmt(r[f"{c}_mean"], r[f"{c}_std"], digits), marks.get((i, c), False)
+def _cell(r, c: Column, marks, i) -> tuple[str, bool]:
+    return fmt(r[f"{c.name}_mean"], r[f"{c.name}_std"], c.digits), marks.get((i, c.name), False)
 
 
-def _head(c: str) -> str:
-    return {"avg_gap": "Avg.Gap"}.get(c, c)
+def md_escape(text) -> str:
+    """A label written into Markdown as literal text: HTML-escaped (report.md is often rendered as
+    HTML) and with the characters Markdown tables and emphasis read escaped."""
+    return re.sub(r"([\\`*_{}\[\]|#$<>!])", r"\\\1", html.escape(str(text), quote=False)).replace("\n", " ")
 
 
 def markdown(summary: pd.DataFrame, cfg: dict, plots: list[Path], failures, skipped_note: str) -> str:
-    cols = _columns(summary)
+    cols = _columns(summary, cfg.get("metrics"))
     marks = best_marks(summary, cols)
-    lines = [f"# unlearnkit report: {cfg.get('name', 'bench')}", "", cfg.get("description", ""), "",
-             f"Seeds: {cfg.get('seeds')}; model: {cfg.get('model', {}).get('name')}; "
-             f"metrics: {', '.join(cfg.get('metrics', []))}. Mean ± std over seeds; **bold** = best per "
-             f"dataset/scenario (FA/RA/TA/MIA: closest to retrain; Avg.Gap and times: lowest). "
+    e = md_escape
+    lines = [f"# unlearnkit report: {e(cfg.get('name', 'bench'))}", "", e(cfg.get("description", "")), "",
+             f"Seeds: {e(cfg.get('seeds'))}; model: {e(cfg.get('model', {}).get('name'))}; "
+             f"metrics: {e(', '.join(cfg.get('metrics', [])))}. Mean ± std over seeds; **bold** = best per "
+             f"dataset/scenario by each column's goal (see definitions: closest to retrain, lowest or highest). "
              f"MIA is **MIA-efficacy** (see definitions below).", ""]
     for (ds, sc), g in summary.groupby(["dataset", "scenario"], sort=False):
-        lines += [f"## {ds} · {sc}", "", "| method | weighting | target | " + " | ".join(map(_head, cols)) + " | seeds |",
-                  "|" + "---|" * (len(cols) + 4)]
+        lines += [f"## {e(ds)} · {e(sc)}", "", "| method | weighting | target | "
+                  + " | ".join(e(c.label) for c in cols) + " | seeds |", "|" + "---|" * (len(cols) + 4)]
         for i, r in g.iterrows():
             cells = []
             for c in cols:
                 text, best = _cell(r, c, marks, i)
                 cells.append(f"**{text}**" if best else text)
-            lines.append(f"| {r['method']} | {r['weighting']} | {r['target']} | " + " | ".join(cells) + f" | {r['n']} |")
+            lines.append(f"| {e(r['method'])} | {e(r['weighting'])} | {e(r['target'])} | " + " | ".join(cells)
+                         + f" | {r['n']} |")
         lines.append("")
     if plots:
         lines += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots] + [""]
     if failures:
-        lines += ["## Failed jobs", ""] + [f"- `{k}`: {e}" for k, e in failures] + [""]
+        lines += ["## Failed jobs", ""] + [f"- `{k}`: {e(err)}" for k, err in failures] + [""]
     if skipped_note:
-        lines += [skipped_note, ""]
-    lines += ["## Metric definitions", ""] + [f"- **{_head(k)}** — {v}" for k, v in DEFINITIONS.items()]
+        lines += [e(skipped_note), ""]
+    lines += ["## Metric definitions", ""] + [f"- **{e(c.label)}** — {e(c.definition)}" for c in cols]
     return "\n".join(lines) + "\n"
 
 
@@ -323,21 +308,20 @@ img{max-width:100%;border:1px solid #eee;margin:.5rem 0}h2{border-bottom:1px sol
 
 
 def html_report(summary: pd.DataFrame, cfg: dict, plots: list[Path], failures, skipped_note: str) -> str:
-    cols = _columns(summary)
+    cols = _columns(summary, cfg.get("metrics"))
     marks = best_marks(summary, cols)
     e = html.escape
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>unlearnkit report: {e(cfg.get('name', ''))}"
              f"</title><style>{CSS}</style></head><body>",
              f"<h1>unlearnkit report: {e(cfg.get('name', 'bench'))}</h1><p>{e(cfg.get('description', ''))}</p>",
              f"<p class='note'>Seeds {e(str(cfg.get('seeds')))} · model {e(str(cfg.get('model', {}).get('name')))} · "
-             "mean ± std over seeds · <b>bold</b> = best per dataset/scenario (FA/RA/TA/MIA: closest to retrain; "
-             "Avg.Gap and times: lowest). The MIA column is <a href='#def-MIA'>MIA-efficacy</a>; all column "
+             "mean ± std over seeds · <b>bold</b> = best per dataset/scenario by each column's goal (closest to "
+             "retrain, lowest or highest; see the definitions). The MIA column is <a href='#def-MIA'>MIA-efficacy</a>; all column "
              "headers link to their <a href='#definitions'>definitions</a>.</p>"]
     for (ds, sc), g in summary.groupby(["dataset", "scenario"], sort=False):
         parts.append(f"<h2>{e(str(ds))} · {e(str(sc))}</h2><table><tr><th class='l'>method</th><th class='l'>weighting</th>"
                      "<th class='l'>target</th>" + "".join(
-                         f"<th><a href='#def-{c}'>{e(_head(c))}</a></th>" if c in DEFINITIONS else f"<th>{e(_head(c))}</th>"
-                         for c in cols) + "<th>seeds</th></tr>")
+                         f"<th><a href='#def-{e(c.name)}'>{e(c.label)}</a></th>" for c in cols) + "<th>seeds</th></tr>")
         for i, r in g.iterrows():
             cls = " class='ref'" if r["method"] in ("original", "retrain") else ""
             cells = "".join(f"<td class='best'>{e(t)}</td>" if b else f"<td>{e(t)}</td>"
@@ -356,7 +340,8 @@ def html_report(summary: pd.DataFrame, cfg: dict, plots: list[Path], failures, s
     if skipped_note:
         parts.append(f"<p class='note'>{e(skipped_note)}</p>")
     parts.append("<h2 id='definitions'>Metric definitions</h2><dl>" + "".join(
-        f"<dt id='def-{k}'>{e(_head(k))}</dt><dd>{e(v)}</dd>" for k, v in DEFINITIONS.items()) + "</dl></body></html>")
+        f"<dt id='def-{e(c.name)}'>{e(c.label)}</dt><dd>{e(c.definition)}"
+        f"{' (' + e(c.unit) + ')' if c.unit else ''}</dd>" for c in cols) + "</dl></body></html>")
     return "\n".join(parts)
 
 
@@ -371,11 +356,14 @@ def write_report(run_dir: str | Path) -> dict[str, Path]:
         raise UnlearnkitError(f"{run_dir}/results.db holds no finished jobs yet; run or resume the bench first")
     csv = store.export_csv()
     cfg = store.meta("config", {}) or {}
-    summary = summarize(df, TABLE_COLUMNS + EXTRA_COLUMNS)
+    summary = summarize(df, table_columns(cfg.get("metrics")))
     histories = store.histories()
-    plots = (plot_per_class_fa(df, run_dir) + plot_mia_histograms(df, run_dir) + plot_pareto(summary, run_dir)
-             + plot_fairness(df, run_dir) + plot_weight_diagnostics(df, histories, run_dir)
-             + plot_epoch_curves(df, histories, run_dir))
+    import matplotlib
+
+    with matplotlib.rc_context({"text.parse_math": False}):  # labels are literal text, never mathtext
+        plots = (plot_per_class_fa(df, run_dir) + plot_mia_histograms(df, run_dir) + plot_pareto(summary, run_dir)
+                 + plot_fairness(df, run_dir) + plot_weight_diagnostics(df, histories, run_dir)
+                 + plot_epoch_curves(df, histories, run_dir))
     failures = store.failures()
     md, page = run_dir / "report.md", run_dir / "report.html"
     skipped = store.meta("skipped", []) or []

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-REQUIRED_COLUMNS = ["dataset", "scenario", "method", "weighting", "target", "seed",
-                    "FA", "RA", "TA", "MIA", "avg_gap", "unlearn_s", "retrain_s"]
+from .columns import required_columns
+
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, row TEXT NOT NULL, finished REAL NOT NULL);
@@ -77,13 +77,14 @@ class ResultStore:
         with self._connect() as c:
             rows = [json.loads(r) for (r,) in c.execute("SELECT row FROM results ORDER BY finished")]
         df = pd.DataFrame(rows)
+        required = required_columns()
         if df.empty:
-            return pd.DataFrame(columns=REQUIRED_COLUMNS)
-        for col in REQUIRED_COLUMNS:
+            return pd.DataFrame(columns=required)
+        for col in required:
             if col not in df:
                 df[col] = float("nan")
-        rest = [c for c in df.columns if c not in REQUIRED_COLUMNS]
-        return df[REQUIRED_COLUMNS + rest]
+        rest = [c for c in df.columns if c not in required]
+        return df[required + rest]
 
     def export_csv(self) -> Path:
         out = self.run_dir / "results.csv"

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import pandas as pd
 
-GROUP = ["dataset", "scenario", "method", "weighting", "target"]
-SUMMARY_COLUMNS = ["FA", "RA", "TA", "MIA", "avg_gap", "unlearn_s", "RTE"]
+from .columns import IDENTITY, headline
+
+GROUP = [c for c in IDENTITY if c != "seed"]
 
 
 def summarize(df: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
-    """One row per group with ``<col>_mean``, ``<col>_std`` and ``n`` (seeds); group order kept."""
-    columns = [c for c in (columns or SUMMARY_COLUMNS) if c in df and pd.api.types.is_numeric_dtype(df[c])]
+    """One row per group with ``<col>_mean``, ``<col>_std`` and ``n`` (seeds); group order kept.
+    ``columns`` defaults to the headline columns (gap columns, Avg.Gap, unlearn time, RTE)."""
+    columns = [c for c in (columns or headline()) if c in df and pd.api.types.is_numeric_dtype(df[c])]
     if df.empty:
         return pd.DataFrame(columns=GROUP)
     g = df.groupby(GROUP, sort=False, dropna=False)

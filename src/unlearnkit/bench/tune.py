@@ -9,21 +9,17 @@ from pathlib import Path
 import yaml
 
 from ..errors import UnlearnkitError
+from ..eval.base import gap_columns
 from ..methods import METHODS
 from .config import BenchConfig, Entry
 from .job import expand, run_job
 from .store import ResultStore
 
-# name → (kind, low, high); a method may narrow or extend this with a ``search_space`` attribute
-DEFAULT_SPACE = {"lr": ("log", 1e-4, 0.1), "epochs": ("int", 1, 10), "forget_weight": ("log", 0.01, 1.0)}
-
-
 def search_space(method_name: str) -> dict:
+    """The method's declared ``search_space`` restricted to its options (α only if it reads D_f)."""
     cls = METHODS.get(method_name)
-    space = dict(getattr(cls, "search_space", DEFAULT_SPACE))
     fields = cls.Options.model_fields
-    uses_forget = getattr(cls, "uses_forget", False)
-    return {k: v for k, v in space.items() if k in fields and (k != "forget_weight" or uses_forget)}
+    return {k: v for k, v in cls.search_space.items() if k in fields and (k != "forget_weight" or cls.uses_forget)}
 
 
 def suggest(trial, space: dict) -> dict:
@@ -65,7 +61,7 @@ def tune(cfg: BenchConfig, out: str | Path, trials: int = 20, tuning_seeds: list
         def score(options: dict) -> float:
             c = cfg.model_copy(update={"methods": [Entry(name=m.name, options={**base, **options})],
                                        "seeds": seeds, "include_original": False,
-                                       "metrics": [x for x in cfg.metrics if x in ("accuracy", "mia_efficacy")]})
+                                       "metrics": [x for x in cfg.metrics if gap_columns([x])]})
             gaps = [run_job(spec)["avg_gap"] for spec in expand(c, cache, device, data_dir).specs]
             value = sum(gaps) / len(gaps)
             return value if math.isfinite(value) else 1e9

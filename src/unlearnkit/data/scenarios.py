@@ -125,7 +125,7 @@ def long_tail_forget(labels, train, rng, num_classes, fraction: float = 0.1, pro
 def correction_split(labels, train, rng, num_classes, fraction: float = 0.2):
     """Correction unlearning (fairness / robustness): no deletion request. D_f is a seeded random
     ``fraction`` of D_train only because a Split needs one (θ_r = a model without it); the ``soft``
-    weighting ignores it (``info["correction"]``) and decides itself which samples lose weight."""
+    weighting ignores it (the split's declared ``purpose``) and decides itself which samples lose weight."""
     _check_fraction(fraction)
     n = max(1, int(round(fraction * len(train))))
     return rng.choice(train, size=n, replace=False), {"correction": True}
@@ -155,6 +155,7 @@ def index_forget(labels, train, rng, num_classes, indices: list[int] | None = No
     return forget, {"n_requested": int(len(forget))}
 
 
+correction_split.purpose = "correction"  # type: ignore[attr-defined]
 index_forget.pool_level = True  # chosen before the unseen split is carved, so no request is lost
 
 
@@ -186,4 +187,4 @@ def make_split(dataset, scenario: str = "random", seed: int = 0, unseen_fraction
     forget, info = requested if requested is not None else choose(train)
     counts = _counts(labels, np.asarray(forget, dtype=np.int64), dataset.num_classes)
     info = {"scenario": scenario, **options, **info, "forget_counts": counts.tolist()}
-    return Split(train, test, unseen, forget, info)
+    return Split(train, test, unseen, forget, info, getattr(fn, "purpose", "deletion"))

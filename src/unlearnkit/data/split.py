@@ -10,17 +10,23 @@ from ..errors import UnlearnkitError
 
 @dataclass(frozen=True)
 class Split:
-    """train / test / unseen (held out from the training pool) / forget ⊂ train; retain = train − forget."""
+    """train / test / unseen (held out from the training pool) / forget ⊂ train; retain = train − forget.
+
+    ``purpose``: ``deletion`` (D_f is a request to forget) or ``correction`` (fairness/robustness: D_f
+    is a stand-in and a weighting decides which samples lose weight); declared by the scenario."""
 
     train: np.ndarray
     test: np.ndarray
     unseen: np.ndarray
     forget: np.ndarray
     info: dict = field(default_factory=dict, compare=False)
+    purpose: str = "deletion"
 
     def __post_init__(self):
         for name in ("train", "test", "unseen", "forget"):
             object.__setattr__(self, name, np.sort(np.asarray(getattr(self, name), dtype=np.int64)))
+        if self.purpose not in ("deletion", "correction"):
+            raise UnlearnkitError(f"split purpose {self.purpose!r} is not 'deletion' or 'correction'")
         if len(self.forget) == 0:
             raise UnlearnkitError("the forget set is empty; choose a scenario that selects at least one sample")
         if not np.isin(self.forget, self.train).all():
@@ -32,11 +38,12 @@ class Split:
     retain: np.ndarray = field(init=False, default=None, compare=False)
 
     def to_dict(self) -> dict:
-        return {k: getattr(self, k).tolist() for k in ("train", "test", "unseen", "forget")} | {"info": self.info}
+        return {k: getattr(self, k).tolist() for k in ("train", "test", "unseen", "forget")} | \
+            {"info": self.info, "purpose": self.purpose}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Split":
-        return cls(d["train"], d["test"], d["unseen"], d["forget"], d.get("info", {}))
+        return cls(d["train"], d["test"], d["unseen"], d["forget"], d.get("info", {}), d.get("purpose", "deletion"))
 
 
 def base_split(labels: np.ndarray, pool: np.ndarray, test: np.ndarray, seed: int,

@@ -3,8 +3,9 @@ from . import accuracy, mia  # noqa: F401
 from . import deviation  # noqa: F401
 from . import fairness  # noqa: F401
 from . import challenge, mia_nn, ulira  # noqa: F401
-from .base import METRICS, Evaluation, Metric
-from .gap import GAP_COLUMNS, avg_gap
-from .predict import predict_logits
+from ..predict import predict_logits
+from .base import METRICS, Column, Evaluation, Metric, Need, gap_columns, registered_columns
+from .gap import avg_gap
 
-__all__ = ["GAP_COLUMNS", "METRICS", "Evaluation", "Metric", "avg_gap", "predict_logits"]
+__all__ = ["METRICS", "Column", "Evaluation", "Metric", "Need", "avg_gap", "gap_columns", "predict_logits",
+           "registered_columns"]

@@ -5,7 +5,7 @@ import json
 
 import torch
 
-from .base import METRICS, Evaluation, Metric
+from .base import METRICS, Column, Evaluation, Metric
 
 
 def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
@@ -28,7 +28,16 @@ class Accuracy(Metric):
     """FA / RA / TA and ``FA_per_class`` (a JSON list by class index)."""
 
     name = "accuracy"
-    columns = ("FA", "RA", "TA", "FA_per_class")
+    columns = (
+        Column("FA", "match_retrain", "Forget accuracy: accuracy (%) on the forget set D_f. Judged by closeness to "
+               "retrain, not by how low it goes.", "%", in_gap=True, per_epoch=True),
+        Column("RA", "match_retrain", "Retain accuracy: accuracy (%) on the retain set D_r = D \\ D_f.", "%",
+               in_gap=True, per_epoch=True),
+        Column("TA", "match_retrain", "Test accuracy: accuracy (%) on the held-out test set D_t.", "%", in_gap=True,
+               per_epoch=True),
+        Column("FA_per_class", "info", "FA per class (JSON list by class index; null where D_f has none)", "%",
+               kind="json"),
+    )
 
     def compute(self, model, ev: Evaluation) -> dict:
         out = {col: accuracy(ev.logits(model, part), ev.labels(part))

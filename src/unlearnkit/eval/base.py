@@ -1,18 +1,95 @@
-"""Metric contract: ``compute(model, ev) -> {column: value}``; an Evaluation caches forward passes."""
+"""The metric contract: a metric *describes itself* — the columns it fills (with their meaning, unit,
+goal, Avg.Gap membership and per-epoch use) and the models it needs — and ``compute(model, ev)``
+returns exactly those columns. Report, summary, store, per-epoch evaluation, tuning and Avg.Gap read
+these declarations from the registry; nothing else keeps a list of metric columns.
+
+An :class:`Evaluation` carries what metrics read (dataset, split, θ_o, θ_r, the run's weighting) and a
+typed :class:`~unlearnkit.sources.ModelSource` for extra models (K retrained models, shadows, the
+run's unlearning function); logits are cached per (model, part) so metrics share forward passes.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal
 
 import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict
+from torch import nn
 
 from ..errors import UnlearnkitError
+from ..predict import predict_logits
 from ..registry import Registry
-from .predict import predict_logits
+
+if TYPE_CHECKING:
+    from ..data.dataset import ArrayDataset
+    from ..data.split import Split
+    from ..sources import ModelSource
+    from ..weighting.base import Weighting
 
 METRICS: Registry = Registry("metric")
+
+Goal = Literal["match_retrain", "min", "max", "info"]
+GOALS: tuple[str, ...] = ("match_retrain", "min", "max", "info")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One result column and what it means.
+
+    ``goal``: ``match_retrain`` (best = closest to the retrained model's value), ``min``, ``max``, or
+    ``info`` (never ranked). ``absolute``: the goal applies to |value| (a signed deviation whose best is
+    0). ``in_gap``: the column enters Avg.Gap (|θ_u − θ_r|; the retrained value is stored as
+    ``<name>_retrain``). ``reference``: also compute it on θ_r and store ``<name>_retrain`` (implied by
+    ``in_gap``). ``per_epoch``: cheap enough to evaluate after every unlearning epoch (curves).
+    ``kind``: ``number``, ``json`` (a JSON list, e.g. per-class values) or ``text``. ``show``: a
+    number column shown in report tables (False: kept in the CSV only). ``digits``: decimals shown.
+    """
+
+    name: str
+    goal: Goal
+    definition: str
+    unit: str = ""
+    in_gap: bool = False
+    per_epoch: bool = False
+    reference: bool = False
+    absolute: bool = False
+    kind: Literal["number", "json", "text"] = "number"
+    digits: int = 2
+    header: str | None = None
+    show: bool = True
+
+    def __post_init__(self):
+        if self.goal not in GOALS:
+            raise ValueError(f"column {self.name!r}: goal {self.goal!r} is not one of {GOALS}")
+
+    @property
+    def label(self) -> str:
+        """The name shown in tables (e.g. ``Avg.Gap`` for ``avg_gap``)."""
+        return self.header or self.name
+
+    @property
+    def short(self) -> str:
+        """The definition's first sentence, without a leading "Name: " (for terminal legends)."""
+        first = self.definition.split(". ")[0].rstrip(".")
+        head, sep, rest = first.partition(": ")
+        return rest if sep and len(head) < 40 else first
+
+    @property
+    def stores_reference(self) -> bool:
+        return self.in_gap or self.reference
+
+
+class Need(str, Enum):
+    """What a metric needs beyond the unlearned model, the dataset and the split."""
+
+    ORIGINAL = "θ_o (the model before unlearning)"
+    RETRAINED = "θ_r (a model retrained on D_r)"
+    RETRAINED_K = "K models retrained on D_r with distinct seeds"
+    SHADOWS = "shadow models trained on other index sets"
+    UNLEARN = "the run's unlearning function (to unlearn other models)"
+    WEIGHTING = "the run's weighting"
 
 
 class NoOptions(BaseModel):
@@ -21,24 +98,25 @@ class NoOptions(BaseModel):
 
 @dataclass
 class Evaluation:
-    """What metrics read: dataset, split, device, seed, θ_o, θ_r, and providers for extra models
-    (``retrained_models(k)`` for R retrained models; set by the bench). Logits are cached per
-    (model, part) so several metrics share one forward pass."""
+    """What metrics read. ``models`` supplies extra models (``retrained(k)``, ``trained``,
+    ``trained_many``, ``unlearn``, ``map``): the bench's cached source or the library's
+    :class:`~unlearnkit.sources.SequentialSource`. ``weighting`` is the run's weighting (its declared
+    ``correction_target`` and ``label`` describe a correction run)."""
 
-    dataset: Any
-    split: Any
+    dataset: ArrayDataset
+    split: Split
     device: torch.device
     seed: int = 0
-    original: Any = None
-    retrained: Any = None
-    plan: Any = None
-    providers: dict[str, Callable] = field(default_factory=dict)
+    original: nn.Module | None = None
+    retrained: nn.Module | None = None
+    weighting: Weighting | None = None
+    models: ModelSource | None = None
     _cache: dict = field(default_factory=dict, repr=False)
 
     def indices(self, part: str) -> np.ndarray:
         return getattr(self.split, part)
 
-    def logits(self, model, part: str) -> torch.Tensor:
+    def logits(self, model: nn.Module, part: str) -> torch.Tensor:
         """Logits on a split part, computed once per (model, part) while this Evaluation lives; the
         model is kept in the entry so a freed model's id can never return another model's logits."""
         key = (id(model), part)
@@ -47,28 +125,73 @@ class Evaluation:
             hit = self._cache[key] = (model, predict_logits(model, self.dataset, self.indices(part), device=self.device))
         return hit[1]
 
+    def memo(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """A value computed once per Evaluation under ``key`` (e.g. θ_o's reflected features)."""
+        if key not in self._cache:
+            self._cache[key] = (None, compute())
+        return self._cache[key][1]
+
     def labels(self, part: str) -> torch.Tensor:
         return torch.as_tensor(self.dataset.labels[self.indices(part)])
 
+    def available(self) -> set[Need]:
+        have = {Need.ORIGINAL: self.original is not None, Need.RETRAINED: self.retrained is not None,
+                Need.WEIGHTING: self.weighting is not None}
+        for need in (Need.RETRAINED_K, Need.SHADOWS, Need.UNLEARN):
+            have[need] = self.models is not None and self.models.provides(need)
+        return {n for n, ok in have.items() if ok}
+
+    def source(self, metric: str) -> ModelSource:
+        """The model source, or a clear error saying how to give one."""
+        if self.models is None:
+            raise UnlearnkitError(f"metric {metric!r} needs extra models; run it through `unlearnkit bench`, or "
+                                  f"build Evaluation(..., models=SequentialSource(...)) (unlearnkit.sources)")
+        return self.models
+
 
 class Metric:
-    """A named metric; ``columns`` are the result columns it fills."""
+    """A named metric: ``columns`` (declared :class:`Column` s), ``needs`` (a set of :class:`Need`),
+    ``compute(model, ev) -> {column: value}`` with exactly the declared column names."""
 
     name: ClassVar[str] = ""
-    columns: ClassVar[tuple[str, ...]] = ()
+    columns: ClassVar[tuple[Column, ...]] = ()
+    needs: ClassVar[frozenset[Need]] = frozenset()
     Options: ClassVar[type[BaseModel]] = NoOptions
 
     def __init__(self, options: BaseModel | None = None):
         self.options = options if options is not None else self.Options()
 
-    def compute(self, model, ev: Evaluation) -> dict[str, float]:
+    @classmethod
+    def column_names(cls) -> tuple[str, ...]:
+        return tuple(c.name for c in cls.columns)
+
+    def check(self, ev: Evaluation) -> None:
+        """Raise a clear error when ``ev`` lacks something this metric needs (before computing)."""
+        missing = sorted(n.value for n in self.needs - ev.available())
+        if missing:
+            raise UnlearnkitError(f"metric {self.name!r} needs {', '.join(missing)}; run it through `unlearnkit "
+                                  f"bench`, or pass them to Evaluation (original=, retrained=, weighting=, "
+                                  f"models=SequentialSource(...))")
+
+    def evaluate(self, model: nn.Module, ev: Evaluation) -> dict:
+        """``check`` then ``compute``; the result must hold exactly the declared columns."""
+        self.check(ev)
+        return self.compute(model, ev)
+
+    def compute(self, model: nn.Module, ev: Evaluation) -> dict:
         raise NotImplementedError
 
 
-def require(ev: Evaluation, name: str, metric: str, hint: str):
-    """The provider ``name`` of ``ev`` or a clear error saying how to pass it."""
-    fn = ev.providers.get(name) if ev.providers else None
-    if fn is None:
-        raise UnlearnkitError(f"metric {metric!r} needs ev.providers[{name!r}] ({hint}); run it through "
-                              f"`unlearnkit bench`, or build Evaluation(..., providers={{{name!r}: ...}}) yourself")
-    return fn
+def registered_columns(names: list[str] | None = None) -> dict[str, Column]:
+    """name → Column over the registered metrics (all, or those named), in registration order."""
+    out: dict[str, Column] = {}
+    for name, cls in METRICS.items():
+        if names is None or name in names:
+            for c in cls.columns:
+                out.setdefault(c.name, c)
+    return out
+
+
+def gap_columns(names: list[str] | None = None) -> tuple[str, ...]:
+    """The columns that enter Avg.Gap among the given metrics (all registered when None)."""
+    return tuple(c.name for c in registered_columns(names).values() if c.in_gap)

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import UnlearnkitError
 from .accuracy import accuracy
-from .base import METRICS, Evaluation, Metric, require
+from .base import METRICS, Column, Evaluation, Metric, Need
 
 BINS = np.arange(13) * 0.5  # 0, 0.5, …, 6.0
 
@@ -129,17 +129,17 @@ class ChallengeScore(Metric):
     """Column challenge_score: F × RA_u/RA_r × TA_u/TA_r from N unlearned + N retrained runs."""
 
     name = "challenge_score"
-    columns = ("challenge_score",)
+    columns = (Column("challenge_score", "max", "NeurIPS 2023 unlearning challenge score: F × RA_u/RA_r × TA_u/TA_r "
+                      "(higher is better).", digits=3),)
+    needs = frozenset({Need.ORIGINAL, Need.RETRAINED_K, Need.UNLEARN})
     Options = ChallengeOptions
 
     def compute(self, model, ev: Evaluation) -> dict:
         o = self.options
-        unlearn_fn = require(ev, "unlearn", self.name, "(model, split, seed) → model unlearned with the run's plan")
-        retrained_models = require(ev, "retrained_models", self.name, "k → k models retrained on D_r")
-        if ev.original is None:
-            raise UnlearnkitError("metric 'challenge_score' needs ev.original (θ_o) to unlearn it N times")
-        unlearned = [model] + [unlearn_fn(ev.original, ev.split, ev.seed + i) for i in range(1, o.N)]
-        retrained = retrained_models(o.N)
+        self.check(ev)
+        models = ev.source(self.name)
+        unlearned = [model] + [models.unlearn(ev.original, ev.split, ev.seed + i) for i in range(1, o.N)]
+        retrained = models.retrained(o.N)
         idx = np.arange(len(ev.split.forget))
         if o.max_targets is not None and len(idx) > o.max_targets:
             idx = np.sort(np.random.default_rng(ev.seed).choice(idx, o.max_targets, replace=False))

@@ -8,7 +8,7 @@ definitions from ``methods/falw.md`` "Setting"):
 - skew = mean_tail |ΔFA_c| / mean_head |ΔFA_c| (the paper's "skewed unlearning deviation";
   > 1 means the tail deviates more than the head).
 
-The math is in pure functions (:func:`class_thirds`, :func:`deviation_summary`); :class:`Deviation`
+The math is in pure functions (:func:`unlearnkit.classes.class_thirds`, :func:`deviation_summary`); :class:`Deviation`
 wraps them as the ``deviation`` metric. Everything is NaN when fewer than 3 classes are in D_f
 (head/mid/tail thirds need at least one class each).
 """
@@ -19,28 +19,10 @@ import math
 
 import numpy as np
 
+from ..classes import GROUPS, class_thirds
 from .accuracy import per_class_accuracy
-from .base import METRICS, Evaluation, Metric
+from .base import METRICS, Column, Evaluation, Metric, Need
 
-GROUPS = ("head", "mid", "tail")
-
-
-def class_thirds(counts) -> np.ndarray:
-    """Group id per class: 0 head, 1 mid, 2 tail, −1 for classes with no forget sample.
-
-    Classes with N_{f,c} > 0 are ranked by forget count, largest first (ties broken by class index,
-    so the grouping is deterministic), and cut into thirds with ``np.array_split`` (the head gets
-    the remainder: 10 classes → 4 / 3 / 3). Fewer than 3 present classes → every class −1.
-    """
-    counts = np.asarray(counts, dtype=np.int64)
-    groups = np.full(len(counts), -1, dtype=np.int64)
-    present = np.flatnonzero(counts > 0)
-    if len(present) < 3:
-        return groups
-    ranked = present[np.argsort(-counts[present], kind="stable")]
-    for g, members in enumerate(np.array_split(ranked, 3)):
-        groups[members] = g
-    return groups
 
 
 def deviation_summary(fa_unlearned, fa_retrained, counts) -> dict:
@@ -77,7 +59,16 @@ class Deviation(Metric):
     (the histogram computed from the labels when the split has no info)."""
 
     name = "deviation"
-    columns = ("dFA_head", "dFA_mid", "dFA_tail", "heterogeneity", "skew", "dFA_per_class")
+    columns = (
+        Column("dFA_head", "min", "Signed mean ΔFA_c = FA_c(unlearned) − FA_c(retrained) over the head third of "
+               "classes by forget count; > 0 under-forgotten, < 0 over-forgotten (FaLW).", "pp", absolute=True),
+        Column("dFA_mid", "min", "dFA_head for the middle third of classes by forget count.", "pp", absolute=True),
+        Column("dFA_tail", "min", "dFA_head for the tail third of classes by forget count.", "pp", absolute=True),
+        Column("heterogeneity", "min", "std over classes of ΔFA_c (FaLW's heterogeneous deviation).", "pp"),
+        Column("skew", "min", "mean tail |ΔFA_c| / mean head |ΔFA_c| (FaLW's skewed deviation).", digits=3),
+        Column("dFA_per_class", "info", "ΔFA_c per class (JSON list by class index)", "pp", kind="json"),
+    )
+    needs = frozenset({Need.RETRAINED})
 
     def compute(self, model, ev: Evaluation) -> dict:
         C = ev.dataset.num_classes

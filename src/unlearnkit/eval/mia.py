@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from sklearn.svm import SVC
 
-from .base import METRICS, Evaluation, Metric
+from .base import METRICS, Column, Evaluation, Metric
 
 HIST_BINS = 20  # histogram of D_f's true-class confidence (the attack's feature), for the report
 
@@ -66,7 +66,13 @@ class MIAEfficacy(Metric):
     a 20-bin histogram of D_f's true-class confidence (what the attack reads) for the report."""
 
     name = "mia_efficacy"
-    columns = ("MIA", "MIA_conf_hist")
+    columns = (
+        Column("MIA", "match_retrain", "MIA-efficacy (SalUn, Fan et al. 2024; Jia et al. 2023): an RBF-SVC trained on "
+               "the true-class confidence of D_r (members) vs D_t (non-members) is applied to D_f; the % of D_f it "
+               "calls non-member. Retrain is the reference.", "%", in_gap=True, per_epoch=True),
+        Column("MIA_conf_hist", "info", "20-bin histogram of D_f's true-class confidence (the attack's feature)",
+               kind="json", reference=True),
+    )
     Options = MIAOptions
 
     def compute(self, model, ev: Evaluation) -> dict:

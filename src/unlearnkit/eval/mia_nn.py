@@ -31,7 +31,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from ..errors import UnlearnkitError
-from .base import METRICS, Evaluation, Metric, require
+from .base import METRICS, Column, Evaluation, Metric, Need
 
 
 # --- pure pieces ---------------------------------------------------------------------------------
@@ -113,19 +113,25 @@ class MIANN(Metric):
     """Columns MIA_NN, MIA_NN_retrain, MIA_NN_gap (percent; 50 = indistinguishable, lower gap = better)."""
 
     name = "mia_nn"
-    columns = ("MIA_NN", "MIA_NN_retrain", "MIA_NN_gap")
+    columns = (
+        Column("MIA_NN", "info", "MIA-NN (TRW paper): held-out accuracy (%) of an RBF-SVM on logits separating "
+               "forget-class samples from the neighbour class's; 50 = indistinguishable.", "%"),
+        Column("MIA_NN_retrain", "info", "MIA_NN of θ_r (the reference).", "%"),
+        Column("MIA_NN_gap", "min", "|MIA_NN(unlearned) − MIA_NN(retrained)|.", "pp"),
+    )
+    needs = frozenset({Need.RETRAINED_K})
     Options = MIANNOptions
 
     def compute(self, model, ev: Evaluation) -> dict:
         o = self.options
-        retrained_models = require(ev, "retrained_models", self.name, "k → k models retrained on D_r")
+        self.check(ev)
         labels_all = ev.dataset.labels
         forget_idx = ev.split.forget
         forget_classes = np.unique(labels_all[forget_idx]).tolist()
         if len(forget_classes) >= ev.dataset.num_classes:
             raise UnlearnkitError("mia_nn is a class-unlearning attack: the forget set covers every class; use a "
                                   "class scenario")
-        models = retrained_models(o.R)
+        models = ev.source(self.name).retrained(o.R)
         probs = torch.stack([torch.softmax(ev.logits(m, "forget"), 1) for m in models])
         neigh = neighbour_classes(probs, labels_all[forget_idx], forget_classes, o.top_k)
         retain_idx = ev.split.retain

@@ -6,7 +6,7 @@ Shadows (K, even): every training sample is put in exactly K/2 random halves H_k
 balanced LiRA assignment). For each k:
 
 * in-model  = train(H_k), then unlearn F_k = H_k ∩ D_f with the run's own method ∘ weighting ∘ target
-  (``ev.providers["unlearn"]``): an in-observation for every target in F_k;
+  (``ev.models.unlearn``): an in-observation for every target in F_k;
 * out-model = train(H_k \\ D_f) ("retrained without the targets"; for class forgetting, without the
   class): an out-observation for every target.
 
@@ -21,15 +21,13 @@ targets' φ together); AUC and the gap to the reference are the numbers to compa
 
 *Reconstruction / knobs:* K, the variance model (per-example vs pooled: LiRA's "fixed variance" is
 the better choice with few shadows, so ``auto`` pools below 16 shadows), ``max_targets``.
-Shadow models are trained through ``ev.providers["map"]`` with the top-level :func:`train_shadow`
-(sequentially if no ``map``), and reused through ``ev.providers["trained"]`` (a cache) when present;
-the bench's ``trained_many`` trains the missing shadows through its executor (Ray tasks under
-``--executor ray``) into the model cache.
+Shadow models come from the evaluation's model source (``ev.models.trained_many``): the bench's
+trains the missing ones through its executor (Ray tasks under ``--executor ray``) into the model
+cache; the library's :class:`~unlearnkit.sources.SequentialSource` trains them in this process.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable, Literal
+from typing import Literal
 
 import numpy as np
 import torch
@@ -38,8 +36,8 @@ from sklearn.metrics import roc_auc_score
 
 from ..data.split import Split
 from ..errors import UnlearnkitError
-from .base import METRICS, Evaluation, Metric, require
-from .predict import predict_logits
+from .base import METRICS, Column, Evaluation, Metric, Need
+from ..predict import predict_logits
 
 
 # --- pure math -----------------------------------------------------------------------------------
@@ -104,40 +102,6 @@ def attack_summary(pos_scores: np.ndarray, neg_scores: np.ndarray, threshold: fl
     return 100.0 * float(acc), 100.0 * float(auc)
 
 
-# --- shadow plumbing -----------------------------------------------------------------------------
-@dataclass
-class ShadowTask:
-    """One shadow model to train: ``train(new_model(), indices, seed)``. Picklable when the two
-    callables are (top-level functions or ``functools.partial`` of them) — needed for a process pool."""
-
-    train: Callable[[Any, np.ndarray, int], Any]
-    new_model: Callable[[], Any]
-    indices: np.ndarray
-    seed: int
-
-
-def train_shadow(task: ShadowTask):
-    """Top-level (picklable) map function: a freshly initialised model trained on ``task.indices``."""
-    torch.manual_seed(task.seed)
-    return task.train(task.new_model(), task.indices, task.seed)
-
-
-def shadow_models(ev: Evaluation, sets: list[np.ndarray], seeds: list[int], metric: str) -> list:
-    """Trained models for the index sets: from ``providers["trained"]`` (a cache) if the bench gives
-    one, else fresh ones trained through ``providers["map"]`` (sequential without it)."""
-    many = ev.providers.get("trained_many") if ev.providers else None
-    if many is not None:  # the bench: cached, missing ones trained in parallel through its executor
-        return list(many(sets, seeds))
-    cached = ev.providers.get("trained") if ev.providers else None
-    if cached is not None:
-        return [cached(idx, s) for idx, s in zip(sets, seeds)]
-    train = require(ev, "train", metric, "(model, indices, seed) → trained model")
-    new_model = require(ev, "new_model", metric, "() → freshly initialised model")
-    tasks = [ShadowTask(train, new_model, np.asarray(idx), int(s)) for idx, s in zip(sets, seeds)]
-    mapper = ev.providers.get("map") or (lambda fn, items: [fn(x) for x in items])
-    return list(mapper(train_shadow, tasks))
-
-
 # --- the metric ----------------------------------------------------------------------------------
 class ULiRAOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -156,13 +120,20 @@ class ULiRA(Metric):
     """Columns ULiRA_acc, ULiRA_auc (θ_u vs θ_r on the targets), ULiRA_retrain_acc (reference)."""
 
     name = "ulira"
-    columns = ("ULiRA_acc", "ULiRA_auc", "ULiRA_retrain_acc")
+    columns = (
+        Column("ULiRA_acc", "info", "U-LiRA (Hayes et al. 2024): balanced accuracy (%) of a per-example likelihood-"
+               "ratio attack telling unlearned from retrained models; 50% is ideal.", "%"),
+        Column("ULiRA_auc", "info", "AUC (%) of the U-LiRA score, θ_u vs θ_r on the targets; 50 is ideal.", "%"),
+        Column("ULiRA_retrain_acc", "info", "ULiRA_acc with θ_u replaced by other retrained models (what perfect "
+               "unlearning reads at this shadow count).", "%"),
+    )
+    needs = frozenset({Need.RETRAINED_K, Need.SHADOWS, Need.UNLEARN})
     Options = ULiRAOptions
 
     def compute(self, model, ev: Evaluation) -> dict:
         o = self.options
-        unlearn_fn = require(ev, "unlearn", self.name, "(model, split, seed) → model unlearned with the run's plan")
-        retrained_models = require(ev, "retrained_models", self.name, "k → k models retrained on D_r")
+        self.check(ev)
+        models = ev.source(self.name)
         if o.K % 2:
             raise UnlearnkitError(f"ulira K must be even (each sample sits in K/2 shadow halves), got {o.K}")
         rng = np.random.default_rng(ev.seed + o.shadow_seed)
@@ -176,7 +147,7 @@ class ULiRA(Metric):
         in_sets = halves
         out_sets = [h[~np.isin(h, split.forget)] for h in halves]
         seeds = [ev.seed + o.shadow_seed + k for k in range(o.K)]
-        trained = shadow_models(ev, in_sets + out_sets, seeds + [s + 500 for s in seeds], self.name)
+        trained = models.trained_many(in_sets + out_sets, seeds + [s + 500 for s in seeds])
         pos_in_train = np.searchsorted(split.train, targets)
         in_mask = member[:, pos_in_train]  # [K, T] target was in half k
         phi_in = np.zeros((o.K, len(targets)))
@@ -185,7 +156,7 @@ class ULiRA(Metric):
             f_k = np.intersect1d(halves[k], split.forget)
             if len(f_k):
                 sh_split = Split(halves[k], split.test, split.unseen, f_k, dict(split.info))
-                unl = unlearn_fn(trained[k], sh_split, seeds[k])
+                unl = models.unlearn(trained[k], sh_split, seeds[k])
                 phi_in[k] = logit_confidence(predict_logits(unl, ev.dataset, targets, device=ev.device), labels)
             else:
                 in_mask[k] = False
@@ -200,7 +171,7 @@ class ULiRA(Metric):
             phi = logit_confidence(predict_logits(m, ev.dataset, targets, device=ev.device), labels)
             return lira_score(phi, mu_in, sd_in, mu_out, sd_out)
 
-        refs = retrained_models(1 + o.reference_models)
+        refs = models.retrained(1 + o.reference_models)
         r0 = ev.retrained if ev.retrained is not None else refs[0]
         s_r = scores(r0)
         acc, auc = attack_summary(scores(model), s_r)

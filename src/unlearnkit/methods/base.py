@@ -52,6 +52,15 @@ class Method:
     weightable_terms: ClassVar[frozenset[str]] = frozenset()
     accepts_target: ClassVar[bool] = False
     default_target: ClassVar[str] = "none"
+    #: False for methods that leave θ_o as it is on purpose (``original``): no "did not move" warning
+    moves_model: ClassVar[bool] = True
+    #: option → (kind, low, high) that ``unlearnkit tune`` searches (kind: log | int | float); entries
+    #: naming no field of ``Options`` are ignored
+    search_space: ClassVar[dict[str, tuple[str, float, float]]] = {
+        "lr": ("log", 1e-4, 0.1), "epochs": ("int", 1, 10), "forget_weight": ("log", 0.01, 1.0)}
+    #: which sets the method reads (the tuner offers ``forget_weight`` only when it reads D_f)
+    uses_forget: ClassVar[bool] = False
+    uses_retain: ClassVar[bool] = False
 
     def check_composition(self, weighting, target_name: str) -> None:
         """Reject a weighting or target this method cannot use (at config time, not silently)."""

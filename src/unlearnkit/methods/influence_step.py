@@ -32,9 +32,9 @@ class InfluenceStep(Method):
     weightable_terms = frozenset({"influence"})
 
     def unlearn(self, ctx):
-        provider = getattr(ctx.weighting, "influence_weights", None)
-        if provider is not None:
-            inf, eps = provider(ctx)
+        given = ctx.weighting.influence_weights(ctx)
+        if given is not None:
+            inf, eps = given
         else:
             train = ctx.split.train
             inf = LinearInfluence.from_model(ctx.model, ctx.dataset, train,

@@ -10,9 +10,10 @@ class Retrain(Method):
     Its cost (``unlearn_s``) is the retraining time, cached or not."""
 
     name = "retrain"
+    uses_retain = True
 
     def unlearn(self, ctx):
         model, seconds = ctx.retrained()
         ctx.model.load_state_dict(model.state_dict())
-        ctx.cost_seconds = seconds
+        ctx.cost_seconds = seconds  # the declared cost: its (possibly cached) retraining time
         return ctx.model

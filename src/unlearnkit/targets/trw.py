@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from ..errors import UnlearnkitError
-from ..eval.predict import predict_logits
+from ..predict import predict_logits
 from .base import TARGETS, TabulatedTarget
 
 

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import UnlearnkitError
-from ..eval.deviation import GROUPS, class_thirds
+from ..classes import GROUPS, class_thirds
 from .base import WEIGHTINGS, Weighting
 
 
@@ -94,11 +94,13 @@ class FaLW(Weighting):
 
     ``weights`` also records per-step diagnostics, ``ctx.record(step, falw_mean_w_head,
     falw_mean_w_mid, falw_mean_w_tail)``: the batch's mean weight over head / mid / tail classes
-    (thirds by forget count, :func:`unlearnkit.eval.deviation.class_thirds`; NaN when a group is
+    (thirds by forget count, :func:`unlearnkit.classes.class_thirds`; NaN when a group is
     absent from the batch).
     """
 
     name = "falw"
+    step_diagnostics = {f"falw_mean_w_{g}": g for g in GROUPS}
+    step_diagnostics_title = "mean weight by class third"
     terms = frozenset({"forget"})
     Options = FaLWOptions
 

@@ -17,7 +17,7 @@ How the weights drive methods (the split has train/forget/retain; correction has
 - gradient methods ask per term: ``retain`` → max(1 + ε_i, 0) (``ft``: (1+ε_i)ℓ_i clipped at 0),
   ``forget`` → max(−ε_i, 0) (``ga``/``neggrad_plus``: ascent on down-weighted samples — the spec's
   *reconstruction* for GA). Losses are divided by the batch size (``normalize = False``).
-- After solving, ``prepare`` narrows the *context's* split (never the run's) so that D_f = the
+- After solving, ``driving_split`` gives the method a narrowed split (never the run's): D_f = the
   samples whose weight 1 + ε_i is ≤ 0 (the argmin sample if none): D_r then holds every sample
   with positive weight, so ``ft`` fine-tunes on Σ (1+ε_i)₊ ℓ_i over all of D_train.
 - On a ``correction`` split (scenario below) the split's forget set is a stand-in and is ignored.
@@ -35,8 +35,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..data.split import Split
 from ..errors import UnlearnkitError
-from ..eval.fairness import CORRECTION_TARGETS, reflect, target_value_and_grad
 from ..influence import SCHEMES, LinearInfluence, embed, linear_head
+from ..objectives import CORRECTION_TARGETS, reflect, target_value_and_grad
 from .base import WEIGHTINGS, Weighting
 
 
@@ -99,7 +99,7 @@ class Soft(Weighting):
 
         eps = np.zeros(len(train))
         free = np.ones(len(train), dtype=bool)
-        correction = bool(split.info.get("correction"))
+        correction = split.purpose == "correction"
         if not correction:
             fixed = np.isin(train, split.forget)
             eps[fixed], free[fixed] = -1.0, False
@@ -117,12 +117,24 @@ class Soft(Weighting):
         zero = train[1.0 + eps <= 0]
         if len(zero) == 0:
             zero = train[[int(np.argmin(eps))]]
-        ctx.split = replace_forget(split, zero)
+        self.narrowed = replace_forget(split, zero)
         ctx.record(soft_target=o.target, soft_scheme=o.scheme, soft_f0=f0, soft_lam=lam,
                    soft_predicted_delta=float(-(eps @ a)), soft_predicted_utility=float(-(eps @ b)),
                    soft_eps_min=float(eps.min()), soft_eps_max=float(eps.max()),
                    soft_frac_negative_weight=float(np.mean(1.0 + eps < 0)), soft_n_zero_weight=int(len(zero)),
                    soft_correction_split=correction, soft_prepare_s=time.perf_counter() - t0)
+
+    @property
+    def label(self) -> str:
+        return self.options.scheme
+
+    @property
+    def correction_target(self) -> str:
+        return self.options.target
+
+    def driving_split(self, ctx) -> Split:
+        """D_f = the samples whose weight 1 + ε_i is ≤ 0 (so D_r holds every positively weighted sample)."""
+        return self.narrowed
 
     def influence_weights(self, ctx) -> tuple[LinearInfluence, np.ndarray]:
         """The influence object at θ_o and ε over ``split.train`` (for the ``if`` method)."""
@@ -135,4 +147,5 @@ class Soft(Weighting):
 
 def replace_forget(split: Split, forget: np.ndarray) -> Split:
     """The same split with another forget set (train/test/unseen unchanged)."""
-    return Split(split.train, split.test, split.unseen, forget, {**split.info, "forget_from": "soft weights"})
+    return Split(split.train, split.test, split.unseen, forget, {**split.info, "forget_from": "soft weights"},
+                 split.purpose)
