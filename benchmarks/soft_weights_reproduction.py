@@ -25,7 +25,7 @@ from scipy.stats import pearsonr, spearmanr
 
 import unlearnkit as uk
 from unlearnkit.eval import METRICS, Evaluation
-from unlearnkit.eval.fairness import CORRECTION_TARGETS, dp_gap, eop_gap, target_value_and_grad
+from unlearnkit.objectives import CORRECTION_TARGETS, dp_gap, eop_gap, target_value_and_grad
 from unlearnkit.influence import LinearInfluence, linear_head_hessian
 from unlearnkit.unlearn import Plan
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from unlearnkit.bench.config import load_config
 from unlearnkit.bench.runner import run_bench
-from unlearnkit.bench.store import REQUIRED_COLUMNS
+from unlearnkit.bench.columns import required_columns
 from unlearnkit.cli import app
 
 TINY = {
@@ -39,7 +39,7 @@ def test_cli_bench_end_to_end(tmp_path):
                                    "--cache-dir", str(tmp_path / "cache"), "--quiet"])
     assert res.exit_code == 0, res.output
     df = pd.read_csv(out / "results.csv")
-    assert list(df.columns[: len(REQUIRED_COLUMNS)]) == REQUIRED_COLUMNS
+    assert list(df.columns[: len(required_columns())]) == required_columns()
     assert sorted(df["method"]) == ["ft", "ga", "original", "retrain"]
     r = df.set_index("method")
     assert r.loc["retrain", "avg_gap"] == pytest.approx(0.0)

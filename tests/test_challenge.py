@@ -4,6 +4,7 @@ import pytest
 import torch
 
 import unlearnkit as uk
+from helpers import ListSource
 from unlearnkit.errors import UnlearnkitError
 from unlearnkit.eval import METRICS, Evaluation
 from unlearnkit.eval.challenge import (challenge_F, epsilon_per_attack, epsilon_per_example, forgetting_quality,
@@ -62,7 +63,7 @@ def test_F_is_high_for_same_distribution_and_low_for_separated_runs():
     assert np.all(fpr == 0) and np.all(fnr == 0)
 
 
-def test_challenge_metric_needs_providers_and_scores_retrain_as_one():
+def test_challenge_metric_needs_a_model_source_and_scores_retrain_as_one():
     ds = uk.load_dataset("digits")
     split = uk.make_split(ds, "class", seed=0, classes=[3])
     metric = METRICS.get("challenge_score")(METRICS.get("challenge_score").Options(N=2))
@@ -76,10 +77,12 @@ def test_challenge_metric_needs_providers_and_scores_retrain_as_one():
 
     retrained = [fit(split.retain, s) for s in range(2)]
     original = fit(split.train, 0)
+    def source(unlearn):
+        return ListSource(retrained, unlearn)
+
     ev = Evaluation(ds, split, dev, original=original, retrained=retrained[0],
-                    providers={"retrained_models": lambda k: retrained[:k],
-                               "unlearn": lambda m, sp, seed: fit(sp.retain, seed)})  # "retrain" as the method
+                    models=source(lambda m, sp, seed: fit(sp.retain, seed)))  # "retrain" as the method
     assert metric.compute(retrained[0], ev)["challenge_score"] == pytest.approx(1.0)
     ev_o = Evaluation(ds, split, dev, original=original, retrained=retrained[0],
-                      providers={"retrained_models": lambda k: retrained[:k], "unlearn": lambda m, sp, seed: original})
+                      models=source(lambda m, sp, seed: original))
     assert metric.compute(original, ev_o)["challenge_score"] < 0.05  # θ_o kept class 3: losses far apart

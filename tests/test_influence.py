@@ -8,7 +8,7 @@ from scipy.stats import pearsonr
 
 import unlearnkit as uk
 from unlearnkit.data import ArrayDataset, Split
-from unlearnkit.eval.fairness import CORRECTION_TARGETS, target_value_and_grad
+from unlearnkit.objectives import CORRECTION_TARGETS, target_value_and_grad
 from unlearnkit.influence import (LinearInfluence, flatten_grads, linear_head_grads, linear_head_hessian,
                                   per_sample_grads)
 from unlearnkit.models import LogReg

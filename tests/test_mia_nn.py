@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import unlearnkit as uk
+from helpers import ListSource
 from unlearnkit.errors import UnlearnkitError
 from unlearnkit.eval import METRICS, Evaluation
 from unlearnkit.eval.mia_nn import neighbour_classes, svm_attack_accuracy
@@ -43,12 +44,12 @@ def test_svm_attack_is_chance_on_identical_and_perfect_on_separable_logits():
     assert svm_attack_accuracy(a, shifted, pos_test=c, neg_test=d) >= 99
 
 
-def test_mia_nn_needs_retrained_models_provider():
+def test_mia_nn_needs_retrained_models():
     ds = uk.load_dataset("digits")
     split = uk.make_split(ds, "class", seed=0, classes=[3])
     ev = Evaluation(ds, split, torch.device("cpu"))
     metric = METRICS.get("mia_nn")()
-    with pytest.raises(UnlearnkitError, match="retrained_models"):
+    with pytest.raises(UnlearnkitError, match="retrained on D_r"):
         metric.compute(uk.build_model("mlp", ds.input_shape, 10), ev)
 
 
@@ -62,7 +63,7 @@ def test_mia_nn_on_digits_separates_forget_from_neighbour_and_reports_gap():
                  for s in range(2)]
     original = uk.train_model(uk.build_model("mlp", ds.input_shape, 10), ds, split.train, cfg, dev)
     ev = Evaluation(ds, split, dev, original=original, retrained=retrained[0],
-                    providers={"retrained_models": lambda k: retrained[:k]})
+                    models=ListSource(retrained))
     out = METRICS.get("mia_nn")(METRICS.get("mia_nn").Options(R=2)).compute(original, ev)
     # θ_o still predicts class 3 on D_f: trivially told apart from the neighbour class
     assert out["MIA_NN"] > 97

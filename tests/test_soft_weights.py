@@ -8,7 +8,7 @@ from scipy.optimize import minimize
 import unlearnkit as uk
 from unlearnkit.data import ArrayDataset
 from unlearnkit.eval import METRICS, Evaluation
-from unlearnkit.eval.fairness import CORRECTION_TARGETS, dp_gap, eop_gap, reflect, target_value_and_grad
+from unlearnkit.objectives import CORRECTION_TARGETS, dp_gap, eop_gap, reflect, target_value_and_grad
 from unlearnkit.influence import bounded_weights, hard_weights, only_target_weights, qp_weights
 from unlearnkit.unlearn import Plan
 
@@ -122,13 +122,14 @@ def trained():
 
 
 def _fairness(ds, split, model, result, method, wo):
-    ev = Evaluation(ds, split, torch.device("cpu"), 0, model, None, Plan.make(method, "soft", weighting_options=wo))
+    ev = Evaluation(ds, split, torch.device("cpu"), 0, model, None,
+                    Plan.make(method, "soft", weighting_options=wo).weighting)
     return METRICS.get("fairness")().compute(result.model, ev)
 
 
 def test_soft_if_drives_dp_to_zero_without_overshoot(trained):
     ds, split, model, tc = trained
-    assert split.info["correction"] and np.array_equal(split.unseen, ds.extra["unseen"])
+    assert split.purpose == "correction" and np.array_equal(split.unseen, ds.extra["unseen"])
     rows = {}
     for scheme in ("qp", "hard"):
         wo = {"target": "dp", "scheme": scheme}
@@ -145,7 +146,7 @@ def test_soft_if_drives_dp_to_zero_without_overshoot(trained):
     assert rows["hard"][1]["soft_n_zero_weight"] == int(np.ceil(0.2 * len(split.train)))
 
 
-def test_soft_weights_drive_ft_and_the_context_split(trained):
+def test_soft_weights_drive_ft_through_the_driving_split(trained):
     ds, split, model, tc = trained
     wo = {"target": "dp", "scheme": "qp"}
     plan = Plan.make("ft", "soft", weighting_options=wo)
@@ -160,8 +161,11 @@ def test_soft_weights_drive_ft_and_the_context_split(trained):
     assert torch.allclose(w.double(), torch.as_tensor(np.maximum(1 + eps[:50], 0)), atol=1e-6)
     wf = plan.weighting.weights(ctx, batch, None, 0, "forget")
     assert torch.allclose(wf.double(), torch.as_tensor(np.maximum(-eps[:50], 0)), atol=1e-6)
-    # the context's D_f = the zero-weight samples, so ft's D_r covers every positively weighted sample
-    assert set(ctx.split.retain) == set(split.train[1 + eps > 0]) or len(ctx.split.forget) == 1
+    # the driving split's D_f = the zero-weight samples, so ft's D_r covers every positively weighted sample;
+    # the request's own split is never rewritten
+    drive = plan.weighting.driving_split(ctx)
+    assert ctx.split is split
+    assert set(drive.retain) == set(split.train[1 + eps > 0]) or len(drive.forget) == 1
     res = uk.unlearn(model, ds, split, "ft", "soft", weighting_options=wo, train_config=tc, device="cpu",
                      options={"epochs": 3, "lr": 0.01})
     row = _fairness(ds, split, model, res, "ft", wo)

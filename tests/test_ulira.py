@@ -6,6 +6,7 @@ import torch
 from scipy.stats import norm
 
 import unlearnkit as uk
+from unlearnkit.sources import SequentialSource
 from unlearnkit.errors import UnlearnkitError
 from unlearnkit.eval import METRICS, Evaluation
 from unlearnkit.eval.ulira import (attack_summary, balanced_membership, fit_gaussians, lira_score,
@@ -61,7 +62,7 @@ def test_lira_on_synthetic_gaussians_matches_bayes_accuracy(sep, expected):
         assert auc > acc
 
 
-def test_ulira_needs_unlearn_provider():
+def test_ulira_needs_unlearn_function():
     ds = uk.load_dataset("digits")
     split = uk.make_split(ds, "class", seed=0, classes=[3])
     with pytest.raises(UnlearnkitError, match="unlearn"):
@@ -71,7 +72,7 @@ def test_ulira_needs_unlearn_provider():
 def test_ulira_end_to_end_flags_the_original_and_not_a_retrained_model():
     """A method that does nothing (``original``): θ_u = θ_o and the in-shadows keep their class-3
     samples, so U-LiRA must flag it (≈ 100); a retrained model reads ≈ chance. Shadows go through the
-    'map' provider (counted)."""
+    source's mapper (counted)."""
     ds = uk.load_dataset("digits")
     split = uk.make_split(ds, "class", seed=0, classes=[3])
     cfg = uk.TrainConfig(epochs=6, lr=0.05)
@@ -95,9 +96,9 @@ def test_ulira_end_to_end_flags_the_original_and_not_a_retrained_model():
     def unlearn(model, sp, seed):
         return uk.unlearn(model, ds, sp, "original", device="cpu", seed=seed).model
 
-    ev = Evaluation(ds, split, dev, original=original, retrained=retrained[0],
-                    providers={"retrained_models": lambda k: retrained[:k], "train": train, "new_model": new_model,
-                               "map": mapper, "unlearn": unlearn})
+    source = SequentialSource(split, 0, new_model, train, unlearn, mapper=mapper)
+    source._models.update({(source._key(split.retain), s): m for s, m in enumerate(retrained)})
+    ev = Evaluation(ds, split, dev, original=original, retrained=retrained[0], models=source)
     metric = METRICS.get("ulira")(METRICS.get("ulira").Options(K=2, max_targets=60))
     out = metric.compute(original, ev)
     assert len(mapped) == 4  # K in-models + K out-models

@@ -9,6 +9,8 @@ from .errors import UnlearnkitError
 def parse_options(schema: type[BaseModel], values: dict | BaseModel | None, where: str) -> BaseModel:
     if isinstance(values, schema):
         return values
+    if isinstance(values, BaseModel):
+        values = values.model_dump()
     try:
         return schema(**(values or {}))
     except ValidationError as e:

@@ -50,11 +50,16 @@ class BenchSource:
             self.key(indices, seed), lambda: self.new_model(seed),
             lambda m: train_model(m, self.ds, indices, self.tcfg, self.device, seed=seed), label=label)
 
+    def _split(self) -> Split:
+        if self.split is None:
+            raise RuntimeError("this BenchSource was built without a split (shadow training only)")
+        return self.split
+
     def original(self) -> tuple[nn.Module, dict]:
-        return self.trained_with_meta(self.split.train, self.spec["seed"], "original")
+        return self.trained_with_meta(self._split().train, self.spec["seed"], "original")
 
     def retrained_with_meta(self, offset: int = 0) -> tuple[nn.Module, dict]:
-        return self.trained_with_meta(self.split.retain, self.spec["seed"] + offset, "retrain")
+        return self.trained_with_meta(self._split().retain, self.spec["seed"] + offset, "retrain")
 
     # the ModelSource protocol ------------------------------------------------------------------
     def provides(self, need: Need) -> bool:

@@ -35,7 +35,7 @@ class Split:
         if len(self.retain) == 0:
             raise UnlearnkitError("the forget set covers the whole training set; nothing would be retained")
 
-    retain: np.ndarray = field(init=False, default=None, compare=False)
+    retain: np.ndarray = field(init=False, default=None, compare=False)  # type: ignore[arg-type]
 
     def to_dict(self) -> dict:
         return {k: getattr(self, k).tolist() for k in ("train", "test", "unseen", "forget")} | \

@@ -90,6 +90,8 @@ class Need(str, Enum):
     SHADOWS = "shadow models trained on other index sets"
     UNLEARN = "the run's unlearning function (to unlearn other models)"
     WEIGHTING = "the run's weighting"
+    CLASS_FORGETTING = "a forget set of whole classes (a class scenario)"
+    BINARY_GROUP = "a binary dataset with a sensitive group attribute (adult, compas, german)"
 
 
 class NoOptions(BaseModel):
@@ -139,6 +141,8 @@ class Evaluation:
                 Need.WEIGHTING: self.weighting is not None}
         for need in (Need.RETRAINED_K, Need.SHADOWS, Need.UNLEARN):
             have[need] = self.models is not None and self.models.provides(need)
+        have[Need.CLASS_FORGETTING] = bool(forgotten_classes(self.dataset.labels, self.split))
+        have[Need.BINARY_GROUP] = self.dataset.group is not None and self.dataset.num_classes == 2
         return {n for n, ok in have.items() if ok}
 
     def source(self, metric: str) -> ModelSource:
@@ -157,6 +161,8 @@ class Metric:
     columns: ClassVar[tuple[Column, ...]] = ()
     needs: ClassVar[frozenset[Need]] = frozenset()
     Options: ClassVar[type[BaseModel]] = NoOptions
+    #: the cheapest meaningful options (contract tests and CI smoke runs use them)
+    quick_options: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, options: BaseModel | None = None):
         self.options = options if options is not None else self.Options()
@@ -180,6 +186,13 @@ class Metric:
 
     def compute(self, model: nn.Module, ev: Evaluation) -> dict:
         raise NotImplementedError
+
+
+def forgotten_classes(labels: np.ndarray, split: Split) -> list[int]:
+    """Classes whose every training sample is in D_f (a class scenario), from the data itself."""
+    in_forget = set(np.unique(labels[split.forget]).tolist())
+    in_retain = set(np.unique(labels[split.retain]).tolist())
+    return sorted(in_forget - in_retain)
 
 
 def registered_columns(names: list[str] | None = None) -> dict[str, Column]:

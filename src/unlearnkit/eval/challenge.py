@@ -132,6 +132,7 @@ class ChallengeScore(Metric):
     columns = (Column("challenge_score", "max", "NeurIPS 2023 unlearning challenge score: F × RA_u/RA_r × TA_u/TA_r "
                       "(higher is better).", digits=3),)
     needs = frozenset({Need.ORIGINAL, Need.RETRAINED_K, Need.UNLEARN})
+    quick_options = {"N": 2, "max_targets": 50}
     Options = ChallengeOptions
 
     def compute(self, model, ev: Evaluation) -> dict:

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import UnlearnkitError
 from ..objectives import ADV_FACTOR, CORRECTION_TARGETS, dp_gap, eop_gap, reflect
-from .base import METRICS, Column, Evaluation, Metric
+from .base import METRICS, Column, Evaluation, Metric, Need
 
 
 class FairnessOptions(BaseModel):
@@ -49,6 +49,7 @@ class Fairness(Metric):
         Column("val_target_before", "info", "validation target metric before", show=False),
         Column("val_target_after", "info", "validation target metric after", show=False),
     )
+    needs = frozenset({Need.BINARY_GROUP})
     Options = FairnessOptions
 
     def compute(self, model, ev: Evaluation) -> dict:

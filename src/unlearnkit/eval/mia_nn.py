@@ -119,7 +119,8 @@ class MIANN(Metric):
         Column("MIA_NN_retrain", "info", "MIA_NN of θ_r (the reference).", "%"),
         Column("MIA_NN_gap", "min", "|MIA_NN(unlearned) − MIA_NN(retrained)|.", "pp"),
     )
-    needs = frozenset({Need.RETRAINED_K})
+    needs = frozenset({Need.RETRAINED_K, Need.CLASS_FORGETTING})
+    quick_options = {"R": 2, "folds": 2}
     Options = MIANNOptions
 
     def compute(self, model, ev: Evaluation) -> dict:

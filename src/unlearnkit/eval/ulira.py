@@ -128,6 +128,7 @@ class ULiRA(Metric):
                "unlearning reads at this shadow count).", "%"),
     )
     needs = frozenset({Need.RETRAINED_K, Need.SHADOWS, Need.UNLEARN})
+    quick_options = {"K": 2, "max_targets": 20, "reference_models": 1}
     Options = ULiRAOptions
 
     def compute(self, model, ev: Evaluation) -> dict:
