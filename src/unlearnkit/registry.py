@@ -1,4 +1,4 @@
-"""Name → object registries with a helpful error for unknown names (DESIGN.md "Composition")."""
+"""Name → object registries with a helpful error for unknown names (docs/architecture.md "Contracts")."""
 from __future__ import annotations
 
 import difflib

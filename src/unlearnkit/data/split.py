@@ -1,4 +1,4 @@
-"""Splits: frozen integer index arrays into one dataset (DESIGN.md "Data and reproducibility")."""
+"""Splits: frozen integer index arrays into one dataset (docs/architecture.md "Contracts")."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
