@@ -52,9 +52,9 @@ def test_cli_bench_end_to_end(tmp_path):
 def test_second_run_trains_nothing_and_skips_done_jobs(tmp_path):
     cfg = load_config(path=write_cfg(tmp_path, seeds=[0, 1]))
     first = run_bench(cfg, tmp_path / "a", cache_dir=tmp_path / "cache", quiet=True)
-    assert first.trained == 4 and first.ran == 8  # θ_o, θ_r per seed; 4 methods (+original) per seed
+    assert first.trained == 6 and first.ran == 8  # θ_o, θ_r, θ_r′ (noise floor) per seed; 4 methods (+original)
     again = run_bench(cfg, tmp_path / "b", cache_dir=tmp_path / "cache", quiet=True)
-    assert again.trained == 0 and again.reused == 4 and again.ran == 8
+    assert again.trained == 0 and again.reused == 6 and again.ran == 8
     resumed = run_bench(cfg, tmp_path / "b", cache_dir=tmp_path / "cache", quiet=True)
     assert resumed.ran == 0 and resumed.skipped_done == 8
     a, b = pd.read_csv(tmp_path / "a" / "results.csv"), pd.read_csv(tmp_path / "b" / "results.csv")

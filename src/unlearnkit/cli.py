@@ -39,10 +39,10 @@ def print_summary(df, title: str) -> None:
     table.add_column("seeds", justify="right")
     for _, r in s.iterrows():
         table.add_row(*[str(r[g]) for g in varying],
-                      *[fmt(r[f"{c.name}_mean"], r[f"{c.name}_std"], 3 if c.digits > 2 else 1) for c in cols],
+                      *[fmt(r[f"{c.name}_mean"], r[f"{c.name}_ci"], 3 if c.digits > 2 else 1) for c in cols],
                       str(r["n"]))
     console.print(table)
-    console.print("[dim]" + "; ".join(f"{c.label}: {c.short}" for c in cols) + "[/]")
+    console.print("[dim]mean ± 95 % CI over seeds. " + "; ".join(f"{c.label}: {c.short}" for c in cols) + "[/]")
 
 
 @app.command()

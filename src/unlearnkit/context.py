@@ -1,6 +1,7 @@
 """What an unlearning method receives (DESIGN.md "Interfaces")."""
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
@@ -11,6 +12,7 @@ from torch import nn
 
 from .data.dataset import ArrayDataset
 from .data.split import Split
+from .passes import PassCounter
 
 if TYPE_CHECKING:
     from .targets.base import Target
@@ -33,7 +35,8 @@ class UnlearnContext:
 
     ``split`` is the split the method drives with: the request's own, or the one the weighting's
     declared ``driving_split`` returns after ``prepare`` (``soft``). ``retrained`` returns (θ_r, its
-    training seconds); a method whose cost is that retraining (``retrain``) sets ``cost_seconds``.
+    training seconds); a method whose cost is that retraining (``retrain``) sets ``cost_seconds`` and
+    ``cost_passes``. ``passes`` counts per-sample passes (evaluation inside ``passes.evaluating()``).
     ``new_model`` builds a freshly initialised model of the same architecture; ``history``
     collects per-step diagnostics (e.g. weights).
     """
@@ -55,6 +58,8 @@ class UnlearnContext:
     on_epoch: Callable[[nn.Module, int], dict | None] | None = None
     history: list[dict] = field(default_factory=list)
     cost_seconds: float | None = None
+    cost_passes: int | None = None
+    passes: PassCounter | None = None
 
     def batch(self, idx: torch.Tensor) -> Batch:
         idx = idx.to(self.device)
@@ -71,6 +76,7 @@ class UnlearnContext:
         if self.progress:
             self.progress({"epoch": epoch, "epochs": epochs, **losses})
         if self.on_epoch:
-            values = self.on_epoch(self.model, epoch)
+            with self.passes.evaluating() if self.passes is not None else contextlib.nullcontext():
+                values = self.on_epoch(self.model, epoch)
             if values:
                 self.record(epoch=epoch, **values)

@@ -16,6 +16,7 @@ from .device import resolve_device
 from .errors import UnlearnkitError
 from .methods import METHODS
 from .options import build, parse_options
+from .passes import PassCounter
 from .targets import TARGETS
 from .training import TrainConfig, train_model
 from .weighting import WEIGHTINGS
@@ -34,6 +35,7 @@ class UnlearnResult:
     method: str = ""
     weighting: str = "uniform"
     target: str = "none"
+    passes: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -101,11 +103,16 @@ def unlearn(model: nn.Module, dataset, split: Split, method: str = "rl", weighti
                          on_epoch=on_epoch)
     torch.manual_seed(seed)
     t0 = time.perf_counter()
-    plan.weighting.prepare(ctx)
-    ctx.split = plan.weighting.driving_split(ctx)
-    plan.target.prepare(ctx)
-    out = plan.method.unlearn(ctx)
+    with PassCounter(work, original) as counter:
+        ctx.passes = counter
+        plan.weighting.prepare(ctx)
+        ctx.split = plan.weighting.driving_split(ctx)
+        plan.target.prepare(ctx)
+        out = plan.method.unlearn(ctx)
     seconds = ctx.cost_seconds if ctx.cost_seconds is not None else time.perf_counter() - t0
+    passes = counter.as_dict()
+    if ctx.cost_passes is not None:
+        passes["total"] = ctx.cost_passes
     bad = [k for k, v in out.state_dict().items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:
         raise UnlearnkitError(f"method {method!r} left non-finite parameters ({', '.join(bad[:3])}); "
@@ -116,7 +123,7 @@ def unlearn(model: nn.Module, dataset, split: Split, method: str = "rl", weighti
         warnings.warn(f"method {method!r} did not change the model (parameter change 0); check its lr/epochs",
                       RuntimeWarning, stacklevel=2)
     return UnlearnResult(out.eval(), seconds, moved, change, ctx.history, method, plan.weighting.name,
-                         plan.target.name)
+                         plan.target.name, passes)
 
 
 @torch.no_grad()

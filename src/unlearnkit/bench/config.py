@@ -78,6 +78,8 @@ class BenchConfig(BaseModel):
     unseen_fraction: float = Field(0.1, ge=0, lt=1)
     include_original: bool = Field(True, description="add a method=original row per dataset/scenario/seed")
     epoch_eval: bool = Field(False, description="evaluate FA/RA/TA/MIA after every unlearning epoch (curves)")
+    noise_floor: bool = Field(True, description="train a second retrained model θ_r′ (another seed, cached) per "
+                                                "split and report avg_gap_floor = Avg.Gap(θ_r′ vs θ_r)")
 
     @field_validator("scenarios", "methods", "seeds", "datasets")
     @classmethod

@@ -23,6 +23,7 @@ from ..errors import CompositionError
 from ..eval import METRICS, Evaluation, avg_gap, gap_columns
 from ..models import build_model
 from ..options import build
+from ..passes import training_passes
 from ..cache import fingerprint
 from ..unlearn import Plan, unlearn
 from .config import BenchConfig, merged
@@ -43,7 +44,7 @@ def expand(cfg: BenchConfig, cache_dir: str, device: str = "auto", data_dir: str
         build(METRICS, m, cfg.metric_options.get(m))
     base = dict(model=cfg.model.model_dump(), train=cfg.train.model_dump(), metrics=cfg.metrics,
                 metric_options=cfg.metric_options, unseen_fraction=cfg.unseen_fraction, version=__version__,
-                epoch_eval=cfg.epoch_eval)
+                epoch_eval=cfg.epoch_eval, noise_floor=cfg.noise_floor)
     runtime = dict(cache_dir=str(cache_dir), device=device, data_dir=data_dir, download=download)
     methods = list(cfg.methods)
     if cfg.include_original and not any(m.name == "original" for m in methods):
@@ -107,9 +108,10 @@ def prepare(spec: dict) -> dict:
     split = _split(spec, ds)
     device = resolve_device(spec["device"])
     models = BenchSource(spec, ds.to(device), split, device)
-    _, mo = models.original()
-    _, mr = models.retrained_with_meta()
-    return {"original_cached": mo["cached"], "retrain_cached": mr["cached"]}
+    metas = [models.original()[1], models.retrained_with_meta()[1]]
+    if spec.get("noise_floor"):
+        metas.append(models.retrained_with_meta(1)[1])
+    return {"trained": sum(not m["cached"] for m in metas), "reused": sum(bool(m["cached"]) for m in metas)}
 
 
 def train_into_cache(task: tuple[dict, np.ndarray, int]) -> bool:
@@ -118,6 +120,16 @@ def train_into_cache(task: tuple[dict, np.ndarray, int]) -> bool:
     device = resolve_device(spec["device"])
     BenchSource(spec, _dataset(spec).to(device), None, device).trained_with_meta(np.asarray(indices), seed, "shadow")
     return True
+
+
+def reference_values(models: BenchSource, metric, name: str, spec: dict, split, offset: int, ev) -> dict:
+    """A metric's values on the retrained model of seed ``seed + offset`` (θ_r for 0, θ_r′ for 1),
+    memoised beside the model cache: the same for every job of this split."""
+    key = fingerprint(dict(model=models.key(split.retain, spec["seed"] + offset), metric=name,
+                           options=spec["metric_options"].get(name), seed=spec["seed"], forget=split.forget,
+                           test=split.test))
+    model = ev.retrained if offset == 0 else models.retrained_with_meta(offset)[0]
+    return models.cache.memo(key, lambda: metric.compute(model, ev))
 
 
 def run_job(spec: dict, progress=None, keep_model: bool = False) -> dict:
@@ -161,15 +173,17 @@ def run_job(spec: dict, progress=None, keep_model: bool = False) -> dict:
     t0 = time.perf_counter()
     row: dict = {}
     ref: dict = {}
+    gap_cols = gap_columns(spec["metrics"])
+    floor_ref: dict = {}
     for name, metric in zip(spec["metrics"], metrics):
         row.update(metric.evaluate(result.model, ev))
         if any(c.stores_reference for c in metric.columns):  # θ_r's values: the same for every job of this split
-            key = fingerprint(dict(model=models.key(split.retain, spec["seed"]), metric=name,
-                                   options=spec["metric_options"].get(name), seed=spec["seed"], forget=split.forget,
-                                   test=split.test))
-            ref.update(models.cache.memo(key, lambda: metric.compute(retrained, ev)))
+            ref.update(reference_values(models, metric, name, spec, split, 0, ev))
+            if spec.get("noise_floor") and any(c.in_gap for c in metric.columns):
+                floor_ref.update(reference_values(models, metric, name, spec, split, 1, ev))
     eval_s = time.perf_counter() - t0
     stored = {c.name for metric in metrics for c in metric.columns if c.stores_reference}
+    retrain_passes = training_passes(models.tcfg.epochs, len(split.retain))
     row = {
         "dataset": spec["dataset"].get("label") or spec["dataset"]["name"],
         "scenario": spec["scenario_label"],
@@ -178,13 +192,19 @@ def run_job(spec: dict, progress=None, keep_model: bool = False) -> dict:
         "target": t["label"] or t["name"],
         "seed": spec["seed"],
         **row,
-        "avg_gap": avg_gap(row, ref, gap_columns(spec["metrics"])),
+        "avg_gap": avg_gap(row, ref, gap_cols),
+        "avg_gap_floor": avg_gap(floor_ref, ref, gap_cols) if floor_ref else math.nan,
         **{f"{c}_retrain": v for c, v in ref.items() if c in stored},
         "unlearn_s": result.seconds,
         "retrain_s": meta_r["train_s"],
         "train_s": meta_o["train_s"],
         "eval_s": eval_s,
         "RTE": result.seconds / meta_r["train_s"] if meta_r["train_s"] else math.nan,
+        "retrain_timed_here": not meta_r["cached"],
+        "unlearn_passes": result.passes.get("total", math.nan),
+        "eval_passes": result.passes.get("eval_forward", 0),
+        "retrain_passes": retrain_passes,
+        "cost_ratio": result.passes.get("total", math.nan) / retrain_passes,
         "moved": result.moved,
         "param_change": result.param_change,
         "n_forget": len(split.forget),

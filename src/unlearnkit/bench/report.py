@@ -158,6 +158,9 @@ def plot_pareto(summary: pd.DataFrame, out: Path) -> list[Path]:
                 ax.annotate(_label(r), (xi, yi), fontsize=6, alpha=0.8, xytext=(2, 2), textcoords="offset points")
             front = pareto_front(np.c_[x, y])
             ax.plot(x[front], y[front], lw=0.8, alpha=0.6)
+        if "avg_gap_floor_mean" in g and g["avg_gap_floor_mean"].notna().any():
+            ax.axhline(g["avg_gap_floor_mean"].mean(), color="grey", ls=":", lw=1.2,
+                       label="noise floor (θ_r′ vs θ_r)")
         ax.set_xscale("log")
         ax.set_xlabel("unlearn time (s, log)")
         ax.set_ylabel("Avg.Gap to retrain (lower is better)")
@@ -261,7 +264,17 @@ def _columns(summary: pd.DataFrame, metrics: list[str] | None) -> list[Column]:
 
 
 def _cell(r, c: Column, marks, i) -> tuple[str, bool]:
-    return fmt(r[f"{c.name}_mean"], r[f"{c.name}_std"], c.digits), marks.get((i, c.name), False)
+    text = fmt(r[f"{c.name}_mean"], r[f"{c.name}_ci"], c.digits)
+    if c.name == "avg_gap" and within_floor(r):
+        text += " ≈r"
+    return text, marks.get((i, c.name), False)
+
+
+def within_floor(r) -> bool:
+    """Avg.Gap within the noise floor (Avg.Gap of another retrained model): indistinguishable from
+    retraining at this sample size. Never for the ``retrain`` row itself."""
+    gap, floor = r.get("avg_gap_mean"), r.get("avg_gap_floor_mean")
+    return r.get("method") != "retrain" and not (pd.isna(gap) or pd.isna(floor)) and gap <= floor
 
 
 def md_escape(text) -> str:
@@ -276,9 +289,11 @@ def markdown(summary: pd.DataFrame, cfg: dict, plots: list[Path], failures, skip
     e = md_escape
     lines = [f"# unlearnkit report: {e(cfg.get('name', 'bench'))}", "", e(cfg.get("description", "")), "",
              f"Seeds: {e(cfg.get('seeds'))}; model: {e(cfg.get('model', {}).get('name'))}; "
-             f"metrics: {e(', '.join(cfg.get('metrics', [])))}. Mean ± std over seeds; **bold** = best per "
+             f"metrics: {e(', '.join(cfg.get('metrics', [])))}. Mean ± 95 % CI over seeds (t-interval; n = the "
+             f"seeds column); **bold** = best per "
              f"dataset/scenario by each column's goal (see definitions: closest to retrain, lowest or highest). "
-             f"MIA is **MIA-efficacy** (see definitions below).", ""]
+             f"MIA is **MIA-efficacy** (see definitions below). ≈r: Avg.Gap within the noise floor (the Avg.Gap "
+             f"of a second retrained model), i.e. indistinguishable from retraining at this sample size.", ""]
     for (ds, sc), g in summary.groupby(["dataset", "scenario"], sort=False):
         lines += [f"## {e(ds)} · {e(sc)}", "", "| method | weighting | target | "
                   + " | ".join(e(c.label) for c in cols) + " | seeds |", "|" + "---|" * (len(cols) + 4)]
@@ -315,7 +330,8 @@ def html_report(summary: pd.DataFrame, cfg: dict, plots: list[Path], failures, s
              f"</title><style>{CSS}</style></head><body>",
              f"<h1>unlearnkit report: {e(cfg.get('name', 'bench'))}</h1><p>{e(cfg.get('description', ''))}</p>",
              f"<p class='note'>Seeds {e(str(cfg.get('seeds')))} · model {e(str(cfg.get('model', {}).get('name')))} · "
-             "mean ± std over seeds · <b>bold</b> = best per dataset/scenario by each column's goal (closest to "
+             "mean ± 95 % CI over seeds (t-interval; n = the seeds column) · ≈r: Avg.Gap within the noise floor "
+             "(indistinguishable from retraining at this sample size) · <b>bold</b> = best per dataset/scenario by each column's goal (closest to "
              "retrain, lowest or highest; see the definitions). The MIA column is <a href='#def-MIA'>MIA-efficacy</a>; all column "
              "headers link to their <a href='#definitions'>definitions</a>.</p>"]
     for (ds, sc), g in summary.groupby(["dataset", "scenario"], sort=False):

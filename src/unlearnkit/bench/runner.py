@@ -66,8 +66,8 @@ def run_bench(cfg: BenchConfig, out: str | Path, executor: str = "local", jobs: 
         def prepared(spec, result, error):
             if error is not None:
                 raise error
-            outcome.trained += (not result["original_cached"]) + (not result["retrain_cached"])
-            outcome.reused += result["original_cached"] + result["retrain_cached"]
+            outcome.trained += result["trained"]
+            outcome.reused += result["reused"]
             bar.advance(t_prep)
 
         ex.run(prepare, prep, prepared)

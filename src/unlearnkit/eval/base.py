@@ -9,6 +9,7 @@ run's unlearning function); logits are cached per (model, part) so metrics share
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal
@@ -72,7 +73,7 @@ class Column:
     @property
     def short(self) -> str:
         """The definition's first sentence, without a leading "Name: " (for terminal legends)."""
-        first = self.definition.split(". ")[0].rstrip(".")
+        first = re.split(r"\.\s+(?=[A-Z])", self.definition)[0].rstrip(".")
         head, sep, rest = first.partition(": ")
         return rest if sep and len(head) < 40 else first
 
