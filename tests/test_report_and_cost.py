@@ -1,0 +1,97 @@
+"""Report rendering (escaping, literal labels, CI, noise floor) and deterministic cost columns."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import unlearnkit as uk
+from unlearnkit.bench.config import BenchConfig
+from unlearnkit.bench.report import md_escape, write_report
+from unlearnkit.bench.runner import run_bench
+from unlearnkit.bench.summary import ci_half_width, summarize
+from unlearnkit.passes import PassCounter, training_passes
+
+EVIL = "<script>alert(1)</script>$x^2$"
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("report")
+    cfg = BenchConfig(
+        name=EVIL, datasets=["digits"], model="mlp", train={"epochs": 3, "lr": 0.05},
+        scenarios=[{"kind": "random", "fraction": 0.1, "label": "rand $\\alpha$ <img onerror=x>"}],
+        methods=["retrain", {"name": "ft", "label": EVIL}, "ga"],
+        method_options={"ft": {"epochs": 2}, "ga": {"epochs": 1}}, seeds=[0, 1])
+    out = tmp / "run"
+    run_bench(cfg, out, cache_dir=tmp / "cache", quiet=True)
+    files = write_report(out)  # mathtext in labels must not crash matplotlib
+    return out, files, pd.read_csv(out / "results.csv")
+
+
+def test_injected_labels_are_escaped_in_markdown_and_html(run):
+    out, files, _ = run
+    md, page = files["md"].read_text(), files["html"].read_text()
+    for text in (md, page):
+        assert "<script>" not in text and "<img onerror" not in text
+    assert "&lt;script&gt;" in md and "&lt;script&gt;" in page
+    assert md_escape("a|b $c$ <i>") == "a\\|b \\$c\\$ &lt;i&gt;"
+    assert any(p.name.startswith("pareto") for p in files["plots"])
+
+
+def test_noise_floor_and_cost_columns_in_every_row(run):
+    _, _, df = run
+    r = df.set_index("method")
+    assert (df["avg_gap_floor"] > 0).all() and df["avg_gap_floor"].nunique() <= 2  # one value per split (seed)
+    assert (r.loc["retrain", "avg_gap"] == 0).all()
+    # hand-worked pass counts: ft = 2 epochs over D_r, forward + backward; ga = 1 epoch over D_f
+    n_f = df["n_forget"].iloc[0]
+    retain = df["retrain_passes"].iloc[0] / (2 * 3)  # retrain_passes = 2 · 3 epochs · |D_r|
+    assert r.loc[EVIL, "unlearn_passes"].tolist() == [2 * 2 * retain] * 2
+    assert r.loc["ga", "unlearn_passes"].tolist() == [2 * n_f] * 2
+    assert r.loc["retrain", "cost_ratio"].tolist() == [1.0, 1.0]
+    assert r.loc["original", "unlearn_passes"].tolist() == [0, 0]
+    assert r.loc[EVIL, "cost_ratio"].tolist() == pytest.approx([2 / 3] * 2)
+
+
+def test_report_shows_ci_and_marks_methods_within_the_floor(run):
+    _, files, df = run
+    md = files["md"].read_text()
+    assert "95 % CI" in md and "floor" in md
+    s = summarize(df, ["avg_gap", "avg_gap_floor"])
+    ga = s[s["method"] == "ga"].iloc[0]
+    vals = df[df["method"] == "ga"]["avg_gap"]
+    assert ga["avg_gap_ci"] == pytest.approx(ci_half_width(vals))
+    within = ga["avg_gap_mean"] <= ga["avg_gap_floor_mean"]
+    ga_line = next(line for line in md.splitlines() if line.startswith("| ga |"))
+    assert ("≈r" in ga_line) == within
+
+
+def test_ci_half_width_by_hand():
+    # n = 3, mean 2, sd 1: t(0.975, 2) = 4.302653 → 4.302653 / √3
+    assert ci_half_width([1.0, 2.0, 3.0]) == pytest.approx(4.302653 / math.sqrt(3), rel=1e-6)
+    assert math.isnan(ci_half_width([5.0]))
+
+
+def test_pass_counter_counts_forward_backward_and_evaluation_apart():
+    model = torch.nn.Linear(3, 2)
+    x = torch.randn(7, 3)
+    with PassCounter(model) as c:
+        model(x).sum().backward()
+        with torch.no_grad():
+            model(x[:4])
+        with c.evaluating():
+            model(x[:5])
+    assert c.as_dict() == {"forward": 11, "backward": 7, "eval_forward": 5, "total": 18}
+    model(x)  # after the context: not counted
+    assert c.forward == 11
+    assert training_passes(3, 10) == 60
+
+
+def test_unlearn_reports_passes_through_the_library(digits, random_split, theta_o):
+    res = uk.unlearn(theta_o, digits, random_split, "ga", options={"epochs": 2}, device="cpu")
+    assert res.passes["forward"] == res.passes["backward"] == 2 * len(random_split.forget)
+    assert np.isfinite(res.passes["total"])
