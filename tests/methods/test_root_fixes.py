@@ -180,15 +180,27 @@ def test_ssd_alpha_that_cannot_select_is_rejected(digits, theta_o):
 @pytest.mark.parametrize("c", [0, 3, 7, 9])
 def test_fisher_default_removes_any_class(digits, theta_o, c):
     """The old fixed step (0.3, tuned on class 3) left class 0 at FA 98% and class 7 at 86% (3 seeds).
-    The calibrated step keeps D_r accuracy within retain_drop (1.25) of θ_o's by construction and
-    (measured, seed 0) brings FA to ≤ 4% on these classes."""
+    The calibrated step guarantees RA ≥ RA(θ_o) − 1 − 0.02·(FA(θ_o) − FA) on D_r (all of it is the
+    calibration sample here) and (measured, 3 seeds) takes every class to FA 0% with RA ≥ 97%."""
     split = class_split(digits, c)
+    ra0, fa0 = acc(theta_o, digits, split.retain), acc(theta_o, digits, split.forget)
+    res = run(theta_o, digits, split, "fisher")
+    fa, ra = acc(res.model, digits, split.forget), acc(res.model, digits, split.retain)
+    assert fa <= 2.0, f"class {c}: FA {fa:.1f}"
+    assert ra >= ra0 - 1.0 - 0.02 * (fa0 - fa) - 1e-9, f"class {c}: RA {ra:.2f} vs θ_o {ra0:.2f}"
+    assert ra >= ra0 - 5.0
+    assert res.history[0]["calibrated"] and res.history[0]["step"] > 0
+
+
+def test_fisher_calibration_keeps_random_forgetting_mild(digits, theta_o):
+    """On random forgetting FA and RA fall together: the step stops early (RA within ~1.2 points, FA
+    still near the held-out accuracy, not wiped out)."""
+    split = uk.make_split(digits, "random", seed=0, fraction=0.1)
     ra0 = acc(theta_o, digits, split.retain)
     res = run(theta_o, digits, split, "fisher")
     fa, ra = acc(res.model, digits, split.forget), acc(res.model, digits, split.retain)
-    assert fa <= 10.0, f"class {c}: FA {fa:.1f}"
-    assert ra >= ra0 - 1.25 - 1e-9, f"class {c}: RA {ra:.2f} vs θ_o {ra0:.2f}"
-    assert res.history[0]["calibrated"] and res.history[0]["step"] > 0
+    assert ra >= ra0 - 1.0 - 0.02 * (100.0 - fa) - 1e-9
+    assert fa > 85.0
 
 
 def test_fisher_fixed_step_is_the_old_behaviour(digits, theta_o):
