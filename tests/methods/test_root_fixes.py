@@ -139,7 +139,7 @@ class Tiny(nn.Module):
         return self.fc(x)
 
 
-@pytest.mark.parametrize("n, b", [(5, 2), (6, 3), (4, 4), (5, 8)])
+@pytest.mark.parametrize("n, b", [(5, 2), (5, 3), (4, 4), (5, 8)])
 def test_expected_batch_importance_is_the_reference_averaged_over_all_orders(n, b):
     """Enumerate every order of n samples, run the reference estimator (mean over unshuffled batches of b
     of the squared batch-mean gradient) on each, average: equals ``expected_batch`` exactly."""
