@@ -322,7 +322,7 @@ def _unlearn_checkpoint(*, checkpoint, method, weighting, target, option, weight
     import inspect
     import time
 
-    from . import audit as audit_mod
+    from .audit import AuditOptions, audit, ids_sha256, verify_retrain as run_verify_retrain, write_audit
     from .checkpoint import CheckpointMeta, DatasetSpec, file_sha256, load_checkpoint, save_checkpoint, versions
     from .device import resolve_device
     from .training import TrainConfig
@@ -340,7 +340,7 @@ def _unlearn_checkpoint(*, checkpoint, method, weighting, target, option, weight
         Plan.make(method, weighting, target, m_opts, w_opts, t_opts)
         from .options import parse_options
 
-        parse_options(audit_mod.AuditOptions, a_opts, "--audit-option")
+        parse_options(AuditOptions, a_opts, "--audit-option")
         extra = {}
         if stop is not None:
             # GUARD for the merge: stop= arrives with the proxy branch; the lead removes this check when merging.
@@ -367,14 +367,14 @@ def _unlearn_checkpoint(*, checkpoint, method, weighting, target, option, weight
                                            num_classes=ds.num_classes,
                                            dataset=DatasetSpec(**spec.model_dump()), versions=versions())
         meta = meta.model_copy(update={"extra": {**meta.extra, "unlearned_from": str(checkpoint.resolve()),
-                                                 "forget_sha256": audit_mod.ids_sha256(split.forget),
+                                                 "forget_sha256": ids_sha256(split.forget),
                                                  "method": method}})
         unlearned_path = save_checkpoint(result.model, out / "unlearned.safetensors", meta, like=ckpt.state)
         forget_file = out / "forget_ids.txt"
         forget_file.write_text("\n".join(map(str, split.forget.tolist())) + "\n")
         # measure the model as saved: the audit is then exactly what `unlearnkit audit` recomputes from the files
         saved = load_checkpoint(unlearned_path, ds, arch, _pairs(arch_option, "--arch-option") if arch_option else None)
-        record = audit_mod.audit(saved.model, ckpt.model, ds, split, options=a_opts, device=dev)
+        record = audit(saved.model, ckpt.model, ds, split, options=a_opts, device=dev)
         record["request_source"] = source
         record["run"] = {"method": method, "weighting": weighting, "target": target,
                          "options": {"method": m_opts, "weighting": w_opts, "target": t_opts}, "seed": seed,
@@ -385,7 +385,7 @@ def _unlearn_checkpoint(*, checkpoint, method, weighting, target, option, weight
         if verify_retrain:
             from .bench.runner import default_cache_dir
 
-            record["verify_retrain"] = audit_mod.verify_retrain(
+            record["verify_retrain"] = run_verify_retrain(
                 saved.model, ckpt.model, ds, split, ckpt.new_model, tcfg, seed, dev, cache_dir or default_cache_dir(),
                 dict(arch=ckpt.arch.model_dump(), data=record["data"]["fingerprint"]))
         record["files"] = {"original": str(checkpoint), "original_sha256": file_sha256(checkpoint),
@@ -395,7 +395,7 @@ def _unlearn_checkpoint(*, checkpoint, method, weighting, target, option, weight
         record["command"] = _audit_command(unlearned_path, checkpoint, forget_file, holdout,
                                            None if ckpt.meta is not None and ckpt.meta.dataset == spec else spec,
                                            arch, arch_option, a_opts, device)
-        paths = audit_mod.write_audit(record, out)
+        paths = write_audit(record, out)
     except UnlearnkitError as e:
         _fail(e)
     _print_audit(record, title=f"{method} ∘ {weighting} ∘ {target} on {checkpoint.name} · forget "
@@ -496,7 +496,7 @@ def audit_cmd(
 ) -> None:
     """Recompute an unlearning audit from the saved files (no training): FA, RA, held-out accuracy,
     MIA-efficacy, per-class FA vs held-out accuracy, proxy gap, parameter change — before and after."""
-    from . import audit as audit_mod
+    from .audit import audit, differences, measurements, write_audit
     from .checkpoint import load_checkpoint
 
     try:
@@ -504,7 +504,7 @@ def audit_cmd(
             original, dataset=dataset, data=data, dataset_option=dataset_option, subset=subset, arch=arch,
             arch_option=arch_option, forget=forget, forget_where=forget_where, holdout=holdout, data_dir=data_dir)
         unl = load_checkpoint(checkpoint, ds, arch, _pairs(arch_option, "--arch-option") if arch_option else None)
-        record = audit_mod.audit(unl.model, orig.model, ds, split, options=_pairs(audit_option, "--audit-option"),
+        record = audit(unl.model, orig.model, ds, split, options=_pairs(audit_option, "--audit-option"),
                                  device=device)
         record["request_source"] = source
         record["files"] = {"original": str(original), "unlearned": str(checkpoint)}
@@ -513,9 +513,9 @@ def audit_cmd(
             if not compare.exists():
                 raise UnlearnkitError(f"--compare {str(compare)!r} not found")
             saved = json.loads(compare.read_text())
-            diffs = audit_mod.differences(audit_mod.measurements(record), audit_mod.measurements(saved))
+            diffs = differences(measurements(record), measurements(saved))
         if out is not None:
-            audit_mod.write_audit(record, out)
+            write_audit(record, out)
     except UnlearnkitError as e:
         _fail(e)
     _print_audit(record, title=f"audit of {checkpoint.name} vs {original.name} · forget "
