@@ -79,6 +79,8 @@ def test_train_writes_checkpoint_and_description(trained, digits):
     h.update(digits.y.numpy().astype(np.int64).tobytes())
     assert meta["data_fingerprint"] == h.hexdigest()
     assert set(meta["versions"]) == {"unlearnkit", "torch", "python"}
+    train, _, _ = base_split(digits.labels, digits.pool, digits.test, 0, 0.1)
+    assert (trained / "train_ids.txt").read_text().split() == [str(i) for i in train]
 
 
 def test_round_trip_cli_equals_library(trained, ids_file, digits, tmp_path):

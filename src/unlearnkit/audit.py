@@ -251,7 +251,8 @@ def to_markdown(record: dict) -> str:
          "Forget-set class histogram: " + ", ".join(f"{n}: {c}" for n, c in hist), ""]
     if run:
         opts = _options_text(run)
-        L += [f"**Method**: `{run.get('method')}` ∘ weighting `{run.get('weighting')}` ∘ target `{run.get('target')}` "
+        L += [f"**Method**: `{run.get('method')}` ∘ weighting `{run.get('weighting')}` ∘ "
+              f"target `{run.get('target')}` "
               f"({opts}); seed {run.get('seed')}, device {run.get('device')}.",
               f"Wall time {_f(run.get('wall_s'), 3)} s, {run.get('passes', '—')} pass(es) over the data; "
               f"stop: {run.get('stop') or 'fixed epochs'}.", ""]
@@ -310,7 +311,8 @@ def to_html(record: dict) -> str:
             P.append("<ul>" + "".join(f"<li>auto stop: {e(s)}</li>" for s in stops) + "</ul>")
     P.append("<table><tr><th>measure</th><th>before</th><th>after</th><th>change</th></tr>")
     P += [f"<tr><td>{e(a)}</td><td>{e(b)}</td><td>{e(c)}</td><td>{e(d)}</td></tr>" for a, b, c, d in _rows(record)]
-    P.append(f"</table><p>Parameter change ‖θ<sub>u</sub> − θ<sub>o</sub>‖₂ = {e(_f(record['param_change'], 4))}. "
+    P.append(f"</table><p>Parameter change ‖θ<sub>u</sub> − θ<sub>o</sub>‖₂ = "
+             f"{e(_f(record['param_change'], 4))}. "
              f"Held-out set: {e(record['data']['n_heldout'])} samples the model never trained on; RA on "
              f"{e(record['data']['n_retain_sample'])} of {e(record['data']['n_retain'])} retained samples.</p>")
     P.append("<h2>Per class: forget-set accuracy vs held-out accuracy</h2><p class='muted'>A model that never saw "

@@ -156,8 +156,9 @@ def load_state(path: str | Path) -> dict[str, torch.Tensor]:
                 obj = obj[key]
                 break
     if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        what = type(obj).__name__ if not isinstance(obj, dict) else \
-            f"a dict with non-tensor entries ({', '.join(k for k, v in obj.items() if not isinstance(v, torch.Tensor))[:80]})"
+        odd = ", ".join(str(k) for k, v in obj.items() if not isinstance(v, torch.Tensor)) \
+            if isinstance(obj, dict) else ""
+        what = f"a dict with non-tensor entries ({odd[:80]})" if odd else type(obj).__name__
         raise UnlearnkitError(f"{p.name!r} holds {what}, not a state dict of tensors; save model.state_dict()")
     return {str(k): v for k, v in obj.items()}
 
@@ -506,9 +507,10 @@ def load_spec(spec: DatasetSpec, data_dir=None, download: bool = False):
 
 
 def train_and_save(dataset, spec: DatasetSpec | None, arch: ArchSpec, train_config, out: str | Path, seed: int = 0,
-                   unseen_fraction: float = 0.1, device: str | torch.device = "cpu") -> tuple[nn.Module, CheckpointMeta, Path]:
+                   unseen_fraction: float = 0.1,
+                   device: str | torch.device = "cpu") -> tuple[nn.Module, CheckpointMeta, Path]:
     """Train θ_o on the scenario-free training split (train / test / unseen with ``seed``) and write
-    ``out/model.safetensors`` + ``out/model.json``. Same weights as ``torch.manual_seed(seed);
+    ``out/model.safetensors`` + ``out/model.json`` (+ ``out/train_ids.txt``: the training indices, one per line). Same weights as ``torch.manual_seed(seed);
     train_model(build_model(...), dataset, train, cfg, device, seed=seed)``."""
     from .device import resolve_device
     from .options import parse_options
@@ -526,4 +528,5 @@ def train_and_save(dataset, spec: DatasetSpec | None, arch: ArchSpec, train_conf
                           dataset=spec, split_seed=seed, unseen_fraction=unseen_fraction, train=cfg.model_dump(),
                           data_fingerprint=data_fingerprint(dataset), versions=versions())
     path = save_checkpoint(model, Path(out) / "model.safetensors", meta)
+    (Path(out) / "train_ids.txt").write_text("\n".join(map(str, train.tolist())) + "\n")  # what can be forgotten
     return model, meta, path

@@ -473,7 +473,8 @@ def train_cmd(
     except UnlearnkitError as e:
         _fail(e)
     console.print(f"trained {model} on {ds.name} ({len(ds.pool)} pool samples, seed {seed}) in "
-                  f"{time.perf_counter() - t0:.2f} s; wrote {path} and {path.with_suffix('.json')}")
+                  f"{time.perf_counter() - t0:.2f} s; wrote {path}, {path.with_suffix('.json')} and "
+                  f"{path.parent / 'train_ids.txt'} (the training indices a request may name)")
 
 
 @app.command("audit")

@@ -148,5 +148,5 @@ def load_image_folder(data_dir=None, download=False, path: str | None = None, la
     pool, test = rows[split.to_numpy() == "train"], rows[split.to_numpy() == "test"]
     if len(pool) == 0:
         raise UnlearnkitError(f"{csv.name}: no training rows (split=train)")
-    return ArrayDataset(root.name, torch.from_numpy(np.ascontiguousarray(x)), torch.tensor(y, dtype=torch.int64), c, pool=pool,
-                        test=test, class_names=names)
+    return ArrayDataset(root.name, torch.from_numpy(np.ascontiguousarray(x)), torch.tensor(y, dtype=torch.int64), c,
+                        pool=pool, test=test, class_names=names)
