@@ -112,6 +112,7 @@ def audit(model, original, data, split, *, options: AuditOptions | dict | None =
     if len(split.unseen) == 0:
         raise UnlearnkitError("the audit needs held-out data (split.unseen: samples the model never trained on); "
                               "pass --holdout FILE or a dataset with a test split")
+    model, original = on_device(model, dev), on_device(original, dev)
     parts = {"forget": split.forget, "retain": retain_sample(split, opts), "heldout": split.unseen}
     labels = {k: torch.as_tensor(data.labels[v]) for k, v in parts.items()}
     sides = {}
@@ -140,6 +141,16 @@ def audit(model, original, data, split, *, options: AuditOptions | dict | None =
         "proxy_gap_before": pg_before, "proxy_gap_after": pg_after,
         "param_change": _num(parameter_distance(model, original)),
     }
+
+
+def on_device(model, device: torch.device):
+    """``model`` itself when its parameters are on ``device``, else a copy there (the caller's model is not moved)."""
+    import copy
+
+    p = next(iter(model.parameters()), None)
+    if p is None or p.device == torch.device(device):
+        return model
+    return copy.deepcopy(model).to(device)
 
 
 def measurements(record: dict) -> dict:
@@ -180,6 +191,7 @@ def verify_retrain(model, original, data, split, new_model, train_config, seed: 
         torch.manual_seed(seed)
         return new_model().to(device)
 
+    model, original = on_device(model, device), on_device(original, device)
     t0 = time.perf_counter()
     retrained, meta = cache.get_or_train(key, build_seeded,
                                          lambda m: train_model(m, data, split.retain, train_config, device, seed=seed),
