@@ -47,6 +47,8 @@ class AuditOptions(BaseModel):
     retain_sample: int = Field(2000, ge=1, description="RA and the MIA's members: a seeded sample of D_r this large")
     seed: int = Field(0, description="seed of the retain sample and the MIA's subsampling")
     mia_feature: Literal["confidence", "entropy", "m_entropy", "correctness", "prob"] = "confidence"
+    mia_max_shadow: int | None = Field(5000, ge=2, description="cap on the attack's samples per side (the SVC is "
+                                                               "quadratic); None = every held-out sample")
 
 
 def _num(x) -> float | None:
@@ -86,7 +88,7 @@ def proxy_gaps(model, original, data, split, device, seed: int) -> tuple[float |
 
 def _side(logits: dict, labels: dict, options: AuditOptions, num_classes: int) -> tuple[dict, list, list]:
     feats = {k: confidence_features(logits[k], labels[k], options.mia_feature) for k in ("retain", "heldout", "forget")}
-    mia = mia_efficacy_score(feats["retain"], feats["heldout"], feats["forget"], options.seed)
+    mia = mia_efficacy_score(feats["retain"], feats["heldout"], feats["forget"], options.seed, options.mia_max_shadow)
     out = {"FA": _num(accuracy(logits["forget"], labels["forget"])),
            "RA": _num(accuracy(logits["retain"], labels["retain"])),
            "heldout_acc": _num(accuracy(logits["heldout"], labels["heldout"])),
