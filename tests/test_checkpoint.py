@@ -309,3 +309,26 @@ def test_image_folder_loader(tmp_path):
         uk.load_dataset("image_folder", path=str(tmp_path))
     ds = uk.load_dataset("image_folder", path=str(tmp_path), size=[4, 4], mode="L")
     assert ds.input_shape == (1, 4, 4)
+
+
+def test_a_second_request_on_the_unlearned_model(trained, ids_file, tmp_path):
+    """unlearned.json remembers what was forgotten: a later request neither re-forgets those ids nor keeps them
+    in its retain set."""
+    path, ids = ids_file
+    first = tmp_path / "first"
+    res = cli("unlearn", "--checkpoint", trained / "model.safetensors", "--forget", path, "--method", "ft",
+              "--option", "epochs=1", "--device", "cpu", "--out", first)
+    assert res.exit_code == 0, res.output
+    assert json.loads((first / "unlearned.json").read_text())["extra"]["forgotten"] == sorted(ids.tolist())
+    one_error(cli("unlearn", "--checkpoint", first / "unlearned.safetensors", "--forget", path, "--method", "ft",
+                  "--device", "cpu", "--out", tmp_path / "again"), "are not in the training set")
+    n_train = json.loads((first / "audit.json").read_text())["data"]["n_train"]
+    res = cli("unlearn", "--checkpoint", first / "unlearned.safetensors", "--forget-where", "label=3", "--method",
+              "ft", "--option", "epochs=1", "--device", "cpu", "--out", tmp_path / "second")
+    assert res.exit_code == 0, res.output
+    second = json.loads((tmp_path / "second" / "audit.json").read_text())
+    assert second["data"]["n_train"] == n_train - len(ids)
+    n3_left = second["request"]["n_forget"]
+    assert n3_left == second["request"]["forget_counts"][3] and n3_left > 0
+    forgotten = json.loads((tmp_path / "second" / "unlearned.json").read_text())["extra"]["forgotten"]
+    assert len(forgotten) == len(ids) + n3_left

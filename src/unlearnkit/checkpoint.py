@@ -419,7 +419,8 @@ def trained_on(dataset, meta: CheckpointMeta | None = None, holdout=None) -> tup
     """(train, test, unseen) of an existing model.
 
     train: what θ_o was trained on — the training split recorded in ``meta`` (``unlearnkit train``), else the
-    whole training pool; minus ``holdout`` when given. unseen: held-out data the model never saw (the audit's
+    whole training pool; minus the ids earlier requests removed (``meta.extra["forgotten"]``, written by
+    ``unlearnkit unlearn``) and minus ``holdout`` when given. unseen: held-out data the model never saw (the audit's
     non-members and the proxy's reference) — ``holdout`` indices, else meta's unseen split, else the dataset's
     test split. An empty held-out set is refused."""
     n = len(dataset)
@@ -427,6 +428,8 @@ def trained_on(dataset, meta: CheckpointMeta | None = None, holdout=None) -> tup
         train, test, unseen = training_split(dataset, meta.split_seed, meta.unseen_fraction or 0.0)
     else:
         train, test, unseen = np.asarray(dataset.pool), np.asarray(dataset.test), np.empty(0, np.int64)
+    if meta is not None and meta.extra.get("forgotten"):  # earlier requests on this model: no longer trained on
+        train = np.setdiff1d(train, np.asarray(meta.extra["forgotten"], dtype=np.int64))
     if holdout is not None:
         holdout = np.unique(np.asarray(holdout, dtype=np.int64))
         if len(holdout) == 0:

@@ -323,7 +323,8 @@ def _unlearn_checkpoint(*, checkpoint, method, weighting, target, option, weight
     import time
 
     from .audit import AuditOptions, audit, ids_sha256, verify_retrain as run_verify_retrain, write_audit
-    from .checkpoint import CheckpointMeta, DatasetSpec, file_sha256, load_checkpoint, save_checkpoint, versions
+    from .checkpoint import (CheckpointMeta, DatasetSpec, data_fingerprint, file_sha256, load_checkpoint,
+                             save_checkpoint, versions)
     from .device import resolve_device
     from .training import TrainConfig
     from .unlearn import Plan, unlearn
@@ -364,11 +365,12 @@ def _unlearn_checkpoint(*, checkpoint, method, weighting, target, option, weight
         wall = time.perf_counter() - t0
         out.mkdir(parents=True, exist_ok=True)
         meta = ckpt.meta or CheckpointMeta(architecture=ckpt.arch, input_shape=list(ds.input_shape),
-                                           num_classes=ds.num_classes,
-                                           dataset=DatasetSpec(**spec.model_dump()), versions=versions())
-        meta = meta.model_copy(update={"extra": {**meta.extra, "unlearned_from": str(checkpoint.resolve()),
-                                                 "forget_sha256": ids_sha256(split.forget),
-                                                 "method": method}})
+                                           num_classes=ds.num_classes, dataset=DatasetSpec(**spec.model_dump()),
+                                           data_fingerprint=data_fingerprint(ds), versions=versions())
+        forgotten = sorted(set(meta.extra.get("forgotten", [])) | set(split.forget.tolist()))
+        meta = meta.model_copy(update={"architecture": ckpt.arch, "extra": {
+            **meta.extra, "unlearned_from": str(checkpoint.resolve()), "forget_sha256": ids_sha256(split.forget),
+            "method": method, "forgotten": forgotten}})  # a later request on this model trains on none of these
         unlearned_path = save_checkpoint(result.model, out / "unlearned.safetensors", meta, like=ckpt.state)
         forget_file = out / "forget_ids.txt"
         forget_file.write_text("\n".join(map(str, split.forget.tolist())) + "\n")
