@@ -513,8 +513,9 @@ def train_and_save(dataset, spec: DatasetSpec | None, arch: ArchSpec, train_conf
                    unseen_fraction: float = 0.1,
                    device: str | torch.device = "cpu") -> tuple[nn.Module, CheckpointMeta, Path]:
     """Train θ_o on the scenario-free training split (train / test / unseen with ``seed``) and write
-    ``out/model.safetensors`` + ``out/model.json`` (+ ``out/train_ids.txt``: the training indices, one per line). Same weights as ``torch.manual_seed(seed);
-    train_model(build_model(...), dataset, train, cfg, device, seed=seed)``."""
+    ``out/model.safetensors`` + ``out/model.json`` (+ ``out/train_ids.txt``: the training indices, one per
+    line). Same weights as ``torch.manual_seed(seed); train_model(build_model(...), dataset, train, cfg, device,
+    seed=seed)``."""
     from .device import resolve_device
     from .options import parse_options
     from .training import TrainConfig, train_model
