@@ -7,7 +7,9 @@ from .models import build_model  # noqa: E402
 from .training import TrainConfig, train_model  # noqa: E402
 from .unlearn import UnlearnResult, unlearn  # noqa: E402
 from .eval import METRICS, Evaluation, avg_gap  # noqa: E402
+from .checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
+from .audit import audit  # noqa: E402  (the function; the module stays importable as unlearnkit.audit)
 
 __all__ = ["ArrayDataset", "METRICS", "Evaluation", "Split", "TrainConfig", "UnlearnResult", "UnlearnkitError",
-           "avg_gap", "build_model", "from_torch_dataset", "load_dataset", "make_split", "train_model", "unlearn",
-           "__version__"]
+           "audit", "avg_gap", "build_model", "from_torch_dataset", "load_checkpoint", "load_dataset", "make_split",
+           "save_checkpoint", "train_model", "unlearn", "__version__"]

@@ -1,0 +1,188 @@
+"""The audit of a deletion request: hand-worked numbers on a constructed case, agreement with the MIA
+reference, recomputation from the saved files, --verify-retrain, and a safe HTML page."""
+from __future__ import annotations
+
+import json
+import shlex
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+import unlearnkit as uk
+from unlearnkit.audit import measurements, to_html, to_markdown
+from unlearnkit.checkpoint import deletion_split, load_checkpoint, read_meta
+from unlearnkit.cli import app
+from unlearnkit.eval.mia import confidence_features, mia_efficacy_score
+
+
+def cli(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+# ------------------------------------------------------------------------------------------ constructed case
+X = torch.tensor([[2, 0], [0, 2],                   # 0, 1: forget (labels 0, 1)
+                  [3, 0], [0, 3], [1, 0], [1, 0],   # 2..5: retain (labels 0, 1, 0, 1)
+                  [1, 0], [0, 1], [0, 1], [1, 0]],  # 6..9: test = held-out (labels 0, 0, 1, 1)
+                 dtype=torch.float32)
+Y = torch.tensor([0, 1, 0, 1, 0, 1, 0, 0, 1, 1])
+
+
+def linear(weight):
+    m = torch.nn.Linear(2, 2)
+    with torch.no_grad():
+        m.weight.copy_(torch.tensor(weight, dtype=torch.float32))
+        m.bias.zero_()
+    return m
+
+
+@pytest.fixture
+def toy():
+    ds = uk.ArrayDataset("toy", X.clone(), Y.clone(), 2, pool=np.arange(6), test=np.arange(6, 10),
+                         class_names=["cat", "dog"])
+    return ds, deletion_split(ds, [0, 1])
+
+
+def test_audit_by_hand(toy):
+    ds, split = toy
+    original, unlearned = linear([[1, 0], [0, 1]]), linear([[0, 1], [1, 0]])  # argmax(x) vs the swapped classes
+    rec = uk.audit(unlearned, original, ds, split)
+    # original: forget 2/2, retain 3/4 (sample 5 wrong), held-out 2/4 (6 and 8 right)
+    assert (rec["before"]["FA"], rec["before"]["RA"], rec["before"]["heldout_acc"]) == (100.0, 75.0, 50.0)
+    # swapped: forget 0/2, retain 1/4, held-out 2/4 (7 and 9 right)
+    assert (rec["after"]["FA"], rec["after"]["RA"], rec["after"]["heldout_acc"]) == (0.0, 25.0, 50.0)
+    assert rec["param_change"] == 2.0  # four unit changes: sqrt(4)
+    assert rec["request"]["forget_counts"] == [1, 1] and rec["request"]["n_forget"] == 2
+    assert rec["data"] | {"fingerprint": None} == {"name": "toy", "fingerprint": None, "num_classes": 2, "n_train": 6,
+                                                   "n_retain": 4, "n_retain_sample": 4, "n_heldout": 4}
+    assert rec["per_class"] == [
+        {"class": 0, "name": "cat", "n_forget": 1, "n_heldout": 2, "FA_before": 100.0, "FA_after": 0.0,
+         "heldout_acc_before": 50.0, "heldout_acc_after": 50.0},
+        {"class": 1, "name": "dog", "n_forget": 1, "n_heldout": 2, "FA_before": 100.0, "FA_after": 0.0,
+         "heldout_acc_before": 50.0, "heldout_acc_after": 50.0}]
+    # MIA-efficacy: SalUn's attack with D_r members and held-out non-members, applied to D_f
+    for side, model in (("before", original), ("after", unlearned)):
+        with torch.no_grad():
+            feats = {k: confidence_features(model(X[idx]), Y[idx]) for k, idx in
+                     (("m", [2, 3, 4, 5]), ("n", [6, 7, 8, 9]), ("f", [0, 1]))}
+        assert rec[side]["MIA"] == mia_efficacy_score(feats["m"], feats["n"], feats["f"], seed=0)
+    assert rec["proxy_gap_before"] is None or "proxy" in uk.METRICS
+
+
+def test_retain_sample_is_seeded(toy):
+    ds, split = toy
+    original, unlearned = linear([[1, 0], [0, 1]]), linear([[0, 1], [1, 0]])
+    for seed in (0, 1, 2):
+        rec = uk.audit(unlearned, original, ds, split, options={"retain_sample": 2, "seed": seed})
+        sample = np.sort(np.random.default_rng(seed).choice(split.retain, size=2, replace=False))
+        right = (X[sample].argmax(1) == Y[sample]).float().mean().item() * 100
+        assert rec["before"]["RA"] == right and rec["data"]["n_retain_sample"] == 2
+    with pytest.raises(uk.UnlearnkitError, match="retain_sample"):
+        uk.audit(unlearned, original, ds, split, options={"retain_sample": 0})
+
+
+def test_proxy_gap_comes_from_the_registered_metric(toy, monkeypatch):
+    """The audit asks the metric registry for ``proxy`` (the retrain-free estimate); a stand-in metric here
+    returns FA/100 so the wiring is visible."""
+    from unlearnkit.eval.base import METRICS, Metric
+
+    class FakeProxy(Metric):
+        name, columns = "proxy", ("proxy_gap",)
+
+        def compute(self, model, ev):
+            assert ev.retrained is None and ev.original is not None  # never θ_r
+            return {"proxy_gap": uk.METRICS.get("accuracy")().compute(model, ev)["FA"] / 100}
+
+    monkeypatch.setitem(METRICS._items, "proxy", FakeProxy)
+    ds, split = toy
+    rec = uk.audit(linear([[0, 1], [1, 0]]), linear([[1, 0], [0, 1]]), ds, split)
+    assert (rec["proxy_gap_before"], rec["proxy_gap_after"]) == (1.0, 0.0)
+
+
+def test_html_is_escaped_and_self_contained(toy):
+    ds, split = toy
+    ds.class_names = ["<img src=x onerror=alert(1)>", "dog"]
+    rec = uk.audit(linear([[0, 1], [1, 0]]), linear([[1, 0], [0, 1]]), ds, split)
+    rec["request_source"] = "<script>alert(1)</script>"
+    rec["run"] = {"method": "rl", "weighting": "uniform", "target": "none", "options": {"method": {"lr": "<u>"}},
+                  "seed": 0, "device": "cpu", "wall_s": 0.5, "passes": 2, "stop": None,
+                  "history": [{"stopped_at": 2, "reason": "<proxy flat>"}]}
+    page = to_html(rec)
+    assert "<script" not in page and "<img" not in page and "<u>" not in page and "lr=&lt;u&gt;" in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "auto stop: stopped_at=2, reason=&lt;proxy flat&gt;" in page
+    assert "http" not in page and "<link" not in page and " src=" not in page.replace("&lt;img src=", "")
+    md = to_markdown(rec)
+    assert "| <img src=x onerror=alert(1)> | 1 | 100.0 | 0.0 | 50.0 | 50.0 |" in md
+
+
+# ------------------------------------------------------------------------------------------------ from files
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """`unlearnkit train` (3 epochs) then `unlearnkit unlearn --checkpoint` on 36 ids, RA on a 300-sample."""
+    root = tmp_path_factory.mktemp("audit")
+    res = cli("train", "--train-option", "epochs=3", "--seed", 0, "--device", "cpu", "--out", root / "model")
+    assert res.exit_code == 0, res.output
+    ds = uk.load_dataset("digits")
+    meta = read_meta(root / "model" / "model.safetensors")
+    from unlearnkit.checkpoint import training_split
+
+    ids = training_split(ds, 0, 0.1)[0][::35]
+    (root / "ids.txt").write_text("\n".join(map(str, ids)))
+    res = cli("unlearn", "--checkpoint", root / "model" / "model.safetensors", "--forget", root / "ids.txt",
+              "--method", "neggrad_plus", "--option", "epochs=1", "--audit-option", "retain_sample=300", "--device",
+              "cpu", "--cache-dir", root / "cache", "--out", root / "out")
+    assert res.exit_code == 0, res.output
+    return root, ds, meta, ids
+
+
+def test_audit_command_recomputes_the_saved_audit(run):
+    root, ds, meta, ids = run
+    saved = json.loads((root / "out" / "audit.json").read_text())
+    assert saved["request"]["n_forget"] == len(ids) and saved["data"]["n_retain_sample"] == 300
+    assert saved["run"]["passes"] == 1 and saved["run"]["method"] == "neggrad_plus" and saved["run"]["wall_s"] > 0
+    args = shlex.split(saved["command"])[1:]
+    assert args[0] == "audit" and "retain_sample=300" in args
+    res = cli(*args)
+    assert res.exit_code == 0, res.output
+    assert "every measurement matches" in res.output
+    # the library call gives the same record
+    unl = load_checkpoint(root / "out" / "unlearned.safetensors", ds)
+    orig = load_checkpoint(root / "model" / "model.safetensors", ds)
+    rec = uk.audit(unl.model, orig.model, ds, deletion_split(ds, ids, meta), options={"retain_sample": 300})
+    assert measurements(json.loads(json.dumps(rec))) == measurements(saved)
+    assert saved["after"]["FA"] != saved["before"]["FA"] or saved["param_change"] > 0
+
+
+def test_audit_compare_catches_a_difference(run):
+    root, _, _, _ = run
+    saved = json.loads((root / "out" / "audit.json").read_text())
+    args = [a.replace("retain_sample=300", "retain_sample=299") for a in shlex.split(saved["command"])[1:]]
+    res = cli(*args)
+    assert res.exit_code == 1 and "differs" in res.output and "n_retain_sample" in res.output
+
+
+def test_no_retraining_without_the_flag_and_true_gap_with_it(run):
+    root, ds, meta, ids = run
+    assert not (root / "cache").exists()  # the run above had no --verify-retrain
+    out, cache = root / "verified", root / "cache2"
+    res = cli("unlearn", "--checkpoint", root / "model" / "model.safetensors", "--forget", root / "ids.txt",
+              "--method", "neggrad_plus", "--option", "epochs=1", "--audit-option", "retain_sample=300",
+              "--verify-retrain", "--device", "cpu", "--cache-dir", cache, "--out", out)
+    assert res.exit_code == 0, res.output
+    assert "true Avg.Gap to retrain" in res.output
+    assert len(list(cache.glob("*.safetensors"))) == 1
+    vr = json.loads((out / "audit.json").read_text())["verify_retrain"]
+    # θ_r trained independently with the same recipe classifies D_f exactly as the audit says
+    split = deletion_split(ds, ids, meta)
+    torch.manual_seed(0)
+    theta_r = uk.train_model(uk.build_model("mlp", ds.input_shape, 10), ds, split.retain,
+                             uk.TrainConfig(**meta.train), torch.device("cpu"), seed=0)
+    ev = uk.Evaluation(ds, split, torch.device("cpu"))
+    ref = uk.METRICS.get("accuracy")().compute(theta_r, ev)
+    assert vr["retrained"]["FA"] == ref["FA"] and vr["retrained"]["TA"] == ref["TA"]
+    assert vr["avg_gap"] == uk.avg_gap(vr["unlearned"], vr["retrained"])
+    # the unlearned measurements are the same as without the flag (same seed, same files)
+    plain = json.loads((root / "out" / "audit.json").read_text())
+    assert measurements(json.loads((out / "audit.json").read_text())) == measurements(plain)
