@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .errors import UnlearnkitError
 from .eval.accuracy import accuracy, per_class_accuracy
 from .eval.mia import confidence_features, mia_efficacy_score
-from .eval.predict import predict_logits
+from .predict import predict_logits
 from .unlearn import parameter_distance
 
 FORMAT = "unlearnkit-audit"
@@ -176,12 +176,12 @@ def differences(a: dict, b: dict, path: str = "") -> list[str]:
 def verify_retrain(model, original, data, split, new_model, train_config, seed: int, device, cache_dir,
                    key_payload: dict) -> dict:
     """Train θ_r on D_r (cached under ``cache_dir``) and report the true Avg.Gap of θ_u and of θ_o, with the
-    registry's ``accuracy`` and ``mia_efficacy`` (test = the test split, else the held-out set)."""
+    registry's gap metrics (``accuracy``, ``mia_efficacy``; test = the test split, else the held-out set)."""
     import time
 
     from .cache import ModelCache, fingerprint
     from .data.split import Split
-    from .eval import GAP_COLUMNS, METRICS, Evaluation, avg_gap
+    from .eval import METRICS, Evaluation, avg_gap, gap_columns
     from .options import build
     from .training import train_model
 
@@ -200,14 +200,14 @@ def verify_retrain(model, original, data, split, new_model, train_config, seed: 
                                          label="retrain")
     seconds = time.perf_counter() - t0
     test = split.test if len(split.test) else split.unseen
-    ev_split = Split(split.train, test, split.unseen, split.forget, split.info)
+    ev_split = Split(split.train, test, split.unseen, split.forget, split.info, split.purpose)
     ev = Evaluation(data, ev_split, device, seed, original=original, retrained=retrained)
     rows = {}
     for name, m in (("unlearned", model), ("original", original), ("retrained", retrained)):
         row = {}
-        for metric in ("accuracy", "mia_efficacy"):
+        for metric in (n for n in METRICS.names() if gap_columns([n])):  # the metrics that make up Avg.Gap
             row.update(build(METRICS, metric).compute(m, ev))
-        rows[name] = {c: _num(row[c]) for c in GAP_COLUMNS}
+        rows[name] = {c: _num(row[c]) for c in gap_columns()}
     return {"avg_gap": _num(avg_gap(rows["unlearned"], rows["retrained"])),
             "avg_gap_original": _num(avg_gap(rows["original"], rows["retrained"])),
             **rows, "train_s": meta["train_s"], "cached": meta["cached"], "seconds": seconds,

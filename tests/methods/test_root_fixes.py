@@ -8,7 +8,6 @@ from itertools import permutations
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 import unlearnkit as uk

@@ -119,7 +119,7 @@ def load_image_folder(data_dir=None, download=False, path: str | None = None, la
     if mode == "auto":
         mode = "L" if all(im.mode in ("L", "1", "I;16", "I") for im in images) else "RGB"
     arrays = []
-    for f, im in zip(df["file"], images):
+    for im in images:
         im = im.convert(mode)
         if size is not None:
             im = im.resize((int(size[1]), int(size[0])))
