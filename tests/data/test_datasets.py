@@ -9,7 +9,7 @@ import torch
 import unlearnkit as uk
 from unlearnkit.data.locations import ENV_VAR, data_root
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 def test_digits_is_deterministic_with_a_held_out_test_set(digits):

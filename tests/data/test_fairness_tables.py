@@ -8,7 +8,7 @@ import pytest
 
 import unlearnkit as uk
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 needs = lambda sub: pytest.mark.skipif(not (DATA / sub).exists(), reason=f"{DATA / sub} not available")
 
 
