@@ -95,3 +95,16 @@ def test_unlearn_reports_passes_through_the_library(digits, random_split, theta_
     res = uk.unlearn(theta_o, digits, random_split, "ga", options={"epochs": 2}, device="cpu")
     assert res.passes["forward"] == res.passes["backward"] == 2 * len(random_split.forget)
     assert np.isfinite(res.passes["total"])
+
+
+def test_paired_difference_by_hand():
+    from unlearnkit.bench.summary import paired_difference
+
+    # d = [1, 2, 3]: mean 2, sd 1, n 3 → CI 4.3027/√3 ≈ 2.484 > 2 → within noise
+    out = paired_difference([2.0, 4.0, 6.0], [1.0, 2.0, 3.0])
+    assert out["mean"] == 2.0 and out["n"] == 3 and out["within_noise"]
+    assert out["ci"] == pytest.approx(4.302653 / math.sqrt(3), rel=1e-6)
+    clear = paired_difference([10.0, 10.1, 9.9, 10.0], [1.0, 1.1, 0.9, 1.0])
+    assert clear["mean"] == pytest.approx(9.0) and not clear["within_noise"]
+    with pytest.raises(ValueError, match="same seeds"):
+        paired_difference([1.0, 2.0], [1.0])

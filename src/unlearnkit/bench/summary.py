@@ -44,3 +44,18 @@ def fmt(mean: float, spread: float, digits: int = 2) -> str:
     if pd.isna(mean):
         return "–"
     return f"{mean:.{digits}f}" if pd.isna(spread) else f"{mean:.{digits}f}±{spread:.{digits}f}"
+
+
+def paired_difference(a, b) -> dict:
+    """Paired comparison of two methods over the same seeds: d_s = a_s − b_s.
+
+    Returns ``mean`` (of d), ``ci`` (95 % t half-width), ``n`` and ``within_noise`` (the interval
+    contains 0: the seeds cannot tell the two apart). Seeds missing on either side are dropped.
+    """
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.shape != b.shape:
+        raise ValueError(f"paired comparison needs the same seeds on both sides: {a.shape} vs {b.shape}")
+    d = (a - b)[~(np.isnan(a) | np.isnan(b))]
+    mean = float(d.mean()) if len(d) else float("nan")
+    ci = ci_half_width(d)
+    return {"mean": mean, "ci": ci, "n": int(len(d)), "within_noise": bool(np.isnan(ci) or abs(mean) <= ci)}
