@@ -1,22 +1,31 @@
 """MIA-NN: the neighbour-class attack on class unlearning (Ebrahimpour-Boroojeny, Wang, Sundaram,
 arXiv 2506.20893; called CMIA in the ICML 2026 version).
 
-A model retrained without class f sends f's inputs to f's *neighbour* classes; an unlearned model
-that scattered f's mass arbitrarily is told apart by an attack that compares its outputs on
-f-samples with its outputs on real neighbour-class samples. The exact protocol was not readable;
-this is the *reconstruction* of ``shared/methods/trw.md``:
+The paper's exact attack was not readable. Its reviews describe a *distributional* test of the
+unlearned model's outputs on the forget class against models retrained without it — not a per-sample
+membership decision — so the default here (``protocol="divergence"``) is **our reconstruction** of
+that test:
 
-1. R models retrained without the forget class(es) (``ev.providers["retrained_models"](R)``, cached).
-2. m_j = mean over the forget samples and the R models of p_r(j|x), j ∉ F; the neighbour(s) n(f) are
-   the ``top_k`` largest (per forget class).
-3. Features φ_M(x) = M's logits. Label 1: forget samples (D_f, seen by θ_o, never by θ_r); label 0:
-   the neighbour classes' samples in D_r (members of both θ_o and θ_r). Samples are balanced by
-   subsampling the larger side.
-4. An RBF-SVC is fitted and scored with stratified k-fold cross-validation on that pool, so every
-   sample is held out exactly once; MIA-NN(M) = mean held-out balanced accuracy in percent
-   (``held_out="test"`` instead fits on the training pool and scores the same classes' D_t samples).
+* K ≥ 3 models θ_r^1..K retrained on D_r with distinct seeds (``ev.providers["retrained_models"](K)``).
+* For each j, the leave-one-out ensemble Q₋ⱼ(x) = mean_{k≠j} p_{θ_r^k}(x) (float64 softmax over all
+  classes).
+* div_j(M) = 100 · mean_{x∈D_f} JS(p_M(x) ‖ Q₋ⱼ(x)) (Jensen–Shannon, natural log, probabilities
+  clipped at 1e-12); ``MIA_NN_div`` = mean_j div_j(M).
+* Floor: floor_j = div_j(θ_r^j), how far one more retrained model lies from the others;
+  ``MIA_NN_floor`` = mean_j, ``MIA_NN_floor_max`` = max_j, ``MIA_NN_excess`` = div − floor.
+  M is *indistinguishable* from retraining iff div ≤ floor_max (``MIA_NN_indist`` = 1.0, else 0.0).
+* Extra columns: the same three numbers on the forget classes' *test* inputs (``*_test``; nan when
+  D_t has none), and with the forget classes dropped and every distribution renormalised over the
+  remaining classes (``*_rem``: where the mass goes, not how much is left on f); ``MIA_NN_auc`` =
+  mean_j of the Mann–Whitney AUC (percent) of M's per-sample divergences against θ_r^j's, both to
+  Q₋ⱼ, on D_f (50 = like retraining, 100 = every sample further than a retrained model's).
 
-Columns: ``MIA_NN`` (θ_u), ``MIA_NN_retrain`` (θ_r), ``MIA_NN_gap`` = |MIA_NN − MIA_NN_retrain|.
+``protocol="svm"`` keeps the earlier reconstruction (``shared/methods/trw.md``): the neighbour
+class(es) n(f) are where the R retrained models send f's samples; an RBF-SVC on M's logits tells D_f
+from n(f)'s D_r samples (stratified k-fold, balanced accuracy in percent): ``MIA_NN`` (θ_u),
+``MIA_NN_retrain`` (θ_r), ``MIA_NN_gap`` = |difference|.
+
+Every column is always returned (``columns`` lists them all); the other protocol's are nan.
 """
 from __future__ import annotations
 
@@ -24,7 +33,8 @@ from typing import Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from scipy.stats import rankdata
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -93,43 +103,143 @@ def svm_attack_accuracy(pos: np.ndarray, neg: np.ndarray, folds: int = 5, seed: 
     return 100.0 * float(np.mean(accs))
 
 
+# --- pure pieces: the divergence protocol -------------------------------------------------------
+CLIP = 1e-12
+
+
+def js_divergence(p, q) -> np.ndarray:
+    """Jensen–Shannon divergence per row (natural log): ½ KL(p‖m) + ½ KL(q‖m), m = (p + q)/2, with p and q
+    clipped at 1e-12 (not renormalised) so no log sees 0. [..., C] → [...]; 0 ≤ JS ≤ ln 2."""
+    p = np.clip(np.asarray(p, np.float64), CLIP, None)
+    q = np.clip(np.asarray(q, np.float64), CLIP, None)
+    m = 0.5 * (p + q)
+    return 0.5 * (p * np.log(p / m)).sum(-1) + 0.5 * (q * np.log(q / m)).sum(-1)
+
+
+def leave_one_out_means(ens: np.ndarray) -> np.ndarray:
+    """Q₋ⱼ = mean over k ≠ j of ens[k]: [K, S, C] → [K, S, C] (needs K ≥ 2)."""
+    K = ens.shape[0]
+    return (ens.sum(0, keepdims=True) - ens) / (K - 1)
+
+
+def mann_whitney_auc(a: np.ndarray, b: np.ndarray) -> float:
+    """P(a > b) + ½ P(a = b) over all pairs, in percent (ties by mid-ranks)."""
+    r = rankdata(np.concatenate([a, b]))
+    n_a, n_b = len(a), len(b)
+    return 100.0 * float((r[:n_a].sum() - n_a * (n_a + 1) / 2) / (n_a * n_b))
+
+
+def divergence_summary(p_model: np.ndarray, ens: np.ndarray) -> dict[str, float]:
+    """The divergence protocol from M's probabilities [S, C] and K retrained models' [K, S, C]:
+    div (mean_j 100·mean_x JS(p_M ‖ Q₋ⱼ)), floor (mean_j of θ_r^j's own div_j), floor_max, excess = div −
+    floor, auc (mean_j Mann–Whitney AUC of M's per-sample JS vs θ_r^j's, percent)."""
+    ens = np.asarray(ens, np.float64)
+    if ens.ndim != 3 or ens.shape[0] < 3 or ens.shape[1:] != np.shape(p_model):
+        raise UnlearnkitError(f"mia_nn divergence needs K ≥ 3 retrained models' probabilities [K, S, C] matching the "
+                              f"model's [S, C]; got {ens.shape} and {np.shape(p_model)}")
+    q = leave_one_out_means(ens)
+    d_model = js_divergence(np.asarray(p_model, np.float64)[None], q)  # [K, S]
+    d_self = js_divergence(ens, q)  # [K, S]: θ_r^j against the others
+    div = 100.0 * d_model.mean(1)
+    floor = 100.0 * d_self.mean(1)
+    auc = np.mean([mann_whitney_auc(d_model[j], d_self[j]) for j in range(len(ens))])
+    return {"div": float(div.mean()), "floor": float(floor.mean()), "floor_max": float(floor.max()),
+            "excess": float(div.mean() - floor.mean()), "auc": float(auc)}
+
+
+def drop_classes(probs: np.ndarray, classes) -> np.ndarray:
+    """Remove the given classes' columns and renormalise each row over the rest."""
+    keep = np.setdiff1d(np.arange(probs.shape[-1]), np.asarray(list(classes), dtype=np.int64))
+    p = np.asarray(probs, np.float64)[..., keep]
+    return p / np.clip(p.sum(-1, keepdims=True), CLIP, None)
+
+
 # --- the metric ----------------------------------------------------------------------------------
+DIV_COLUMNS = ("MIA_NN_div", "MIA_NN_floor", "MIA_NN_floor_max", "MIA_NN_excess", "MIA_NN_indist", "MIA_NN_auc",
+               "MIA_NN_div_test", "MIA_NN_floor_test", "MIA_NN_floor_max_test",
+               "MIA_NN_div_rem", "MIA_NN_floor_rem", "MIA_NN_floor_max_rem")
+SVM_COLUMNS = ("MIA_NN", "MIA_NN_retrain", "MIA_NN_gap")
+
+
 class MIANNOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    R: int = Field(3, ge=1, description="retrained models that pick the neighbour class(es)")
-    top_k: int = Field(1, ge=1, description="neighbour classes per forget class")
-    folds: int = Field(5, ge=2, description="stratified cross-validation folds for the held-out accuracy")
+    protocol: Literal["divergence", "svm"] = Field(
+        "divergence", description="divergence: JS distance of M's outputs on the forget class to leave-one-out "
+                                  "ensembles of retrained models, against their own floor (reconstruction of the "
+                                  "paper's distributional test); svm: the earlier neighbour-class SVM attack")
+    R: int = Field(3, ge=1, description="retrained models (distinct seeds): K for divergence (≥ 3), the models "
+                                        "that pick the neighbour class(es) for svm")
+    top_k: int = Field(1, ge=1, description="svm: neighbour classes per forget class")
+    folds: int = Field(5, ge=2, description="svm: stratified cross-validation folds for the held-out accuracy")
     held_out: Literal["cv", "test"] = Field(
-        "cv", description="cv: k-fold on D_f vs D_r-neighbour samples; test: fit on those, score on the same "
+        "cv", description="svm — cv: k-fold on D_f vs D_r-neighbour samples; test: fit on those, score on the same "
                           "classes' D_t samples")
-    svm_C: float = Field(1.0, gt=0, description="SVC regularisation C")
-    gamma: Literal["scale", "auto"] | float = Field("scale", description="RBF kernel width (scikit-learn)")
-    standardize: bool = Field(True, description="z-score the logits before the SVC")
-    feature: Literal["logits", "prob"] = Field("logits", description="attack features φ_M(x)")
+    svm_C: float = Field(1.0, gt=0, description="svm: SVC regularisation C")
+    gamma: Literal["scale", "auto"] | float = Field("scale", description="svm: RBF kernel width (scikit-learn)")
+    standardize: bool = Field(True, description="svm: z-score the logits before the SVC")
+    feature: Literal["logits", "prob"] = Field("logits", description="svm: attack features φ_M(x)")
+
+    @model_validator(mode="after")
+    def _enough_models(self):
+        if self.protocol == "divergence" and self.R < 3:
+            raise ValueError(f"protocol 'divergence' needs R ≥ 3 retrained models (leave-one-out ensembles of ≥ 2), "
+                             f"got R={self.R}; raise R or use protocol 'svm'")
+        return self
 
 
 @METRICS.register("mia_nn")
 class MIANN(Metric):
-    """Columns MIA_NN, MIA_NN_retrain, MIA_NN_gap (percent; 50 = indistinguishable, lower gap = better)."""
+    """Divergence protocol (default): MIA_NN_div / _floor / _floor_max / _excess (×100 JS, lower = closer to
+    retraining; indistinguishable iff div ≤ floor_max → MIA_NN_indist = 1), MIA_NN_auc (50 = like
+    retraining), and the ``_test`` / ``_rem`` variants. SVM protocol: MIA_NN, MIA_NN_retrain, MIA_NN_gap
+    (percent). Every column is returned; the other protocol's are nan."""
 
     name = "mia_nn"
-    columns = ("MIA_NN", "MIA_NN_retrain", "MIA_NN_gap")
+    columns = DIV_COLUMNS + SVM_COLUMNS
     Options = MIANNOptions
 
     def compute(self, model, ev: Evaluation) -> dict:
         o = self.options
         retrained_models = require(ev, "retrained_models", self.name, "k → k models retrained on D_r")
         labels_all = ev.dataset.labels
-        forget_idx = ev.split.forget
-        forget_classes = np.unique(labels_all[forget_idx]).tolist()
+        forget_classes = np.unique(labels_all[ev.split.forget]).tolist()
         if len(forget_classes) >= ev.dataset.num_classes:
             raise UnlearnkitError("mia_nn is a class-unlearning attack: the forget set covers every class; use a "
                                   "class scenario")
         models = retrained_models(o.R)
+        out = dict.fromkeys(self.columns, float("nan"))
+        if o.protocol == "divergence":
+            out |= self._divergence(model, models, forget_classes, ev)
+        else:
+            out |= self._svm(model, models, forget_classes, ev)
+        return out
+
+    def _divergence(self, model, models, forget_classes, ev: Evaluation) -> dict:
+        def probs(m, part, mask=None):
+            p = torch.softmax(ev.logits(m, part).double(), 1).numpy()
+            return p if mask is None else p[mask]
+
+        p_f, ens_f = probs(model, "forget"), np.stack([probs(m, "forget") for m in models])
+        main = divergence_summary(p_f, ens_f)
+        out = {"MIA_NN_div": main["div"], "MIA_NN_floor": main["floor"], "MIA_NN_floor_max": main["floor_max"],
+               "MIA_NN_excess": main["excess"], "MIA_NN_indist": float(main["div"] <= main["floor_max"]),
+               "MIA_NN_auc": main["auc"]}
+        rem = divergence_summary(drop_classes(p_f, forget_classes), drop_classes(ens_f, forget_classes))
+        out |= {"MIA_NN_div_rem": rem["div"], "MIA_NN_floor_rem": rem["floor"], "MIA_NN_floor_max_rem": rem["floor_max"]}
+        mask = np.isin(ev.dataset.labels[ev.split.test], forget_classes)
+        if mask.any():  # D_t may hold no sample of the forget class(es): the _test columns stay nan
+            t = divergence_summary(probs(model, "test", mask), np.stack([probs(m, "test", mask) for m in models]))
+            out |= {"MIA_NN_div_test": t["div"], "MIA_NN_floor_test": t["floor"],
+                    "MIA_NN_floor_max_test": t["floor_max"]}
+        return out
+
+    def _svm(self, model, models, forget_classes, ev: Evaluation) -> dict:
+        o = self.options
+        labels_all = ev.dataset.labels
+        forget_idx = ev.split.forget
         probs = torch.stack([torch.softmax(ev.logits(m, "forget"), 1) for m in models])
         neigh = neighbour_classes(probs, labels_all[forget_idx], forget_classes, o.top_k)
-        retain_idx = ev.split.retain
-        neigh_mask = np.isin(labels_all[retain_idx], neigh)
+        neigh_mask = np.isin(labels_all[ev.split.retain], neigh)
         test_lab = labels_all[ev.split.test]
         ref = ev.retrained if ev.retrained is not None else models[0]
 
