@@ -37,7 +37,7 @@ def mean_logit_embeddings(logits: torch.Tensor, labels: torch.Tensor, num_classe
     counts = torch.bincount(labels, minlength=num_classes).to(logits.dtype)
     missing = (counts == 0).nonzero().flatten().tolist()
     if missing:
-        raise UnlearnkitError(f"trw: class(es) {missing} have no samples to embed; use embedding='classifier_rows' "
+        raise UnlearnkitError(f"trw: class(es) {missing} have no samples to embed; use similarity='classifier_rows' "
                               f"or data that covers every class")
     sums = torch.zeros(num_classes, logits.shape[1], dtype=logits.dtype).index_add_(0, labels, logits)
     return sums / counts[:, None]
@@ -82,14 +82,32 @@ def drop_and_renormalise(probs: torch.Tensor, forget_classes) -> torch.Tensor:
     return (p / p.sum(1, keepdim=True)).float()
 
 
+def unseen_prior(probs: torch.Tensor, labels, forget_classes, num_classes: int) -> torch.Tensor:
+    """π from θ_o's own outputs: row f = mean of p_θo(·|x) over held-out (unseen) samples x of class f,
+    restricted to the remaining classes and renormalised; other rows 0. ``probs`` [N, C], ``labels`` [N]."""
+    p = torch.as_tensor(probs).double()
+    labels = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+    forget = sorted(set(int(f) for f in forget_classes))
+    pi = torch.zeros(num_classes, num_classes, dtype=torch.float64)
+    for f in forget:  # one iteration per forget class
+        rows = p[labels == f]
+        if len(rows) == 0:
+            raise UnlearnkitError(f"trw similarity='unseen_probs' needs unseen samples of forget class {f}, but the "
+                                  f"split's unseen set has none; raise unseen_fraction or use similarity='mean_logits'")
+        m = rows.mean(0)
+        m[forget] = 0
+        pi[f] = m / m.sum()
+    return pi
+
+
 def classifier_rows(model: nn.Module, num_classes: int) -> torch.Tensor:
     """The weight rows of the model's last linear layer with ``num_classes`` outputs."""
     head = getattr(model, "head", None)
     if not (isinstance(head, nn.Linear) and head.out_features == num_classes):
         linears = [m for m in model.modules() if isinstance(m, nn.Linear) and m.out_features == num_classes]
         if not linears:
-            raise UnlearnkitError("trw embedding='classifier_rows' needs a final nn.Linear with one row per class; "
-                                  "use embedding='mean_logits' for this model")
+            raise UnlearnkitError("trw similarity='classifier_rows' needs a final nn.Linear with one row per class; "
+                                  "use similarity='mean_logits' for this model")
         head = linears[-1]
     return head.weight.detach().float().cpu()
 
@@ -101,9 +119,11 @@ class TRWOptions(BaseModel):
     temperature: float = Field(0.1, gt=0, description="T of the similarity softmax π (reconstruction)")
     pca_dims: int | None = Field(None, ge=1, description="PCA width d' of the class embeddings; None = C − 1 "
                                                          "(reconstruction)")
-    embedding: Literal["mean_logits", "classifier_rows"] = Field(
-        "mean_logits", description="class embeddings: θ_o's mean logits per class on the training data, or the "
-                                   "classifier's weight rows (reconstruction)")
+    similarity: Literal["mean_logits", "classifier_rows", "unseen_probs"] = Field(
+        "mean_logits", description="source of π — mean_logits: softmax_T of cosines of PCA'd mean logits per class "
+                                   "under θ_o on D_train (the paper); classifier_rows: the same on the last layer's "
+                                   "weight rows; unseen_probs: θ_o's mean probabilities on the split's unseen samples "
+                                   "of the forget class, renormalised over the remaining classes (no T, no PCA)")
 
 
 @TARGETS.register("trw")
@@ -125,14 +145,18 @@ class TRW(TabulatedTarget):
             raise UnlearnkitError("trw: the forget set covers every class, so no class is left to push mass to; "
                                   "use a class scenario that keeps some classes")
         f_logits = predict_logits(ctx.original, ctx.dataset, ctx.split.forget, device=ctx.device)
-        if o.embedding == "mean_logits":
-            tr = ctx.split.train
-            emb = mean_logit_embeddings(predict_logits(ctx.original, ctx.dataset, tr, device=ctx.device),
-                                        torch.as_tensor(ctx.labels(tr)), C)
+        if o.similarity == "unseen_probs":
+            un = ctx.split.unseen
+            probs = torch.softmax(predict_logits(ctx.original, ctx.dataset, un, device=ctx.device).double(), 1)
+            self.prior = unseen_prior(probs, ctx.labels(un), forget_classes, C)
         else:
-            emb = classifier_rows(ctx.original, C)
-        emb = pca_project(emb, o.pca_dims or C - 1)
-        self.prior = similarity_prior(emb, forget_classes, o.temperature)
+            if o.similarity == "mean_logits":
+                tr = ctx.split.train
+                emb = mean_logit_embeddings(predict_logits(ctx.original, ctx.dataset, tr, device=ctx.device),
+                                            torch.as_tensor(ctx.labels(tr)), C)
+            else:
+                emb = classifier_rows(ctx.original, C)
+            self.prior = similarity_prior(pca_project(emb, o.pca_dims or C - 1), forget_classes, o.temperature)
         self.forget_classes = forget_classes
         y = torch.as_tensor(ctx.labels(ctx.split.forget))
         self.set_table(ctx, tilted_target(f_logits, y, self.prior, forget_classes, o.beta))
