@@ -6,7 +6,9 @@ unlearned model's outputs on the forget class against models retrained without i
 membership decision — so the default here (``protocol="divergence"``) is **our reconstruction** of
 that test:
 
-* K ≥ 3 models θ_r^1..K retrained on D_r with distinct seeds (``ev.providers["retrained_models"](K)``).
+* K ≥ 3 models θ_r^1..K retrained on D_r with distinct seeds: ``ev.providers["retrained_models"](K + 1)``
+  minus the first, which is the bench's reference θ_r — so a "retrain" row is scored as a fresh retrained
+  model against an ensemble it is not part of.
 * For each j, the leave-one-out ensemble Q₋ⱼ(x) = mean_{k≠j} p_{θ_r^k}(x) (float64 softmax over all
   classes).
 * div_j(M) = 100 · mean_{x∈D_f} JS(p_M(x) ‖ Q₋ⱼ(x)) (Jensen–Shannon, natural log, probabilities
@@ -206,12 +208,11 @@ class MIANN(Metric):
         if len(forget_classes) >= ev.dataset.num_classes:
             raise UnlearnkitError("mia_nn is a class-unlearning attack: the forget set covers every class; use a "
                                   "class scenario")
-        models = retrained_models(o.R)
         out = dict.fromkeys(self.columns, float("nan"))
-        if o.protocol == "divergence":
-            out |= self._divergence(model, models, forget_classes, ev)
+        if o.protocol == "divergence":  # models 1..R: the reference θ_r (model 0, the bench's "retrain" row) stays out
+            out |= self._divergence(model, retrained_models(o.R + 1)[1:], forget_classes, ev)
         else:
-            out |= self._svm(model, models, forget_classes, ev)
+            out |= self._svm(model, retrained_models(o.R), forget_classes, ev)
         return out
 
     def _divergence(self, model, models, forget_classes, ev: Evaluation) -> dict:
