@@ -102,13 +102,14 @@ def digits_class3():
 def test_rl_with_trw_forgets_class_and_follows_the_target(digits_class3):
     ds, split, model = digits_class3
     base = uk.unlearn(model, ds, split, "rl", device="cpu")
-    res = uk.unlearn(model, ds, split, "rl", target="trw", device="cpu")
+    paper = {"beta": 10.0, "similarity": "mean_logits"}  # the paper's tilt, strong enough to see it followed
+    res = uk.unlearn(model, ds, split, "rl", target="trw", target_options=paper, device="cpu")
     assert res.target == "trw"
     p_forget = torch.softmax(predict_logits(res.model, ds, split.forget), 1)
     fa = 100 * float((p_forget.argmax(1) == 3).float().mean())
     assert fa < 2.0
     # the TRW target's top class for the forget set, from a freshly prepared target
-    target = TARGETS.get("trw")()
+    target = TARGETS.get("trw")(TARGETS.get("trw").Options(**paper))
     ctx = _ctx(model, ds, split)
     target.prepare(ctx)
     top = int(target.table.mean(0).argmax())
@@ -134,6 +135,14 @@ def test_every_similarity_source_gives_a_prior_over_remaining_classes(digits_cla
         p = torch.softmax(predict_logits(model, ds, un).double(), 1).mean(0)
         p[3] = 0
         assert torch.allclose(target.prior[3], p / p.sum())
+
+
+def test_default_is_drop_and_renormalise(digits_class3):
+    ds, split, model = digits_class3
+    target = TARGETS.get("trw")()
+    target.prepare(_ctx(model, ds, split))
+    p = torch.softmax(predict_logits(model, ds, split.forget), 1)
+    assert torch.allclose(target.table, drop_and_renormalise(p, [3]), atol=1e-5)
 
 
 def test_trw_rejects_a_forget_set_covering_every_class(digits_class3):
