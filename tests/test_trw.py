@@ -9,7 +9,7 @@ from unlearnkit.errors import UnlearnkitError
 from unlearnkit.eval import predict_logits
 from unlearnkit.targets import TARGETS
 from unlearnkit.targets.trw import (drop_and_renormalise, mean_logit_embeddings, pca_project, similarity_prior,
-                                    tilted_target)
+                                    tilted_target, unseen_prior)
 
 # 4 classes; class 0 is forgotten. Class embeddings: class 1 points nearly the same way as class 0,
 # class 2 is orthogonal, class 3 opposite.
@@ -78,6 +78,17 @@ def test_mean_logit_embeddings_and_pca_preserve_geometry():
         mean_logit_embeddings(logits, torch.tensor([0, 0, 1, 1]), 3)
 
 
+def test_unseen_prior_is_the_renormalised_mean_over_remaining_classes():
+    # two unseen samples of forget class 0 and one of class 2 (ignored); 4 classes
+    probs = torch.tensor([[0.6, 0.3, 0.1, 0.0], [0.8, 0.0, 0.1, 0.1], [0.1, 0.1, 0.7, 0.1]])
+    pi = unseen_prior(probs, [0, 0, 2], [0], 4)
+    # mean over class-0 rows: (.7, .15, .1, .05); drop class 0 → (.15, .1, .05)/.3 = (½, ⅓, ⅙)
+    assert torch.allclose(pi[0], torch.tensor([0.0, 0.5, 1 / 3, 1 / 6], dtype=torch.float64))
+    assert torch.all(pi[1:] == 0)
+    with pytest.raises(UnlearnkitError, match="unseen samples of forget class 1"):
+        unseen_prior(probs, [0, 0, 2], [0, 1], 4)
+
+
 @pytest.fixture(scope="module")
 def digits_class3():
     torch.manual_seed(0)
@@ -91,13 +102,14 @@ def digits_class3():
 def test_rl_with_trw_forgets_class_and_follows_the_target(digits_class3):
     ds, split, model = digits_class3
     base = uk.unlearn(model, ds, split, "rl", device="cpu")
-    res = uk.unlearn(model, ds, split, "rl", target="trw", device="cpu")
+    paper = {"beta": 10.0, "similarity": "mean_logits"}  # the paper's tilt, strong enough to see it followed
+    res = uk.unlearn(model, ds, split, "rl", target="trw", target_options=paper, device="cpu")
     assert res.target == "trw"
     p_forget = torch.softmax(predict_logits(res.model, ds, split.forget), 1)
     fa = 100 * float((p_forget.argmax(1) == 3).float().mean())
     assert fa < 2.0
     # the TRW target's top class for the forget set, from a freshly prepared target
-    target = TARGETS.get("trw")()
+    target = TARGETS.get("trw")(TARGETS.get("trw").Options(**paper))
     ctx = _ctx(model, ds, split)
     target.prepare(ctx)
     top = int(target.table.mean(0).argmax())
@@ -109,6 +121,28 @@ def test_rl_with_trw_forgets_class_and_follows_the_target(digits_class3):
     test_acc = float((predict_logits(res.model, ds, split.test).argmax(1) == torch.as_tensor(ds.labels[split.test]))
                      [torch.as_tensor(ds.labels[split.test]) != 3].float().mean())
     assert test_acc > 0.85
+
+
+@pytest.mark.parametrize("similarity", ["mean_logits", "classifier_rows", "unseen_probs"])
+def test_every_similarity_source_gives_a_prior_over_remaining_classes(digits_class3, similarity):
+    ds, split, model = digits_class3
+    target = TARGETS.get("trw")(TARGETS.get("trw").Options(similarity=similarity))
+    target.prepare(_ctx(model, ds, split))
+    assert target.prior[3, 3] == 0 and float(target.prior[3].sum()) == pytest.approx(1.0)
+    assert torch.all(target.table[:, 3] == 0)
+    if similarity == "unseen_probs":  # by construction: θ_o's mean output on unseen 3s, class 3 dropped
+        un = split.unseen[ds.labels[split.unseen] == 3]
+        p = torch.softmax(predict_logits(model, ds, un).double(), 1).mean(0)
+        p[3] = 0
+        assert torch.allclose(target.prior[3], p / p.sum())
+
+
+def test_default_is_drop_and_renormalise(digits_class3):
+    ds, split, model = digits_class3
+    target = TARGETS.get("trw")()
+    target.prepare(_ctx(model, ds, split))
+    p = torch.softmax(predict_logits(model, ds, split.forget), 1)
+    assert torch.allclose(target.table, drop_and_renormalise(p, [3]), atol=1e-5)
 
 
 def test_trw_rejects_a_forget_set_covering_every_class(digits_class3):
