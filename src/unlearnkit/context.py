@@ -25,7 +25,8 @@ class UnlearnContext:
     """model: θ_o copy changed in place; original: frozen θ_o; dataset already on ``device``.
 
     ``retrained`` returns θ_r (cached by the bench); ``new_model`` builds a freshly initialised
-    model of the same architecture; ``history`` collects per-step diagnostics (e.g. weights).
+    model of the same architecture; ``history`` collects per-step diagnostics (e.g. weights, the
+    proxy curve of ``stop="auto"``).
     """
 
     model: nn.Module
@@ -44,6 +45,8 @@ class UnlearnContext:
     progress: Callable[[dict], None] | None = None
     on_epoch: Callable[[nn.Module, int], dict | None] | None = None
     history: list[dict] = field(default_factory=list)
+    stop: str = "none"  # "auto" | "none" (resolved by unlearn(); see unlearnkit.stopping)
+    monitor: Any = None  # the stopping.Monitor of a gradient loop (set by GradientMethod.start)
 
     def batch(self, idx: torch.Tensor) -> Batch:
         idx = idx.to(self.device)

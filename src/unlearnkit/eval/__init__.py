@@ -3,6 +3,7 @@ from . import accuracy, mia  # noqa: F401
 from . import deviation  # noqa: F401
 from . import fairness  # noqa: F401
 from . import challenge, mia_nn, ulira  # noqa: F401
+from . import proxy  # noqa: F401
 from .base import METRICS, Evaluation, Metric
 from .gap import GAP_COLUMNS, avg_gap
 from .predict import predict_logits
