@@ -193,3 +193,21 @@ def test_strength_search_picks_the_best_strength(digits, random_split, theta_o, 
             assert torch.allclose(a, 0.8 * b)
     finally:
         METHODS._items.pop(Shrink.name)
+
+
+def test_bench_config_stop_field(tmp_path):
+    from unlearnkit.bench.config import load_config
+
+    assert load_config("quick").stop == "auto"
+    assert load_config("quick", overrides={"stop": "none"}).stop == "none"
+    with pytest.raises(uk.UnlearnkitError, match=r"stop.*must be one of 'auto', 'none', got 'atuo'.*'auto'"):
+        load_config("quick", overrides={"stop": "atuo"})
+
+
+def test_cli_stop_typo_fails_before_work():
+    from typer.testing import CliRunner
+
+    from unlearnkit.cli import app
+
+    out = CliRunner().invoke(app, ["unlearn", "--method", "ga", "--stop", "atuo"])
+    assert out.exit_code == 2 and "'auto', 'none'" in out.output

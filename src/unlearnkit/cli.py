@@ -61,6 +61,8 @@ def bench(
     options: Optional[Path] = typer.Option(None, help="a YAML with method_options (e.g. tuned.yaml from `tune`)"),
     report: bool = typer.Option(True, help="write the report (md, html, png) at the end"),
     quiet: bool = typer.Option(False, help="no progress bars (also when stderr is not a terminal)"),
+    stop: Optional[str] = typer.Option(None, help="auto | none: override the config's `stop` (auto: pick each "
+                                                  "run's step/strength by the retrain-free proxy)"),
 ) -> None:
     """Run a grid of datasets × scenarios × methods × weightings × targets × seeds."""
     from .bench.config import load_config
@@ -70,6 +72,10 @@ def bench(
 
     try:
         overrides = {"seeds": [int(s) for s in seeds.split(",")]} if seeds else {}
+        if stop is not None:
+            from .stopping import check_stop
+
+            overrides["stop"] = check_stop(stop, "--stop")
         cfg = load_config(preset, config, overrides, options_file=options)
         resolve_device(device)
         outcome = run_bench(cfg, out, executor, jobs, device, str(data_dir) if data_dir else None, download,
@@ -164,6 +170,8 @@ def unlearn_cmd(
     weighting_option: list[str] = typer.Option([], "--weighting-option", help="e.g. tau=0.15"),
     target_option: list[str] = typer.Option([], "--target-option", help="e.g. beta=10"),
     seed: int = typer.Option(0),
+    stop: str = typer.Option("auto", help="auto (keep the step/strength the retrain-free proxy likes best, θ_o "
+                                          "included) | none (the configured run exactly)"),
     train_from: str = typer.Option("quick", help="preset whose `train` settings train θ_o and θ_r"),
     save: Optional[Path] = typer.Option(None, help="write the unlearned model (.safetensors) and its split (.json)"),
     device: str = typer.Option("auto"),
@@ -183,12 +191,16 @@ def unlearn_cmd(
     try:
         m_opts, w_opts, t_opts = _pairs(option, "--option"), _pairs(weighting_option, "--weighting-option"), \
             _pairs(target_option, "--target-option")
+        from .stopping import check_stop
+
+        check_stop(stop, "--stop")
         Plan.make(method, weighting, target, m_opts, w_opts, t_opts)  # reject a composition up front
         cfg = BenchConfig(name="unlearn", datasets=[dataset], model=model, train=load_config(train_from).train,
                           scenarios=[{"kind": scenario, **_pairs(set_, "--set")}],
                           methods=[{"name": method, "options": m_opts}],
                           weightings=[{"name": weighting, "options": w_opts}],
-                          targets=[{"name": target, "options": t_opts}], seeds=[seed], include_original=False)
+                          targets=[{"name": target, "options": t_opts}], seeds=[seed], include_original=False,
+                          stop=stop)
         spec, = expand(cfg, str(cache_dir or default_cache_dir()), device,
                        str(data_dir) if data_dir else None).specs
         row = run_job(spec, keep_model=True)

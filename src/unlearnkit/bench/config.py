@@ -78,6 +78,18 @@ class BenchConfig(BaseModel):
     unseen_fraction: float = Field(0.1, ge=0, lt=1)
     include_original: bool = Field(True, description="add a method=original row per dataset/scenario/seed")
     epoch_eval: bool = Field(False, description="evaluate FA/RA/TA/MIA after every unlearning epoch (curves)")
+    stop: str = Field("auto", description="auto | none: unlearn(stop=…) for every job; a method's "
+                      "method_options `stop` overrides it")
+
+    @field_validator("stop")
+    @classmethod
+    def known_stop(cls, v):
+        from ..stopping import check_stop
+
+        try:
+            return check_stop(v)
+        except UnlearnkitError as e:
+            raise ValueError(str(e)) from None
 
     @field_validator("scenarios", "methods", "seeds", "datasets")
     @classmethod

@@ -43,7 +43,7 @@ def expand(cfg: BenchConfig, cache_dir: str, device: str = "auto", data_dir: str
         build(METRICS, m, cfg.metric_options.get(m))
     base = dict(model=cfg.model.model_dump(), train=cfg.train.model_dump(), metrics=cfg.metrics,
                 metric_options=cfg.metric_options, unseen_fraction=cfg.unseen_fraction, version=__version__,
-                epoch_eval=cfg.epoch_eval)
+                epoch_eval=cfg.epoch_eval, stop=cfg.stop)
     runtime = dict(cache_dir=str(cache_dir), device=device, data_dir=data_dir, download=download)
     methods = list(cfg.methods)
     if cfg.include_original and not any(m.name == "original" for m in methods):
@@ -172,7 +172,7 @@ def run_job(spec: dict, progress=None, keep_model: bool = False) -> dict:
     def unlearn_with_plan(model, other_split, seed):
         return unlearn(model, data, other_split, m["name"], w["name"], t["name"], options=m["options"],
                        weighting_options=w["options"], target_options=t["options"], device=device, seed=seed,
-                       train_config=models.tcfg, new_model=models.new_model).model
+                       train_config=models.tcfg, new_model=models.new_model, stop=spec.get("stop", "auto")).model
 
     def epoch_metrics(model, epoch):
         """FA/RA/TA (and MIA) of the model in training, for per-epoch curves (a fresh Evaluation: no cache)."""
@@ -186,6 +186,7 @@ def run_job(spec: dict, progress=None, keep_model: bool = False) -> dict:
                      weighting_options=w["options"], target_options=t["options"], device=device, seed=spec["seed"],
                      train_config=models.tcfg, new_model=models.new_model,
                      retrained=lambda: (copy.deepcopy(retrained), meta_r["train_s"]), progress=progress,
+                     stop=spec.get("stop", "auto"),
                      on_epoch=epoch_metrics if spec.get("epoch_eval") else None)
     inner_map = EXECUTORS.get(spec.get("executor", "local")).inner_map
 
