@@ -51,7 +51,8 @@ class StopOptions(BaseModel):
     """How ``stop="auto"`` evaluates and when the guards fire (a method option: ``stopping: {...}``)."""
 
     model_config = ConfigDict(extra="forbid")
-    every: float = Field(0.25, gt=0, description="evaluate the proxy every this fraction of an epoch")
+    every: float = Field(0.5, gt=0, description="evaluate the proxy (auto) and the guards every this fraction of "
+                         "an epoch")
     patience: float = Field(1.0, gt=0, description="auto: stop after this many epochs without a better proxy")
     overshoot: float = Field(20.0, gt=0, description="auto: stop when the proxy gap exceeds the best by this "
                              "many percent points")

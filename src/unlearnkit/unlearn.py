@@ -87,6 +87,13 @@ def unlearn(model: nn.Module, dataset, split: Split, method: str = "rl", weighti
         raise UnlearnkitError(f"min_change must be ≥ 0 (a relative parameter change), got {min_change}")
     plan = Plan.make(method, weighting, target, options, weighting_options, target_options)
     mode = plan.options.stop or stop
+    correction = bool(split.info.get("correction"))  # no deletion request: nothing for the proxy to compare
+    if correction:
+        mode = "none"
+    if mode == "auto" and len(split.unseen) == 0 and (isinstance(plan.method, GradientMethod)
+                                                      or plan.method.strength_option is not None):
+        raise UnlearnkitError("stop='auto' compares D_f with held-out data, but split.unseen is empty; make the "
+                              "split with unseen_fraction > 0 (e.g. 0.1), or pass stop='none'")
     dev = resolve_device(device)
     tcfg = parse_options(TrainConfig, train_config, "train_config")
     original = copy.deepcopy(model).to(dev).eval()
@@ -127,6 +134,9 @@ def unlearn(model: nn.Module, dataset, split: Split, method: str = "rl", weighti
         out = ctx.model
     if ctx.monitor is not None:
         ctx.monitor.finish()  # auto: load the best state, record the summary
+    if correction and (plan.options.stop or stop) == "auto":
+        ctx.record(auto_stop={"reason": "correction split (no deletion request): the proxy does not apply, "
+                                        "ran the configured schedule"})
     seconds = getattr(ctx, "cost_seconds", None) or (time.perf_counter() - t0)
     bad = [k for k, v in out.state_dict().items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:

@@ -62,7 +62,7 @@ class ProxyOptions(BaseModel):
     w_dist: float = Field(1.0, ge=0, description="weight of the confidence-distribution / probability-mass term")
     w_damage: float = Field(1.0, ge=0, description="weight of the retain + unseen accuracy damage term")
     max_forget: int = Field(2000, ge=1, description="D_f samples evaluated (a fixed seeded subsample)")
-    max_retain: int = Field(1000, ge=1, description="D_r samples evaluated (RA damage, attack members)")
+    max_retain: int = Field(500, ge=1, description="D_r samples evaluated (RA damage, attack members)")
     max_unseen: int = Field(5000, ge=1, description="held-out samples evaluated")
     prior: float = Field(10.0, ge=0, description="pseudo-samples pulling per-class targets toward the pooled "
                          "one (0: purely per-class)")
