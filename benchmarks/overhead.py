@@ -1,5 +1,7 @@
 """Speed benchmark on the quick preset: retrain time, each method's unlearn time and RTE, and the
-framework's unlearning epoch vs a bare PyTorch loop doing the same updates (goal ≤ 1.10×).
+framework's unlearning epoch vs a bare PyTorch loop doing the same updates (goal ≤ 1.10×), and the
+cost of ``stop="auto"`` (proxy every half epoch, best-state copies) over ``stop="none"`` for the same
+number of steps (goal ≤ 1.25×).
 
     python benchmarks/overhead.py [--repeats 15] [--dataset digits|fashion_mnist --data-dir DIR --subset N]
 
@@ -98,7 +100,7 @@ def main():
         for r in range(args.repeats):
             t0 = time.perf_counter()
             uk.unlearn(theta_o, ds, split, "rl", options=dict(epochs=epochs, lr=0.01, forget_weight=0.05),
-                       device="cpu", seed=r)
+                       device="cpu", seed=r, stop="none")
             fw.append(time.perf_counter() - t0)
             m = copy.deepcopy(theta_o)
             t0 = time.perf_counter()
@@ -116,6 +118,31 @@ def main():
                    f"{timings[e][0] / timings[e][1]:.2f}")
     console.print(t2)
     console.print("goal: per-epoch ratio ≤ 1.10; the whole call also copies θ_o twice and prepares the target")
+
+    # stop="auto" vs "none" for the same number of steps (patience/overshoot so large that auto never stops
+    # early): the proxy every half epoch, the best-state copies and the reference built from θ_o
+    never = dict(patience=1e9, overshoot=1e9)
+    auto_t = {}
+    for epochs in (1, 6):
+        runs = {"none": [], "auto": []}
+        for r in range(args.repeats):
+            for stop in ("none", "auto"):
+                t0 = time.perf_counter()
+                uk.unlearn(theta_o, ds, split, "rl", options=dict(epochs=epochs, lr=0.01, forget_weight=0.05,
+                                                                  stopping=never), device="cpu", seed=r, stop=stop)
+                runs[stop].append(time.perf_counter() - t0)
+        auto_t[epochs] = (statistics.median(runs["auto"]), statistics.median(runs["none"]))
+    t3 = Table(title=f"RL, {args.dataset}: stop='auto' vs stop='none', same steps (median of {args.repeats})")
+    for c in ("", "none s", "auto s", "ratio"):
+        t3.add_column(c, justify="right")
+    slope_a = (auto_t[6][0] - auto_t[1][0]) / 5
+    slope_n = (auto_t[6][1] - auto_t[1][1]) / 5
+    t3.add_row("one epoch (slope 1→6 epochs)", f"{slope_n:.4f}", f"{slope_a:.4f}", f"{slope_a / slope_n:.2f}")
+    for e in (1, 6):
+        t3.add_row(f"whole call, {e} epoch(s)", f"{auto_t[e][1]:.4f}", f"{auto_t[e][0]:.4f}",
+                   f"{auto_t[e][0] / auto_t[e][1]:.2f}")
+    console.print(t3)
+    console.print("goal: stop='auto' ≤ 1.25× stop='none' for the same number of steps")
 
 
 if __name__ == "__main__":

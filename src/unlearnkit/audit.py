@@ -72,15 +72,10 @@ def retain_sample(split, options: AuditOptions) -> np.ndarray:
 
 
 def proxy_gaps(model, original, data, split, device, seed: int) -> tuple[float | None, float | None]:
-    """proxy_gap of θ_o and θ_u from the registered ``proxy`` metric (retrain-free; never reads θ_r).
-
-    GUARD for the merge: the ``proxy`` metric lives on another branch; until it is merged this returns
-    (None, None). The lead removes the ``"proxy" in METRICS`` test when merging."""
+    """proxy_gap of θ_o and θ_u from the registered ``proxy`` metric (retrain-free; never reads θ_r)."""
     from .eval import METRICS, Evaluation
     from .options import build
 
-    if "proxy" not in METRICS:  # GUARD: remove once unlearnkit.eval.proxy is merged
-        return None, None
     metric = build(METRICS, "proxy")
     ev = Evaluation(data, split, device, seed, original=original)
     return _num(metric.compute(original, ev)["proxy_gap"]), _num(metric.compute(model, ev)["proxy_gap"])
@@ -215,6 +210,13 @@ def verify_retrain(model, original, data, split, new_model, train_config, seed: 
 
 
 # --------------------------------------------------------------------------------------------------- writers
+def _passes(run: dict) -> str:
+    """Per-sample forward + backward passes of the method (and those spent evaluating, e.g. stop: auto)."""
+    p = run.get("passes")
+    if not isinstance(p, dict):
+        return "—"
+    return f"{p.get('total', '—')} (+{p.get('eval_forward', 0)} evaluation)"
+
 def _f(x, digits: int = 2) -> str:
     return "—" if x is None else f"{x:.{digits}f}"
 
@@ -235,8 +237,18 @@ def _stop_lines(run: dict) -> list[str]:
     """Where an automatic stop ended and why, when the run's history says so."""
     lines = []
     for h in run.get("history") or []:
-        if isinstance(h, dict) and any("stop" in str(k) for k in h):
-            lines.append(", ".join(f"{k}={v}" for k, v in h.items()))
+        a = h.get("auto_stop") if isinstance(h, dict) else None
+        if not isinstance(a, dict):
+            continue
+        if "best_value" in a:  # a one-shot method's strength search
+            lines.append(f"strength {a.get('option')} = {a.get('best_value')} (None: θ_o kept) of {a.get('tried')}, "
+                         f"proxy gap {a.get('best_proxy_gap')}")
+        elif "best_step" in a:
+            lines.append(f"kept step {a['best_step']} of {a.get('steps_run')} (proxy gap {a.get('best_proxy_gap')}, "
+                         f"{a.get('evaluations')} evaluations); stopped by {a.get('reason')}")
+        else:
+            lines.append(str(a.get("reason", a)))
+        lines += [f"warning: {w}" for w in a.get("warnings", [])]
     return lines
 
 
@@ -268,7 +280,7 @@ def to_markdown(record: dict) -> str:
         L += [f"**Method**: `{run.get('method')}` ∘ weighting `{run.get('weighting')}` ∘ "
               f"target `{run.get('target')}` "
               f"({opts}); seed {run.get('seed')}, device {run.get('device')}.",
-              f"Wall time {_f(run.get('wall_s'), 3)} s, {run.get('passes', '—')} pass(es) over the data; "
+              f"Wall time {_f(run.get('wall_s'), 3)} s, {_passes(run)} per-sample passes; "
               f"stop: {run.get('stop') or 'fixed epochs'}.", ""]
         for line in _stop_lines(run):
             L.append(f"- auto stop: {line}")
@@ -319,7 +331,7 @@ def to_html(record: dict) -> str:
         P.append(f"<p><b>Method</b>: <code>{e(run.get('method'))}</code> ∘ weighting <code>{e(run.get('weighting'))}"
                  f"</code> ∘ target <code>{e(run.get('target'))}</code> ({e(opts)}); seed {e(run.get('seed'))}, "
                  f"device {e(run.get('device'))}. Wall time {e(_f(run.get('wall_s'), 3))} s, "
-                 f"{e(run.get('passes', '—'))} pass(es); stop: {e(run.get('stop') or 'fixed epochs')}.</p>")
+                 f"{e(_passes(run))} per-sample passes; stop: {e(run.get('stop') or 'fixed epochs')}.</p>")
         stops = _stop_lines(run)
         if stops:
             P.append("<ul>" + "".join(f"<li>auto stop: {e(s)}</li>" for s in stops) + "</ul>")

@@ -62,6 +62,8 @@ def bench(
     options: Optional[Path] = typer.Option(None, help="a YAML with method_options (e.g. tuned.yaml from `tune`)"),
     report: bool = typer.Option(True, help="write the report (md, html, png) at the end"),
     quiet: bool = typer.Option(False, help="no progress bars (also when stderr is not a terminal)"),
+    stop: Optional[str] = typer.Option(None, help="auto | none: override the config's `stop` (auto: pick each "
+                                                  "run's step/strength by the retrain-free proxy)"),
 ) -> None:
     """Run a grid of datasets × scenarios × methods × weightings × targets × seeds."""
     from .bench.config import load_config
@@ -71,6 +73,10 @@ def bench(
 
     try:
         overrides = {"seeds": [int(s) for s in seeds.split(",")]} if seeds else {}
+        if stop is not None:
+            from .stopping import check_stop
+
+            overrides["stop"] = check_stop(stop, "--stop")
         cfg = load_config(preset, config, overrides, options_file=options)
         resolve_device(device)
         outcome = run_bench(cfg, out, executor, jobs, device, str(data_dir) if data_dir else None, download,
@@ -166,6 +172,8 @@ def unlearn_cmd(
     weighting_option: list[str] = typer.Option([], "--weighting-option", help="e.g. tau=0.15"),
     target_option: list[str] = typer.Option([], "--target-option", help="e.g. beta=10"),
     seed: int = typer.Option(0),
+    stop: str = typer.Option("auto", help="auto (keep the step/strength the retrain-free proxy likes best, θ_o "
+                                          "included) | none (the configured run exactly)"),
     train_from: str = typer.Option("quick", help="preset whose `train` settings train θ_o and θ_r"),
     save: Optional[Path] = typer.Option(None, help="write the unlearned model (.safetensors) and its split (.json)"),
     device: str = typer.Option("auto"),
@@ -192,8 +200,6 @@ def unlearn_cmd(
                                                     "models; cached under --cache-dir)"),
     out: Optional[Path] = typer.Option(None, help="with --checkpoint: output folder (unlearned.safetensors, "
                                                   "audit.json/.md/.html)"),
-    stop: Optional[str] = typer.Option(None, help="'auto': stop when the retrain-free proxy says so (needs an "
-                                                  "unlearnkit with unlearn(stop=…))"),
     audit_option: list[str] = typer.Option([], "--audit-option", help="retain_sample=2000, seed=0, "
                                                                       "mia_feature=confidence"),
 ) -> None:
@@ -213,7 +219,7 @@ def unlearn_cmd(
     only_with_checkpoint = {"--arch": arch, "--arch-option": arch_option, "--data": data,
                             "--dataset-option": dataset_option, "--subset": subset, "--forget": forget,
                             "--forget-where": forget_where, "--holdout": holdout, "--verify-retrain": verify_retrain,
-                            "--out": out, "--stop": stop, "--audit-option": audit_option}
+                            "--out": out, "--audit-option": audit_option}
     given = [k for k, v in only_with_checkpoint.items() if v]
     if given:
         _fail(UnlearnkitError(f"{', '.join(given)} only apply with --checkpoint (unlearning your own model); "
@@ -230,12 +236,16 @@ def unlearn_cmd(
     try:
         m_opts, w_opts, t_opts = _pairs(option, "--option"), _pairs(weighting_option, "--weighting-option"), \
             _pairs(target_option, "--target-option")
+        from .stopping import check_stop
+
+        check_stop(stop, "--stop")
         Plan.make(method, weighting, target, m_opts, w_opts, t_opts)  # reject a composition up front
         cfg = BenchConfig(name="unlearn", datasets=[dataset], model=model, train=load_config(train_from).train,
                           scenarios=[{"kind": scenario, **_pairs(set_, "--set")}],
                           methods=[{"name": method, "options": m_opts}],
                           weightings=[{"name": weighting, "options": w_opts}],
-                          targets=[{"name": target, "options": t_opts}], seeds=[seed], include_original=False)
+                          targets=[{"name": target, "options": t_opts}], seeds=[seed], include_original=False,
+                          stop=stop)
         spec, = expand(cfg, str(cache_dir or default_cache_dir()), device,
                        str(data_dir) if data_dir else None).specs
         row = run_job(spec, keep_model=True)
@@ -319,7 +329,6 @@ def _unlearn_checkpoint(*, checkpoint, method, weighting, target, option, weight
                         train_from, device, data_dir, cache_dir, dataset, data, dataset_option, subset, arch,
                         arch_option, forget, forget_where, holdout, verify_retrain, out, stop, audit_option, save,
                         set_) -> None:
-    import inspect
     import time
 
     from .audit import AuditOptions, audit, ids_sha256, verify_retrain as run_verify_retrain, write_audit
@@ -342,13 +351,9 @@ def _unlearn_checkpoint(*, checkpoint, method, weighting, target, option, weight
         from .options import parse_options
 
         parse_options(AuditOptions, a_opts, "--audit-option")
-        extra = {}
-        if stop is not None:
-            # GUARD for the merge: stop= arrives with the proxy branch; the lead removes this check when merging.
-            if "stop" not in inspect.signature(unlearn).parameters:
-                raise UnlearnkitError("--stop needs unlearnkit.unlearn(stop=…), which this version does not have; "
-                                      "drop --stop (the method runs its fixed epochs)")
-            extra["stop"] = stop
+        from .stopping import check_stop
+
+        stop = check_stop(stop, "--stop")
         dev = resolve_device(device)
         spec, ds, ckpt, split, source = _load_request(
             checkpoint, dataset=dataset, data=data, dataset_option=dataset_option, subset=subset, arch=arch,
@@ -357,11 +362,10 @@ def _unlearn_checkpoint(*, checkpoint, method, weighting, target, option, weight
 
         tcfg = TrainConfig(**ckpt.meta.train) if ckpt.meta is not None and ckpt.meta.train else \
             load_config(train_from).train
-        passes: list[int] = []
         t0 = time.perf_counter()
         result = unlearn(ckpt.model, ds, split, method, weighting, target, options=m_opts, weighting_options=w_opts,
                          target_options=t_opts, device=dev, seed=seed, train_config=tcfg, new_model=ckpt.new_model,
-                         progress=lambda p: passes.append(int(p.get("epoch", 0))), **extra)
+                         stop=stop)
         wall = time.perf_counter() - t0
         out.mkdir(parents=True, exist_ok=True)
         meta = ckpt.meta or CheckpointMeta(architecture=ckpt.arch, input_shape=list(ds.input_shape),
@@ -381,7 +385,7 @@ def _unlearn_checkpoint(*, checkpoint, method, weighting, target, option, weight
         record["run"] = {"method": method, "weighting": weighting, "target": target,
                          "options": {"method": m_opts, "weighting": w_opts, "target": t_opts}, "seed": seed,
                          "device": str(dev), "wall_s": wall, "unlearn_s": result.seconds,
-                         "passes": max(passes) if passes else None, "stop": stop, "moved": result.moved,
+                         "passes": result.passes, "stop": stop, "moved": result.moved,
                          "history": json.loads(json.dumps(result.history, default=_jsonable))}
         record["verify_retrain"] = None
         if verify_retrain:

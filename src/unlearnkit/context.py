@@ -15,6 +15,7 @@ from .data.split import Split
 from .passes import PassCounter
 
 if TYPE_CHECKING:
+    from .stopping import Monitor
     from .targets.base import Target
     from .training import TrainConfig
     from .weighting.base import Weighting
@@ -38,7 +39,7 @@ class UnlearnContext:
     training seconds); a method whose cost is that retraining (``retrain``) sets ``cost_seconds`` and
     ``cost_passes``. ``passes`` counts per-sample passes (evaluation inside ``passes.evaluating()``).
     ``new_model`` builds a freshly initialised model of the same architecture; ``history``
-    collects per-step diagnostics (e.g. weights).
+    collects per-step diagnostics (e.g. weights, the proxy curve of ``stop="auto"``).
     """
 
     model: nn.Module
@@ -60,6 +61,8 @@ class UnlearnContext:
     cost_seconds: float | None = None
     cost_passes: int | None = None
     passes: PassCounter | None = None
+    stop: str = "none"  # "auto" | "none" (resolved by unlearn(); see unlearnkit.stopping)
+    monitor: Monitor | None = None  # the stopping.Monitor of a gradient loop (set by GradientMethod.start)
 
     def batch(self, idx: torch.Tensor) -> Batch:
         idx = idx.to(self.device)

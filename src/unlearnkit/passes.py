@@ -48,6 +48,11 @@ class PassCounter:
             h.remove()
         self._handles = []
 
+    def watch(self, model: nn.Module) -> None:
+        """Also count passes through ``model`` (e.g. a trial copy of θ_o) until the counter closes."""
+        if self._handles:
+            self._handles.append(model.register_forward_hook(self._hook))
+
     @contextlib.contextmanager
     def evaluating(self) -> Iterator[None]:
         """Count the passes inside as evaluation (not part of the method's cost)."""
@@ -70,3 +75,8 @@ class PassCounter:
 def training_passes(epochs: int, n_samples: int) -> int:
     """Per-sample passes of supervised training: every sample forward and backward once per epoch."""
     return 2 * int(epochs) * int(n_samples)
+
+
+def evaluating(counter: PassCounter | None):
+    """``counter.evaluating()``, or a no-op context without a counter."""
+    return counter.evaluating() if counter is not None else contextlib.nullcontext()

@@ -14,9 +14,10 @@ from torch import nn
 from .data.split import Split
 from .device import resolve_device
 from .errors import UnlearnkitError
-from .methods import METHODS
+from .methods import METHODS, GradientMethod
 from .options import build, parse_options
 from .passes import PassCounter
+from .stopping import StopRun, check_stop, search_strength
 from .targets import TARGETS
 from .training import TrainConfig, train_model
 from .weighting import WEIGHTINGS
@@ -63,7 +64,8 @@ class Plan:
 
 def unlearn(model: nn.Module, dataset, split: Split, method: str = "rl", weighting: str = "uniform",
             target: str = "none", *, options: dict | None = None, weighting_options: dict | None = None,
-            target_options: dict | None = None, device: str = "auto", seed: int = 0,
+            target_options: dict | None = None, device: str = "auto", seed: int = 0, stop: str = "auto",
+            min_change: float = 1e-4,
             train_config: TrainConfig | dict | None = None, new_model: Callable[[], nn.Module] | None = None,
             retrained: Callable[[], tuple[nn.Module, float]] | None = None,
             progress: Callable[[dict], None] | None = None,
@@ -74,8 +76,26 @@ def unlearn(model: nn.Module, dataset, split: Split, method: str = "rl", weighti
     ``from_torch_dataset``). ``new_model`` builds a fresh model of the same architecture (needed by
     ``retrain`` and methods with a random teacher); ``retrained`` may supply a cached θ_r.
     ``on_epoch(model, epoch)`` may return values (e.g. FA/RA/TA) recorded in the history per epoch.
+
+    ``stop="auto"`` (default; a method's ``stop`` option overrides it): gradient methods keep the state
+    (θ_o included) with the lowest retrain-free proxy gap (:mod:`unlearnkit.eval.proxy`), evaluated every
+    ``stopping.every`` of an epoch, and stop early on overshoot, patience or divergence; one-shot methods
+    with a ``strength_option`` pick its value by the proxy. The curve and the choice are in
+    ``history``. ``stop="none"`` runs the configured schedule exactly (divergence still raises).
+    A model whose relative parameter change ‖θ_u − θ_o‖/‖θ_o‖ is below ``min_change`` warns.
     """
+    check_stop(stop, "unlearn(stop=…)")
+    if min_change < 0:
+        raise UnlearnkitError(f"min_change must be ≥ 0 (a relative parameter change), got {min_change}")
     plan = Plan.make(method, weighting, target, options, weighting_options, target_options)
+    mode = plan.options.stop or stop
+    correction = split.purpose == "correction"  # no deletion request: nothing for the proxy to compare
+    if correction:
+        mode = "none"
+    if mode == "auto" and len(split.unseen) == 0 and (isinstance(plan.method, GradientMethod)
+                                                      or plan.method.strength_option is not None):
+        raise UnlearnkitError("stop='auto' compares D_f with held-out data, but split.unseen is empty; make the "
+                              "split with unseen_fraction > 0 (e.g. 0.1), or pass stop='none'")
     dev = resolve_device(device)
     tcfg = parse_options(TrainConfig, train_config, "train_config")
     original = copy.deepcopy(model).to(dev).eval()
@@ -100,7 +120,7 @@ def unlearn(model: nn.Module, dataset, split: Split, method: str = "rl", weighti
     ctx = UnlearnContext(model=work, original=original, dataset=data, split=split, num_classes=dataset.num_classes,
                          device=dev, seed=seed, options=plan.options, weighting=plan.weighting, target=plan.target,
                          new_model=fresh_model, retrained=retrain_provider, train_config=tcfg, progress=progress,
-                         on_epoch=on_epoch)
+                         on_epoch=on_epoch, stop=mode)
     torch.manual_seed(seed)
     t0 = time.perf_counter()
     with PassCounter(work, original) as counter:
@@ -108,7 +128,20 @@ def unlearn(model: nn.Module, dataset, split: Split, method: str = "rl", weighti
         plan.weighting.prepare(ctx)
         ctx.split = plan.weighting.driving_split(ctx)
         plan.target.prepare(ctx)
-        out = plan.method.unlearn(ctx)
+        strength = plan.method.strength_option
+        try:
+            if mode == "auto" and strength is not None:
+                search_strength(plan.method, ctx, strength, plan.options.stopping)
+                out = ctx.model
+            else:
+                out = plan.method.unlearn(ctx)
+        except StopRun:  # stop="auto" decided inside the loop
+            out = ctx.model
+        if ctx.monitor is not None:
+            ctx.monitor.finish()  # auto: load the best state, record the summary
+    if correction and (plan.options.stop or stop) == "auto":
+        ctx.record(auto_stop={"reason": "correction split (no deletion request): the proxy does not apply, "
+                                        "ran the configured schedule"})
     seconds = ctx.cost_seconds if ctx.cost_seconds is not None else time.perf_counter() - t0
     passes = counter.as_dict()
     if ctx.cost_passes is not None:
@@ -119,19 +152,36 @@ def unlearn(model: nn.Module, dataset, split: Split, method: str = "rl", weighti
                               f"lower its lr or epochs")
     change = parameter_distance(out, original)
     moved = change > 0
-    if not moved and plan.method.moves_model:
-        warnings.warn(f"method {method!r} did not change the model (parameter change 0); check its lr/epochs",
-                      RuntimeWarning, stacklevel=2)
+    _warn_unsafe(method, plan, ctx.history, change / max(parameter_distance(original, None), 1e-12), min_change)
     return UnlearnResult(out.eval(), seconds, moved, change, ctx.history, method, plan.weighting.name,
                          plan.target.name, passes)
 
 
+def _warn_unsafe(method: str, plan: Plan, history: list[dict], relative: float, min_change: float) -> None:
+    """RuntimeWarnings for divergence rolled back by auto-stop, for θ_o kept by auto-stop and for a model
+    that moved by less than ``min_change`` (relative)."""
+    m = plan.method
+    knob = m.strength_option or ("lr or epochs" if isinstance(m, GradientMethod) else "its options")
+    auto = next((h["auto_stop"] for h in reversed(history) if "auto_stop" in h), None)
+    for w in (auto or {}).get("warnings", []):
+        warnings.warn(f"method {method!r} {w} (stop='auto'); lower {knob}", RuntimeWarning, stacklevel=3)
+    kept = auto is not None and (auto.get("best_step") == 0 or ("best_value" in auto and auto["best_value"] is None))
+    if kept:
+        warnings.warn(f"method {method!r} did not change the model: stop='auto' kept θ_o because no "
+                      f"{'strength' if 'option' in auto else 'step'} lowered the proxy gap below θ_o's "
+                      f"({auto['best_proxy_gap']:.2f}); change its options, or pass stop='none' to keep the "
+                      f"configured run", RuntimeWarning, stacklevel=3)
+    elif m.moves_model and relative < min_change:
+        warnings.warn(f"method {method!r} did not change the model (relative parameter change {relative:.2e} < "
+                      f"min_change {min_change:g}); raise its {knob}", RuntimeWarning, stacklevel=3)
+
+
 @torch.no_grad()
-def parameter_distance(a: nn.Module, b: nn.Module) -> float:
-    """‖θ_a − θ_b‖₂ over all parameters and buffers that are floating point."""
-    sa, sb = a.state_dict(), b.state_dict()
+def parameter_distance(a: nn.Module, b: nn.Module | None) -> float:
+    """‖θ_a − θ_b‖₂ (‖θ_a‖₂ when ``b`` is None) over all floating-point parameters and buffers."""
+    sa, sb = a.state_dict(), (b.state_dict() if b is not None else None)
     total = 0.0
     for k, v in sa.items():
         if v.is_floating_point():
-            total += float(((v - sb[k].to(v.device)) ** 2).sum())
+            total += float(((v - (sb[k].to(v.device) if sb is not None else 0)) ** 2).sum())
     return total ** 0.5

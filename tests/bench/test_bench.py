@@ -122,9 +122,10 @@ def test_cli_error_in_a_real_process_has_no_traceback(tmp_path):
 
 def test_failed_job_keeps_finished_rows(tmp_path):
     cfg = load_config(path=write_cfg(tmp_path, methods=["ft", "ga"],
-                                     method_options={"ft": {"epochs": 1}, "ga": {"lr": 50.0, "epochs": 30, "momentum": 0.0}}))
+                                     method_options={"ft": {"epochs": 1}, "ga": {"lr": 50.0, "epochs": 30, "momentum": 0.0,
+                                                                              "stop": "none"}}))
     outcome = run_bench(cfg, tmp_path / "run", cache_dir=tmp_path / "cache", quiet=True)
-    assert len(outcome.failed) == 1 and "loss is" in outcome.failed[0][1]
+    assert len(outcome.failed) == 1 and "diverged at step" in outcome.failed[0][1]
     df = pd.read_csv(tmp_path / "run" / "results.csv")
     assert sorted(df["method"]) == ["ft", "original"]
 

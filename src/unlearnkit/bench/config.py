@@ -80,6 +80,18 @@ class BenchConfig(BaseModel):
     epoch_eval: bool = Field(False, description="evaluate FA/RA/TA/MIA after every unlearning epoch (curves)")
     noise_floor: bool = Field(True, description="train a second retrained model θ_r′ (another seed, cached) per "
                                                 "split and report avg_gap_floor = Avg.Gap(θ_r′ vs θ_r)")
+    stop: str = Field("auto", description="auto | none: unlearn(stop=…) for every job; a method's "
+                      "method_options `stop` overrides it")
+
+    @field_validator("stop")
+    @classmethod
+    def known_stop(cls, v):
+        from ..stopping import check_stop
+
+        try:
+            return check_stop(v)
+        except UnlearnkitError as e:
+            raise ValueError(str(e)) from None
 
     @field_validator("scenarios", "methods", "seeds", "datasets")
     @classmethod

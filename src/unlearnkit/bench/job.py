@@ -44,7 +44,7 @@ def expand(cfg: BenchConfig, cache_dir: str, device: str = "auto", data_dir: str
         build(METRICS, m, cfg.metric_options.get(m))
     base = dict(model=cfg.model.model_dump(), train=cfg.train.model_dump(), metrics=cfg.metrics,
                 metric_options=cfg.metric_options, unseen_fraction=cfg.unseen_fraction, version=__version__,
-                epoch_eval=cfg.epoch_eval, noise_floor=cfg.noise_floor)
+                epoch_eval=cfg.epoch_eval, noise_floor=cfg.noise_floor, stop=cfg.stop)
     runtime = dict(cache_dir=str(cache_dir), device=device, data_dir=data_dir, download=download)
     methods = list(cfg.methods)
     if cfg.include_original and not any(m.name == "original" for m in methods):
@@ -146,7 +146,7 @@ def run_job(spec: dict, progress=None, keep_model: bool = False) -> dict:
     def unlearn_with_plan(model, other_split, seed):
         return unlearn(model, data, other_split, m["name"], w["name"], t["name"], options=m["options"],
                        weighting_options=w["options"], target_options=t["options"], device=device, seed=seed,
-                       train_config=models.tcfg, new_model=models.new_model).model
+                       train_config=models.tcfg, new_model=models.new_model, stop=spec.get("stop", "auto")).model
 
     models = BenchSource(spec, data, split, device, unlearn=unlearn_with_plan,
                          mapper=EXECUTORS.get(spec.get("executor", "local")).inner_map, train_task=train_into_cache)
@@ -168,6 +168,7 @@ def run_job(spec: dict, progress=None, keep_model: bool = False) -> dict:
                      weighting_options=w["options"], target_options=t["options"], device=device, seed=spec["seed"],
                      train_config=models.tcfg, new_model=models.new_model,
                      retrained=lambda: (copy.deepcopy(retrained), meta_r["train_s"]), progress=progress,
+                     stop=spec.get("stop", "auto"),
                      on_epoch=epoch_metrics if spec.get("epoch_eval") else None)
     ev = Evaluation(data, split, device, spec["seed"], original, retrained, plan.weighting, models)
     t0 = time.perf_counter()

@@ -3,6 +3,7 @@ from . import accuracy, mia  # noqa: F401
 from . import deviation  # noqa: F401
 from . import fairness  # noqa: F401
 from . import challenge, mia_nn, ulira  # noqa: F401
+from . import proxy  # noqa: F401
 from ..predict import predict_logits
 from .base import METRICS, Column, Evaluation, Metric, Need, gap_columns, registered_columns
 from .gap import avg_gap

@@ -17,7 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from ..errors import CompositionError, UnlearnkitError
+from ..passes import evaluating
 from ..registry import Registry
+from ..stopping import Monitor, StopMode, StopOptions
 from ..training import batches, make_optimizer, make_scheduler
 from ..weighting.base import reduce_weighted
 
@@ -25,7 +27,12 @@ METHODS: Registry = Registry("method")
 
 
 class MethodOptions(BaseModel):
+    """Options every method takes: how it stops (see :mod:`unlearnkit.stopping`)."""
+
     model_config = ConfigDict(extra="forbid")
+    stop: StopMode | None = Field(None, description="auto | none; overrides unlearn(stop=…) for this method")
+    stopping: StopOptions = Field(default_factory=StopOptions, description="auto-stop cadence, patience, "
+                                  "divergence guards and the proxy's options")
 
 
 class GradientOptions(MethodOptions):
@@ -61,6 +68,8 @@ class Method:
     #: which sets the method reads (the tuner offers ``forget_weight`` only when it reads D_f)
     uses_forget: ClassVar[bool] = False
     uses_retain: ClassVar[bool] = False
+    #: a one-shot method's strength option (e.g. ssd "alpha"): stop="auto" picks its value by the proxy
+    strength_option: ClassVar[str | None] = None
 
     def check_composition(self, weighting, target_name: str) -> None:
         """Reject a weighting or target this method cannot use (at config time, not silently)."""
@@ -138,6 +147,8 @@ class GradientMethod(Method):
         o = ctx.options
         value = loss.item()
         if not math.isfinite(value):
+            if ctx.monitor is not None:
+                ctx.monitor.nonfinite(step, value, where)  # raises (auto: rolls back)
             raise UnlearnkitError(f"method {self.name!r}: loss is {value} at step {step} ({where}); "
                                   f"lower lr (now {o.lr}) or the number of epochs")
         opt.zero_grad(set_to_none=True)
@@ -149,14 +160,20 @@ class GradientMethod(Method):
         self.after_step(ctx)
         if sched is not None:
             sched.step()
+        if ctx.monitor is not None:
+            ctx.monitor.after_step(step + 1)  # guards; auto: proxy, best state, may raise StopRun
         return value
 
     def start(self, ctx) -> tuple[torch.Generator, torch.optim.Optimizer]:
-        """Train mode, the ``setup`` hook, the seeded batch generator and the optimiser."""
+        """Train mode, the ``setup`` hook, the seeded batch generator, the optimiser and the
+        :class:`~unlearnkit.stopping.Monitor` (guards; auto-stop under ``ctx.stop == "auto"``)."""
         o = ctx.options
         ctx.model.train()
         self.setup(ctx)
         opt = make_optimizer(list(self.parameters(ctx)), o.optimizer, o.lr, o.momentum, o.weight_decay)
+        with evaluating(ctx.passes):  # the proxy reference and guard baselines are evaluation passes
+            ctx.monitor = Monitor(self.name, ctx, self.steps_per_epoch(ctx), ctx.stop, o.stopping,
+                                  lower=f"lr (now {o.lr}) or the number of epochs (now {o.epochs})")
         return torch.Generator().manual_seed(ctx.seed), opt
 
     def unlearn(self, ctx) -> nn.Module:

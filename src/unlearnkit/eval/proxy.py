@@ -1,0 +1,275 @@
+"""``proxy``: a retrain-free estimate of Avg.Gap, in the same units (percent points).
+
+A user with a deletion request has θ_o, D_f, D_r and held-out data, never θ_r. The proxy reads only
+θ_o (``ev.original``), the current model θ, D_f, D_r and the held-out ``split.unseen`` — never θ_r and
+never the test split. Its principle: a model retrained without D_f treats D_f like data it never saw.
+Every target below is FIXED ONCE from θ_o (a :class:`ProxyReference`); targets taken from the current
+model would move with it (unlearning generalises to unseen samples of a class, so over-forgetting
+would look perfect).
+
+Definition (all sets are fixed seeded subsamples, ``options.seed``; percentages in [0, 100]):
+
+D_f splits by class into a *gone* part G (samples of a class with no sample in D_r: class forgetting,
+detected from the data) and a *partial* part P (random, long-tail, sub-class, explicit indices).
+U = the unseen samples of the classes that are not gone. conf(x) = p_θ(y|x) (true-class confidence).
+
+* Reference weights over U (``target_weights``): w_i = (1−β)·π_P(c_i)/n_U(c_i) + β/|U| (class parts
+  renormalised over the classes U has), π_P = P's class histogram, n_U(c) = unseen samples of class c,
+  β = prior / (prior + median n_U(c) over P's classes): a per-class target pulled toward the pooled
+  one where classes hold a handful of unseen samples (``prior`` pseudo-samples).
+* Attack: a fixed threshold τ on the true-class confidence, fitted once on θ_o by maximising the
+  balanced accuracy of "member ⇔ conf ≥ τ" on the D_r sample (members) vs U (non-members). The
+  MIA-efficacy of a set is the percent of it with conf < τ (called non-member), as SalUn's.
+* On P:   fa_P   = |FA_θ(P) − Σ_i w_i·100·1[θ_o correct on u_i]|
+          mia_P  = |MIA_θ(P) − Σ_i w_i·100·1[conf_θo(u_i) < τ]|
+          dist_P = 100·W₁(conf_θ on P, the w-weighted conf_θo on U)
+* On G:   fa_G   = FA_θ(G) (θ_r never predicts a class it never saw);  mia_G = |MIA_θ(G) − 100|
+          dist_G = 100·mean_x TV(p_θ(·|x), q(x)) with q = θ_o's probabilities with the gone classes
+          dropped and renormalised (where θ_r puts the mass of a forgotten class's input).
+* fa, mia, dist = the size-weighted means of the P and G parts.
+* damage = max(0, RA_θo − RA_θ) on the D_r sample + max(0, UA_θo − UA_θ) on U (unlearning must not
+  cost accuracy on retained or held-out data of the kept classes).
+* proxy_gap = (w_fa·fa + w_mia·mia + w_dist·dist + w_damage·damage) / (w_fa + w_mia + w_dist + w_damage)
+
+A model equal to θ_o on a D_f that is really unseen data scores exactly 0 (tests/test_proxy.py).
+Departures from Avg.Gap's MIA on purpose: SalUn refits an RBF-SVC on θ's own D_r vs D_t features for
+every model; on one confidence feature that attack is essentially a threshold, and refitting it per
+model adds noise that swamps the differences between nearby models (the prototype's finding), so the
+threshold is fitted once on θ_o.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..errors import UnlearnkitError
+from .base import METRICS, Evaluation, Metric
+from ..predict import predict_logits
+
+PROXY_COLUMNS = ("proxy_gap", "proxy_fa", "proxy_mia", "proxy_dist", "proxy_damage")
+
+
+class ProxyOptions(BaseModel):
+    """Weights of the terms, subsample sizes and the seed of the fixed subsamples."""
+
+    model_config = ConfigDict(extra="forbid")
+    w_fa: float = Field(1.0, ge=0, description="weight of the forget-accuracy term")
+    w_mia: float = Field(1.0, ge=0, description="weight of the MIA-efficacy term")
+    w_dist: float = Field(1.0, ge=0, description="weight of the confidence-distribution / probability-mass term")
+    w_damage: float = Field(1.0, ge=0, description="weight of the retain + unseen accuracy damage term")
+    max_forget: int = Field(2000, ge=1, description="D_f samples evaluated (a fixed seeded subsample)")
+    max_retain: int = Field(500, ge=1, description="D_r samples evaluated (RA damage, attack members)")
+    max_unseen: int = Field(5000, ge=1, description="held-out samples evaluated")
+    prior: float = Field(10.0, ge=0, description="pseudo-samples pulling per-class targets toward the pooled "
+                         "one (0: purely per-class)")
+    seed: int = Field(0, description="seed of the fixed subsamples")
+
+
+# pure functions -------------------------------------------------------------------------------------
+def gone_classes(forget_labels: np.ndarray, retain_labels: np.ndarray) -> np.ndarray:
+    """Classes of D_f with no sample left in D_r (class forgetting), sorted."""
+    return np.setdiff1d(np.unique(forget_labels), np.unique(retain_labels))
+
+
+def target_weights(unseen_labels: np.ndarray, forget_labels: np.ndarray, num_classes: int,
+                   prior: float) -> np.ndarray:
+    """Weights (sum 1) over unseen samples that make them look like D_f's class mix, shrunk toward
+    uniform: (1−β)·π_f(c)/n_u(c) + β/N_u, β = prior/(prior + median n_u(c) over D_f's classes)."""
+    n = len(unseen_labels)
+    if n == 0:
+        return np.zeros(0)
+    n_u = np.bincount(unseen_labels, minlength=num_classes).astype(float)
+    pi = np.bincount(forget_labels, minlength=num_classes).astype(float)
+    pi[n_u == 0] = 0.0
+    pooled = np.full(n, 1.0 / n)
+    if pi.sum() == 0:
+        return pooled
+    pi /= pi.sum()
+    per_class = pi[unseen_labels] / n_u[unseen_labels]
+    m = float(np.median(n_u[pi > 0]))
+    beta = prior / (prior + m) if prior + m > 0 else 1.0
+    return (1 - beta) * per_class + beta * pooled
+
+
+def weighted_w1(a: np.ndarray, b: np.ndarray, wb: np.ndarray | None = None) -> float:
+    """Wasserstein-1 distance between the uniform empirical distribution of ``a`` and the
+    ``wb``-weighted one of ``b`` (∫|F_a − F_b| dx)."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if len(a) == 0 or len(b) == 0:
+        return float("nan")
+    wa = np.full(len(a), 1.0 / len(a))
+    wb = np.full(len(b), 1.0 / len(b)) if wb is None else np.asarray(wb, float) / np.sum(wb)
+    x = np.concatenate([a, b])
+    d = np.concatenate([wa, -wb])
+    order = np.argsort(x, kind="stable")
+    x, cdf_diff = x[order], np.cumsum(d[order])
+    return float(np.sum(np.abs(cdf_diff[:-1]) * np.diff(x)))
+
+
+def threshold_attack(member: np.ndarray, nonmember: np.ndarray) -> float:
+    """τ maximising the balanced accuracy of "member ⇔ score ≥ τ" (ties: the smallest τ)."""
+    member, nonmember = np.asarray(member, float), np.asarray(nonmember, float)
+    cands = np.unique(np.concatenate([member, nonmember, [np.inf]]))
+    ms, ns = np.sort(member), np.sort(nonmember)
+    tpr = 1.0 - np.searchsorted(ms, cands, side="left") / len(ms)  # P(member ≥ τ)
+    tnr = np.searchsorted(ns, cands, side="left") / len(ns)  # P(non-member < τ)
+    return float(cands[int(np.argmax(tpr + tnr))])
+
+
+def drop_renormalise(p: torch.Tensor, gone: np.ndarray) -> torch.Tensor:
+    """θ_o's probabilities with the ``gone`` classes set to 0 and the rows renormalised (uniform over
+    the kept classes where a row had all its mass on gone classes)."""
+    keep = torch.ones(p.shape[1], dtype=torch.bool)
+    keep[torch.as_tensor(gone, dtype=torch.long)] = False
+    q = p * keep.to(p.dtype)
+    s = q.sum(1, keepdim=True)
+    uniform = keep.to(p.dtype) / keep.sum()
+    return torch.where(s > 0, q / s.clamp_min(1e-300), uniform.expand_as(q))
+
+
+def total_variation(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """Per-row ½‖p − q‖₁."""
+    return 0.5 * (p - q).abs().sum(1)
+
+
+def _subsample(idx: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    idx = np.asarray(idx, dtype=np.int64)
+    return idx if len(idx) <= k else np.sort(rng.choice(idx, size=k, replace=False))
+
+
+def _probs(logits: torch.Tensor) -> torch.Tensor:
+    return F.softmax(logits.double(), dim=1)
+
+
+def _true_conf(p: torch.Tensor, y: torch.Tensor) -> np.ndarray:
+    return p.gather(1, y.view(-1, 1))[:, 0].numpy()
+
+
+# the reference, computed once from θ_o ---------------------------------------------------------------
+@dataclass
+class ProxyReference:
+    """Everything the proxy needs from θ_o and the split, fixed once; :meth:`evaluate` scores a model."""
+
+    dataset: object
+    device: torch.device
+    options: ProxyOptions
+    forget: np.ndarray  # fixed D_f sample
+    retain: np.ndarray  # fixed D_r sample
+    unseen: np.ndarray  # held-out samples of the kept classes
+    gone: np.ndarray  # forgotten classes
+    is_gone: np.ndarray  # bool over ``forget``
+    tau: float
+    target_fa: float
+    target_mia: float
+    ref_conf: np.ndarray  # θ_o's true-class confidence on ``unseen``
+    ref_w: np.ndarray  # target weights over ``unseen``
+    q_gone: torch.Tensor  # drop-and-renormalise targets for the gone samples
+    ra_o: float
+    ua_o: float
+    retain_logit_norm_o: float  # mean ‖logits‖₂ of θ_o on the D_r sample (divergence guard)
+    y_forget: torch.Tensor = None
+    y_retain: torch.Tensor = None
+    y_unseen: torch.Tensor = None
+
+    @classmethod
+    def build(cls, original, dataset, split, options: ProxyOptions | None = None,
+              device: torch.device | None = None) -> "ProxyReference":
+        o = options or ProxyOptions()
+        device = device or next(original.parameters()).device
+        labels = np.asarray(dataset.labels)
+        if len(split.unseen) == 0:
+            raise UnlearnkitError("the proxy needs held-out data (split.unseen is empty); make the split with "
+                                  "unseen_fraction > 0 (e.g. 0.1)")
+        rng = np.random.default_rng(o.seed)
+        forget = _subsample(split.forget, o.max_forget, rng)
+        retain = _subsample(split.retain, o.max_retain, rng)
+        gone = gone_classes(labels[split.forget], labels[split.retain])
+        unseen = np.asarray(split.unseen, dtype=np.int64)
+        unseen = _subsample(unseen[~np.isin(labels[unseen], gone)], o.max_unseen, rng)
+        is_gone = np.isin(labels[forget], gone)
+        partial = forget[~is_gone]
+        if len(partial) and len(unseen) == 0:
+            raise UnlearnkitError("the proxy needs held-out samples of the classes D_f only partly covers; "
+                                  "raise unseen_fraction")
+        ref = cls(dataset, device, o, forget, retain, unseen, gone, is_gone, 0.0, 0.0, 0.0, np.zeros(0),
+                  np.zeros(0), torch.zeros(0), 0.0, 0.0, 0.0)
+        ref.y_forget, ref.y_retain, ref.y_unseen = (torch.as_tensor(labels[i]) for i in (forget, retain, unseen))
+        lg = ref.forward(original)
+        p_r, p_u, p_f = _probs(lg["retain"]), _probs(lg["unseen"]), _probs(lg["forget"])
+        y_r, y_u = ref.y_retain, ref.y_unseen
+        ref.ra_o = 100.0 * float((p_r.argmax(1) == y_r).double().mean()) if len(retain) else 0.0
+        ref.retain_logit_norm_o = float(lg["retain"].norm(dim=1).mean()) if len(retain) else 0.0
+        if len(unseen):
+            ref.ref_conf = _true_conf(p_u, y_u)
+            correct_u = (p_u.argmax(1) == y_u).numpy()
+            ref.ua_o = 100.0 * float(correct_u.mean())
+            ref.tau = threshold_attack(_true_conf(p_r, y_r), ref.ref_conf)
+            ref.ref_w = target_weights(labels[unseen], labels[partial], dataset.num_classes, o.prior)
+            ref.target_fa = 100.0 * float(np.sum(ref.ref_w * correct_u))
+            ref.target_mia = 100.0 * float(np.sum(ref.ref_w * (ref.ref_conf < ref.tau)))
+        else:  # class forgetting only, no held-out data of the kept classes: the attack uses D_r alone
+            ref.tau = float("inf")
+        ref.q_gone = drop_renormalise(p_f[torch.as_tensor(is_gone)], gone)
+        return ref
+
+    def forward(self, model) -> dict[str, torch.Tensor]:
+        """Logits of ``model`` on the fixed forget / retain / unseen samples (one batched pass)."""
+        parts = {"forget": self.forget, "retain": self.retain, "unseen": self.unseen}
+        logits = predict_logits(model, self.dataset, np.concatenate(list(parts.values())), device=self.device)
+        out, start = {}, 0
+        for name, idx in parts.items():
+            out[name] = logits[start: start + len(idx)]
+            start += len(idx)
+        return out
+
+    def evaluate(self, model) -> dict[str, float]:
+        return self.evaluate_logits(self.forward(model))
+
+    def evaluate_logits(self, lg: dict[str, torch.Tensor]) -> dict[str, float]:
+        """The proxy's columns from the logits :meth:`forward` returned."""
+        o, y_f = self.options, self.y_forget
+        p_f = _probs(lg["forget"])
+        conf_f = _true_conf(p_f, y_f)
+        correct_f = (p_f.argmax(1) == y_f).numpy()
+        called_out = conf_f < self.tau  # predicted non-member by the fixed attack
+        g, n = self.is_gone, len(self.forget)
+        parts = []  # (size, fa, mia, dist)
+        if (~g).any():
+            parts.append((int((~g).sum()), abs(100.0 * correct_f[~g].mean() - self.target_fa),
+                          abs(100.0 * called_out[~g].mean() - self.target_mia),
+                          100.0 * weighted_w1(conf_f[~g], self.ref_conf, self.ref_w)))
+        if g.any():
+            tv = total_variation(p_f[torch.as_tensor(g)], self.q_gone)
+            parts.append((int(g.sum()), 100.0 * correct_f[g].mean(), abs(100.0 * called_out[g].mean() - 100.0),
+                          100.0 * float(tv.mean())))
+        fa, mia, dist = (sum(p[0] * p[k] for p in parts) / n for k in (1, 2, 3))
+        damage = 0.0
+        if len(self.retain):
+            ra = 100.0 * float((lg["retain"].argmax(1) == self.y_retain).double().mean())
+            damage += max(0.0, self.ra_o - ra)
+        if len(self.unseen):
+            ua = 100.0 * float((lg["unseen"].argmax(1) == self.y_unseen).double().mean())
+            damage += max(0.0, self.ua_o - ua)
+        w = (o.w_fa, o.w_mia, o.w_dist, o.w_damage)
+        total = sum(w)
+        gap = (w[0] * fa + w[1] * mia + w[2] * dist + w[3] * damage) / total if total > 0 else float("nan")
+        return {"proxy_gap": float(gap), "proxy_fa": float(fa), "proxy_mia": float(mia),
+                "proxy_dist": float(dist), "proxy_damage": float(damage)}
+
+
+@METRICS.register("proxy")
+class Proxy(Metric):
+    """Retrain-free Avg.Gap estimate from θ_o, D_f, D_r and held-out data (never θ_r or the test split)."""
+
+    name = "proxy"
+    columns = PROXY_COLUMNS
+    Options = ProxyOptions
+
+    def compute(self, model, ev: Evaluation) -> dict:
+        if ev.original is None:
+            raise UnlearnkitError("metric 'proxy' needs θ_o: build Evaluation(..., original=θ_o) (the bench does)")
+        return ProxyReference.build(ev.original, ev.dataset, ev.split, self.options, ev.device).evaluate(model)

@@ -1,0 +1,226 @@
+"""Safe-by-default unlearning: ``stop="auto"`` (pick the step / strength by the retrain-free proxy) and
+divergence guards, for every method that runs the shared optimiser step.
+
+``stop="auto"``: every ``every`` of an epoch the :class:`Monitor` scores the model with the proxy
+(:mod:`unlearnkit.eval.proxy`, fixed seeded subsamples and a reference computed once from θ_o), keeps
+the best state — the starting θ_o is a candidate too — and stops on overshoot (the proxy rose more than
+``overshoot`` points above the best), patience (no improvement for ``patience`` epochs) or divergence;
+the loop's own epochs are the budget. At the end the best state is loaded back. ``ctx.history`` gets one
+``{"step", "proxy_gap", …}`` entry per evaluation and a final ``{"auto_stop": {...}}``.
+
+Guards (both modes), at the same evaluation points: the parameter norm ‖θ‖/‖θ_o‖ above
+``param_factor``, the mean logit norm on a fixed D_r sample above ``logit_factor``× θ_o's, or a
+non-finite loss. Under ``stop="none"`` they raise an :class:`UnlearnkitError` naming the method, the
+step and what to lower; under ``auto`` the best state is restored and a warning is recorded.
+``stop="none"`` only reads the model (no RNG, no state change), so its updates stay bit-identical to a
+loop without the monitor.
+
+One-shot methods with a strength knob (``Method.strength_option``) get a 1-D search instead: the option
+times each of ``strength_factors`` (θ_o included as a candidate) and the proxy picks
+(:func:`search_strength`).
+"""
+from __future__ import annotations
+
+import copy
+import difflib
+import math
+from typing import Literal
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+from .errors import UnlearnkitError
+from .passes import evaluating
+from .predict import predict_logits
+from .eval.proxy import ProxyOptions, ProxyReference
+
+STOP_CHOICES = ("auto", "none")
+StopMode = Literal["auto", "none"]
+
+
+def check_stop(value, where: str = "stop") -> str:
+    """``value`` if it is one of :data:`STOP_CHOICES`, else an error listing them."""
+    if value in STOP_CHOICES:
+        return value
+    close = difflib.get_close_matches(str(value), STOP_CHOICES, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise UnlearnkitError(f"{where} must be one of {', '.join(repr(c) for c in STOP_CHOICES)}, got {value!r}.{hint}")
+
+
+class StopOptions(BaseModel):
+    """How ``stop="auto"`` evaluates and when the guards fire (a method option: ``stopping: {...}``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    every: float = Field(0.5, gt=0, description="evaluate the proxy (auto) and the guards every this fraction of "
+                         "an epoch")
+    patience: float = Field(1.0, gt=0, description="auto: stop after this many epochs without a better proxy")
+    overshoot: float = Field(20.0, gt=0, description="auto: stop when the proxy gap exceeds the best by this "
+                             "many percent points")
+    min_delta: float = Field(0.0, ge=0, description="auto: an improvement must lower the proxy gap by more")
+    param_factor: float = Field(3.0, gt=1, description="guard: ‖θ‖ / ‖θ_o‖ above this is divergence")
+    logit_factor: float = Field(10.0, gt=1, description="guard: mean logit norm on a D_r sample above this × "
+                                "θ_o's is divergence")
+    guard_samples: int = Field(256, ge=1, description="D_r samples of the logit-norm guard under stop='none'")
+    strength_factors: tuple[float, ...] = Field((0.25, 0.5, 1.0, 2.0, 4.0), min_length=1,
+                                                description="auto, one-shot methods: multipliers of the "
+                                                "strength option tried")
+    proxy: ProxyOptions = Field(default_factory=ProxyOptions)
+
+
+class StopRun(Exception):
+    """Raised inside a loop's optimiser step when ``stop="auto"`` has decided; caught by ``unlearn``."""
+
+
+@torch.no_grad()
+def parameter_norm(model) -> float:
+    return float(sum(float((p.detach().double() ** 2).sum()) for p in model.parameters())) ** 0.5
+
+
+def best_step(curve: list[tuple[int, float]], min_delta: float = 0.0) -> int:
+    """The step of the lowest proxy gap (the earliest among ties / within ``min_delta`` of a later one)."""
+    best_s, best_v = None, math.inf
+    for s, v in curve:
+        if v < best_v - min_delta:
+            best_s, best_v = s, v
+    return best_s
+
+
+class Monitor:
+    """Guards (both modes) and auto-stopping for one run of a gradient method on ``ctx``."""
+
+    def __init__(self, method_name: str, ctx, steps_per_epoch: int, mode: str, options: StopOptions,
+                 lower: str):
+        self.name, self.ctx, self.mode, self.o, self.lower = method_name, ctx, mode, options, lower
+        self.every = max(1, round(options.every * steps_per_epoch))
+        self.patience_evals = max(1, math.ceil(options.patience * steps_per_epoch / self.every))
+        self.norm_o = parameter_norm(ctx.original)
+        self.ref = None
+        self.last_step = 0
+        self.curve: list[tuple[int, float]] = []
+        self.warnings: list[str] = []
+        self.reason = "budget"
+        if mode == "auto":
+            self.ref = ProxyReference.build(ctx.original, ctx.dataset, ctx.split, options.proxy, ctx.device)
+            self.logit_norm_o = self.ref.retain_logit_norm_o
+            start = self.ref.evaluate(ctx.original)
+            self.best = (0, start["proxy_gap"], None)  # None: the best state is θ_o itself
+            self._log(0, start)
+        else:
+            rng = np.random.default_rng(ctx.seed)
+            r = np.asarray(ctx.split.retain)
+            self.guard_idx = np.sort(rng.choice(r, size=min(options.guard_samples, len(r)), replace=False))
+            self.logit_norm_o = self._logit_norm(predict_logits(ctx.original, ctx.dataset, self.guard_idx,
+                                                                device=ctx.device))
+
+    @staticmethod
+    def _logit_norm(logits: torch.Tensor) -> float:
+        return float(logits.double().norm(dim=1).mean()) if len(logits) else 0.0
+
+    def _log(self, step: int, values: dict) -> None:
+        self.curve.append((step, values["proxy_gap"]))
+        self.ctx.record(step=step, **values)
+
+    # called by GradientMethod.optimizer_step --------------------------------------------------------------
+    def nonfinite(self, step: int, value: float, where: str) -> None:
+        self.diverged(step, f"loss is {value} at step {step} ({where})")
+
+    def after_step(self, step: int) -> None:
+        """``step`` updates done; evaluates every ``self.every`` steps (raises StopRun when auto decides)."""
+        self.last_step = step
+        if step % self.every:
+            return
+        self.evaluate(step)
+
+    def evaluate(self, step: int) -> None:
+        with evaluating(self.ctx.passes):  # proxy and guard passes are evaluation, not the method's cost
+            self._evaluate(step)
+
+    def _evaluate(self, step: int) -> None:
+        model = self.ctx.model
+        ratio = parameter_norm(model) / max(self.norm_o, 1e-12)
+        if not math.isfinite(ratio) or ratio > self.o.param_factor:
+            self.diverged(step, f"the parameter norm grew {ratio:.3g}× θ_o's (stopping.param_factor "
+                                f"{self.o.param_factor})")
+        if self.mode == "auto":
+            lg = self.ref.forward(model)
+            logit_norm = self._logit_norm(lg["retain"])
+        else:
+            logit_norm = self._logit_norm(predict_logits(model, self.ctx.dataset, self.guard_idx,
+                                                         device=self.ctx.device))
+        lr = logit_norm / max(self.logit_norm_o, 1e-12)
+        if not math.isfinite(lr) or lr > self.o.logit_factor:
+            self.diverged(step, f"the mean logit norm on D_r grew {lr:.3g}× θ_o's (stopping.logit_factor "
+                                f"{self.o.logit_factor})")
+        if self.mode != "auto":
+            return
+        values = self.ref.evaluate_logits(lg)
+        self._log(step, values)
+        gap = values["proxy_gap"]
+        if gap < self.best[1] - self.o.min_delta:
+            self.best = (step, gap, {k: v.detach().clone() for k, v in model.state_dict().items()})
+        elif gap > self.best[1] + self.o.overshoot:
+            self.reason = f"overshoot: proxy gap {gap:.2f} > best {self.best[1]:.2f} + {self.o.overshoot}"
+            raise StopRun
+        elif (len(self.curve) - 1 - [s for s, _ in self.curve].index(self.best[0])) >= self.patience_evals:
+            self.reason = f"patience: no better proxy gap for {self.o.patience} epoch(s)"
+            raise StopRun
+
+    def diverged(self, step: int, what: str) -> None:
+        if self.mode != "auto":
+            raise UnlearnkitError(f"method {self.name!r} diverged at step {step}: {what}; lower {self.lower}")
+        msg = f"diverged at step {step}: {what}; rolled back to step {self.best[0]}"
+        self.warnings.append(msg)
+        self.reason = "divergence"
+        raise StopRun
+
+    def finish(self) -> dict | None:
+        """Auto: evaluate the final state if it was not, load the best state and record the summary."""
+        if self.mode != "auto":
+            return None
+        if self.reason == "budget" and (not self.curve or self.curve[-1][0] != self.last_step):
+            try:
+                self.evaluate(self.last_step)
+            except StopRun:
+                pass
+        step, gap, state = self.best
+        with torch.no_grad():
+            self.ctx.model.load_state_dict(state if state is not None else self.ctx.original.state_dict())
+        summary = {"best_step": step, "best_proxy_gap": gap, "steps_run": self.last_step, "every": self.every,
+                   "reason": self.reason, "evaluations": len(self.curve), "warnings": list(self.warnings)}
+        self.ctx.record(auto_stop=summary)
+        return summary
+
+
+def search_strength(method, ctx, option: str, options: StopOptions) -> dict:
+    """Run a one-shot ``method`` at ``option`` × each of ``options.strength_factors`` on copies of θ_o,
+    score each with the proxy and leave the best (θ_o itself included) in ``ctx.model``."""
+    with evaluating(ctx.passes):
+        ref = ProxyReference.build(ctx.original, ctx.dataset, ctx.split, options.proxy, ctx.device)
+    start_model = copy.deepcopy(ctx.model)  # θ_o as the method receives it (trainable)
+    base_value = getattr(ctx.options, option)
+    with evaluating(ctx.passes):
+        start = ref.evaluate(ctx.original)
+    ctx.record(step=0, strength=0.0, **start)
+    best = (None, start["proxy_gap"], None)
+    for f in options.strength_factors:
+        value = base_value * f
+        trial = copy.copy(ctx)
+        trial.model = copy.deepcopy(start_model)
+        trial.options = ctx.options.model_copy(update={option: value})
+        trial.history = []
+        if ctx.passes is not None:
+            ctx.passes.watch(trial.model)
+        out = method.unlearn(trial)
+        with evaluating(ctx.passes):
+            values = ref.evaluate(out)
+        ctx.record(strength=value, **values)
+        if values["proxy_gap"] < best[1] - options.min_delta:
+            best = (value, values["proxy_gap"], out.state_dict())
+    value, gap, state = best
+    with torch.no_grad():
+        ctx.model.load_state_dict(state if state is not None else ctx.original.state_dict())
+    summary = {"option": option, "best_value": value, "best_proxy_gap": gap,
+               "tried": [base_value * f for f in options.strength_factors], "reason": "strength search"}
+    ctx.record(auto_stop=summary)
+    return summary

@@ -1,0 +1,123 @@
+"""The retrain-free proxy: pure functions by hand, and hand-made splits with known values."""
+import numpy as np
+import pytest
+import torch
+
+import unlearnkit as uk
+from unlearnkit.eval import METRICS, Evaluation
+from unlearnkit.eval.proxy import (ProxyOptions, ProxyReference, drop_renormalise, gone_classes, target_weights,
+                                   threshold_attack, total_variation, weighted_w1)
+
+
+def test_gone_classes_are_forget_classes_without_retain_samples():
+    assert gone_classes(np.array([1, 1, 3, 4]), np.array([0, 1, 2, 4])).tolist() == [3]
+    assert gone_classes(np.array([1, 2]), np.array([1, 2, 0])).tolist() == []
+
+
+def test_target_weights_by_hand():
+    unseen = np.array([0, 0, 1, 1, 1, 1])
+    forget = np.array([0, 0, 0, 1])  # π = (3/4, 1/4)
+    w = target_weights(unseen, forget, 3, prior=0.0)  # purely per class: 3/4 over 2 samples, 1/4 over 4
+    assert np.allclose(w, [3 / 8, 3 / 8, 1 / 16, 1 / 16, 1 / 16, 1 / 16])
+    # prior 3, median n_u over D_f's classes = 3 → β = ½: half per class, half pooled (1/6 each)
+    w = target_weights(unseen, forget, 3, prior=3.0)
+    assert np.allclose(w, 0.5 * np.array([3 / 8, 3 / 8, 1 / 16, 1 / 16, 1 / 16, 1 / 16]) + 0.5 / 6)
+    assert w.sum() == pytest.approx(1.0)
+
+
+def test_weighted_w1_by_hand():
+    assert weighted_w1([0.0], [1.0]) == pytest.approx(1.0)
+    assert weighted_w1([0.2, 0.4], [0.4, 0.2]) == pytest.approx(0.0)
+    # a = δ_0; b = 0 w.p. 3/4, 1 w.p. 1/4 → W1 = 1/4
+    assert weighted_w1([0.0], [0.0, 1.0], [3.0, 1.0]) == pytest.approx(0.25)
+
+
+def test_threshold_attack_separates_and_prefers_balanced_accuracy():
+    assert threshold_attack([0.9, 0.95, 1.0], [0.1, 0.5, 0.8]) == pytest.approx(0.9)
+    # overlap: τ = 0.6 gets members 2/3 and non-members 3/3 right — the best balanced accuracy
+    assert threshold_attack([0.5, 0.6, 1.0], [0.1, 0.2, 0.55]) == pytest.approx(0.6)
+
+
+def test_drop_renormalise_and_total_variation():
+    p = torch.tensor([[0.5, 0.25, 0.25], [1.0, 0.0, 0.0]], dtype=torch.float64)
+    q = drop_renormalise(p, np.array([0]))
+    assert torch.allclose(q, torch.tensor([[0.0, 0.5, 0.5], [0.0, 0.5, 0.5]], dtype=torch.float64))
+    # TV between p and its drop-renormalised q is exactly p's mass on the dropped classes
+    assert torch.allclose(total_variation(p, q), torch.tensor([0.5, 1.0], dtype=torch.float64))
+
+
+@pytest.fixture(scope="module")
+def unseen_like(digits, random_split, theta_o):
+    """A split whose D_f is data θ_o never saw: forget = unseen = the held-out samples."""
+    u = random_split.unseen
+    split = uk.Split(np.union1d(random_split.train, u), random_split.test, u, u)
+    return split
+
+
+def test_theta_o_on_an_unseen_forget_set_scores_exactly_zero(digits, theta_o, unseen_like):
+    ev = Evaluation(digits, unseen_like, torch.device("cpu"), original=theta_o)
+    out = METRICS.get("proxy")().compute(theta_o, ev)
+    assert set(out) == set(METRICS.get("proxy").columns)
+    for k, v in out.items():
+        assert v == pytest.approx(0.0, abs=1e-9), k
+
+
+def test_theta_o_on_its_training_data_is_not_zero_and_damage_counts(digits, random_split, theta_o):
+    ref = ProxyReference.build(theta_o, digits, random_split)
+    out = ref.evaluate(theta_o)
+    assert out["proxy_damage"] == 0.0  # θ_o against itself loses nothing
+    # θ_o fits D_f like D_r: FA term = 100·(FA_o − target) where target is θ_o's accuracy on unseen data
+    fa_o = 100.0 * float((ref.forward(theta_o)["forget"].argmax(1) == ref.y_forget).double().mean())
+    assert out["proxy_fa"] == pytest.approx(abs(fa_o - ref.target_fa))
+    assert out["proxy_fa"] > 0
+    w = ProxyOptions()
+    assert out["proxy_gap"] == pytest.approx((out["proxy_fa"] + out["proxy_mia"] + out["proxy_dist"]) / 4)
+
+    broken = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))  # a model that knows nothing
+    torch.nn.init.zeros_(broken[1].weight), torch.nn.init.zeros_(broken[1].bias)
+    bad = ref.evaluate(broken)  # argmax of equal logits = class 0
+    assert bad["proxy_damage"] > 100  # RA and UA both collapse to ~10%
+    assert w.w_damage == 1.0
+
+
+class DropClass(torch.nn.Module):
+    """θ_o with the logits of some classes pushed to −∞: the drop-and-renormalise model."""
+
+    def __init__(self, base, classes):
+        super().__init__()
+        self.base, self.classes = base, list(classes)
+
+    def forward(self, x):
+        z = self.base(x).clone()
+        z[:, self.classes] = -1e4
+        return z
+
+
+def test_class_forgetting_by_hand(digits, class_split, theta_o):
+    ref = ProxyReference.build(theta_o, digits, class_split)
+    assert ref.gone.tolist() == [3] and ref.is_gone.all()
+    assert not np.isin(digits.labels[ref.unseen], [3]).any()  # held-out samples of the gone class are excluded
+    out = ref.evaluate(theta_o)
+    p = torch.softmax(ref.forward(theta_o)["forget"].double(), 1)
+    assert out["proxy_dist"] == pytest.approx(100 * float(p[:, 3].mean()))  # TV = mass on the gone class
+    fa_o = 100 * float((p.argmax(1) == 3).double().mean())
+    assert out["proxy_fa"] == pytest.approx(fa_o)
+    dropped = ref.evaluate(DropClass(theta_o, [3]).eval())
+    assert dropped["proxy_fa"] == 0 and dropped["proxy_mia"] == 0
+    assert dropped["proxy_dist"] < 1e-6 and dropped["proxy_gap"] < 0.5 < 20 < out["proxy_gap"]
+
+
+def test_proxy_is_deterministic_and_reads_no_test_or_retrained(digits, random_split, theta_o):
+    ev = Evaluation(digits, random_split, torch.device("cpu"), original=theta_o, retrained=None)
+    m = METRICS.get("proxy")()
+    assert m.compute(theta_o, ev) == m.compute(theta_o, ev)
+    ref = ProxyReference.build(theta_o, digits, random_split)
+    assert not np.isin(np.concatenate([ref.forget, ref.retain, ref.unseen]), random_split.test).any()
+
+
+def test_proxy_errors(digits, random_split, theta_o):
+    with pytest.raises(uk.UnlearnkitError, match="needs θ_o"):
+        METRICS.get("proxy")().compute(theta_o, Evaluation(digits, random_split, torch.device("cpu")))
+    no_unseen = uk.Split(random_split.train, random_split.test, [], random_split.forget)
+    with pytest.raises(uk.UnlearnkitError, match="unseen_fraction"):
+        ProxyReference.build(theta_o, digits, no_unseen)

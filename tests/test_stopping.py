@@ -1,0 +1,213 @@
+"""stop='auto' (scripted proxy curves, GA's cliff, the strength search) and the divergence guards."""
+import copy
+import math
+import warnings
+
+import pytest
+import torch
+from pydantic import Field
+
+import unlearnkit as uk
+from unlearnkit.eval import METRICS, Evaluation
+from unlearnkit.eval.proxy import ProxyReference
+from unlearnkit.methods import METHODS, Method, MethodOptions
+from unlearnkit.stopping import STOP_CHOICES, best_step, check_stop
+
+
+def auto_summary(res):
+    return next(h["auto_stop"] for h in res.history if "auto_stop" in h)
+
+
+def curve(res):
+    return [(h["step"], h["proxy_gap"]) for h in res.history if "proxy_gap" in h and "step" in h]
+
+
+def test_stop_typo_lists_the_choices(digits, random_split, theta_o):
+    assert STOP_CHOICES == ("auto", "none") and check_stop("auto") == "auto"
+    with pytest.raises(uk.UnlearnkitError, match=r"'auto', 'none', got 'atuo'.*Did you mean 'auto'"):
+        uk.unlearn(theta_o, digits, random_split, "ga", stop="atuo", device="cpu")
+    with pytest.raises(uk.UnlearnkitError, match=r"stop: Input should be 'auto' or 'none'"):
+        uk.unlearn(theta_o, digits, random_split, "ga", options={"stop": "atuo"}, device="cpu")
+
+
+def test_best_step_prefers_the_earliest_minimum():
+    assert best_step([(0, 5.0), (5, 3.0), (10, 3.0), (15, 4.0)]) == 5
+    assert best_step([(0, 5.0), (5, 4.9), (10, 1.0)], min_delta=0.5) == 10
+    assert best_step([(0, 1.0), (5, 2.0)]) == 0
+
+
+@pytest.fixture
+def scripted(monkeypatch):
+    """Replace the proxy by a scripted curve; remember the model state seen at each evaluation."""
+    seen = []
+
+    def install(values):
+        it = iter(values)
+        real_forward = ProxyReference.forward
+
+        def forward(self, model):
+            seen.append(copy.deepcopy(model.state_dict()))
+            return real_forward(self, model)
+
+        def evaluate_logits(self, lg):
+            v = next(it, 50.0)
+            return {"proxy_gap": v, "proxy_fa": v, "proxy_mia": 0.0, "proxy_dist": 0.0, "proxy_damage": 0.0}
+
+        monkeypatch.setattr(ProxyReference, "forward", forward)
+        monkeypatch.setattr(ProxyReference, "evaluate_logits", evaluate_logits)
+        return seen
+
+    return install
+
+
+def test_auto_stop_picks_the_best_step_of_a_scripted_curve(digits, random_split, theta_o, scripted):
+    # θ_o then one value per evaluation; the minimum is the 3rd evaluation after the start
+    seen = scripted([10.0, 8.0, 6.0, 3.0, 5.0, 4.0, 7.0, 9.0, 9.0, 9.0, 9.0, 9.0, 9.0])
+    opts = dict(epochs=3, lr=0.01, stopping=dict(every=0.25, patience=10, overshoot=100))
+    res = uk.unlearn(theta_o, digits, random_split, "ft", options=opts, device="cpu")
+    s = auto_summary(res)
+    k = s["every"]
+    steps = [st for st, _ in curve(res)]
+    assert steps[:4] == [0, k, 2 * k, 3 * k]
+    assert s["best_step"] == 3 * k and s["best_proxy_gap"] == 3.0
+    # the returned model is exactly the state the proxy saw at that step (seen[0:2]: θ_o, reference and start)
+    for name, v in res.model.state_dict().items():
+        assert torch.equal(v, seen[4][name]), name
+
+
+def test_auto_stop_patience_and_overshoot(digits, random_split, theta_o, scripted):
+    scripted([10.0, 5.0] + [6.0] * 50)
+    res = uk.unlearn(theta_o, digits, random_split, "ft", options=dict(epochs=5, stopping=dict(patience=0.5)),
+                     device="cpu")
+    s = auto_summary(res)
+    assert s["reason"].startswith("patience") and s["best_step"] == s["every"]
+    per_epoch = math.ceil(len(random_split.retain) / 64)
+    assert s["steps_run"] == s["every"] * (1 + math.ceil(0.5 * per_epoch / s["every"]))
+    scripted([10.0, 5.0, 40.0, 1.0])
+    res = uk.unlearn(theta_o, digits, random_split, "ft", options=dict(epochs=5, stopping=dict(overshoot=20)),
+                     device="cpu")
+    s = auto_summary(res)
+    assert s["reason"].startswith("overshoot") and s["steps_run"] == 2 * s["every"] and s["best_proxy_gap"] == 5.0
+
+
+def test_theta_o_is_a_candidate_and_kept_with_a_warning(digits, random_split, theta_o, scripted):
+    scripted([1.0] + [5.0] * 50)
+    with pytest.warns(RuntimeWarning, match="did not change the model: stop='auto' kept θ_o"):
+        res = uk.unlearn(theta_o, digits, random_split, "rl", device="cpu")
+    assert auto_summary(res)["best_step"] == 0
+    assert all(torch.equal(a, b) for a, b in zip(res.model.state_dict().values(), theta_o.state_dict().values()))
+
+
+def test_method_option_overrides_the_library_stop(digits, random_split, theta_o):
+    res = uk.unlearn(theta_o, digits, random_split, "ga", options=dict(stop="none", epochs=1), stop="auto",
+                     device="cpu")
+    assert not any("auto_stop" in h for h in res.history)
+    res = uk.unlearn(theta_o, digits, random_split, "ga", options=dict(epochs=1), device="cpu")  # auto by default
+    assert auto_summary(res)["evaluations"] >= 2
+
+
+def test_guard_raises_under_none_naming_method_step_and_fix(digits, random_split, theta_o):
+    with pytest.raises(uk.UnlearnkitError, match=r"method 'rl' diverged at step \d+: .*; lower lr \(now 100"):
+        uk.unlearn(theta_o, digits, random_split, "rl", options=dict(lr=100.0, epochs=3), stop="none", device="cpu")
+
+
+def test_guard_factor_is_configurable(digits, class_split, theta_o):
+    # GA on a whole class at lr 0.01 grows the logits well past 1.5× θ_o's within 3 epochs
+    with pytest.raises(uk.UnlearnkitError, match=r"logit norm on D_r grew .*logit_factor 1.5"):
+        uk.unlearn(theta_o, digits, class_split, "ga", options=dict(lr=0.01, epochs=3, stopping=dict(
+            logit_factor=1.5, param_factor=100)), stop="none", device="cpu")
+
+
+def test_guard_rolls_back_under_auto(digits, random_split, theta_o):
+    with pytest.warns(RuntimeWarning, match=r"method 'rl' diverged at step \d+: .*rolled back to step"):
+        res = uk.unlearn(theta_o, digits, random_split, "rl", options=dict(lr=100.0, epochs=3), device="cpu")
+    s = auto_summary(res)
+    assert s["reason"] == "divergence" and s["warnings"]
+    assert all(torch.isfinite(p).all() for p in res.model.parameters())
+    ref = ProxyReference.build(theta_o, digits, random_split)
+    assert ref.evaluate(res.model)["proxy_gap"] == pytest.approx(s["best_proxy_gap"])
+
+
+def test_ga_stops_before_its_cliff(digits, class_split, theta_o):
+    """GA with a large lr and many epochs (a cliff without auto-stop) ends at its best proxy step."""
+    o = dict(lr=0.01, epochs=20)
+    ev = Evaluation(digits, class_split, torch.device("cpu"), original=theta_o)
+    acc = METRICS.get("accuracy")()
+    ra_o = acc.compute(theta_o, ev)["RA"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = uk.unlearn(theta_o, digits, class_split, "ga", options=o, device="cpu")
+    s, c = auto_summary(res), curve(res)
+    assert s["best_proxy_gap"] == min(v for _, v in c)
+    ref = ProxyReference.build(theta_o, digits, class_split)
+    assert ref.evaluate(res.model)["proxy_gap"] == pytest.approx(s["best_proxy_gap"])
+    after = acc.compute(res.model, Evaluation(digits, class_split, torch.device("cpu")))
+    assert after["RA"] >= ra_o - 5 and after["FA"] < 50, after
+    with pytest.raises(uk.UnlearnkitError, match="diverged"):  # the same run without auto-stop falls off
+        uk.unlearn(theta_o, digits, class_split, "ga", options=o, stop="none", device="cpu")
+
+
+def test_tiny_change_warns_with_the_option_to_raise(digits, random_split, theta_o):
+    with pytest.warns(RuntimeWarning, match=r"relative parameter change .* < min_change 0.0001\); raise its lr"):
+        uk.unlearn(theta_o, digits, random_split, "ga", options=dict(lr=1e-9, epochs=1, momentum=0.0,
+                                                                      weight_decay=0.0), stop="none", device="cpu")
+
+
+class ShrinkOptions(MethodOptions):
+    strength: float = Field(0.2, gt=0)
+
+
+class Shrink(Method):
+    """Test one-shot method: θ ← (1 − strength)·θ."""
+
+    name = "shrink_test"
+    Options = ShrinkOptions
+    strength_option = "strength"
+
+    def unlearn(self, ctx):
+        with torch.no_grad():
+            for p in ctx.model.parameters():
+                p.mul_(1 - ctx.options.strength)
+        return ctx.model
+
+
+def test_strength_search_picks_the_best_strength(digits, random_split, theta_o, monkeypatch):
+    METHODS.add(Shrink.name, Shrink)
+    try:
+        n_o = float(torch.cat([p.flatten() for p in theta_o.parameters()]).norm())
+
+        def evaluate(self, model):  # the proxy is best where ‖θ‖ = 0.6‖θ_o‖ (strength 0.4 = 0.2 × 2)
+            r = float(torch.cat([p.flatten() for p in model.parameters()]).norm()) / n_o
+            return {"proxy_gap": abs(r - 0.6), "proxy_fa": 0.0, "proxy_mia": 0.0, "proxy_dist": 0.0,
+                    "proxy_damage": 0.0}
+
+        monkeypatch.setattr(ProxyReference, "evaluate", evaluate)
+        res = uk.unlearn(theta_o, digits, random_split, "shrink_test", device="cpu")
+        s = auto_summary(res)
+        assert s["option"] == "strength" and s["best_value"] == pytest.approx(0.4)
+        assert s["tried"] == pytest.approx([0.05, 0.1, 0.2, 0.4, 0.8])
+        for a, b in zip(res.model.parameters(), theta_o.parameters()):
+            assert torch.allclose(a, 0.6 * b)
+        plain = uk.unlearn(theta_o, digits, random_split, "shrink_test", stop="none", device="cpu")
+        for a, b in zip(plain.model.parameters(), theta_o.parameters()):
+            assert torch.allclose(a, 0.8 * b)
+    finally:
+        METHODS._items.pop(Shrink.name)
+
+
+def test_bench_config_stop_field(tmp_path):
+    from unlearnkit.bench.config import load_config
+
+    assert load_config("quick").stop == "auto"
+    assert load_config("quick", overrides={"stop": "none"}).stop == "none"
+    with pytest.raises(uk.UnlearnkitError, match=r"stop.*must be one of 'auto', 'none', got 'atuo'.*'auto'"):
+        load_config("quick", overrides={"stop": "atuo"})
+
+
+def test_cli_stop_typo_fails_before_work():
+    from typer.testing import CliRunner
+
+    from unlearnkit.cli import app
+
+    out = CliRunner().invoke(app, ["unlearn", "--method", "ga", "--stop", "atuo"])
+    assert out.exit_code == 2 and "'auto', 'none'" in out.output
