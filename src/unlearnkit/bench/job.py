@@ -156,7 +156,7 @@ def run_job(spec: dict, progress=None, keep_model: bool = False) -> dict:
     def epoch_metrics(model, epoch):
         """The per-epoch columns (declared ``per_epoch``) of the model in training, for per-epoch curves
         (a fresh Evaluation: no cache)."""
-        ev_epoch = Evaluation(data, split, device, spec["seed"])
+        ev_epoch = Evaluation(data, split, device, spec["seed"], original)
         values = {}
         for metric in metrics:
             wanted = {c.name for c in metric.columns if c.per_epoch}

@@ -47,10 +47,22 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import UnlearnkitError
-from .base import METRICS, Evaluation, Metric
+from .base import METRICS, Column, Evaluation, Metric, Need
 from ..predict import predict_logits
 
-PROXY_COLUMNS = ("proxy_gap", "proxy_fa", "proxy_mia", "proxy_dist", "proxy_damage")
+PROXY_COLUMNS = (
+    Column("proxy_gap", "min", "Retrain-free proxy of Avg.Gap (same units): the weighted mean of proxy_fa, proxy_mia, "
+           "proxy_dist and proxy_damage, from θ_o, D_f, D_r and held-out data only (never θ_r or the test split).",
+           "pp", per_epoch=True),
+    Column("proxy_fa", "min", "Proxy part: |FA on D_f − θ_o's accuracy on held-out samples of the same classes| (and FA "
+           "itself on fully forgotten classes).", "pp", show=False),
+    Column("proxy_mia", "min", "Proxy part: |MIA-efficacy on D_f (fixed threshold fitted on θ_o) − its value on "
+           "held-out samples| (|MIA − 100| on fully forgotten classes).", "pp", show=False),
+    Column("proxy_dist", "min", "Proxy part: 100·W₁ between D_f's true-class confidence and θ_o's on held-out "
+           "samples (on forgotten classes: 100·TV to θ_o's drop-and-renormalise distribution).", "pp", show=False),
+    Column("proxy_damage", "min", "Proxy part: accuracy lost against θ_o on a D_r sample and on held-out data "
+           "(max(0, θ_o − θ) each, summed).", "pp", show=False),
+)
 
 
 class ProxyOptions(BaseModel):
@@ -267,9 +279,11 @@ class Proxy(Metric):
 
     name = "proxy"
     columns = PROXY_COLUMNS
+    needs = frozenset({Need.ORIGINAL})
     Options = ProxyOptions
 
     def compute(self, model, ev: Evaluation) -> dict:
-        if ev.original is None:
-            raise UnlearnkitError("metric 'proxy' needs θ_o: build Evaluation(..., original=θ_o) (the bench does)")
-        return ProxyReference.build(ev.original, ev.dataset, ev.split, self.options, ev.device).evaluate(model)
+        self.check(ev)
+        ref = ev.memo(("proxy_reference", self.options.model_dump_json()),
+                      lambda: ProxyReference.build(ev.original, ev.dataset, ev.split, self.options, ev.device))
+        return ref.evaluate(model)
