@@ -198,8 +198,11 @@ def test_strength_search_picks_the_best_strength(digits, random_split, theta_o, 
 def test_bench_config_stop_field(tmp_path):
     from unlearnkit.bench.config import load_config
 
-    assert load_config("quick").stop == "auto"
-    assert load_config("quick", overrides={"stop": "none"}).stop == "none"
+    from unlearnkit.bench.config import BenchConfig
+
+    assert BenchConfig(scenarios=[{"kind": "random"}], methods=["ft"]).stop == "auto"  # the default
+    assert load_config("quick").stop == "none"  # a tuned preset pins its fixed schedule
+    assert load_config("quick", overrides={"stop": "auto"}).stop == "auto"
     with pytest.raises(uk.UnlearnkitError, match=r"stop.*must be one of 'auto', 'none', got 'atuo'.*'auto'"):
         load_config("quick", overrides={"stop": "atuo"})
 
