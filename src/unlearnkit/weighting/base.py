@@ -24,6 +24,7 @@ class Weighting:
 
     name: ClassVar[str] = ""
     terms: ClassVar[frozenset[str]] = frozenset({"forget"})
+    requires_unseen: ClassVar[bool] = False  # needs a held-out unseen split (checked before any training)
     Options: ClassVar[type[BaseModel]] = NoOptions
     normalize: bool = True
 

@@ -99,6 +99,7 @@ class FaLW(Weighting):
     """
 
     name = "falw"
+    requires_unseen = True  # (μ_c, σ_c) come from the unseen split
     terms = frozenset({"forget"})
     Options = FaLWOptions
 
