@@ -58,7 +58,8 @@ def expand(cfg: BenchConfig, cache_dir: str, device: str = "auto", data_dir: str
     if cfg.include_original and not any(m.name == "original" for m in methods):
         methods.insert(0, type(methods[0])(name="original"))
     specs, skipped, seen = [], [], set()
-    unused: dict[str, str] = {}  # "weighting 'falw'" → why it could not run (until some job runs it)
+    unused: dict[str, str] = {}  # "weighting 'falw'" → why a method could not use it
+    unfit: dict[str, str] = {}  # … → why a scenario could not (the likelier mistake: named first)
     used: set[str] = set()
     for ds_entry in cfg.datasets:
         ds = dataset_for(ds_entry.name, data_dir, download, ds_entry.subset, json.dumps(ds_entry.options, sort_keys=True))
@@ -66,7 +67,7 @@ def expand(cfg: BenchConfig, cache_dir: str, device: str = "auto", data_dir: str
         for sc in cfg.scenarios:
             split = make_split(ds, sc.kind, seed=cfg.seeds[0], unseen_fraction=cfg.unseen_fraction, **sc.options)
             for m, w, t in _compositions(cfg, methods, skipped, unused):
-                w, t = _fit_scenario(m, w, t, ds, split, sc.key, skipped, unused)
+                w, t = _fit_scenario(m, w, t, ds, split, sc.key, skipped, unfit)
                 used |= {f"weighting {w['label'] or w['name']!r}", f"target {t['label'] or t['name']!r}"}
                 for seed in cfg.seeds:
                     spec = dict(base, dataset=ds_entry.model_dump(), scenario=sc.model_dump(exclude={"label"}),
@@ -75,7 +76,7 @@ def expand(cfg: BenchConfig, cache_dir: str, device: str = "auto", data_dir: str
                     if spec["key"] not in seen:
                         seen.add(spec["key"])
                         specs.append(spec | runtime)
-    never = [f"{what} runs in no job of this grid: {why}" for what, why in unused.items() if what not in used]
+    never = [f"{what} runs in no job of this grid: {why}" for what, why in {**unused, **unfit}.items() if what not in used]
     if never:
         raise UnlearnkitError("; ".join(never))
     return Grid(specs, sorted(set(skipped)))
@@ -103,14 +104,14 @@ def _compositions(cfg: BenchConfig, methods, skipped: list[str], unused: dict[st
                         try:  # which of the two the method refuses
                             Plan.make(m.name, alone[0], alone[1], mo, alone[2], alone[3])
                         except CompositionError as alone_error:
-                            unused.setdefault(what, str(alone_error))
+                            unused[what] = str(alone_error)  # the last method: one the user listed
                     yield dict(name=m.name, label=m.label, options=mo), _PLAIN_W, _PLAIN_T
                     continue
                 yield (dict(name=m.name, label=m.label, options=mo), dict(name=w.name, label=w.label, options=wo),
                        dict(name=t.name, label=t.label, options=to))
 
 
-def _fit_scenario(m: dict, w: dict, t: dict, ds, split, scenario: str, skipped: list[str], unused: dict[str, str]):
+def _fit_scenario(m: dict, w: dict, t: dict, ds, split, scenario: str, skipped: list[str], unfit: dict[str, str]):
     """The weighting and target a job can use on this split: one whose declared need the split does not
     meet (``requires_unseen``, ``requires_class_scenario``) is replaced by the plain one, and noted."""
     label = lambda e: e["label"] or e["name"]  # noqa: E731
@@ -118,13 +119,13 @@ def _fit_scenario(m: dict, w: dict, t: dict, ds, split, scenario: str, skipped: 
         why = (f"weighting {w['name']!r} needs a held-out unseen split, but {scenario} on {ds.name} has none; "
                f"set unseen_fraction > 0 (e.g. 0.1)")
         skipped.append(f"{label(m)} × {label(w)} × {label(t)} on {scenario}: {why}")
-        unused.setdefault(f"weighting {label(w)!r}", why)
+        unfit.setdefault(f"weighting {label(w)!r}", why)
         w = _PLAIN_W
     if TARGETS.get(t["name"]).requires_class_scenario and whole_classes(split, ds.labels) is None:
         why = (f"target {t['name']!r} needs a class scenario (D_f = every training sample of some classes), but "
                f"{scenario} is not one; use scenario 'class' (e.g. {{kind: class, classes: [3]}})")
         skipped.append(f"{label(m)} × {label(w)} × {label(t)} on {scenario}: {why}")
-        unused.setdefault(f"target {label(t)!r}", why)
+        unfit.setdefault(f"target {label(t)!r}", why)
         t = _PLAIN_T
     return w, t
 

@@ -115,8 +115,8 @@ def check_model(model, dataset) -> None:
             x = dataset.inputs(np.asarray(dataset.pool[:1]))
             out = model(x.to(device))
     except (RuntimeError, TypeError, ValueError) as e:
-        raise UnlearnkitError(f"the model cannot take dataset {dataset.name!r}'s inputs of shape "
-                              f"{tuple(dataset.input_shape)} ({str(e).splitlines()[0]}); build it for that input "
+        raise UnlearnkitError(f"the model cannot take the inputs of dataset {dataset.name!r} (shape "
+                              f"{tuple(dataset.input_shape)}: {str(e).splitlines()[0]}); build it for that input "
                               f"shape, e.g. build_model(name, dataset.input_shape, dataset.num_classes)") from None
     finally:
         model.train(was_training)
