@@ -282,7 +282,9 @@ def main() -> None:
     try:
         app()
     except UnlearnkitError as e:  # raised outside a command's own handler
-        err_console.print(f"[bold red]error:[/] {e}")
+        from rich.markup import escape
+
+        err_console.print(f"[bold red]error:[/] {escape(str(e))}")
         sys.exit(2)
 
 
