@@ -107,6 +107,16 @@ class BenchConfig(BaseModel):
     def options_name_grid_entries(self):
         """``<kind>_options`` keys must name an entry (name or label) of the grid: a key naming nothing
         would be ignored silently (a typo, or options for a method that is not run)."""
+        from ..eval import METRICS
+        from ..methods import METHODS
+        from ..targets import TARGETS
+        from ..weighting import WEIGHTINGS
+
+        # names first: an unknown name is the real problem (then its options name nothing, too)
+        for registry, names in ((METHODS, [e.name for e in self.methods]), (WEIGHTINGS, [e.name for e in self.weightings]),
+                                (TARGETS, [e.name for e in self.targets]), (METRICS, self.metrics)):
+            for name in names:
+                registry.get(name)
         grids = {"method_options": self.methods, "weighting_options": self.weightings,
                  "target_options": self.targets}
         for field, entries in grids.items():
