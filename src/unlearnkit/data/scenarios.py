@@ -179,8 +179,8 @@ def _check_options(fn, scenario: str, options: dict) -> None:
         if k not in takes:
             close = difflib.get_close_matches(str(k), takes, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise UnlearnkitError(f"scenario {scenario!r} takes no option {k!r}; it takes: "
-                                  f"{', '.join(takes) or 'none'}.{hint}")
+            raise UnlearnkitError(f"scenario {scenario!r}: bad options {options}: it takes no option {k!r}; it "
+                                  f"takes: {', '.join(takes) or 'none'}.{hint}")
 
 
 def make_split(dataset, scenario: str = "random", seed: int = 0, unseen_fraction: float = 0.1, **options) -> Split:
