@@ -20,7 +20,9 @@ err_console = Console(stderr=True)
 
 
 def _fail(e: Exception) -> None:
-    err_console.print(f"[bold red]error:[/] {e}")
+    from rich.markup import escape
+
+    err_console.print(f"[bold red]error:[/] {escape(str(e))}")  # a message may hold [brackets]
     raise typer.Exit(2)
 
 
@@ -66,19 +68,24 @@ def bench(
                                                   "run's step/strength by the retrain-free proxy)"),
 ) -> None:
     """Run a grid of datasets × scenarios × methods × weightings × targets × seeds."""
-    from .bench.config import load_config
+    from .bench.config import check_out_dir, load_config, parse_seeds
+    from .bench.executor import EXECUTORS
     from .bench.runner import run_bench
     from .bench.store import ResultStore
     from .device import resolve_device
 
     try:
-        overrides = {"seeds": [int(s) for s in seeds.split(",")]} if seeds else {}
+        overrides = {"seeds": parse_seeds(seeds)} if seeds is not None else {}
         if stop is not None:
             from .stopping import check_stop
 
             overrides["stop"] = check_stop(stop, "--stop")
         cfg = load_config(preset, config, overrides, options_file=options)
         resolve_device(device)
+        EXECUTORS.get(executor)
+        if jobs < 1:
+            raise UnlearnkitError(f"--jobs must be at least 1, got {jobs}")
+        check_out_dir(out)
         outcome = run_bench(cfg, out, executor, jobs, device, str(data_dir) if data_dir else None, download,
                             cache_dir, ray_address, quiet=True if quiet else None, console=err_console)
     except UnlearnkitError as e:
@@ -122,12 +129,13 @@ def tune(
 ) -> None:
     """Pick each method's hyperparameters by minimising Avg.Gap to retrain on tuning seeds; writes
     OUT/tuned.yaml, to pass back with `unlearnkit bench --options OUT/tuned.yaml` (fresh seeds)."""
-    from .bench.config import load_config
+    from .bench.config import check_out_dir, load_config, parse_seeds
     from .bench.tune import tune as run_tune
 
     try:
         cfg = load_config(preset, config)
-        seeds = [int(s) for s in tuning_seeds.split(",")]
+        seeds = parse_seeds(tuning_seeds, "--tuning-seeds")
+        check_out_dir(out)
         res = run_tune(cfg, out, trials, seeds, str(cache_dir) if cache_dir else None, device,
                        str(data_dir) if data_dir else None,
                        on_trial=lambda m, i, v: err_console.print(f"[dim]{m} trial {i}: Avg.Gap {v:.3f}[/]"))
@@ -150,10 +158,15 @@ def _pairs(items: list[str], what: str) -> dict:
 
     out = {}
     for item in items:
-        if "=" not in item:
+        k, eq, v = item.partition("=")
+        if not eq or not k.strip():
             raise UnlearnkitError(f"{what} {item!r} must look like key=value (e.g. fraction=0.1 or classes=[3])")
-        k, v = item.split("=", 1)
-        out[k.strip()] = yaml.safe_load(v)
+        try:
+            out[k.strip()] = yaml.safe_load(v)
+        except yaml.YAMLError as e:
+            problem = str(getattr(e, "problem", None) or e).splitlines()[0]
+            raise UnlearnkitError(f"{what} {item!r}: the value {v!r} is not valid YAML ({problem}); write numbers, "
+                                  f"true/false, or lists like [3, 8]") from None
     return out
 
 
@@ -228,7 +241,7 @@ def unlearn_cmd(
 
     from safetensors.torch import save_file
 
-    from .bench.config import BenchConfig, load_config
+    from .bench.config import load_config, make_config
     from .bench.job import expand, run_job
     from .bench.runner import default_cache_dir
     from .unlearn import Plan
@@ -239,13 +252,19 @@ def unlearn_cmd(
         from .stopping import check_stop
 
         check_stop(stop, "--stop")
+        scenario_opts = _pairs(set_, "--set")
+        reserved = sorted({"kind", "label"} & set(scenario_opts))
+        if reserved:
+            raise UnlearnkitError(f"--set {reserved[0]}=… is not a scenario option; choose the scenario with "
+                                  f"--scenario NAME")
         Plan.make(method, weighting, target, m_opts, w_opts, t_opts)  # reject a composition up front
-        cfg = BenchConfig(name="unlearn", datasets=[dataset], model=model, train=load_config(train_from).train,
-                          scenarios=[{"kind": scenario, **_pairs(set_, "--set")}],
-                          methods=[{"name": method, "options": m_opts}],
-                          weightings=[{"name": weighting, "options": w_opts}],
-                          targets=[{"name": target, "options": t_opts}], seeds=[seed], include_original=False,
-                          stop=stop)
+        cfg = make_config(dict(name="unlearn", datasets=[dataset], model=model, train=load_config(train_from).train,
+                               scenarios=[{"kind": scenario, **scenario_opts}],
+                               methods=[{"name": method, "options": m_opts}],
+                               weightings=[{"name": weighting, "options": w_opts}],
+                               targets=[{"name": target, "options": t_opts}], seeds=[seed], include_original=False,
+                               stop=stop),
+                          "options")
         spec, = expand(cfg, str(cache_dir or default_cache_dir()), device,
                        str(data_dir) if data_dir else None).specs
         row = run_job(spec, keep_model=True)
@@ -584,7 +603,9 @@ def main() -> None:
     try:
         app()
     except UnlearnkitError as e:  # raised outside a command's own handler
-        err_console.print(f"[bold red]error:[/] {e}")
+        from rich.markup import escape
+
+        err_console.print(f"[bold red]error:[/] {escape(str(e))}")
         sys.exit(2)
 
 

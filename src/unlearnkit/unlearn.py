@@ -11,7 +11,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .data.split import Split
+from .data.split import Split, check_model, check_split
 from .device import resolve_device
 from .errors import UnlearnkitError
 from .methods import METHODS, GradientMethod
@@ -88,6 +88,8 @@ def unlearn(model: nn.Module, dataset, split: Split, method: str = "rl", weighti
     if min_change < 0:
         raise UnlearnkitError(f"min_change must be ≥ 0 (a relative parameter change), got {min_change}")
     plan = Plan.make(method, weighting, target, options, weighting_options, target_options)
+    check_split(dataset, split)  # indices in range, train in the pool, test apart (before any work)
+    check_model(model, dataset)  # output size = num_classes, takes the inputs
     mode = plan.options.stop or stop
     correction = split.purpose == "correction"  # no deletion request: nothing for the proxy to compare
     if correction:

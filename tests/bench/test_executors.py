@@ -114,7 +114,7 @@ def test_tune_matches_or_beats_defaults_on_tuning_seeds(tmp_path):
     study = optuna.load_study(study_name="bench:rl", storage=f"sqlite:///{tmp_path / 't' / 'results.db'}")
     assert len(study.trials) == 4
     # bench reads the tuned options back
-    cfg2 = load_config(path=write_cfg(tmp_path, methods=["rl"]), options_file=tmp_path / "t" / "tuned.yaml")
+    cfg2 = load_config(path=write_cfg(tmp_path, methods=["rl"], method_options={}), options_file=tmp_path / "t" / "tuned.yaml")
     assert cfg2.method_options["rl"]["lr"] == pytest.approx(tuned["method_options"]["rl"]["lr"])
 
 

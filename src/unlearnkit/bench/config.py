@@ -1,12 +1,16 @@
 """Bench configuration (YAML) validated up front with pydantic, expanded into a grid of jobs."""
 from __future__ import annotations
 
+import difflib
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ..data.split import check_seed
 from ..errors import UnlearnkitError
 from ..training import TrainConfig
 
@@ -105,6 +109,45 @@ class BenchConfig(BaseModel):
     def model_from_string(cls, v):
         return {"name": v} if isinstance(v, str) else v
 
+    @field_validator("seeds", mode="before")
+    @classmethod
+    def whole_seeds(cls, v):
+        if isinstance(v, list):
+            for s in v:
+                check_seed(s, "every seed")
+        return v
+
+    @model_validator(mode="after")
+    def options_name_grid_entries(self):
+        """``<kind>_options`` keys must name an entry (name or label) of the grid: a key naming nothing
+        would be ignored silently (a typo, or options for a method that is not run)."""
+        from ..eval import METRICS
+        from ..methods import METHODS
+        from ..targets import TARGETS
+        from ..weighting import WEIGHTINGS
+
+        # names first: an unknown name is the real problem (then its options name nothing, too)
+        for registry, names in ((METHODS, [e.name for e in self.methods]), (WEIGHTINGS, [e.name for e in self.weightings]),
+                                (TARGETS, [e.name for e in self.targets]), (METRICS, self.metrics)):
+            for name in names:
+                registry.get(name)
+        grids = {"method_options": self.methods, "weighting_options": self.weightings,
+                 "target_options": self.targets}
+        for field, entries in grids.items():
+            _check_option_keys(field, getattr(self, field), [n for e in entries for n in (e.name, e.label) if n],
+                               field.split("_")[0] + "s")
+        _check_option_keys("metric_options", self.metric_options, list(self.metrics), "metrics")
+        return self
+
+
+def _check_option_keys(field: str, options: dict, names: list[str], grid: str) -> None:
+    for key in options:
+        if key not in names:
+            close = difflib.get_close_matches(str(key), names, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"{field} has options for {key!r}, which is not in {grid} {sorted(set(names))}, so they "
+                             f"would be ignored; add {key!r} to {grid} or remove the key.{hint}")
+
 
 def _read_yaml(p: Path) -> dict:
     try:
@@ -135,18 +178,77 @@ def load_config(preset: str | None = None, path: str | Path | None = None, overr
     raw.update(overrides or {})
     if options_file:
         of = Path(options_file)
-        if not of.exists():
-            raise UnlearnkitError(f"options file {str(of)!r} not found")
-        extra = _read_yaml(of).get("method_options", {})
-        raw["method_options"] = {k: {**raw.get("method_options", {}).get(k, {}), **extra.get(k, {})}
-                                 for k in {*raw.get("method_options", {}), *extra}}
+        if not of.is_file():
+            raise UnlearnkitError(f"options file {str(of)!r} not found; pass the tuned.yaml that `unlearnkit tune` "
+                                  f"wrote (or a YAML with method_options)")
+        extra = _read_yaml(of).get("method_options")
+        if not isinstance(extra, dict) or not all(isinstance(v, dict) for v in extra.values()):
+            raise UnlearnkitError(f"options file {of.name} must hold method_options: a mapping of method name to a "
+                                  f"mapping of options (e.g. method_options: {{ft: {{lr: 0.01}}}}); got {extra!r}")
+        base = raw.get("method_options") or {}
+        if not isinstance(base, dict):
+            raise UnlearnkitError(f"invalid config {p.name}: method_options must be a mapping of method name to options")
+        grid = [x for m in raw.get("methods") or [] for x in ((m,) if isinstance(m, str) else
+                                                             (m.get("name"), m.get("label")) if isinstance(m, dict)
+                                                             else ()) if x]
+        try:
+            _check_option_keys(f"options file {of.name}: method_options", extra, grid, "methods")
+        except ValueError as e:
+            raise UnlearnkitError(f"{e} (tune and bench the same config)") from None
+        raw["method_options"] = {k: {**(base.get(k) or {}), **extra.get(k, {})} for k in {*base, *extra}}
+    return make_config(raw, f"config {p.name}")
+
+
+def make_config(raw: dict, where: str = "config") -> BenchConfig:
+    """``BenchConfig(**raw)`` with every validation problem in one UnlearnkitError naming ``where``."""
     try:
         return BenchConfig(**raw)
     except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
-        raise UnlearnkitError(f"invalid config {p.name}: {problems}") from None
+        problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'config'}: "
+                             f"{str(err['msg']).removeprefix('Value error, ')}" for err in e.errors())
+        raise UnlearnkitError(f"invalid {where}: {problems}") from None
+
+
+def parse_seeds(text: str, option: str = "--seeds") -> list[int]:
+    """``"0,1,2"`` → [0, 1, 2]; anything else (``0,x``, ``-1``, ``1.5``, empty) is one clear error."""
+    parts = [t.strip() for t in str(text).split(",")]
+    try:
+        seeds = [check_seed(int(t), option) if t.lstrip("-").isdigit() else None for t in parts]
+    except UnlearnkitError:
+        seeds = [None]
+    if not parts or None in seeds:
+        raise UnlearnkitError(f"{option} {text!r} is not a comma-separated list of whole numbers in 0..2^32−1; "
+                              f"give e.g. {option} 0,1,2")
+    return seeds
+
+
+def check_out_dir(path: str | Path, option: str = "--out") -> Path:
+    """A run directory that is usable, checked before any work (nothing is created here): not an
+    existing file, no file in the way above it, and writable (probed with a temporary file that is
+    removed at once, since permission bits say nothing for root or read-only mounts)."""
+    p = Path(path).expanduser()
+    if p.exists() and not p.is_dir():
+        raise UnlearnkitError(f"{option} {str(p)!r} is an existing file, not a directory; give a directory "
+                              f"(it is created if missing)")
+    parent = p
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UnlearnkitError(f"{option} {str(p)!r} cannot be created: {str(parent)!r} is a file; give a path "
+                              f"under a directory")
+    try:
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise PermissionError
+    except OSError as e:
+        raise UnlearnkitError(f"{option} {str(p)!r} is not writable ({str(parent)!r}: "
+                              f"{e.strerror or 'permission denied'}); give a directory you can write to") from None
+    return p
 
 
 def merged(base: dict, entry: Entry) -> dict:
-    """Options for an entry: the config's ``<kind>_options[name]`` overlaid by the entry's own."""
-    return {**base.get(entry.name, {}), **entry.options}
+    """Options for an entry: the config's ``<kind>_options[name]``, then ``[label]`` (tune writes
+    ``tuned.yaml`` by label), overlaid by the entry's own."""
+    by_label = base.get(entry.label, {}) if entry.label and entry.label != entry.name else {}
+    return {**base.get(entry.name, {}), **by_label, **entry.options}

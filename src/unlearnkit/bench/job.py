@@ -18,13 +18,16 @@ import torch
 
 from .. import __version__
 from ..data import load_dataset, make_split
+from ..data.split import whole_classes
 from ..device import resolve_device
-from ..errors import CompositionError
+from ..cache import fingerprint
+from ..errors import CompositionError, UnlearnkitError
 from ..eval import METRICS, Evaluation, avg_gap, gap_columns
 from ..models import build_model
 from ..options import build
 from ..passes import training_passes
-from ..cache import fingerprint
+from ..targets import TARGETS
+from ..weighting import WEIGHTINGS
 from ..unlearn import Plan, unlearn
 from .config import BenchConfig, merged
 from .executor import EXECUTORS
@@ -39,7 +42,13 @@ class Grid:
 
 def expand(cfg: BenchConfig, cache_dir: str, device: str = "auto", data_dir: str | None = None,
            download: bool = False) -> Grid:
-    """All job specs of the grid, validated (names, options, compositions, scenarios) before any work."""
+    """All job specs of the grid, validated (names, options, compositions, scenarios) before any work.
+
+    A combination that cannot run as asked is replaced by the method's plain run (uniform, none) and
+    listed in ``skipped`` with the reason: a method that cannot take the weighting/target (e.g.
+    ``ssd × falw``, ``retrain × trw``), a weighting that needs an unseen split where the scenario has
+    none (``requires_unseen``), a target that needs a class scenario elsewhere (``requires_class_scenario``).
+    A weighting or target that would run in *no* job of the grid is an error instead."""
     for m in cfg.metrics:
         build(METRICS, m, cfg.metric_options.get(m))
     base = dict(model=cfg.model.model_dump(), train=cfg.train.model_dump(), metrics=cfg.metrics,
@@ -50,12 +59,17 @@ def expand(cfg: BenchConfig, cache_dir: str, device: str = "auto", data_dir: str
     if cfg.include_original and not any(m.name == "original" for m in methods):
         methods.insert(0, type(methods[0])(name="original"))
     specs, skipped, seen = [], [], set()
+    unused: dict[str, str] = {}  # "weighting 'falw'" → why a method could not use it
+    unfit: dict[str, str] = {}  # … → why a scenario could not (the likelier mistake: named first)
+    used: set[str] = set()
     for ds_entry in cfg.datasets:
         ds = dataset_for(ds_entry.name, data_dir, download, ds_entry.subset, json.dumps(ds_entry.options, sort_keys=True))
         build_model(cfg.model.name, ds.input_shape, ds.num_classes, **cfg.model.options)
         for sc in cfg.scenarios:
-            make_split(ds, sc.kind, seed=cfg.seeds[0], unseen_fraction=cfg.unseen_fraction, **sc.options)
-            for m, w, t in _compositions(cfg, methods, skipped):
+            split = make_split(ds, sc.kind, seed=cfg.seeds[0], unseen_fraction=cfg.unseen_fraction, **sc.options)
+            for m, w, t in _compositions(cfg, methods, skipped, unused):
+                w, t = _fit_scenario(m, w, t, ds, split, sc.key, skipped, unfit)
+                used |= {f"weighting {w['label'] or w['name']!r}", f"target {t['label'] or t['name']!r}"}
                 for seed in cfg.seeds:
                     spec = dict(base, dataset=ds_entry.model_dump(), scenario=sc.model_dump(exclude={"label"}),
                                 scenario_label=sc.key, method=m, weighting=w, target=t, seed=seed)
@@ -63,13 +77,19 @@ def expand(cfg: BenchConfig, cache_dir: str, device: str = "auto", data_dir: str
                     if spec["key"] not in seen:
                         seen.add(spec["key"])
                         specs.append(spec | runtime)
+    never = [f"{what} runs in no job of this grid: {why}" for what, why in {**unused, **unfit}.items() if what not in used]
+    if never:
+        raise UnlearnkitError("; ".join(never))
     return Grid(specs, sorted(set(skipped)))
 
 
-def _compositions(cfg: BenchConfig, methods, skipped: list[str]):
+_PLAIN_W = dict(name="uniform", label=None, options={})
+_PLAIN_T = dict(name="none", label=None, options={})
+
+
+def _compositions(cfg: BenchConfig, methods, skipped: list[str], unused: dict[str, str]):
     """Valid (method, weighting, target) triples. A combination a method rejects is noted in
     ``skipped`` and replaced by the method's plain run (uniform, none); duplicates drop by key."""
-    plain_w, plain_t = dict(name="uniform", label=None, options={}), dict(name="none", label=None, options={})
     for m in methods:
         mo = merged(cfg.method_options, m)
         for w in cfg.weightings:
@@ -78,13 +98,37 @@ def _compositions(cfg: BenchConfig, methods, skipped: list[str]):
                 try:
                     Plan.make(m.name, w.name, t.name, mo, wo, to)
                 except CompositionError as e:
-                    plain = Plan.make(m.name, "uniform", "none", mo).method
-                    if plain.weightable_terms or plain.accepts_target:  # retrain, original, ssd…: always plain
-                        skipped.append(f"{m.key} × {w.key} × {t.key}: {e}")
-                    yield dict(name=m.name, label=m.label, options=mo), plain_w, plain_t
+                    Plan.make(m.name, "uniform", "none", mo)  # the plain run must itself be valid
+                    skipped.append(f"{m.key} × {w.key} × {t.key}: {e}")
+                    for what, alone in ((f"weighting {w.key!r}", (w.name, "none", wo, None)),
+                                        (f"target {t.key!r}", ("uniform", t.name, None, to))):
+                        try:  # which of the two the method refuses
+                            Plan.make(m.name, alone[0], alone[1], mo, alone[2], alone[3])
+                        except CompositionError as alone_error:
+                            unused[what] = str(alone_error)  # the last method: one the user listed
+                    yield dict(name=m.name, label=m.label, options=mo), _PLAIN_W, _PLAIN_T
                     continue
                 yield (dict(name=m.name, label=m.label, options=mo), dict(name=w.name, label=w.label, options=wo),
                        dict(name=t.name, label=t.label, options=to))
+
+
+def _fit_scenario(m: dict, w: dict, t: dict, ds, split, scenario: str, skipped: list[str], unfit: dict[str, str]):
+    """The weighting and target a job can use on this split: one whose declared need the split does not
+    meet (``requires_unseen``, ``requires_class_scenario``) is replaced by the plain one, and noted."""
+    label = lambda e: e["label"] or e["name"]  # noqa: E731
+    if WEIGHTINGS.get(w["name"]).requires_unseen and len(split.unseen) == 0:
+        why = (f"weighting {w['name']!r} needs a held-out unseen split, but {scenario} on {ds.name} has none; "
+               f"set unseen_fraction > 0 (e.g. 0.1)")
+        skipped.append(f"{label(m)} × {label(w)} × {label(t)} on {scenario}: {why}")
+        unfit.setdefault(f"weighting {label(w)!r}", why)
+        w = _PLAIN_W
+    if TARGETS.get(t["name"]).requires_class_scenario and whole_classes(split, ds.labels) is None:
+        why = (f"target {t['name']!r} needs a class scenario (D_f = every training sample of some classes), but "
+               f"{scenario} is not one; use scenario 'class' (e.g. {{kind: class, classes: [3]}})")
+        skipped.append(f"{label(m)} × {label(w)} × {label(t)} on {scenario}: {why}")
+        unfit.setdefault(f"target {label(t)!r}", why)
+        t = _PLAIN_T
+    return w, t
 
 
 @functools.lru_cache(maxsize=4)

@@ -47,8 +47,8 @@ def run_bench(cfg: BenchConfig, out: str | Path, executor: str = "local", jobs: 
     t0 = time.perf_counter()
     console = console or Console(stderr=True)
     quiet = (not sys.stderr.isatty()) if quiet is None else quiet
+    grid = expand(cfg, str(cache_dir or default_cache_dir()), device, data_dir, download)  # bad input: nothing written
     store = ResultStore(out)
-    grid = expand(cfg, str(cache_dir or default_cache_dir()), device, data_dir, download)
     store.set_meta("config", cfg.model_dump(mode="json"))
     store.set_meta("skipped", grid.skipped)
     done = store.done_keys()

@@ -11,7 +11,8 @@ import yaml
 from ..errors import UnlearnkitError
 from ..eval.base import gap_columns
 from ..methods import METHODS
-from .config import BenchConfig, Entry
+from ..data.split import check_seed
+from .config import BenchConfig, Entry, merged
 from .job import expand, run_job
 from .store import ResultStore
 
@@ -45,18 +46,30 @@ def tune(cfg: BenchConfig, out: str | Path, trials: int = 20, tuning_seeds: list
         raise UnlearnkitError("tune needs Optuna: pip install 'unlearnkit[tune]'") from None
     from .runner import default_cache_dir
 
+    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+        raise UnlearnkitError(f"trials must be a whole number ≥ 1 (Optuna trials per method), got {trials!r}")
+    seeds = [1000 + s for s in range(2)] if tuning_seeds is None else list(tuning_seeds)
+    if not seeds:
+        raise UnlearnkitError("tuning seeds are empty; give at least one, e.g. --tuning-seeds 1000,1001")
+    for s in seeds:
+        check_seed(s, "every tuning seed")
+    tunable = [m.key for m in cfg.methods if search_space(m.name)]
+    if not tunable:
+        raise UnlearnkitError(f"nothing to tune: no method of {[m.key for m in cfg.methods]} has hyperparameters in "
+                              f"the search space (lr, epochs, forget_weight); list methods such as ft, ga, rl")
+    cache = str(cache_dir or default_cache_dir())
+    # the whole grid on the tuning seeds, validated before any study, store or training
+    expand(cfg.model_copy(update={"seeds": seeds, "include_original": False}), cache, device, data_dir)
     out = Path(out)
     store = ResultStore(out)
     storage = f"sqlite:///{store.path}"
-    seeds = tuning_seeds or [1000 + s for s in range(2)]
-    cache = str(cache_dir or default_cache_dir())
     results = {}
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     for m in cfg.methods:
         space = search_space(m.name)
         if not space:
             continue
-        base = dict(cfg.method_options.get(m.name, {}), **m.options)
+        base = merged(cfg.method_options, m)  # name, then label (as tuned.yaml is keyed), then the entry
 
         def score(options: dict) -> float:
             c = cfg.model_copy(update={"methods": [Entry(name=m.name, options={**base, **options})],

@@ -8,6 +8,27 @@ import torch
 from torch import Tensor
 
 from ..errors import UnlearnkitError
+from .split import as_indices
+
+
+def check_labels(y: Tensor, num_classes: int | None, name: str) -> Tensor:
+    """Labels as int64 class ids in 0..num_classes−1; a float label with a fraction (0.5) is refused
+    rather than truncated, and so is a label outside the classes (an IndexError/CUDA assert later)."""
+    y = torch.as_tensor(y)
+    if y.is_floating_point():
+        frac = ~(torch.isfinite(y) & (y == torch.round(y)))
+        if frac.any():
+            raise UnlearnkitError(f"dataset {name!r}: labels must be whole class ids, got {y[frac][:5].tolist()}; "
+                                  f"a fractional label would be truncated silently: pass integer labels "
+                                  f"0..C−1 (regression targets are not supported)")
+    elif y.dtype == torch.bool or y.is_complex():
+        raise UnlearnkitError(f"dataset {name!r}: labels must be integer class ids, got dtype {y.dtype}")
+    y = y.long()
+    if len(y) and num_classes is not None and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+        bad = y[(y < 0) | (y >= num_classes)]
+        raise UnlearnkitError(f"dataset {name!r}: label(s) {bad.unique()[:5].tolist()} outside 0..{num_classes - 1} "
+                              f"(num_classes={num_classes}); map labels to 0..C−1 or raise num_classes")
+    return y
 
 
 @dataclass
@@ -32,11 +53,29 @@ class ArrayDataset(torch.utils.data.Dataset):
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        """Refuse what would otherwise fail deep inside training or be misread silently: float labels
+        with fractions (``.long()`` truncates), labels outside 0..num_classes−1, NaN/inf features,
+        pool/test indices outside the data."""
         if len(self.x) != len(self.y):
             raise UnlearnkitError(f"dataset {self.name!r}: {len(self.x)} inputs but {len(self.y)} labels")
-        self.y = self.y.long()
-        self.pool = np.asarray(self.pool, dtype=np.int64)
-        self.test = np.asarray(self.test, dtype=np.int64)
+        if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, (int, np.integer)) \
+                or self.num_classes < 2:
+            raise UnlearnkitError(f"dataset {self.name!r}: num_classes must be a whole number ≥ 2, got "
+                                  f"{self.num_classes!r}")
+        self.y = check_labels(self.y, self.num_classes, self.name)
+        if self.x.is_floating_point() or self.x.is_complex():
+            bad = ~torch.isfinite(self.x.reshape(len(self.x), -1)).all(1)
+            if bad.any():
+                rows = bad.nonzero().flatten()
+                raise UnlearnkitError(f"dataset {self.name!r}: {len(rows)} sample(s) have NaN or infinite features "
+                                      f"(first: index {int(rows[0])}); clean or impute them before loading (training "
+                                      f"on them gives NaN losses)")
+        self.pool = as_indices(self.pool, f"dataset {self.name!r} pool").ravel()
+        self.test = as_indices(self.test, f"dataset {self.name!r} test").ravel()
+        for what, idx in (("pool", self.pool), ("test", self.test)):
+            if len(idx) and (idx.min() < 0 or idx.max() >= len(self.y)):
+                raise UnlearnkitError(f"dataset {self.name!r}: {what} indices must be in 0..{len(self.y) - 1}, "
+                                      f"got {int(idx.min())}..{int(idx.max())}")
 
     def __len__(self) -> int:
         return len(self.y)
@@ -93,12 +132,12 @@ def from_torch_dataset(
             ys.append(torch.as_tensor(yb))
         if not xs:
             raise UnlearnkitError(f"dataset {name!r} is empty; pass a Dataset with at least one sample")
-        return torch.cat(xs), torch.cat(ys).long()
+        return torch.cat(xs), check_labels(torch.cat(ys), None, name)
 
     xtr, ytr = collect(train)
     xte, yte = collect(test)
     x = torch.cat([xtr.float(), xte.float()])
     y = torch.cat([ytr, yte])
-    c = int(num_classes or int(y.max()) + 1)
+    c = num_classes if num_classes is not None else int(y.max()) + 1
     n = len(ytr)
     return ArrayDataset(name, x, y, c, pool=np.arange(n), test=np.arange(n, len(y)))

@@ -27,7 +27,7 @@ def load_dataset(name: str, data_dir=None, download: bool = False, subset: int |
 
 
 def stratified_subset(labels: np.ndarray, idx: np.ndarray, n: int, seed: int) -> np.ndarray:
-    if n <= 0 or n > len(idx):
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0 or n > len(idx):
         raise UnlearnkitError(f"subset={n} is not in 1..{len(idx)} (the training pool size)")
     if n == len(idx):
         return idx

@@ -9,13 +9,20 @@ import numpy as np
 
 from ..errors import UnlearnkitError
 from ..registry import Registry
-from .split import Split, base_split
+from .split import Split, as_indices, base_split, check_seed
 
 SCENARIOS: Registry = Registry("scenario")
 
 
+def _number(value, what: str) -> float:
+    """A real number (not a string, a list or a boolean): scenario options come from YAML and --set."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or np.isnan(value):
+        raise UnlearnkitError(f"{what} must be a number, got {value!r}")
+    return float(value)
+
+
 def _check_fraction(fraction: float, what: str = "fraction") -> None:
-    if not 0 < fraction < 1:
+    if not 0 < _number(fraction, what) < 1:
         raise UnlearnkitError(f"{what} must be in (0, 1), got {fraction}")
 
 
@@ -44,7 +51,7 @@ def _check_classes(classes, labels, train, num_classes):
 @SCENARIOS.register("class")
 def class_forget(labels, train, rng, num_classes, classes: list[int] | int = 0):
     """All training samples of the given class(es)."""
-    classes = [int(c) for c in np.atleast_1d(classes)]
+    classes = as_indices(classes, "classes").ravel().tolist()
     _check_classes(classes, labels, train, num_classes)
     if len(set(classes)) >= len(np.unique(labels[train])):
         raise UnlearnkitError("class scenario asks to forget every class; keep at least one")
@@ -55,7 +62,7 @@ def class_forget(labels, train, rng, num_classes, classes: list[int] | int = 0):
 @SCENARIOS.register("subclass")
 def subclass_forget(labels, train, rng, num_classes, classes: list[int] | int = 0, fraction: float = 0.5):
     """A ``fraction`` of one class (the rest of the class stays in D_r)."""
-    cls = [int(c) for c in np.atleast_1d(classes)]
+    cls = as_indices(classes, "classes").ravel().tolist()
     if len(cls) != 1:
         raise UnlearnkitError(f"subclass forgets part of one class; got classes={cls}")
     _check_fraction(fraction)
@@ -77,6 +84,7 @@ def long_tail_counts(class_sizes: np.ndarray, order: np.ndarray, fraction: float
     forget fraction r_k ∝ (1 − (k−1)/C)^γ, scaled so Σ r_k n_k = fraction·N; γ = 0 is balanced.
     """
     _check_fraction(fraction)
+    ratio, gamma = _number(ratio, "ratio"), _number(gamma, "gamma")
     C = len(order)
     sizes = class_sizes[order].astype(float)
     total = fraction * sizes.sum()
@@ -144,10 +152,13 @@ def index_forget(labels, train, rng, num_classes, indices: list[int] | None = No
         if not path.exists():
             raise UnlearnkitError(f"forget-index file {str(path)!r} not found")
         try:
-            indices = np.load(path) if path.suffix == ".npy" else np.loadtxt(path, dtype=np.int64, ndmin=1)
+            indices = np.load(path, allow_pickle=False) if path.suffix == ".npy" else \
+                np.loadtxt(path, dtype=np.int64, ndmin=1)
         except ValueError as e:
             raise UnlearnkitError(f"{path} must hold one integer index per line ({e})") from None
-    forget = np.unique(np.asarray(indices, dtype=np.int64))
+        forget = np.unique(as_indices(indices, f"the indices in {path.name}"))
+    else:
+        forget = np.unique(as_indices(indices, "indices"))
     outside = np.setdiff1d(forget, train)
     if len(outside):
         raise UnlearnkitError(f"forget indices {outside[:10].tolist()} are not in the training pool (they are "
@@ -159,10 +170,26 @@ correction_split.purpose = "correction"  # type: ignore[attr-defined]
 index_forget.pool_level = True  # chosen before the unseen split is carved, so no request is lost
 
 
+def _check_options(fn, scenario: str, options: dict) -> None:
+    """Unknown option names fail here with the list the scenario takes (not as a TypeError later)."""
+    import difflib
+    import inspect
+
+    takes = list(inspect.signature(fn).parameters)[4:]  # after (labels, train, rng, num_classes)
+    for k in options:
+        if k not in takes:
+            close = difflib.get_close_matches(str(k), takes, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise UnlearnkitError(f"scenario {scenario!r}: bad options {options}: it takes no option {k!r}; it "
+                                  f"takes: {', '.join(takes) or 'none'}.{hint}")
+
+
 def make_split(dataset, scenario: str = "random", seed: int = 0, unseen_fraction: float = 0.1, **options) -> Split:
     """Seeded Split for ``dataset`` (an ArrayDataset) under a named scenario and its options.
     ``unseen`` is carved from the pool unless the loader fixed it in ``dataset.extra["unseen"]``."""
     fn = SCENARIOS.get(scenario)
+    check_seed(seed)
+    _check_options(fn, scenario, options)
     labels = dataset.labels
     fixed_unseen = getattr(dataset, "extra", {}).get("unseen")
     rng = np.random.default_rng(seed)

@@ -7,6 +7,40 @@ import numpy as np
 
 from ..errors import UnlearnkitError
 
+MAX_SEED = 2**32 - 1  # numpy's and scikit-learn's seed range
+
+
+def as_indices(values, what: str) -> np.ndarray:
+    """``values`` as an int64 array, refusing anything that is not a whole number (a float id such as 3.7
+    or a float ``.npy`` with fractions would otherwise be truncated silently; 3.0 is accepted as 3)."""
+    arr = np.atleast_1d(np.asarray(values))
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.int64)
+    if arr.size == 0:
+        return arr.astype(np.int64)
+    if arr.dtype.kind == "f":
+        bad = arr[~(np.isfinite(arr) & (arr == np.round(arr)))]
+        if len(bad) == 0:
+            return arr.astype(np.int64)
+        example = bad[:5].tolist()
+    elif arr.dtype.kind == "O":
+        flat = arr.ravel().tolist()
+        bad = [v for v in flat if isinstance(v, bool) or not isinstance(v, (int, np.integer))]
+        if not bad:
+            return np.asarray(flat, dtype=np.int64).reshape(arr.shape)
+        example = bad[:5]
+    else:  # strings, booleans, …
+        example = arr.ravel()[:5].tolist()
+    raise UnlearnkitError(f"{what} must be whole numbers (integer ids), got {example}: a fractional id would be "
+                          f"truncated silently; pass integers")
+
+
+def check_seed(seed, what: str = "seed") -> int:
+    """A seed is a whole number in 0..2^32−1 (numpy and scikit-learn refuse others deep inside)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise UnlearnkitError(f"{what} must be a whole number in 0..{MAX_SEED}, got {seed!r}")
+    return int(seed)
+
 
 @dataclass(frozen=True)
 class Split:
@@ -24,7 +58,7 @@ class Split:
 
     def __post_init__(self):
         for name in ("train", "test", "unseen", "forget"):
-            object.__setattr__(self, name, np.sort(np.asarray(getattr(self, name), dtype=np.int64)))
+            object.__setattr__(self, name, np.sort(as_indices(getattr(self, name), f"split.{name}").ravel()))
         if self.purpose not in ("deletion", "correction"):
             raise UnlearnkitError(f"split purpose {self.purpose!r} is not 'deletion' or 'correction'")
         if len(self.forget) == 0:
@@ -44,6 +78,71 @@ class Split:
     @classmethod
     def from_dict(cls, d: dict) -> "Split":
         return cls(d["train"], d["test"], d["unseen"], d["forget"], d.get("info", {}), d.get("purpose", "deletion"))
+
+
+def check_split(dataset, split: Split) -> None:
+    """Refuse a split that does not index into ``dataset`` (e.g. made for another dataset or another
+    ``subset``), before it turns into an IndexError deep inside training: every index must be in
+    0..len(dataset)−1, train/unseen must lie in the dataset's training pool (or its loader-fixed unseen
+    split) and the test indices outside train."""
+    n = len(dataset)
+    for name in ("train", "test", "unseen", "forget"):
+        idx = getattr(split, name)
+        if len(idx) and (idx[0] < 0 or idx[-1] >= n):
+            raise UnlearnkitError(f"split.{name} holds index {int(idx[-1] if idx[-1] >= n else idx[0])} but dataset "
+                                  f"{dataset.name!r} has {n} samples (0..{n - 1}); the split was made for another "
+                                  f"dataset: make it with make_split(this_dataset, …)")
+    pool = np.union1d(dataset.pool, np.asarray(dataset.extra.get("unseen", []), dtype=np.int64))
+    for name in ("train", "unseen"):
+        outside = np.setdiff1d(getattr(split, name), pool)
+        if len(outside):
+            raise UnlearnkitError(f"split.{name} holds {len(outside)} indices outside dataset {dataset.name!r}'s "
+                                  f"training pool (e.g. {outside[:5].tolist()}); the split was made for another "
+                                  f"dataset or subset: make it with make_split(this_dataset, …)")
+    leak = np.intersect1d(split.train, split.test)
+    if len(leak):
+        raise UnlearnkitError(f"split.test and split.train share {len(leak)} indices (e.g. {leak[:5].tolist()}); "
+                              f"a test sample must not be trained on: make the split with make_split(dataset, …)")
+
+
+def check_model(model, dataset) -> None:
+    """Refuse a model whose output does not have one logit per class of ``dataset`` (one forward pass
+    on one training sample, in eval mode, without gradients; the model's mode is restored)."""
+    import torch
+
+    try:
+        param = next(model.parameters())
+        device = param.device
+    except StopIteration:
+        device = torch.device("cpu")
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            x = dataset.inputs(np.asarray(dataset.pool[:1]))
+            out = model(x.to(device))
+    except (RuntimeError, TypeError, ValueError) as e:
+        raise UnlearnkitError(f"the model cannot take the inputs of dataset {dataset.name!r} (shape "
+                              f"{tuple(dataset.input_shape)}: {str(e).splitlines()[0]}); build it for that input "
+                              f"shape, e.g. build_model(name, dataset.input_shape, dataset.num_classes)") from None
+    finally:
+        model.train(was_training)
+    if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[1] != dataset.num_classes:
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise UnlearnkitError(f"the model outputs {shape} for one sample but dataset {dataset.name!r} has "
+                              f"{dataset.num_classes} classes; give it a final layer with {dataset.num_classes} "
+                              f"outputs (logits of shape [batch, {dataset.num_classes}])")
+
+
+def whole_classes(split: Split, labels: np.ndarray) -> list[int] | None:
+    """The classes a *class* split forgets: D_f is every training sample of some classes and keeps at
+    least one class. ``None`` for any other split (random, long-tail, part of a class, …)."""
+    forget_classes = np.unique(labels[split.forget])
+    train_classes = np.unique(labels[split.train])
+    whole = split.train[np.isin(labels[split.train], forget_classes)]
+    if len(forget_classes) < len(train_classes) and np.array_equal(whole, split.forget):
+        return forget_classes.tolist()
+    return None
 
 
 def base_split(labels: np.ndarray, pool: np.ndarray, test: np.ndarray, seed: int,

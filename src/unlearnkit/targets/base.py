@@ -22,6 +22,7 @@ class Target:
 
     name: ClassVar[str] = ""
     Options: ClassVar[type[BaseModel]] = NoOptions
+    requires_class_scenario: ClassVar[bool] = False  # needs D_f = whole classes (checked before any training)
 
     def __init__(self, options: BaseModel | None = None):
         self.options = options if options is not None else self.Options()

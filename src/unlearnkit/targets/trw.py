@@ -162,6 +162,7 @@ class TRW(TabulatedTarget):
     """
 
     name = "trw"
+    requires_class_scenario = True  # the forget classes get q = 0
     Options = TRWOptions
 
     def prepare(self, ctx) -> None:

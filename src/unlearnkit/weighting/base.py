@@ -30,6 +30,7 @@ class Weighting:
 
     name: ClassVar[str] = ""
     terms: ClassVar[frozenset[str]] = frozenset({"forget"})
+    requires_unseen: ClassVar[bool] = False  # needs a held-out unseen split (checked before any training)
     Options: ClassVar[type[BaseModel]] = NoOptions
     normalize: bool = True
     #: history keys this weighting records per step → legend label (plotted by the report against "step")

@@ -101,6 +101,7 @@ class FaLW(Weighting):
     name = "falw"
     step_diagnostics = {f"falw_mean_w_{g}": g for g in GROUPS}
     step_diagnostics_title = "mean weight by class third"
+    requires_unseen = True  # (μ_c, σ_c) come from the unseen split
     terms = frozenset({"forget"})
     Options = FaLWOptions
 

@@ -68,6 +68,7 @@ class Soft(Weighting):
     """Static soft weights ε from a weighted influence function and a closed-form QP (Qiao et al. 2025)."""
 
     name = "soft"
+    requires_unseen = True  # the target is measured on the validation split
     terms = frozenset({"forget", "retain", "influence"})
     Options = SoftOptions
     normalize = False
