@@ -23,7 +23,7 @@ from ..errors import CompositionError
 from ..eval import GAP_COLUMNS, METRICS, Evaluation, avg_gap
 from ..models import build_model
 from ..options import build
-from ..cache import ModelCache, fingerprint
+from ..cache import ModelCache, data_fingerprint, fingerprint
 from ..training import TrainConfig, train_model
 from ..unlearn import Plan, unlearn
 from .config import BenchConfig, merged
@@ -108,7 +108,8 @@ class Models:
         self.spec, self.ds, self.split, self.device = spec, ds, split, device
         self.cache = ModelCache(spec["cache_dir"])
         self.tcfg = TrainConfig(**spec["train"])
-        self.ident = dict(dataset=spec["dataset"], model=spec["model"], train=spec["train"], version=spec["version"])
+        self.ident = dict(dataset=spec["dataset"], data=data_fingerprint(ds), model=spec["model"], train=spec["train"],
+                          version=spec["version"])
 
     def new_model(self, seed: int | None = None):
         if seed is not None:
