@@ -81,10 +81,10 @@ def die_with_parent(parent: int) -> None:
 
 
 def _init_worker(threads: int, parent: int | None = None) -> None:
-    import torch
-
     if parent is not None:
         die_with_parent(parent)
+    import torch
+
     torch.set_num_threads(threads)
 
 
