@@ -52,11 +52,13 @@ def fingerprint(payload: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
-def _tensor_bytes(t) -> bytes:
+def _hash_tensor(digest, t) -> None:
+    """Feed dtype, shape and the raw bytes of ``t`` (any device) into ``digest`` (no extra copy on CPU)."""
     t = torch.as_tensor(t).detach().cpu().contiguous()
     if t.dtype == torch.bfloat16:
         t = t.float()
-    return f"{t.dtype}{tuple(t.shape)}".encode() + t.numpy().tobytes()
+    digest.update(f"{t.dtype}{tuple(t.shape)}".encode())
+    digest.update(memoryview(np.ascontiguousarray(t.numpy())).cast("B"))
 
 
 def data_fingerprint(dataset) -> str:
@@ -70,7 +72,7 @@ def data_fingerprint(dataset) -> str:
         return memo[1]
     digest = hashlib.sha256()
     for part in (dataset.x, dataset.y, dataset.mean, dataset.std):
-        digest.update(_tensor_bytes(part))
+        _hash_tensor(digest, part)
     value = digest.hexdigest()
     dataset.extra["_data_fingerprint"] = (probe, value)
     return value
