@@ -380,6 +380,7 @@ def test_every_job_runs_with_the_set_thread_count(jobs):
         assert torch.get_num_threads() == before  # restored in-process
 
 
+@pytest.mark.slow
 def test_jobs_1_and_2_give_bit_identical_rows(tmp_path):
     """Separate caches, so θ_o / θ_r are trained in-process in one run and in pool workers in the other."""
     cfg = load_config(path=write_cfg(tmp_path, seeds=[0, 1], methods=["ft", "ga"]))
@@ -423,6 +424,7 @@ def _alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_workers_die_with_a_killed_parent(tmp_path):
     cfg = write_cfg(tmp_path, seeds=[0, 1, 2, 3], methods=["ft", "ga", "rl"],
@@ -440,9 +442,9 @@ def test_workers_die_with_a_killed_parent(tmp_path):
             time.sleep(0.05)
             workers = [p for p in _children(proc.pid) if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]
         assert len(workers) == 2, f"no pool workers (bench exited {proc.poll()})"
-        # while it runs, a second bench on the same run directory is refused
-        second = subprocess.run(cmd, capture_output=True, text=True)
-        assert second.returncode == 2 and "is in use by another bench" in " ".join(second.stderr.split())
+        with pytest.raises(BlockingIOError):  # the running bench holds its run directory's lock
+            with file_lock(out / ".lock", blocking=False):
+                pass
         kids = _children(proc.pid)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -450,7 +452,7 @@ def test_workers_die_with_a_killed_parent(tmp_path):
         while any(map(_alive, kids)) and time.time() < deadline:
             time.sleep(0.1)
         assert not [k for k in kids if _alive(k)], "orphaned workers still running 20 s after the parent died"
-        assert count_rows(out / "results.db") < 12
+        assert count_rows(out / "results.db") < 16  # killed mid-grid
     finally:
         try:
             os.killpg(proc.pid, signal.SIGKILL)
