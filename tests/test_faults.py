@@ -9,6 +9,7 @@ import os
 import pickle
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+import yaml
 from torch import nn
 
 import unlearnkit as uk
@@ -30,10 +32,44 @@ from unlearnkit.bench.store import ResultStore
 from unlearnkit.cache import ModelCache, data_fingerprint, file_lock
 from unlearnkit.data import images, locations
 
-from test_bench import count_rows, write_cfg
-from test_data import write_cifar
-
 TIMING = ["unlearn_s", "retrain_s", "train_s", "eval_s", "RTE"]
+TINY = {
+    "datasets": ["digits"], "model": "mlp",
+    "train": {"epochs": 8, "lr": 0.05},
+    "scenarios": [{"kind": "random", "fraction": 0.1}],
+    "methods": ["retrain", "ft", "ga"],
+    "method_options": {"ft": {"epochs": 1}, "ga": {"epochs": 1}},
+    "seeds": [0],
+    "metrics": ["accuracy", "mia_efficacy"],
+}
+
+
+def write_cfg(tmp_path, **changes) -> Path:
+    p = tmp_path / "cfg.yaml"
+    p.write_text(yaml.safe_dump({**TINY, **changes}))
+    return p
+
+
+def count_rows(db: Path) -> int:
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(db, timeout=1) as c:
+            return c.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def write_cifar(root: Path) -> None:
+    """A small well-formed CIFAR-10 folder: 5 train batches + test batch of 4 images, and the meta file."""
+    rng = np.random.default_rng(1)
+    d = root / "cifar-10-batches-py"
+    d.mkdir()
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        with open(d / name, "wb") as f:
+            pickle.dump({b"data": rng.integers(0, 255, (4, 3072), dtype=np.uint8), b"labels": [0, 1, 2, 9]}, f)
+    with open(d / "batches.meta", "wb") as f:
+        pickle.dump({b"label_names": [f"c{i}".encode() for i in range(10)]}, f)
 
 
 # ---------------------------------------------------------------- CIFAR pickles
@@ -59,7 +95,7 @@ class SystemPayload:
 
 @pytest.mark.parametrize("payload", [Payload, SystemPayload])
 def test_crafted_cifar_batch_runs_no_code_and_names_the_file(tmp_path, payload):
-    write_cifar(tmp_path, "cifar10")
+    write_cifar(tmp_path)
     marker = tmp_path / "pwned"
     batch = tmp_path / "cifar-10-batches-py" / "data_batch_1"
     batch.write_bytes(pickle.dumps({b"data": payload(marker), b"labels": [0]}))
@@ -82,7 +118,7 @@ def _batch(n=4, seed=0):
 def test_well_formed_batches_load_in_every_pickle_dialect(tmp_path, protocol, legacy):
     """Protocol 2 with ``numpy.core`` names is how the real (Python 2 era) CIFAR files reference numpy;
     numpy ≥ 2 writes ``numpy._core``; protocol 5 uses ``_frombuffer``."""
-    write_cifar(tmp_path, "cifar10")
+    write_cifar(tmp_path)
     want = _batch()
     blob = pickle.dumps(want, protocol=protocol)
     if legacy:
@@ -103,7 +139,7 @@ def test_well_formed_batches_load_in_every_pickle_dialect(tmp_path, protocol, le
     (b"truncated", "is not a CIFAR python batch"),
 ])
 def test_non_conforming_batches_are_refused_by_name(tmp_path, content, needle):
-    write_cifar(tmp_path, "cifar10")
+    write_cifar(tmp_path)
     blob = pickle.dumps(content)
     if content == b"truncated":
         blob = pickle.dumps(_batch())[:200]
@@ -349,7 +385,7 @@ def test_unwritable_folders_fail_before_any_training(tmp_path, which, monkeypatc
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     trained = []
-    monkeypatch.setattr(job, "train_model", lambda *a, **k: trained.append(1))
+    monkeypatch.setattr(ModelCache, "get_or_train", lambda *a, **k: trained.append(1))
     cfg = load_config(path=write_cfg(tmp_path))
     cache, out = tmp_path / "cache", tmp_path / "run"
     if which == "cache":
