@@ -20,7 +20,7 @@ from .. import __version__
 from ..data import load_dataset, make_split
 from ..data.split import whole_classes
 from ..device import resolve_device
-from ..cache import fingerprint
+from ..cache import data_fingerprint, fingerprint
 from ..errors import CompositionError, UnlearnkitError
 from ..eval import METRICS, Evaluation, avg_gap, gap_columns
 from ..models import build_model
@@ -71,7 +71,8 @@ def expand(cfg: BenchConfig, cache_dir: str, device: str = "auto", data_dir: str
                 w, t = _fit_scenario(m, w, t, ds, split, sc.key, skipped, unfit)
                 used |= {f"weighting {w['label'] or w['name']!r}", f"target {t['label'] or t['name']!r}"}
                 for seed in cfg.seeds:
-                    spec = dict(base, dataset=ds_entry.model_dump(), scenario=sc.model_dump(exclude={"label"}),
+                    spec = dict(base, dataset=ds_entry.model_dump(), data=data_fingerprint(ds),
+                                scenario=sc.model_dump(exclude={"label"}),
                                 scenario_label=sc.key, method=m, weighting=w, target=t, seed=seed)
                     spec["key"] = fingerprint(spec)
                     if spec["key"] not in seen:

@@ -4,7 +4,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 import time
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,6 +14,8 @@ import platformdirs
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from ..cache import file_lock
+from ..errors import UnlearnkitError
 from .config import BenchConfig
 from .executor import make_executor
 from .job import expand, prepare, run_job
@@ -41,9 +45,54 @@ def _prepare_key(spec: dict) -> str:
                        spec["unseen_fraction"]], sort_keys=True)
 
 
+def check_writable(folder: Path, what: str, fix: str) -> None:
+    """Create ``folder`` if needed and prove a file can be written there, else one UnlearnkitError (before any
+    training, rather than failing when the first result or model is saved)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+            pass
+    except OSError as e:
+        raise UnlearnkitError(f"{what} {folder} is not writable ({e.strerror or e}); {fix}") from None
+
+
+@contextmanager
+def run_dir_lock(run_dir: Path):
+    """Hold ``RUN_DIR/.lock`` (``fcntl.flock``) for the whole bench: a second bench on the same run directory
+    stops at once with a message instead of racing the first one's rows. The lock dies with its holder."""
+    path = run_dir / ".lock"
+    with ExitStack() as stack:
+        try:
+            fd = stack.enter_context(file_lock(path, blocking=False))
+        except BlockingIOError:
+            try:
+                holder = path.read_text().strip() or "?"
+            except OSError:
+                holder = "?"
+            raise UnlearnkitError(f"run directory {run_dir} is in use by another bench (pid {holder}); wait for it "
+                                  f"to finish, or pass another --out") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+
+
 def run_bench(cfg: BenchConfig, out: str | Path, executor: str = "local", jobs: int = 1, device: str = "auto",
               data_dir: str | None = None, download: bool = False, cache_dir: str | Path | None = None,
-              ray_address: str | None = None, quiet: bool | None = None, console: Console | None = None) -> BenchOutcome:
+              ray_address: str | None = None, quiet: bool | None = None, console: Console | None = None,
+              threads: int | None = None) -> BenchOutcome:
+    """Run the grid into ``out``. ``threads``: torch threads per job (default ``$UNLEARNKIT_THREADS`` or 1; the
+    same count for every executor and --jobs, so their rows are bit-identical)."""
+    out = Path(out)
+    cache = Path(cache_dir or default_cache_dir())
+    check_writable(out, "run directory", "pass a writable --out")
+    check_writable(cache, "model cache folder", "pass a writable --cache-dir or set $UNLEARNKIT_CACHE")
+    with run_dir_lock(out):
+        return _run_bench(cfg, out, executor, jobs, device, data_dir, download, cache, ray_address, quiet, console,
+                          threads)
+
+
+def _run_bench(cfg, out, executor, jobs, device, data_dir, download, cache_dir, ray_address, quiet, console,
+               threads) -> BenchOutcome:
     t0 = time.perf_counter()
     console = console or Console(stderr=True)
     quiet = (not sys.stderr.isatty()) if quiet is None else quiet
@@ -56,7 +105,7 @@ def run_bench(cfg: BenchConfig, out: str | Path, executor: str = "local", jobs: 
     outcome = BenchOutcome(Path(out), len(grid.specs), 0, len(grid.specs) - len(todo), notes=list(grid.skipped))
     if not quiet and outcome.skipped_done:
         console.print(f"[dim]{outcome.skipped_done} of {outcome.total} jobs already in {store.path}; skipping them[/]")
-    ex = make_executor(executor, jobs, ray_address)
+    ex = make_executor(executor, jobs, ray_address, threads)
     prep = list({_prepare_key(s): s for s in todo}.values())
 
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),

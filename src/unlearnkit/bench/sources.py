@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..cache import ModelCache, fingerprint
+from ..cache import ModelCache, data_fingerprint, fingerprint
 from ..data.split import Split
 from ..eval.base import Need
 from ..models import build_model
@@ -28,7 +28,9 @@ class BenchSource:
         self.spec, self.ds, self.split, self.device = spec, ds, split, device
         self.cache = ModelCache(spec["cache_dir"])
         self.tcfg = TrainConfig(**spec["train"])
-        self.ident = dict(dataset=spec["dataset"], model=spec["model"], train=spec["train"], version=spec["version"])
+        # keyed by a fingerprint of the actual training tensors too: an edited data file retrains
+        self.ident = dict(dataset=spec["dataset"], data=data_fingerprint(ds), model=spec["model"], train=spec["train"],
+                          version=spec["version"])
         self._unlearn, self._mapper, self._train_task = unlearn, mapper, train_task
 
     # building and training ---------------------------------------------------------------------

@@ -6,10 +6,13 @@ import json
 import math
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 
+from ..errors import UnlearnkitError
 from .columns import required_columns
 
 
@@ -35,8 +38,30 @@ class ResultStore:
         with self._connect() as c:
             c.executescript(SCHEMA)
 
-    def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=60)
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        """A connection for one transaction (committed on success, rolled back on error, always closed). Any
+        SQLite failure becomes one UnlearnkitError naming the file and the fix."""
+        try:
+            conn = sqlite3.connect(self.path, timeout=60)
+            try:
+                with conn:
+                    yield conn
+            finally:
+                conn.close()
+        except sqlite3.DatabaseError as e:
+            raise self._error(e) from None
+
+    def _error(self, e: sqlite3.DatabaseError) -> UnlearnkitError:
+        msg = str(e)
+        if "locked" in msg or "busy" in msg:
+            return UnlearnkitError(f"results database {self.path} stayed locked by another process ({msg}); "
+                                   f"wait for the other bench on {self.run_dir} to finish, or pass another --out")
+        if isinstance(e, sqlite3.OperationalError) and "unable to open" in msg:
+            return UnlearnkitError(f"cannot open results database {self.path} ({msg}); pass a writable --out")
+        return UnlearnkitError(f"results database {self.path} is corrupt or not an unlearnkit results file ({msg}); "
+                               f"move it away (its rows are lost; results.csv may still hold them) and re-run to "
+                               f"start the run afresh, or pass another --out")
 
     def done_keys(self) -> set[str]:
         with self._connect() as c:
