@@ -55,6 +55,8 @@ def bench(
     out: Path = typer.Option(Path("runs/bench"), help="run directory (results.db, results.csv, report)"),
     executor: str = typer.Option("local", help="local (process pool) or ray"),
     jobs: int = typer.Option(1, help="parallel jobs (local processes or Ray tasks)"),
+    threads: Optional[int] = typer.Option(None, help="torch threads per job (default $UNLEARNKIT_THREADS or 1): the "
+                                                     "same for every --jobs and executor, so rows are bit-identical"),
     ray_address: Optional[str] = typer.Option(None, help="address of an existing Ray cluster (else a local ray.init)"),
     device: str = typer.Option("auto", help="auto | cpu | cuda | mps"),
     data_dir: Optional[Path] = typer.Option(None, help="data directory (else $UNLEARNKIT_DATA, else the user cache)"),
@@ -85,9 +87,12 @@ def bench(
         EXECUTORS.get(executor)
         if jobs < 1:
             raise UnlearnkitError(f"--jobs must be at least 1, got {jobs}")
+        if threads is not None and threads < 1:
+            raise UnlearnkitError(f"--threads must be at least 1, got {threads}")
         check_out_dir(out)
         outcome = run_bench(cfg, out, executor, jobs, device, str(data_dir) if data_dir else None, download,
-                            cache_dir, ray_address, quiet=True if quiet else None, console=err_console)
+                            cache_dir, ray_address, quiet=True if quiet else None, console=err_console,
+                            threads=threads)
     except UnlearnkitError as e:
         _fail(e)
     except ValueError as e:  # e.g. a malformed --seeds
