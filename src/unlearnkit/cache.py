@@ -31,7 +31,7 @@ from .errors import UnlearnkitError
 try:  # POSIX advisory locks; where fcntl is missing (Windows) locking is a no-op
     import fcntl
 except ImportError:  # pragma: no cover
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger("unlearnkit")
 
@@ -58,7 +58,7 @@ def _hash_tensor(digest, t) -> None:
     if t.dtype == torch.bfloat16:
         t = t.float()
     digest.update(f"{t.dtype}{tuple(t.shape)}".encode())
-    digest.update(memoryview(np.ascontiguousarray(t.numpy())).cast("B"))
+    digest.update(memoryview(np.ascontiguousarray(t.numpy())).cast("B"))  # type: ignore[arg-type]
 
 
 def data_fingerprint(dataset) -> str:
