@@ -106,12 +106,15 @@ def test_html_is_escaped_and_self_contained(toy):
     rec = uk.audit(linear([[0, 1], [1, 0]]), linear([[1, 0], [0, 1]]), ds, split)
     rec["request_source"] = "<script>alert(1)</script>"
     rec["run"] = {"method": "rl", "weighting": "uniform", "target": "none", "options": {"method": {"lr": "<u>"}},
-                  "seed": 0, "device": "cpu", "wall_s": 0.5, "passes": 2, "stop": None,
-                  "history": [{"stopped_at": 2, "reason": "<proxy flat>"}]}
+                  "seed": 0, "device": "cpu", "wall_s": 0.5, "passes": {"total": 20, "eval_forward": 4},
+                  "stop": "auto",
+                  "history": [{"auto_stop": {"best_step": 2, "steps_run": 4, "best_proxy_gap": 0.5, "evaluations": 3,
+                                             "reason": "<proxy flat>", "warnings": []}}]}
     page = to_html(rec)
     assert "<script" not in page and "<img" not in page and "<u>" not in page and "lr=&lt;u&gt;" in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&lt;img src=x onerror=alert(1)&gt;" in page
-    assert "auto stop: stopped_at=2, reason=&lt;proxy flat&gt;" in page
+    assert "auto stop: kept step 2 of 4 (proxy gap 0.5, 3 evaluations); stopped by &lt;proxy flat&gt;" in page
+    assert "20 (+4 evaluation) per-sample passes" in page
     assert "http" not in page and "<link" not in page and " src=" not in page.replace("&lt;img src=", "")
     md = to_markdown(rec)
     assert "| <img src=x onerror=alert(1)> | 1 | 100.0 | 0.0 | 50.0 | 50.0 |" in md
@@ -141,7 +144,8 @@ def test_audit_command_recomputes_the_saved_audit(run):
     root, ds, meta, ids = run
     saved = json.loads((root / "out" / "audit.json").read_text())
     assert saved["request"]["n_forget"] == len(ids) and saved["data"]["n_retain_sample"] == 300
-    assert saved["run"]["passes"] == 1 and saved["run"]["method"] == "neggrad_plus" and saved["run"]["wall_s"] > 0
+    assert saved["run"]["passes"]["total"] > 0 and saved["run"]["stop"] == "auto"
+    assert saved["run"]["method"] == "neggrad_plus" and saved["run"]["wall_s"] > 0
     args = shlex.split(saved["command"])[1:]
     assert args[0] == "audit" and "retain_sample=300" in args
     res = cli(*args)

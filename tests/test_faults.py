@@ -329,7 +329,7 @@ def test_two_trainers_of_one_entry_train_it_once(tmp_path):
 def test_bench_never_serves_a_swapped_original(tmp_path, caplog):
     """θ_o's files put under θ_r's key and vice versa (weights + metadata): the next bench retrains both
     and gives the same rows as the first."""
-    cfg = load_config(path=write_cfg(tmp_path, methods=["ft"]))
+    cfg = load_config(path=write_cfg(tmp_path, methods=["ft"], method_options={"ft": {"epochs": 1}}))
     cache = tmp_path / "cache"
     run_bench(cfg, tmp_path / "a", cache_dir=cache, quiet=True)
     by_label = {json.loads(p.read_text())["label"]: p for p in cache.glob("*.json")
@@ -366,7 +366,7 @@ def test_edited_csv_features_retrain(tmp_path):
     csv = tmp_path / "t.csv"
     df.to_csv(csv, index=False)
     cfg = load_config(path=write_cfg(tmp_path, datasets=[{"name": "tabular_csv", "options": {"path": str(csv), "label": "label"}}],
-                                     methods=["ft"], metrics=["accuracy"]))
+                                     methods=["ft"], method_options={"ft": {"epochs": 1}}, metrics=["accuracy"]))
     cache = tmp_path / "cache"
     first = run_bench(cfg, tmp_path / "r1", cache_dir=cache, quiet=True)
     job.dataset_for.cache_clear()  # a new process would read the file afresh

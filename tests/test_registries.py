@@ -76,7 +76,7 @@ def test_method_runs_one_short_step_and_moves_or_says_why_not(name, setups):
     ds, split, original, retrained = setups["random"]
     cls = METHODS.get(name)
     before = copy.deepcopy(original)
-    res = uk.unlearn(original, ds, split, name, options=_quick(cls), device="cpu", seed=0,
+    res = uk.unlearn(original, ds, split, name, options=_quick(cls), device="cpu", seed=0, stop="none",
                      train_config=TRAIN, new_model=lambda: uk.build_model("mlp", ds.input_shape, 10, hidden=[32]),
                      retrained=lambda: (copy.deepcopy(retrained), 1.0))
     assert all(torch.equal(a, b) for a, b in zip(original.state_dict().values(), before.state_dict().values())), \
@@ -109,10 +109,12 @@ def test_weighting_with_weights_forced_to_one_reproduces_uniform(name, setups, m
         pytest.skip(f"no method weights the {sorted(cls.terms)} terms with a forget and a retain loss")
     method = "neggrad_plus" if "neggrad_plus" in methods else methods[0]
     opts = {"epochs": 1}
-    plain = uk.unlearn(original, ds, split, method, options=opts, device="cpu", seed=0, train_config=TRAIN)
+    plain = uk.unlearn(original, ds, split, method, options=opts, device="cpu", seed=0, train_config=TRAIN,
+                       stop="none")
     monkeypatch.setattr(cls, "weights", lambda self, ctx, batch, logits, step, term: torch.ones(len(batch.idx)))
     monkeypatch.setattr(cls, "driving_split", lambda self, ctx: ctx.split)
-    forced = uk.unlearn(original, ds, split, method, name, options=opts, device="cpu", seed=0, train_config=TRAIN)
+    forced = uk.unlearn(original, ds, split, method, name, options=opts, device="cpu", seed=0, train_config=TRAIN,
+                        stop="none")
     for (k, a), b in zip(plain.model.state_dict().items(), forced.model.state_dict().values()):
         assert torch.allclose(a, b, rtol=0, atol=1e-6), f"{name}: {k} differs from uniform"
 
@@ -156,7 +158,7 @@ def test_metric_returns_exactly_its_declared_columns(name, setups):
     plan = Plan.make("ft", "uniform", "none", {"epochs": 1})
 
     def unlearn_fn(model, sp, seed):
-        return uk.unlearn(model, ds, sp, "ft", options={"epochs": 1}, device="cpu", seed=seed).model
+        return uk.unlearn(model, ds, sp, "ft", options={"epochs": 1}, device="cpu", seed=seed, stop="none").model
 
     source = SequentialSource(split, 0, lambda: uk.build_model("mlp", ds.input_shape, ds.num_classes, hidden=[32]),
                               lambda m, idx, s: uk.train_model(m, ds, idx, TRAIN, CPU, seed=s), unlearn_fn,

@@ -25,7 +25,7 @@ def run(tmp_path_factory):
         name=EVIL, datasets=["digits"], model="mlp", train={"epochs": 3, "lr": 0.05},
         scenarios=[{"kind": "random", "fraction": 0.1, "label": "rand $\\alpha$ <img onerror=x>"}],
         methods=["retrain", {"name": "ft", "label": EVIL}, "ga"],
-        method_options={"ft": {"epochs": 2}, "ga": {"epochs": 1}}, seeds=[0, 1])
+        method_options={"ft": {"epochs": 2}, "ga": {"epochs": 1}}, seeds=[0, 1], stop="none")
     out = tmp / "run"
     run_bench(cfg, out, cache_dir=tmp / "cache", quiet=True)
     files = write_report(out)  # mathtext in labels must not crash matplotlib
@@ -92,7 +92,7 @@ def test_pass_counter_counts_forward_backward_and_evaluation_apart():
 
 
 def test_unlearn_reports_passes_through_the_library(digits, random_split, theta_o):
-    res = uk.unlearn(theta_o, digits, random_split, "ga", options={"epochs": 2}, device="cpu")
+    res = uk.unlearn(theta_o, digits, random_split, "ga", options={"epochs": 2}, device="cpu", stop="none")
     assert res.passes["forward"] == res.passes["backward"] == 2 * len(random_split.forget)
     assert np.isfinite(res.passes["total"])
 

@@ -224,10 +224,10 @@ def bn_model(digits, lt_split):
 @pytest.mark.parametrize("normalize", [False, True])
 def test_unit_weights_equal_uniform_exactly(method, normalize, digits, lt_split, bn_model, monkeypatch):
     opts = {"epochs": 1, "lr": 0.01}
-    plain = uk.unlearn(bn_model, digits, lt_split, method, "uniform", options=opts, device="cpu", seed=3)
+    plain = uk.unlearn(bn_model, digits, lt_split, method, "uniform", options=opts, device="cpu", stop="none", seed=3)
     monkeypatch.setattr(falw_mod, "falw_weight", lambda z, b: torch.ones_like(z))
     forced = uk.unlearn(bn_model, digits, lt_split, method, "falw", options=opts,
-                        weighting_options={"normalize": normalize}, device="cpu", seed=3)
+                        weighting_options={"normalize": normalize}, device="cpu", stop="none", seed=3)
     assert plain.param_change > 0
     sp, sf = plain.model.state_dict(), forced.model.state_dict()
     assert all(torch.equal(sp[k], sf[k]) for k in sp), [k for k in sp if not torch.equal(sp[k], sf[k])]
@@ -235,8 +235,8 @@ def test_unit_weights_equal_uniform_exactly(method, normalize, digits, lt_split,
 
 def test_falw_changes_the_result_and_records_diagnostics(digits, lt_split, trained):
     opts = {"epochs": 1, "lr": 0.01}
-    plain = uk.unlearn(trained, digits, lt_split, "rl", "uniform", options=opts, device="cpu", seed=0)
-    res = uk.unlearn(trained, digits, lt_split, "rl", "falw", options=opts, device="cpu", seed=0)
+    plain = uk.unlearn(trained, digits, lt_split, "rl", "uniform", options=opts, device="cpu", stop="none", seed=0)
+    res = uk.unlearn(trained, digits, lt_split, "rl", "falw", options=opts, device="cpu", stop="none", seed=0)
     assert res.param_change > 0 and not torch.equal(plain.model.head.weight, res.model.head.weight)
     diag = [h for h in res.history if "falw_mean_w_head" in h]
     steps = int(np.ceil(len(lt_split.retain) / 64))  # rl: one pass over D_r, 64 per batch
@@ -262,6 +262,6 @@ def test_falw_runs_with_later_methods(method, digits, lt_split, trained):
         pytest.skip(f"{method} not registered")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = uk.unlearn(trained, digits, lt_split, method, "falw", options={"epochs": 1}, device="cpu", seed=0)
+        res = uk.unlearn(trained, digits, lt_split, method, "falw", options={"epochs": 1}, device="cpu", stop="none", seed=0)
     assert res.param_change > 0
     assert any("falw_mean_w_head" in h for h in res.history)

@@ -84,6 +84,7 @@ def run_bench(cfg: BenchConfig, out: str | Path, executor: str = "local", jobs: 
     same count for every executor and --jobs, so their rows are bit-identical)."""
     out = Path(out)
     cache = Path(cache_dir or default_cache_dir())
+    expand(cfg, str(cache), device, data_dir, download)  # bad input fails here: nothing written yet
     check_writable(out, "run directory", "pass a writable --out")
     check_writable(cache, "model cache folder", "pass a writable --cache-dir or set $UNLEARNKIT_CACHE")
     with run_dir_lock(out):

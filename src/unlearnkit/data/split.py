@@ -93,12 +93,17 @@ def check_split(dataset, split: Split) -> None:
                                   f"{dataset.name!r} has {n} samples (0..{n - 1}); the split was made for another "
                                   f"dataset: make it with make_split(this_dataset, …)")
     pool = np.union1d(dataset.pool, np.asarray(dataset.extra.get("unseen", []), dtype=np.int64))
-    for name in ("train", "unseen"):
-        outside = np.setdiff1d(getattr(split, name), pool)
+    held_out = np.union1d(pool, dataset.test)  # held-out data may be test samples (a user's own checkpoint)
+    for name, allowed in (("train", pool), ("unseen", held_out)):
+        outside = np.setdiff1d(getattr(split, name), allowed)
         if len(outside):
             raise UnlearnkitError(f"split.{name} holds {len(outside)} indices outside dataset {dataset.name!r}'s "
                                   f"training pool (e.g. {outside[:5].tolist()}); the split was made for another "
                                   f"dataset or subset: make it with make_split(this_dataset, …)")
+    seen = np.intersect1d(split.train, split.unseen)
+    if len(seen):
+        raise UnlearnkitError(f"split.unseen and split.train share {len(seen)} indices (e.g. {seen[:5].tolist()}); "
+                              f"held-out samples must not be trained on: pass indices the model never saw")
     leak = np.intersect1d(split.train, split.test)
     if len(leak):
         raise UnlearnkitError(f"split.test and split.train share {len(leak)} indices (e.g. {leak[:5].tolist()}); "
