@@ -342,7 +342,7 @@ def test_bench_never_serves_a_swapped_original(tmp_path, caplog):
         pr.write_bytes(bo)
     with caplog.at_level(logging.WARNING, "unlearnkit"):
         again = run_bench(cfg, tmp_path / "b", cache_dir=cache, quiet=True)
-    assert again.trained == 2 and again.reused == 0
+    assert again.trained == 2 and again.reused == 1  # θ_o and θ_r retrained; θ_r′ (noise floor) untouched
     assert f"cache metadata {o} is for key" in caplog.text
     a, b = (pd.read_csv(tmp_path / x / "results.csv").drop(columns=TIMING) for x in "ab")
     pd.testing.assert_frame_equal(a, b, check_exact=True)
@@ -371,13 +371,13 @@ def test_edited_csv_features_retrain(tmp_path):
     first = run_bench(cfg, tmp_path / "r1", cache_dir=cache, quiet=True)
     job.dataset_for.cache_clear()  # a new process would read the file afresh
     same = run_bench(cfg, tmp_path / "r2", cache_dir=cache, quiet=True)
-    assert (first.trained, same.trained, same.reused) == (2, 0, 2)
+    assert (first.trained, same.trained, same.reused) == (3, 0, 3)  # θ_o, θ_r, θ_r′
     df["a"] = df["a"] * -1.0  # other features, same labels, same file name and options
     df.to_csv(csv, index=False)
     job.dataset_for.cache_clear()
     edited = run_bench(cfg, tmp_path / "r3", cache_dir=cache, quiet=True)
     job.dataset_for.cache_clear()
-    assert edited.trained == 2 and edited.reused == 0
+    assert edited.trained == 3 and edited.reused == 0
 
 
 @pytest.mark.parametrize("which", ["cache", "run"])
