@@ -56,3 +56,13 @@ def test_evaluation_cache_never_mixes_models(digits, random_split):
     b = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
     ev._cache[(id(b), "forget")] = ev._cache.pop(key)  # simulate b taking a's id after a is freed
     assert not torch.equal(ev.logits(b, "forget"), first)
+
+
+def test_mia_efficacy_balances_the_sides_when_non_members_outnumber_members():
+    """100 members ~ U(0.5, 1) vs 2000 non-members ~ U(0, 0.75): fitted on balanced sides, member-like
+    targets are called members (≈ 0 % non-member); an unbalanced fit would call half of them non-members."""
+    rng = np.random.default_rng(0)
+    member = rng.uniform(0.5, 1.0, size=(100, 1))
+    nonmember = rng.uniform(0.0, 0.75, size=(2000, 1))
+    target = rng.uniform(0.5, 1.0, size=(400, 1))
+    assert mia_efficacy_score(member, nonmember, target) < 25

@@ -46,6 +46,8 @@ class RandomPositive(Weighting):
 
 
 class ForgetOnly(RandomPositive):
+    """Test weighting: random positive weights on the forget term only."""
+
     name = "_test_forget_only"
     terms = frozenset({"forget"})
 

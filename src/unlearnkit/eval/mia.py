@@ -42,10 +42,11 @@ def confidence_features(logits: torch.Tensor, labels: torch.Tensor, kind: str = 
 def mia_efficacy_score(member: np.ndarray, nonmember: np.ndarray, target: np.ndarray, seed: int = 0,
                        max_shadow: int | None = None) -> float:
     """Fit an RBF-SVC (C=3, gamma='auto', as SalUn's SVC_MIA) on member(1)/non-member(0) features,
-    return the percent of ``target`` predicted non-member. Members are subsampled to the number of
-    non-members (SalUn uses a retain subset of test size)."""
+    return the percent of ``target`` predicted non-member. Both sides are subsampled to the same size
+    (the smaller side, capped at ``max_shadow``): SalUn uses a retain subset of test size; when the test
+    split is the larger one (e.g. a training subset), an unbalanced fit would call everything non-member."""
     rng = np.random.default_rng(seed)
-    n = len(nonmember) if max_shadow is None else min(len(nonmember), max_shadow)
+    n = min(len(nonmember), len(member)) if max_shadow is None else min(len(nonmember), len(member), max_shadow)
     m = member[rng.choice(len(member), size=min(n, len(member)), replace=False)]
     nm = nonmember[rng.choice(len(nonmember), size=n, replace=False)]
     x = np.concatenate([m, nm])
