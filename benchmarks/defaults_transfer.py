@@ -142,6 +142,19 @@ def report(frames: dict[str, pd.DataFrame], fails: dict[str, pd.DataFrame]) -> s
         out.append(f"total: won {int(tot.won)}/{int(tot.cells)} ({100 * tot.won / tot.cells:.1f} %), collapsed "
                    f"{int(tot.collapsed)}, no-op {int(tot.no_op)}, failed {int(tot.failed)}")
     for mode, df in frames.items():
+        orig = df[df["method"] == "original"].set_index(CELL)["avg_gap"].rename("orig_gap")
+        g = df[df["method"] != "original"].join(orig, on=CELL)
+        g["won"] = g["avg_gap"] < g["orig_gap"]
+        g["where"] = g["dataset"] + " " + g["scenario"]
+        piv = g.pivot_table(index="method", columns="where", values="won", aggfunc="sum", sort=False)
+        n = g.pivot_table(index="method", columns="where", values="won", aggfunc="count", sort=False)
+        out.append(f"\nstop={mode}: cells won per scenario (of {int(n.max().max())} seeds):\n"
+                   + piv.astype(int).to_string())
+        floor = df.groupby(["dataset", "scenario"])["avg_gap_floor"].mean()
+        og = df[df["method"] == "original"].groupby(["dataset", "scenario"])["avg_gap"].mean()
+        out.append("θ_o's mean Avg.Gap / noise floor per scenario: " + ", ".join(
+            f"{d} {s} {og[(d, s)]:.2f}/{floor[(d, s)]:.2f}" for d, s in og.index))
+    for mode, df in frames.items():
         bad = misses(df)
         out.append(f"\nstop={mode}: rows that lose to θ_o or collapse ({len(bad)}):")
         if len(bad):
