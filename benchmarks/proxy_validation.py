@@ -4,7 +4,8 @@ A grid WITH θ_r on digits (MLP, the ``quick`` preset's training: SGD lr 0.05, m
 30 epochs, batch 64, cosine): scenarios random 10 %, long_tail (exp, fraction 0.1, ratio 10 and 50),
 class [3], subclass (class 3, half of it); methods rl, ga, neggrad_plus, ft at lr × {0.3, 1, 3} of
 their library default (everything else default, ``stop: none``) plus ssd and fisher at their
-defaults, and θ_o itself (``original``); seeds 0 1 (``--seeds``). ``--fashion`` adds a Fashion-MNIST
+defaults, and θ_o itself (``original``); seeds 0 1 (``--seeds``). Jobs that the divergence guards stop
+(``stop: none`` raises) are rerun with the guards out of reach, so divergent models stay in the grid. ``--fashion`` adds a Fashion-MNIST
 subset (5000 samples, ``--data-dir``) on random 10 % and class [0].
 
 Every row carries ``avg_gap`` (mean |θ_u − θ_r| over FA/RA/TA/MIA) and ``proxy_gap`` (the ``proxy``
@@ -77,10 +78,58 @@ def method_entries() -> list[dict]:
     return out
 
 
-def config(name: str, datasets: list, scenarios: list, seeds: list[int]) -> BenchConfig:
+UNGUARDED = {"stopping": {"param_factor": 1e12, "logit_factor": 1e12}}
+
+
+def config(name: str, datasets: list, scenarios: list, seeds: list[int], methods: list[dict] | None = None,
+           include_original: bool = True) -> BenchConfig:
     return BenchConfig(name=name, datasets=datasets, model="mlp", train=TRAIN, scenarios=scenarios,
-                       methods=method_entries(), seeds=seeds, metrics=["accuracy", "mia_efficacy", "proxy"],
-                       stop="none", include_original=True, noise_floor=True)
+                       methods=methods or method_entries(), seeds=seeds,
+                       metrics=["accuracy", "mia_efficacy", "proxy"], stop="none",
+                       include_original=include_original, noise_floor=True)
+
+
+def rerun_unguarded(cfg: BenchConfig, out: Path, args) -> None:
+    """Jobs the divergence guards stopped (stop='none' raises) are the runs a proxy must flag most: run
+    them again with the guards out of reach (``stopping.param_factor/logit_factor`` 1e12), same label,
+    into ``out/unguarded``, so the grid keeps its divergent models (a non-finite loss still fails)."""
+    import json
+    import sqlite3
+
+    db = out / "results.db"
+    con = sqlite3.connect(db)
+    try:
+        specs = [json.loads(r[0]) for r in con.execute("SELECT spec FROM failures")]
+    finally:
+        con.close()
+    by_scenario: dict[str, set[str]] = {}
+    for sp in specs:
+        by_scenario.setdefault(sp["scenario_label"], set()).add(sp["method"]["label"])
+    entries = {e["label"]: e for e in method_entries() if "label" in e}
+    for sc in cfg.scenarios:
+        labels = sorted(by_scenario.get(sc.key, ()))
+        if not labels:
+            continue
+        methods = [{**entries[lb], "options": {**entries[lb]["options"], **UNGUARDED}} for lb in labels]
+        sub = config(cfg.name + "_unguarded", [d.model_dump() for d in cfg.datasets], [sc.model_dump()],
+                     cfg.seeds, methods, include_original=False)
+        t0 = time.perf_counter()
+        res = run_bench(sub, out / "unguarded" / sc.key, cache_dir=args.cache_dir, quiet=True, jobs=args.jobs,
+                        data_dir=args.data_dir)
+        print(f"  unguarded rerun on {sc.key} ({', '.join(labels)}): {res.ran} ran, {res.skipped_done} done, "
+              f"{len(res.failed)} failed, {time.perf_counter() - t0:.0f} s")
+        for what, err in res.failed:
+            print(f"    FAILED {what}: {err[:160]}")
+
+
+def read_rows(out: Path) -> pd.DataFrame:
+    """The grid's rows plus the unguarded reruns of the jobs that diverged."""
+    frames = [pd.read_csv(p) for p in [out / "results.csv", *sorted(out.glob("unguarded/*/results.csv"))]
+              if p.exists()]
+    if not frames:
+        return pd.DataFrame()
+    df = pd.concat(frames, ignore_index=True)
+    return df.drop_duplicates(["dataset", "scenario", "seed", "method"], keep="first")
 
 
 def kind_of(scenario: str) -> str:
@@ -174,6 +223,8 @@ def main(argv=None):
     ap.add_argument("--cache-dir", default="/tmp/validate-cache")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--report-only", action="store_true")
+    ap.add_argument("--keep-guards", action="store_true", help="leave out the jobs the divergence guards stop "
+                    "instead of rerunning them unguarded")
     args = ap.parse_args(argv)
 
     ensure_proxy_columns()
@@ -191,9 +242,10 @@ def main(argv=None):
             print(f"{cfg.name}: {res.ran} jobs ran, {res.skipped_done} already done, {res.trained} models trained, "
                   f"{len(res.failed)} failed, {time.perf_counter() - t0:.0f} s")
             for what, err in res.failed:
-                print(f"  FAILED {what}: {err}")
-    frames = [pd.read_csv(o / "results.csv") for o in outs if (o / "results.csv").exists()]
-    df = pd.concat(frames, ignore_index=True)
+                print(f"  FAILED {what}: {err[:160]}")
+            if not args.keep_guards:
+                rerun_unguarded(cfg, out, args)
+    df = pd.concat([read_rows(o) for o in outs], ignore_index=True)
     print(f"{len(df)} rows\n")
     print(report(df))
 
