@@ -148,8 +148,8 @@ def report(frames: dict[str, pd.DataFrame], fails: dict[str, pd.DataFrame]) -> s
         g["where"] = g["dataset"] + " " + g["scenario"]
         piv = g.pivot_table(index="method", columns="where", values="won", aggfunc="sum", sort=False)
         n = g.pivot_table(index="method", columns="where", values="won", aggfunc="count", sort=False)
-        out.append(f"\nstop={mode}: cells won per scenario (of {int(n.max().max())} seeds):\n"
-                   + piv.astype(int).to_string())
+        out.append(f"\nstop={mode}: cells won per scenario (of {int(n.min().min())}–{int(n.max().max())} seeds):\n"
+                   + piv.fillna(0).astype(int).to_string())
         floor = df.groupby(["dataset", "scenario"])["avg_gap_floor"].mean()
         og = df[df["method"] == "original"].groupby(["dataset", "scenario"])["avg_gap"].mean()
         out.append("θ_o's mean Avg.Gap / noise floor per scenario: " + ", ".join(
