@@ -26,6 +26,7 @@ such a job is counted as failed). Per method and mode:
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 import warnings
@@ -59,10 +60,13 @@ CELL = ["dataset", "scenario", "seed"]
 
 
 def config(name: str, datasets: list, scenarios: list, seeds: list[int], stop: str,
-           methods: list[str] = METHODS) -> BenchConfig:
+           methods: list[str] = METHODS, stopping: dict | None = None) -> BenchConfig:
+    """``stopping``: an overlay of every method's ``stopping`` options (StopOptions) — for trying a
+    change of the auto-stop / proxy settings; None = library defaults."""
+    method_options = {m: {"stopping": stopping} for m in methods} if stopping else {}
     return BenchConfig(name=name, datasets=datasets, model="mlp", train=TRAIN, scenarios=scenarios,
-                       methods=list(methods), seeds=seeds, metrics=["accuracy", "mia_efficacy"], stop=stop,
-                       include_original=True, noise_floor=True)
+                       methods=list(methods), method_options=method_options, seeds=seeds,
+                       metrics=["accuracy", "mia_efficacy"], stop=stop, include_original=True, noise_floor=True)
 
 
 def method_table(df: pd.DataFrame, failed: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -179,6 +183,9 @@ def main(argv=None):
     ap.add_argument("--cache-dir", default="/tmp/validate-cache")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--report-only", action="store_true")
+    ap.add_argument("--stopping", type=json.loads, default=None, metavar="JSON",
+                    help='overlay every method\'s stopping options, e.g. \'{"proxy": {"w_dist": 0}}\' (use '
+                    'another --out); default: library defaults')
     args = ap.parse_args(argv)
     ensure_proxy_columns()
     # "did not change the model: stop='auto' kept θ_o" warnings: counted as no-op in the tables instead
@@ -195,7 +202,8 @@ def main(argv=None):
             out = Path(args.out) / mode / tag
             if not args.report_only:
                 t0 = time.perf_counter()
-                cfg = config(f"defaults_transfer_{tag}_{mode}", datasets, scenarios, args.seeds, mode, args.methods)
+                cfg = config(f"defaults_transfer_{tag}_{mode}", datasets, scenarios, args.seeds, mode, args.methods,
+                             args.stopping)
                 res = run_bench(cfg, out, cache_dir=args.cache_dir, quiet=True, jobs=args.jobs, data_dir=args.data_dir)
                 print(f"{cfg.name}: {res.ran} jobs ran, {res.skipped_done} already done, {res.trained} models "
                       f"trained, {len(res.failed)} failed, {time.perf_counter() - t0:.0f} s", flush=True)
