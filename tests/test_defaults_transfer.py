@@ -1,0 +1,69 @@
+"""Library defaults + stop='auto' on a held-out grid no preset or default was chosen on (digits MLP,
+seed 0, random 15 % and class [6]; ga, salun, scrub, ssd): measured 6 of 8 cells beat the untouched
+θ_o's Avg.Gap to θ_r (random 15 %: ga ties θ_o — the proxy kept an almost-unmoved state — and scrub
+stops after half an epoch 0.07 above θ_o; salun, ssd and all four on class 6 win), no collapse, no
+failure. The bigger grid and its numbers: ``benchmarks/defaults_transfer.py``, docs/safe_by_default.md.
+
+With stop='none' this grid gives 7 of 8 (only ga ties), so the test does NOT separate auto from none;
+it guards against regressions of the defaults (lost cells, collapse, divergence). That the check can
+fail is shown on a known-bad setting in the same test: rl at full random-label weight (α = 1) with
+stop='none' over-forgets the random 15 % and loses to θ_o."""
+import pandas as pd
+import pytest
+
+from unlearnkit.bench.config import BenchConfig
+from unlearnkit.bench.runner import run_bench
+from unlearnkit.eval.base import Column
+from unlearnkit.eval.proxy import Proxy
+
+TRAIN = {"optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 0.0005, "epochs": 30,
+         "batch_size": 64, "schedule": "cosine"}
+SCENARIOS = [{"kind": "random", "fraction": 0.15, "label": "random15"},
+             {"kind": "class", "classes": [6], "label": "class6"}]
+METHODS = ["ga", "salun", "scrub", "ssd"]
+MIN_WON = 6  # measured with stop='auto' (see the module docstring)
+
+
+def held_out_grid(tmp_path, stop: str, methods=METHODS, scenarios=SCENARIOS, method_options=None) -> pd.DataFrame:
+    """Rows of the non-original methods with their cell's θ_o Avg.Gap and RA beside them."""
+    cfg = BenchConfig(name="held_out", datasets=["digits"], model="mlp", train=TRAIN, scenarios=scenarios,
+                      methods=methods, method_options=method_options or {}, seeds=[0],
+                      metrics=["accuracy", "mia_efficacy"], stop=stop, include_original=True, noise_floor=False)
+    res = run_bench(cfg, tmp_path / stop, cache_dir=tmp_path / "cache", quiet=True)
+    assert not res.failed, res.failed
+    df = pd.read_csv(tmp_path / stop / "results.csv")
+    orig = df[df.method == "original"].set_index("scenario")
+    return df[df.method != "original"].assign(orig_gap=lambda d: d.scenario.map(orig.avg_gap),
+                                              orig_RA=lambda d: d.scenario.map(orig.RA))
+
+
+def won(df: pd.DataFrame) -> pd.Series:
+    return df.avg_gap < df.orig_gap
+
+
+def collapsed(df: pd.DataFrame) -> pd.Series:
+    return df.RA < df.orig_RA - 5
+
+
+@pytest.fixture
+def proxy_columns(monkeypatch):
+    """``Proxy.columns`` are plain strings in src/unlearnkit/eval/proxy.py at the time of writing, which
+    breaks ``registered_columns()`` (hence every bench's CSV export); declare them as Columns for the
+    test. A no-op once the source declares them."""
+    if not all(isinstance(c, Column) for c in Proxy.columns):
+        monkeypatch.setattr(Proxy, "columns", tuple(Column(str(c), "info", str(c)) for c in Proxy.columns))
+
+
+@pytest.mark.slow
+def test_defaults_with_auto_stop_beat_the_original_on_held_out_scenarios(tmp_path, proxy_columns):
+    df = held_out_grid(tmp_path, "auto")
+    cols = ["scenario", "method", "avg_gap", "orig_gap", "RA", "orig_RA", "moved"]
+    assert len(df) == len(METHODS) * len(SCENARIOS)
+    assert won(df).sum() >= MIN_WON, df[cols].to_string()
+    assert not collapsed(df).any(), df[cols].to_string()
+    assert won(df[df.scenario == "class6"]).all(), df[cols].to_string()
+
+    # the same check rejects a known-bad setting (so it can fail): random labels at full weight
+    bad = held_out_grid(tmp_path, "none", methods=["rl"], scenarios=SCENARIOS[:1],
+                        method_options={"rl": {"forget_weight": 1.0}})
+    assert not won(bad).any(), bad[cols].to_string()
