@@ -10,7 +10,7 @@ import unlearnkit as uk
 from unlearnkit.context import UnlearnContext
 from unlearnkit.options import build
 from unlearnkit.weighting import WEIGHTINGS
-from unlearnkit.weighting.falw import PAPER, UNSEEN_PER_CLASS, subsample_per_class
+from unlearnkit.weighting.falw import PAPER, REFRESH_EVERY, UNSEEN_PER_CLASS, subsample_per_class
 
 CPU = torch.device("cpu")
 
@@ -63,7 +63,8 @@ def test_cap_sets_the_reference_size_per_class(digits, lt_split, trained):
 def test_paper_setting_is_the_whole_split_every_step():
     o = build(WEIGHTINGS, "falw", PAPER).options
     assert o.unseen_per_class is None and o.refresh_every == 1
-    assert build(WEIGHTINGS, "falw", {}).options.unseen_per_class == UNSEEN_PER_CLASS
+    default = build(WEIGHTINGS, "falw", {}).options
+    assert default.unseen_per_class == UNSEEN_PER_CLASS and default.refresh_every == REFRESH_EVERY
     with pytest.raises(uk.UnlearnkitError, match="unseen_per_class"):
         build(WEIGHTINGS, "falw", {"unseen_per_class": 1})  # one sample has no spread
 
@@ -74,7 +75,8 @@ def test_cap_covering_the_split_is_bit_identical_to_the_paper_setting(method, di
     opts = {"epochs": 1, "lr": 0.01}
     runs = [uk.unlearn(trained, digits, lt_split, method, "falw", options=opts, weighting_options=wo,
                        device="cpu", seed=2)
-            for wo in (PAPER, {"unseen_per_class": cover}, {"unseen_per_class": cover + 50})]
+            for wo in (PAPER, {"unseen_per_class": cover, "refresh_every": 1},
+                       {"unseen_per_class": cover + 50, "refresh_every": 1})]
     s0 = runs[0].model.state_dict()
     assert runs[0].param_change > 0
     for r in runs[1:]:
@@ -84,5 +86,18 @@ def test_cap_covering_the_split_is_bit_identical_to_the_paper_setting(method, di
         [h.get("falw_mean_w_head") for h in runs[1].history]
     # a cap below the class counts estimates from fewer samples: a different trajectory
     small = uk.unlearn(trained, digits, lt_split, method, "falw", options=opts,
-                       weighting_options={"unseen_per_class": 3}, device="cpu", seed=2)
+                       weighting_options={"unseen_per_class": 3, "refresh_every": 1}, device="cpu", seed=2)
     assert not torch.equal(small.model.head.weight, runs[0].model.head.weight)
+
+
+def test_refresh_every_k_reestimates_on_steps_0_k_2k(digits, lt_split, trained, monkeypatch):
+    from unlearnkit.weighting import falw as falw_mod
+
+    calls = []
+    real = falw_mod.FaLW.refresh
+    monkeypatch.setattr(falw_mod.FaLW, "refresh", lambda self, ctx: (calls.append(1), real(self, ctx)))
+
+    res = uk.unlearn(trained, digits, lt_split, "rl", "falw", options={"epochs": 1, "lr": 0.01},
+                     weighting_options={"refresh_every": 4}, device="cpu", seed=0)
+    steps = [h["step"] for h in res.history if "falw_mean_w_head" in h]
+    assert len(calls) == len(range(0, len(steps), 4))
