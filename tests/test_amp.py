@@ -1,0 +1,167 @@
+"""Mixed precision (unlearnkit.amp) and the training loop's precision setting.
+
+fp32 must leave ``train_model`` bit-identical to the loop before AMP existed (a verbatim copy below);
+bf16 / fp16 autocast run on CPU here (the CUDA path is the same code with device_type="cuda")."""
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import unlearnkit as uk
+from unlearnkit.amp import Precision, channels_last, contiguous, to_format
+from unlearnkit.training import batches, make_optimizer, make_scheduler
+
+CFG = uk.TrainConfig(epochs=3, lr=0.05, batch_size=64, schedule="cosine")
+
+
+def train_before_amp(model, dataset, indices, cfg, device, seed=0):
+    """``train_model`` as it was before the precision setting (commit 2ff7926), verbatim minus on_epoch."""
+    model.to(device).train()
+    data = dataset.to(device)
+    gen = torch.Generator().manual_seed(seed)
+    opt = make_optimizer(model.parameters(), cfg.optimizer, cfg.lr, cfg.momentum, cfg.weight_decay)
+    steps_per_epoch = math.ceil(len(indices) / cfg.batch_size)
+    sched = make_scheduler(opt, cfg.schedule, cfg.epochs * steps_per_epoch, cfg.step_size * steps_per_epoch)
+    loss_fn = nn.CrossEntropyLoss()
+    for epoch in range(cfg.epochs):
+        for b in batches(indices, cfg.batch_size, gen):
+            b = b.to(device)
+            loss = loss_fn(model(data.inputs(b)), data.y[b])
+            if not torch.isfinite(loss):
+                raise AssertionError
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if sched is not None:
+                sched.step()
+            loss.item()
+    model.eval()
+    return model
+
+
+@pytest.fixture(scope="module")
+def data():
+    ds = uk.load_dataset("digits")
+    return ds, np.arange(600)
+
+
+def fresh(ds, name="mlp"):
+    torch.manual_seed(0)
+    return uk.build_model(name, ds.input_shape, ds.num_classes)
+
+
+def weights(model):
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn"])
+def test_fp32_is_bit_identical_to_the_loop_before_amp(data, name):
+    ds, idx = data
+    init = fresh(ds, name)
+    new = uk.train_model(copy.deepcopy(init), ds, idx, CFG, torch.device("cpu"), seed=3)
+    old = train_before_amp(copy.deepcopy(init), ds, idx, CFG, torch.device("cpu"), seed=3)
+    a, b = weights(new), weights(old)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    assert not torch.equal(a[next(iter(a))], weights(init)[next(iter(a))])  # it did train
+
+
+def test_precision_is_in_the_train_config_and_its_dump():
+    assert uk.TrainConfig().precision == "fp32"
+    assert uk.TrainConfig(precision="bf16").model_dump()["precision"] == "bf16"
+    with pytest.raises(Exception):
+        uk.TrainConfig(precision="fp8")
+
+
+@pytest.mark.parametrize("mode", ["bf16", "fp16"])
+def test_autocast_training_on_cpu_is_finite_moves_the_weights_and_stays_near_fp32(data, mode):
+    ds, idx = data
+    init = fresh(ds)
+    ref = uk.train_model(copy.deepcopy(init), ds, idx, CFG, torch.device("cpu"), seed=1)
+    losses = []
+    low = uk.train_model(copy.deepcopy(init), ds, idx, CFG.model_copy(update={"precision": mode}),
+                         torch.device("cpu"), seed=1, on_epoch=lambda e, l: losses.append(l))
+    assert all(math.isfinite(v) for v in losses) and losses[-1] < losses[0]
+    w0, w1, w2 = weights(init), weights(ref), weights(low)
+    for k in w0:
+        assert torch.isfinite(w2[k]).all()
+        assert w2[k].dtype == torch.float32  # master weights stay fp32
+    moved = sum((w2[k] - w0[k]).norm() ** 2 for k in w0).sqrt()
+    diff = sum((w2[k] - w1[k]).norm() ** 2 for k in w0).sqrt()
+    assert moved > 1.0
+    assert diff < 0.1 * moved  # low precision follows the fp32 trajectory closely over 3 epochs
+    assert any(not torch.equal(w1[k], w2[k]) for k in w0)  # and autocast really ran
+    x = ds.inputs(torch.arange(600, 900))
+    agree = (ref(x).argmax(1) == low(x).argmax(1)).float().mean().item()
+    assert agree > 0.95
+
+
+def test_autocast_context_casts_matmuls_only_when_enabled():
+    lin = nn.Linear(4, 3)
+    x = torch.randn(2, 4)
+    with Precision("fp32").autocast():
+        assert lin(x).dtype == torch.float32
+    with Precision("bf16").autocast():
+        assert lin(x).dtype == torch.bfloat16
+
+
+def test_fp32_precision_step_is_a_plain_step():
+    torch.manual_seed(0)
+    a = nn.Linear(3, 2)
+    b = copy.deepcopy(a)
+    x = torch.randn(5, 3)
+    oa, ob = torch.optim.SGD(a.parameters(), lr=0.1), torch.optim.SGD(b.parameters(), lr=0.1)
+    Precision("fp32").backward_step(a(x).square().sum(), oa)
+    ob.zero_grad()
+    b(x).square().sum().backward()
+    ob.step()
+    assert torch.equal(a.weight, b.weight) and torch.equal(a.bias, b.bias)
+
+
+def test_fp16_scaler_scales_backward_unscales_and_skips_an_overflowing_step():
+    torch.manual_seed(0)
+    lin = nn.Linear(3, 1, bias=False)
+    opt = torch.optim.SGD(lin.parameters(), lr=0.1)
+    prec = Precision("fp16", "cpu")
+    x = torch.ones(1, 3)
+    w0 = lin.weight.detach().clone()
+    opt.zero_grad()
+    prec.backward(lin(x).sum())  # d/dw = x = 1, scaled by the initial scale 2**16
+    assert torch.equal(lin.weight.grad, torch.full((1, 3), 2.0 ** 16))
+    prec.unscale_(opt)
+    prec.unscale_(opt)  # idempotent within a step
+    assert torch.equal(lin.weight.grad, torch.ones(1, 3))
+    prec.step(opt)
+    assert torch.allclose(lin.weight, w0 - 0.1)
+    # an overflowing gradient: the step is skipped and the scale halves
+    w1 = lin.weight.detach().clone()
+    opt.zero_grad()
+    prec.backward(lin(torch.full((1, 3), float("inf"))).sum())
+    prec.step(opt)
+    assert torch.equal(lin.weight, w1)
+    assert prec.scaler.get_scale() == 2.0 ** 15
+
+
+def test_unknown_precision_names_the_choices():
+    with pytest.raises(uk.UnlearnkitError, match="fp32, bf16, fp16"):
+        Precision("fp64")
+
+
+def test_channels_last_only_on_cuda_and_only_for_conv_models():
+    cnn = uk.build_model("cnn", (1, 8, 8), 10)
+    assert channels_last(cnn, "cpu") is False
+    assert all(p.is_contiguous() for p in cnn.parameters())
+    assert channels_last(uk.build_model("mlp", (1, 8, 8), 10), "cuda") is False  # no conv: untouched
+    x = torch.randn(2, 1, 8, 8)
+    assert to_format(x, False) is x
+    y = to_format(torch.randn(2, 3, 8, 8), True)
+    assert y.is_contiguous(memory_format=torch.channels_last)
+    cnn.to(memory_format=torch.channels_last)
+    contiguous(cnn)
+    assert all(p.is_contiguous() for p in cnn.parameters())
