@@ -38,7 +38,6 @@ from unlearnkit.bench.config import BenchConfig
 from unlearnkit.bench.runner import run_bench
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from proxy_validation import ensure_proxy_columns  # noqa: E402  (works around a src bug; see there)
 
 TRAIN = {"optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 0.0005, "epochs": 30,
          "batch_size": 64, "schedule": "cosine"}
@@ -186,7 +185,6 @@ def main(argv=None):
                     help='overlay every method\'s stopping options, e.g. \'{"proxy": {"w_dist": 0}}\' (use '
                     'another --out); default: library defaults')
     args = ap.parse_args(argv)
-    ensure_proxy_columns()
     # "did not change the model: stop='auto' kept θ_o" warnings: counted as no-op in the tables instead
     warnings.simplefilter("ignore", RuntimeWarning)
 

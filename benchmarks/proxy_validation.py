@@ -32,8 +32,6 @@ from scipy import stats
 
 from unlearnkit.bench.config import BenchConfig
 from unlearnkit.bench.runner import run_bench
-from unlearnkit.eval.base import Column
-from unlearnkit.eval.proxy import Proxy
 from unlearnkit.methods import METHODS
 
 TRAIN = {"optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 0.0005, "epochs": 30,
@@ -52,20 +50,6 @@ FASHION_SCENARIOS = [
 SWEPT = ("rl", "ga", "neggrad_plus", "ft")
 FACTORS = (0.3, 1.0, 3.0)
 DEFAULT_ONLY = ("ssd", "fisher")
-
-
-def ensure_proxy_columns() -> None:
-    """Work around a bug at the time of writing: ``Proxy.columns`` (src/unlearnkit/eval/proxy.py) is a tuple
-    of strings, not :class:`Column` objects, so ``registered_columns`` — hence ``gap_columns`` in every bench
-    job listing ``proxy``, and ``bench.columns.all_columns`` — raise AttributeError. Declares them as
-    Columns for this process only; a no-op once the source declares them itself."""
-    if all(isinstance(c, Column) for c in Proxy.columns):
-        return
-    what = {"proxy_gap": "retrain-free estimate of Avg.Gap (points)", "proxy_fa": "proxy FA term",
-            "proxy_mia": "proxy MIA term", "proxy_dist": "proxy confidence-distribution term",
-            "proxy_damage": "proxy RA/UA damage term"}
-    Proxy.columns = tuple(Column(str(c), "min" if c == "proxy_gap" else "info", what.get(str(c), str(c)))
-                          for c in Proxy.columns)
 
 
 def method_entries() -> list[dict]:
@@ -227,7 +211,6 @@ def main(argv=None):
                     "instead of rerunning them unguarded")
     args = ap.parse_args(argv)
 
-    ensure_proxy_columns()
     outs = [Path(args.out) / "digits"] + ([Path(args.out) / "fashion"] if args.fashion else [])
     if not args.report_only:
         cfgs = [config("proxy_validation_digits", ["digits"], SCENARIOS, args.seeds)]

@@ -13,8 +13,6 @@ import pytest
 
 from unlearnkit.bench.config import BenchConfig
 from unlearnkit.bench.runner import run_bench
-from unlearnkit.eval.base import Column
-from unlearnkit.eval.proxy import Proxy
 
 TRAIN = {"optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 0.0005, "epochs": 30,
          "batch_size": 64, "schedule": "cosine"}
@@ -45,17 +43,8 @@ def collapsed(df: pd.DataFrame) -> pd.Series:
     return df.RA < df.orig_RA - 5
 
 
-@pytest.fixture
-def proxy_columns(monkeypatch):
-    """``Proxy.columns`` are plain strings in src/unlearnkit/eval/proxy.py at the time of writing, which
-    breaks ``registered_columns()`` (hence every bench's CSV export); declare them as Columns for the
-    test. A no-op once the source declares them."""
-    if not all(isinstance(c, Column) for c in Proxy.columns):
-        monkeypatch.setattr(Proxy, "columns", tuple(Column(str(c), "info", str(c)) for c in Proxy.columns))
-
-
 @pytest.mark.slow
-def test_defaults_with_auto_stop_beat_the_original_on_held_out_scenarios(tmp_path, proxy_columns):
+def test_defaults_with_auto_stop_beat_the_original_on_held_out_scenarios(tmp_path):
     df = held_out_grid(tmp_path, "auto")
     cols = ["scenario", "method", "avg_gap", "orig_gap", "RA", "orig_RA", "moved"]
     assert len(df) == len(METHODS) * len(SCENARIOS)

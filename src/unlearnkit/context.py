@@ -15,6 +15,7 @@ from .data.split import Split
 from .passes import PassCounter
 
 if TYPE_CHECKING:
+    from .amp import Precision
     from .stopping import Monitor
     from .targets.base import Target
     from .training import TrainConfig
@@ -61,6 +62,7 @@ class UnlearnContext:
     cost_seconds: float | None = None
     cost_passes: int | None = None
     passes: PassCounter | None = None
+    precision: Precision | None = None  # the gradient loop's autocast / grad scaling (set by GradientMethod.start)
     stop: str = "none"  # "auto" | "none" (resolved by unlearn(); see unlearnkit.stopping)
     monitor: Monitor | None = None  # the stopping.Monitor of a gradient loop (set by GradientMethod.start)
 

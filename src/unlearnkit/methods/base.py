@@ -7,6 +7,7 @@ loop does batching, device moves, weighting, NaN checks and progress once for al
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 from typing import ClassVar, Iterator, Literal
@@ -16,6 +17,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
+from ..amp import Precision
 from ..errors import CompositionError, UnlearnkitError
 from ..passes import evaluating
 from ..registry import Registry
@@ -49,6 +51,9 @@ class GradientOptions(MethodOptions):
     retain_weight: float = Field(1.0, ge=0, description="λ on the retain term")
     schedule: Literal["none", "cosine"] = "none"
     grad_clip: float | None = Field(None, gt=0)
+    precision: Literal["fp32", "bf16", "fp16"] = Field(
+        "fp32", description="autocast dtype of the forward passes (fp16 adds gradient scaling); fp32 = exactly "
+                            "the plain loop")
 
 
 class Method:
@@ -137,8 +142,10 @@ class GradientMethod(Method):
 
     def term(self, ctx, idx, step: int, name: str, loss_fn) -> torch.Tensor:
         batch = ctx.batch(idx)
-        logits = ctx.model(batch.x)
-        losses = loss_fn(ctx, logits, batch)
+        with ctx.precision.autocast() if ctx.precision is not None else contextlib.nullcontext():
+            logits = ctx.model(batch.x)
+            losses = loss_fn(ctx, logits, batch)
+        losses = losses.float()
         w = ctx.weighting.weights(ctx, batch, logits.detach(), step, name)
         return reduce_weighted(losses, w, ctx.weighting.normalize)
 
@@ -152,11 +159,20 @@ class GradientMethod(Method):
             raise UnlearnkitError(f"method {self.name!r}: loss is {value} at step {step} ({where}); "
                                   f"lower lr (now {o.lr}) or the number of epochs")
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.before_step(ctx)
-        if o.grad_clip:
-            nn.utils.clip_grad_norm_(ctx.model.parameters(), o.grad_clip)
-        opt.step()
+        prec = ctx.precision if ctx.precision is not None and ctx.precision.enabled else None
+        if prec is None:  # fp32: exactly the plain loop
+            loss.backward()
+            self.before_step(ctx)
+            if o.grad_clip:
+                nn.utils.clip_grad_norm_(ctx.model.parameters(), o.grad_clip)
+            opt.step()
+        else:  # autocast (+ fp16 scaling): gradients are unscaled before hooks and clipping read them
+            prec.backward(loss)
+            prec.unscale_(opt)
+            self.before_step(ctx)
+            if o.grad_clip:
+                nn.utils.clip_grad_norm_(ctx.model.parameters(), o.grad_clip)
+            prec.step(opt)
         self.after_step(ctx)
         if sched is not None:
             sched.step()
@@ -171,6 +187,7 @@ class GradientMethod(Method):
         ctx.model.train()
         self.setup(ctx)
         opt = make_optimizer(list(self.parameters(ctx)), o.optimizer, o.lr, o.momentum, o.weight_decay)
+        ctx.precision = Precision(o.precision, ctx.device)
         with evaluating(ctx.passes):  # the proxy reference and guard baselines are evaluation passes
             ctx.monitor = Monitor(self.name, ctx, self.steps_per_epoch(ctx), ctx.stop, o.stopping,
                                   lower=f"lr (now {o.lr}) or the number of epochs (now {o.epochs})")
