@@ -2,7 +2,7 @@
 seed 0, random 15 % and class [6]; ga, salun, scrub, ssd): measured 6 of 8 cells beat the untouched
 θ_o's Avg.Gap to θ_r (random 15 %: ga ties θ_o — the proxy kept an almost-unmoved state — and scrub
 stops after half an epoch 0.07 above θ_o; salun, ssd and all four on class 6 win), no collapse, no
-failure. The bigger grid and its numbers: ``benchmarks/defaults_transfer.py``, docs/safe_by_default.md.
+failure. The bigger grid and its numbers: ``benchmarks/defaults_transfer.py``, the README ("Safe by default").
 
 With stop='none' this grid gives 7 of 8 (only ga ties), so the test does NOT separate auto from none;
 it guards against regressions of the defaults (lost cells, collapse, divergence). That the check can
