@@ -10,6 +10,7 @@ seeds. A method's defaults pass when its Avg.Gap beats ``original``'s on every s
     python benchmarks/baselines.py --methods scrub --grid '{"lr": [0.005, 0.01]}'
     python benchmarks/baselines.py --methods fisher --classes 0 3 7 9     # several forgotten classes
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +28,20 @@ from unlearnkit.cache import ModelCache, fingerprint
 
 TRAIN = uk.TrainConfig(lr=0.05, epochs=30, batch_size=64, schedule="cosine", weight_decay=5e-4)
 SCENARIOS = {"random": ("random", {"fraction": 0.1}), "class3": ("class", {"classes": [3]})}
-METHODS = ["original", "retrain", "ft", "ga", "rl", "neggrad_plus",
-           "scrub", "salun", "l1_sparse", "fisher", "bad_teacher", "ssd"]
+METHODS = [
+    "original",
+    "retrain",
+    "ft",
+    "ga",
+    "rl",
+    "neggrad_plus",
+    "scrub",
+    "salun",
+    "l1_sparse",
+    "fisher",
+    "bad_teacher",
+    "ssd",
+]
 COLS = ("FA", "RA", "TA", "MIA")
 
 
@@ -66,8 +79,19 @@ def setups(seeds, cache_dir="/tmp/unlearnkit-baselines-cache"):
         (orig, _), (retr, meta) = models["train"], models["retain"]
         ev = Evaluation(ds, split, dev, seed, original=orig, retrained=retr)
         ref = metrics(retr, ev)
-        out.append(dict(scenario=scen, seed=seed, ds=ds, split=split, original=orig, retrained=retr, ref=ref,
-                        retrain_s=meta["train_s"], build=build))
+        out.append(
+            dict(
+                scenario=scen,
+                seed=seed,
+                ds=ds,
+                split=split,
+                original=orig,
+                retrained=retr,
+                ref=ref,
+                retrain_s=meta["train_s"],
+                build=build,
+            )
+        )
     return out
 
 
@@ -85,14 +109,22 @@ def run(setup, method, options=None) -> dict:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res = uk.unlearn(setup["original"], setup["ds"], setup["split"], method, options=options,
-                             device="cpu", seed=setup["seed"], new_model=setup["build"])
+            res = uk.unlearn(
+                setup["original"],
+                setup["ds"],
+                setup["split"],
+                method,
+                options=options,
+                device="cpu",
+                seed=setup["seed"],
+                new_model=setup["build"],
+            )
     except uk.UnlearnkitError as e:  # e.g. a NaN loss: report the row as failed, keep going
         print(f"  {method} {setup['scenario']} seed {setup['seed']}: {e}")
-        return {**{c: float("nan") for c in COLS}, "gap": float("nan"), "dtheta": float("nan"),
-                "seconds": float("nan")}
-    ev = Evaluation(setup["ds"], setup["split"], torch.device("cpu"), setup["seed"], setup["original"],
-                    setup["retrained"])
+        return {**{c: float("nan") for c in COLS}, "gap": float("nan"), "dtheta": float("nan"), "seconds": float("nan")}
+    ev = Evaluation(
+        setup["ds"], setup["split"], torch.device("cpu"), setup["seed"], setup["original"], setup["retrained"]
+    )
     row = metrics(res.model, ev)
     row["gap"] = avg_gap(row, setup["ref"])
     row["dtheta"] = res.param_change
@@ -124,8 +156,11 @@ def main():
     base = table(all_setups, "original")
     grid = json.loads(args.grid) if args.grid else {}
     combos = [dict(zip(grid, v)) for v in itertools.product(*grid.values())] if grid else [None]
-    print(f"{'method':<14}{'options':<40}{'scenario':<8}" + "".join(f"{c:>7}" for c in COLS)
-          + f"{'Gap':>7}{'dθ':>7}{'RTE s':>7}  beats original")
+    print(
+        f"{'method':<14}{'options':<40}{'scenario':<8}"
+        + "".join(f"{c:>7}" for c in COLS)
+        + f"{'Gap':>7}{'dθ':>7}{'RTE s':>7}  beats original"
+    )
     for method in args.methods:
         for opts in combos:
             if method in ("original", "retrain") and opts:
@@ -133,14 +168,24 @@ def main():
             res = table(all_setups, method, opts)
             ok = all(res[s]["gap"] < base[s]["gap"] for s in SCENARIOS)
             if args.compact:
-                print(f"{method:<14}{json.dumps(opts or {}):<56}" + "  ".join(
-                    f"{s}: FA {r['FA']:6.2f} RA {r['RA']:6.2f} Gap {r['gap']:5.2f} dθ {r['dtheta']:6.1f}"
-                    for s, r in res.items()) + f"  {'yes' if ok else 'NO'}", flush=True)
+                print(
+                    f"{method:<14}{json.dumps(opts or {}):<56}"
+                    + "  ".join(
+                        f"{s}: FA {r['FA']:6.2f} RA {r['RA']:6.2f} Gap {r['gap']:5.2f} dθ {r['dtheta']:6.1f}"
+                        for s, r in res.items()
+                    )
+                    + f"  {'yes' if ok else 'NO'}",
+                    flush=True,
+                )
                 continue
             for scen, r in res.items():
-                print(f"{method:<14}{json.dumps(opts or {}):<40}{scen:<8}"
-                      + "".join(f"{r[c]:7.2f}" for c in COLS) + f"{r['gap']:7.2f}{r['dtheta']:7.2f}{r['seconds']:7.2f}"
-                      + (f"  {'yes' if ok else 'NO'}" if scen == list(res)[-1] else ""), flush=True)
+                print(
+                    f"{method:<14}{json.dumps(opts or {}):<40}{scen:<8}"
+                    + "".join(f"{r[c]:7.2f}" for c in COLS)
+                    + f"{r['gap']:7.2f}{r['dtheta']:7.2f}{r['seconds']:7.2f}"
+                    + (f"  {'yes' if ok else 'NO'}" if scen == list(res)[-1] else ""),
+                    flush=True,
+                )
     print(f"wall time {time.perf_counter() - t0:.1f} s")
 
 

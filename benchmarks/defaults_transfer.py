@@ -23,6 +23,7 @@ such a job is counted as failed). Per method and mode:
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/defaults_transfer.py
     PYTHONPATH=src python benchmarks/defaults_transfer.py --report-only
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,15 @@ from unlearnkit.bench.runner import run_bench
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-TRAIN = {"optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 0.0005, "epochs": 30,
-         "batch_size": 64, "schedule": "cosine"}
+TRAIN = {
+    "optimizer": "sgd",
+    "lr": 0.05,
+    "momentum": 0.9,
+    "weight_decay": 0.0005,
+    "epochs": 30,
+    "batch_size": 64,
+    "schedule": "cosine",
+}
 METHODS = ["ft", "ga", "rl", "neggrad_plus", "salun", "scrub", "l1_sparse", "bad_teacher", "fisher", "ssd"]
 SCENARIOS = [
     {"kind": "random", "fraction": 0.05, "label": "random5"},
@@ -57,32 +65,62 @@ FASHION_SCENARIOS = [
 CELL = ["dataset", "scenario", "seed"]
 
 
-def config(name: str, datasets: list, scenarios: list, seeds: list[int], stop: str,
-           methods: list[str] = METHODS, stopping: dict | None = None) -> BenchConfig:
+def config(
+    name: str,
+    datasets: list,
+    scenarios: list,
+    seeds: list[int],
+    stop: str,
+    methods: list[str] = METHODS,
+    stopping: dict | None = None,
+) -> BenchConfig:
     """``stopping``: an overlay of every method's ``stopping`` options (StopOptions) — for trying a
     change of the auto-stop / proxy settings; None = library defaults."""
     method_options = {m: {"stopping": stopping} for m in methods} if stopping else {}
-    return BenchConfig(name=name, datasets=datasets, model="mlp", train=TRAIN, scenarios=scenarios,
-                       methods=list(methods), method_options=method_options, seeds=seeds,
-                       metrics=["accuracy", "mia_efficacy"], stop=stop, include_original=True, noise_floor=True)
+    return BenchConfig(
+        name=name,
+        datasets=datasets,
+        model="mlp",
+        train=TRAIN,
+        scenarios=scenarios,
+        methods=list(methods),
+        method_options=method_options,
+        seeds=seeds,
+        metrics=["accuracy", "mia_efficacy"],
+        stop=stop,
+        include_original=True,
+        noise_floor=True,
+    )
 
 
 def method_table(df: pd.DataFrame, failed: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per method: cells, won, collapsed, no_op, failed, mean Avg.Gap (method vs original over the
     cells the method has), mean passes."""
-    orig = df[df["method"] == "original"].set_index(CELL)[["avg_gap", "RA"]].rename(
-        columns={"avg_gap": "orig_gap", "RA": "orig_RA"})
+    orig = (
+        df[df["method"] == "original"]
+        .set_index(CELL)[["avg_gap", "RA"]]
+        .rename(columns={"avg_gap": "orig_gap", "RA": "orig_RA"})
+    )
     rows = []
     for m, g in df[df["method"] != "original"].groupby("method", sort=False):
         g = g.join(orig, on=CELL)
         nfail = 0 if failed is None or failed.empty else int((failed["method"] == m).sum())
-        rows.append(dict(method=m, cells=len(g) + nfail, won=int((g["avg_gap"] < g["orig_gap"]).sum()),
-                         collapsed=int((g["RA"] < g["orig_RA"] - 5).sum()),
-                         no_op=int((~g["moved"].astype(bool) | (g["param_change"] == 0)).sum()),
-                         failed=nfail, gap=g["avg_gap"].mean(), orig_gap=g["orig_gap"].mean(),
-                         worst_ratio=(g["avg_gap"] / g["orig_gap"]).max(),
-                         unlearn_passes=g["unlearn_passes"].mean(), eval_passes=g["eval_passes"].mean(),
-                         unlearn_s=g["unlearn_s"].mean()))
+        rows.append(
+            dict(
+                method=m,
+                cells=len(g) + nfail,
+                won=int((g["avg_gap"] < g["orig_gap"]).sum()),
+                collapsed=int((g["RA"] < g["orig_RA"] - 5).sum()),
+                no_op=int((~g["moved"].astype(bool) | (g["param_change"] == 0)).sum()),
+                failed=nfail,
+                gap=g["avg_gap"].mean(),
+                orig_gap=g["orig_gap"].mean(),
+                worst_ratio=(g["avg_gap"] / g["orig_gap"]).max(),
+                unlearn_passes=g["unlearn_passes"].mean(),
+                eval_passes=g["eval_passes"].mean(),
+                unlearn_s=g["unlearn_s"].mean(),
+            )
+        )
     return pd.DataFrame(rows).set_index("method")
 
 
@@ -105,19 +143,43 @@ def failures(out: Path) -> pd.DataFrame:
         r = dict(zip(cols, rec))
         spec = next((json.loads(v) for v in r.values() if isinstance(v, str) and v.startswith("{")), {})
         err = next((v for k, v in r.items() if k in ("error", "message")), "")
-        rows.append(dict(method=(spec.get("method") or {}).get("label") or (spec.get("method") or {}).get("name"),
-                         scenario=spec.get("scenario_label"), seed=spec.get("seed"), error=err))
+        rows.append(
+            dict(
+                method=(spec.get("method") or {}).get("label") or (spec.get("method") or {}).get("name"),
+                scenario=spec.get("scenario_label"),
+                seed=spec.get("seed"),
+                error=err,
+            )
+        )
     return pd.DataFrame(rows, columns=["method", "scenario", "seed", "error"])
 
 
 def misses(df: pd.DataFrame) -> pd.DataFrame:
     """The rows that lose to θ_o or collapse."""
-    orig = df[df["method"] == "original"].set_index(CELL)[["avg_gap", "RA"]].rename(
-        columns={"avg_gap": "orig_gap", "RA": "orig_RA"})
+    orig = (
+        df[df["method"] == "original"]
+        .set_index(CELL)[["avg_gap", "RA"]]
+        .rename(columns={"avg_gap": "orig_gap", "RA": "orig_RA"})
+    )
     g = df[df["method"] != "original"].join(orig, on=CELL)
     bad = g[(g["avg_gap"] >= g["orig_gap"]) | (g["RA"] < g["orig_RA"] - 5)]
-    return bad[CELL + ["method", "avg_gap", "orig_gap", "avg_gap_floor", "FA", "FA_retrain", "RA", "orig_RA",
-                       "TA", "MIA", "MIA_retrain", "moved"]]
+    return bad[
+        CELL
+        + [
+            "method",
+            "avg_gap",
+            "orig_gap",
+            "avg_gap_floor",
+            "FA",
+            "FA_retrain",
+            "RA",
+            "orig_RA",
+            "TA",
+            "MIA",
+            "MIA_retrain",
+            "moved",
+        ]
+    ]
 
 
 def report(frames: dict[str, pd.DataFrame], fails: dict[str, pd.DataFrame]) -> str:
@@ -125,8 +187,10 @@ def report(frames: dict[str, pd.DataFrame], fails: dict[str, pd.DataFrame]) -> s
     out = []
     if {"auto", "none"} <= set(tabs):
         a, b = tabs["auto"], tabs["none"]
-        out.append("| method | won (none → auto) | collapsed (none → auto) | no-op auto | failed none | "
-                   "Avg.Gap none → auto (θ_o) | passes none → auto (+eval auto) |")
+        out.append(
+            "| method | won (none → auto) | collapsed (none → auto) | no-op auto | failed none | "
+            "Avg.Gap none → auto (θ_o) | passes none → auto (+eval auto) |"
+        )
         out.append("|---|---|---|---|---|---|---|")
         for m in a.index:
             ra, rb = a.loc[m], b.loc[m] if m in b.index else None
@@ -135,14 +199,18 @@ def report(frames: dict[str, pd.DataFrame], fails: dict[str, pd.DataFrame]) -> s
             bf = f"{int(rb.failed)}" if rb is not None else "–"
             bg = f"{rb.gap:.2f}" if rb is not None else "–"
             bp = f"{rb.unlearn_passes:.0f}" if rb is not None else "–"
-            out.append(f"| {m} | {bw} → {int(ra.won)}/{int(ra.cells)} | {bc} → {int(ra.collapsed)} | {int(ra.no_op)} | "
-                       f"{bf} | {bg} → {ra.gap:.2f} ({ra.orig_gap:.2f}) | {bp} → {ra.unlearn_passes:.0f} "
-                       f"(+{ra.eval_passes:.0f}) |")
+            out.append(
+                f"| {m} | {bw} → {int(ra.won)}/{int(ra.cells)} | {bc} → {int(ra.collapsed)} | {int(ra.no_op)} | "
+                f"{bf} | {bg} → {ra.gap:.2f} ({ra.orig_gap:.2f}) | {bp} → {ra.unlearn_passes:.0f} "
+                f"(+{ra.eval_passes:.0f}) |"
+            )
     for mode, t in tabs.items():
         out.append(f"\nstop={mode}:\n" + t.to_string(float_format=lambda v: f"{v:.2f}"))
         tot = t[["cells", "won", "collapsed", "no_op", "failed"]].sum()
-        out.append(f"total: won {int(tot.won)}/{int(tot.cells)} ({100 * tot.won / tot.cells:.1f} %), collapsed "
-                   f"{int(tot.collapsed)}, no-op {int(tot.no_op)}, failed {int(tot.failed)}")
+        out.append(
+            f"total: won {int(tot.won)}/{int(tot.cells)} ({100 * tot.won / tot.cells:.1f} %), collapsed "
+            f"{int(tot.collapsed)}, no-op {int(tot.no_op)}, failed {int(tot.failed)}"
+        )
     for mode, df in frames.items():
         orig = df[df["method"] == "original"].set_index(CELL)["avg_gap"].rename("orig_gap")
         g = df[df["method"] != "original"].join(orig, on=CELL)
@@ -150,12 +218,16 @@ def report(frames: dict[str, pd.DataFrame], fails: dict[str, pd.DataFrame]) -> s
         g["where"] = g["dataset"] + " " + g["scenario"]
         piv = g.pivot_table(index="method", columns="where", values="won", aggfunc="sum", sort=False)
         n = g.pivot_table(index="method", columns="where", values="won", aggfunc="count", sort=False)
-        out.append(f"\nstop={mode}: cells won per scenario (of {int(n.min().min())}–{int(n.max().max())} seeds):\n"
-                   + piv.fillna(0).astype(int).to_string())
+        out.append(
+            f"\nstop={mode}: cells won per scenario (of {int(n.min().min())}–{int(n.max().max())} seeds):\n"
+            + piv.fillna(0).astype(int).to_string()
+        )
         floor = df.groupby(["dataset", "scenario"])["avg_gap_floor"].mean()
         og = df[df["method"] == "original"].groupby(["dataset", "scenario"])["avg_gap"].mean()
-        out.append("θ_o's mean Avg.Gap / noise floor per scenario: " + ", ".join(
-            f"{d} {s} {og[(d, s)]:.2f}/{floor[(d, s)]:.2f}" for d, s in og.index))
+        out.append(
+            "θ_o's mean Avg.Gap / noise floor per scenario: "
+            + ", ".join(f"{d} {s} {og[(d, s)]:.2f}/{floor[(d, s)]:.2f}" for d, s in og.index)
+        )
     for mode, df in frames.items():
         bad = misses(df)
         out.append(f"\nstop={mode}: rows that lose to θ_o or collapse ({len(bad)}):")
@@ -174,24 +246,36 @@ def main(argv=None):
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--methods", nargs="+", default=METHODS)
     ap.add_argument("--modes", nargs="+", default=["auto", "none"], choices=["auto", "none"])
-    ap.add_argument("--fashion", action="store_true", help="add a Fashion-MNIST subset (3000) on random 5%% and class 2")
+    ap.add_argument(
+        "--fashion", action="store_true", help="add a Fashion-MNIST subset (3000) on random 5%% and class 2"
+    )
     ap.add_argument("--fashion-subset", type=int, default=3000)
     ap.add_argument("--data-dir", default="/work/shared/data")
     ap.add_argument("--out", default="/tmp/validate-defaults")
     ap.add_argument("--cache-dir", default="/tmp/validate-cache")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--report-only", action="store_true")
-    ap.add_argument("--stopping", type=json.loads, default=None, metavar="JSON",
-                    help='overlay every method\'s stopping options, e.g. \'{"proxy": {"w_dist": 0}}\' (use '
-                    'another --out); default: library defaults')
+    ap.add_argument(
+        "--stopping",
+        type=json.loads,
+        default=None,
+        metavar="JSON",
+        help='overlay every method\'s stopping options, e.g. \'{"proxy": {"w_dist": 0}}\' (use '
+        "another --out); default: library defaults",
+    )
     args = ap.parse_args(argv)
     # "did not change the model: stop='auto' kept θ_o" warnings: counted as no-op in the tables instead
     warnings.simplefilter("ignore", RuntimeWarning)
 
     parts = [("digits", ["digits"], SCENARIOS)]
     if args.fashion:
-        parts.append(("fashion", [{"name": "fashion_mnist", "subset": args.fashion_subset, "label": "fashion3k"}],
-                      FASHION_SCENARIOS))
+        parts.append(
+            (
+                "fashion",
+                [{"name": "fashion_mnist", "subset": args.fashion_subset, "label": "fashion3k"}],
+                FASHION_SCENARIOS,
+            )
+        )
     frames, fails = {}, {}
     for mode in args.modes:
         dfs, fl = [], []
@@ -199,11 +283,21 @@ def main(argv=None):
             out = Path(args.out) / mode / tag
             if not args.report_only:
                 t0 = time.perf_counter()
-                cfg = config(f"defaults_transfer_{tag}_{mode}", datasets, scenarios, args.seeds, mode, args.methods,
-                             args.stopping)
+                cfg = config(
+                    f"defaults_transfer_{tag}_{mode}",
+                    datasets,
+                    scenarios,
+                    args.seeds,
+                    mode,
+                    args.methods,
+                    args.stopping,
+                )
                 res = run_bench(cfg, out, cache_dir=args.cache_dir, quiet=True, jobs=args.jobs, data_dir=args.data_dir)
-                print(f"{cfg.name}: {res.ran} jobs ran, {res.skipped_done} already done, {res.trained} models "
-                      f"trained, {len(res.failed)} failed, {time.perf_counter() - t0:.0f} s", flush=True)
+                print(
+                    f"{cfg.name}: {res.ran} jobs ran, {res.skipped_done} already done, {res.trained} models "
+                    f"trained, {len(res.failed)} failed, {time.perf_counter() - t0:.0f} s",
+                    flush=True,
+                )
             if (out / "results.csv").exists():
                 dfs.append(pd.read_csv(out / "results.csv"))
             fl.append(failures(out))

@@ -14,6 +14,7 @@ seed spread of the paper setting's Avg.Gap is the noise the default must stay wi
     python benchmarks/falw_overhead.py --data-dir ../shared/data --seeds 0 --subset 2000 --repeats 1
     python benchmarks/falw_overhead.py --dataset digits --model mlp              # no files needed
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,11 @@ def evaluate(model, ev: Evaluation) -> dict:
 
 
 def settings(args) -> list[tuple[str, str, dict]]:
-    out = [("plain", "uniform", {}), ("falw paper (whole V, every step)", "falw", dict(falw.PAPER)),
-           (f"falw default ({falw.UNSEEN_PER_CLASS}/class, refresh {falw.REFRESH_EVERY})", "falw", {})]
+    out = [
+        ("plain", "uniform", {}),
+        ("falw paper (whole V, every step)", "falw", dict(falw.PAPER)),
+        (f"falw default ({falw.UNSEEN_PER_CLASS}/class, refresh {falw.REFRESH_EVERY})", "falw", {}),
+    ]
     for k in args.per_class:
         for r in args.refresh:
             if (k, r) != (falw.UNSEEN_PER_CLASS, falw.REFRESH_EVERY):
@@ -65,8 +69,11 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", str(torch.get_num_threads()))))
     t0 = time.perf_counter()
-    ds = uk.load_dataset(args.dataset, data_dir=args.data_dir,
-                         **({"subset": args.subset} if args.subset and args.dataset != "digits" else {}))
+    ds = uk.load_dataset(
+        args.dataset,
+        data_dir=args.data_dir,
+        **({"subset": args.subset} if args.subset and args.dataset != "digits" else {}),
+    )
     train_cfg = uk.TrainConfig(lr=0.05, epochs=args.train_epochs, batch_size=128, schedule="cosine")
     cpu = torch.device(args.device)
     S = settings(args)
@@ -75,31 +82,49 @@ def main() -> None:
     for seed in args.seeds:
         split = uk.make_split(ds, "long_tail", seed=seed, unseen_fraction=0.1, fraction=0.2, profile="exp", ratio=10)
         torch.manual_seed(seed)
-        orig = uk.train_model(uk.build_model(args.model, ds.input_shape, ds.num_classes), ds, split.train,
-                              train_cfg, cpu, seed=seed)
+        orig = uk.train_model(
+            uk.build_model(args.model, ds.input_shape, ds.num_classes), ds, split.train, train_cfg, cpu, seed=seed
+        )
         torch.manual_seed(seed)
-        retr = uk.train_model(uk.build_model(args.model, ds.input_shape, ds.num_classes), ds, split.retain,
-                              train_cfg, cpu, seed=seed)
+        retr = uk.train_model(
+            uk.build_model(args.model, ds.input_shape, ds.num_classes), ds, split.retain, train_cfg, cpu, seed=seed
+        )
         ev = Evaluation(ds, split, cpu, seed=seed, original=orig, retrained=retr)
         ref = evaluate(retr, ev)
-        print(f"seed {seed}: train {len(split.train)}, forget {len(split.forget)} "
-              f"(counts {split.info['forget_counts']}), unseen {len(split.unseen)}; "
-              f"original Avg.Gap {avg_gap(evaluate(orig, ev), ref):.2f}  [{time.perf_counter() - t0:.0f}s]", flush=True)
+        print(
+            f"seed {seed}: train {len(split.train)}, forget {len(split.forget)} "
+            f"(counts {split.info['forget_counts']}), unseen {len(split.unseen)}; "
+            f"original Avg.Gap {avg_gap(evaluate(orig, ev), ref):.2f}  [{time.perf_counter() - t0:.0f}s]",
+            flush=True,
+        )
         best = {s[0]: float("inf") for s in S}
         for rep in range(args.repeats):
             for label, w, wo in S:
                 c0 = time.process_time()
-                res = uk.unlearn(orig, ds, split, args.method, w, options={"lr": args.lr, "epochs": args.epochs},
-                                 weighting_options=wo, device=args.device, seed=seed)
+                res = uk.unlearn(
+                    orig,
+                    ds,
+                    split,
+                    args.method,
+                    w,
+                    options={"lr": args.lr, "epochs": args.epochs},
+                    weighting_options=wo,
+                    device=args.device,
+                    seed=seed,
+                )
                 best[label] = min(best[label], res.seconds if args.wall else time.process_time() - c0)
                 if rep == 0:
                     gaps[label].append(avg_gap(evaluate(res.model, ev), ref))
         for label in best:
             secs[label].append(best[label])
-            print(f"  {label:38s} {best[label]:6.2f}s  x{best[label] / best['plain']:.2f}  "
-                  f"Avg.Gap {gaps[label][-1]:.2f}", flush=True)
-    print(f"\n{args.dataset} subset {args.subset}, {args.model}, {args.method} lr {args.lr} × {args.epochs} epoch(s), "
-          f"seeds {args.seeds}, torch threads {torch.get_num_threads()}")
+            print(
+                f"  {label:38s} {best[label]:6.2f}s  x{best[label] / best['plain']:.2f}  Avg.Gap {gaps[label][-1]:.2f}",
+                flush=True,
+            )
+    print(
+        f"\n{args.dataset} subset {args.subset}, {args.model}, {args.method} lr {args.lr} × {args.epochs} epoch(s), "
+        f"seeds {args.seeds}, torch threads {torch.get_num_threads()}"
+    )
     print(f"time: {'wall' if args.wall else 'process CPU'} seconds of unlearn(), min of {args.repeats}")
     print("| setting | seconds | × plain | Avg.Gap mean ± std |\n|---|---|---|---|")
     plain = np.array(secs["plain"])

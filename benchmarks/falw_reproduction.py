@@ -17,6 +17,7 @@ overhead over the plain method (refresh every step). Two regimes of the base met
 
 The paper's claim checked here: FaLW lowers Avg.Gap to retrain and shrinks the tail deviation.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,8 +36,10 @@ import unlearnkit as uk
 from unlearnkit.eval import METRICS, Evaluation, avg_gap
 from unlearnkit.methods import METHODS
 
-PRESETS = {"digits": Path(uk.__file__).parent / "configs" / "falw.yaml",
-           "fashion": Path(uk.__file__).parent / "configs" / "fashion_lt.yaml"}
+PRESETS = {
+    "digits": Path(uk.__file__).parent / "configs" / "falw.yaml",
+    "fashion": Path(uk.__file__).parent / "configs" / "fashion_lt.yaml",
+}
 PRESET = PRESETS["digits"]
 
 # "large" steps: the spec's degrading regime (RA/TA fall with the forget accuracy), 10× the moderate lr
@@ -84,8 +87,9 @@ def run(args) -> list[dict]:
     ds = uk.load_dataset(args.dataset, data_dir=args.data_dir, **({"subset": args.subset} if args.subset else {}))
     train_cfg = uk.TrainConfig(**cfg.get("train", {}))
     model_cfg = cfg.get("model", "mlp")
-    model_name, model_opts = (model_cfg, {}) if isinstance(model_cfg, str) else \
-        (model_cfg["name"], dict(model_cfg.get("options", {})))
+    model_name, model_opts = (
+        (model_cfg, {}) if isinstance(model_cfg, str) else (model_cfg["name"], dict(model_cfg.get("options", {})))
+    )
     moderate = cfg.get("method_options", {})
     regimes = {"moderate": moderate, "large": {m: {**moderate.get(m, {}), **LARGE.get(m, {})} for m in LARGE}}
     if args.train_epochs:
@@ -99,11 +103,18 @@ def run(args) -> list[dict]:
 
     levels = args.levels or [(sc["fraction"], sc["ratio"]) for sc in cfg["scenarios"] if sc["kind"] == "long_tail"]
     methods = [m for m in methods if m in cfg.get("methods", methods) or args.scale == "digits"]
-    for level in ([] if args.only_timing else levels):
+    for level in [] if args.only_timing else levels:
         fraction, ratio = level
         for seed in args.seeds:
-            split = uk.make_split(ds, "long_tail", seed=seed, unseen_fraction=cfg.get("unseen_fraction", 0.1),
-                                  fraction=fraction, profile="exp", ratio=ratio)
+            split = uk.make_split(
+                ds,
+                "long_tail",
+                seed=seed,
+                unseen_fraction=cfg.get("unseen_fraction", 0.1),
+                fraction=fraction,
+                profile="exp",
+                ratio=ratio,
+            )
 
             torch.manual_seed(seed)
             original = uk.train_model(new_model(), ds, split.train, train_cfg, dev, seed=seed)
@@ -113,36 +124,79 @@ def run(args) -> list[dict]:
             ref = evaluate(retrained, ev)
             base = dict(level=f"f={fraction} r={ratio}", seed=seed, counts=split.info["forget_counts"])
             orig = evaluate(original, ev)
-            rows.append({**base, **orig, "regime": "-", "method": "original", "weighting": "-",
-                         "Avg.Gap": avg_gap(orig, ref), "seconds": 0.0})
-            rows.append({**base, **ref, "regime": "-", "method": "retrain", "weighting": "-", "Avg.Gap": 0.0,
-                         "seconds": 0.0})
+            rows.append(
+                {
+                    **base,
+                    **orig,
+                    "regime": "-",
+                    "method": "original",
+                    "weighting": "-",
+                    "Avg.Gap": avg_gap(orig, ref),
+                    "seconds": 0.0,
+                }
+            )
+            rows.append(
+                {**base, **ref, "regime": "-", "method": "retrain", "weighting": "-", "Avg.Gap": 0.0, "seconds": 0.0}
+            )
             for regime in args.regimes:
                 for method in methods:
                     for label, wname, wopts in WEIGHTINGS:
                         if label not in args.weightings:
                             continue
                         try:
-                            res = uk.unlearn(original, ds, split, method, wname,
-                                             options=regimes[regime].get(method, {}),
-                                             weighting_options={**(falw_opts if wname == "falw" else {}), **wopts,
-                                                                **({"tau": args.tau} if wname == "falw" and
-                                                                   "tau" not in wopts and args.tau is not None
-                                                                   else {})},
-                                             device=dev, seed=seed)
+                            res = uk.unlearn(
+                                original,
+                                ds,
+                                split,
+                                method,
+                                wname,
+                                options=regimes[regime].get(method, {}),
+                                weighting_options={
+                                    **(falw_opts if wname == "falw" else {}),
+                                    **wopts,
+                                    **(
+                                        {"tau": args.tau}
+                                        if wname == "falw" and "tau" not in wopts and args.tau is not None
+                                        else {}
+                                    ),
+                                },
+                                device=dev,
+                                seed=seed,
+                            )
                             if not finite_outputs(res.model, ds, split):
                                 raise uk.UnlearnkitError("the model's outputs are not finite after the last step")
                         except uk.UnlearnkitError as e:  # diverged (GA-type losses are unbounded): a NaN row
                             print(f"  {base['level']} seed={seed} {regime} {method} {label}: DIVERGED ({e})")
-                            rows.append({**base, "regime": regime, "method": method, "weighting": label,
-                                         "Avg.Gap": float("nan"), "seconds": float("nan"), "diverged": True})
+                            rows.append(
+                                {
+                                    **base,
+                                    "regime": regime,
+                                    "method": method,
+                                    "weighting": label,
+                                    "Avg.Gap": float("nan"),
+                                    "seconds": float("nan"),
+                                    "diverged": True,
+                                }
+                            )
                             continue
                         r = evaluate(res.model, ev)
-                        rows.append({**base, **r, "regime": regime, "method": method, "weighting": label,
-                                     "Avg.Gap": avg_gap(r, ref), "seconds": res.seconds,
-                                     "history": res.history if args.plot else None})
-                        print(f"  {rows[-1]['level']} seed={seed} {regime:8s} {method:12s} {label:10s} "
-                              f"gap={rows[-1]['Avg.Gap']:.2f} t={res.seconds:.2f}s", flush=True)
+                        rows.append(
+                            {
+                                **base,
+                                **r,
+                                "regime": regime,
+                                "method": method,
+                                "weighting": label,
+                                "Avg.Gap": avg_gap(r, ref),
+                                "seconds": res.seconds,
+                                "history": res.history if args.plot else None,
+                            }
+                        )
+                        print(
+                            f"  {rows[-1]['level']} seed={seed} {regime:8s} {method:12s} {label:10s} "
+                            f"gap={rows[-1]['Avg.Gap']:.2f} t={res.seconds:.2f}s",
+                            flush=True,
+                        )
     if args.timing_repeats:
         print("\nFaLW time overhead, 5 epochs per run, min of", args.timing_repeats, "interleaved repeats:")
         print(timing(args, cfg, ds, train_cfg, new_model))
@@ -156,9 +210,11 @@ def table(rows: list[dict]) -> str:
     head = "| level | regime | method | weighting | " + " | ".join(COLUMNS) + " | diverged |"
     lines = [head, "|" + "---|" * (5 + len(COLUMNS))]
     for (level, regime, method, w), rs in groups.items():
-        lines.append(f"| {level} | {regime} | {method} | {w} | " +
-                     " | ".join(fmt([r.get(c) for r in rs]) for c in COLUMNS) +
-                     f" | {sum(bool(r.get('diverged')) for r in rs)}/{len(rs)} |")
+        lines.append(
+            f"| {level} | {regime} | {method} | {w} | "
+            + " | ".join(fmt([r.get(c) for r in rs]) for c in COLUMNS)
+            + f" | {sum(bool(r.get('diverged')) for r in rs)}/{len(rs)} |"
+        )
     return "\n".join(lines)
 
 
@@ -172,8 +228,10 @@ def overhead(rows: list[dict]) -> str:
     for (regime, method, w), secs in sorted(t.items()):
         if w == "falw" and (regime, method, "uniform") in t:
             plain = np.nanmean(t[(regime, method, "uniform")])
-            out.append(f"{regime:8s} {method:12s} plain {plain:.3f}s  falw {np.nanmean(secs):.3f}s  "
-                       f"overhead {np.nanmean(secs) / plain:.2f}x")
+            out.append(
+                f"{regime:8s} {method:12s} plain {plain:.3f}s  falw {np.nanmean(secs):.3f}s  "
+                f"overhead {np.nanmean(secs) / plain:.2f}x"
+            )
     return "\n".join(out)
 
 
@@ -181,10 +239,18 @@ def timing(args, cfg, ds, train_cfg, new_model) -> str:
     """FaLW's time overhead measured apart from the grid: each method 5 epochs at a tiny lr (so every
     run does the same work), uniform / falw (refresh every step) / falw refresh_every=10 interleaved,
     ``--timing-repeats`` times; the minimum seconds of each."""
-    fraction, ratio = (args.levels or [(sc["fraction"], sc["ratio"]) for sc in cfg["scenarios"]
-                                       if sc["kind"] == "long_tail"])[0]
-    split = uk.make_split(ds, "long_tail", seed=0, unseen_fraction=cfg.get("unseen_fraction", 0.1),
-                          fraction=fraction, profile="exp", ratio=ratio)
+    fraction, ratio = (
+        args.levels or [(sc["fraction"], sc["ratio"]) for sc in cfg["scenarios"] if sc["kind"] == "long_tail"]
+    )[0]
+    split = uk.make_split(
+        ds,
+        "long_tail",
+        seed=0,
+        unseen_fraction=cfg.get("unseen_fraction", 0.1),
+        fraction=fraction,
+        profile="exp",
+        ratio=ratio,
+    )
     torch.manual_seed(0)
     model = uk.train_model(new_model(), ds, split.train, train_cfg, torch.device("cpu"), seed=0)
     variants = [("uniform", {}), ("falw", {"refresh_every": 1}), ("falw", {"refresh_every": 10})]
@@ -193,11 +259,22 @@ def timing(args, cfg, ds, train_cfg, new_model) -> str:
         best = [float("inf")] * len(variants)
         for _ in range(args.timing_repeats):
             for i, (w, wo) in enumerate(variants):
-                r = uk.unlearn(model, ds, split, method, w, options={"epochs": 5, "lr": 1e-5},
-                               weighting_options=wo, device="cpu", seed=0)
+                r = uk.unlearn(
+                    model,
+                    ds,
+                    split,
+                    method,
+                    w,
+                    options={"epochs": 5, "lr": 1e-5},
+                    weighting_options=wo,
+                    device="cpu",
+                    seed=0,
+                )
                 best[i] = min(best[i], r.seconds)
-        lines.append(f"{method:12s} plain {best[0]:.3f}s  falw {best[1]:.3f}s ({best[1] / best[0]:.2f}x)  "
-                     f"falw refresh_every=10 {best[2]:.3f}s ({best[2] / best[0]:.2f}x)")
+        lines.append(
+            f"{method:12s} plain {best[0]:.3f}s  falw {best[1]:.3f}s ({best[1] / best[0]:.2f}x)  "
+            f"falw refresh_every=10 {best[2]:.3f}s ({best[2] / best[0]:.2f}x)"
+        )
     return "\n".join(lines)
 
 
@@ -214,9 +291,11 @@ def verdict(rows: list[dict]) -> str:
         gu, gf = np.nanmean([r["Avg.Gap"] for r in u]), np.nanmean([r["Avg.Gap"] for r in rs])
         tu, tf = (np.nanmean([abs(r.get("dFA_tail", math.nan)) for r in x]) for x in (u, rs))
         wins = sum(a["Avg.Gap"] > b["Avg.Gap"] for a, b in zip(u, rs))
-        out.append(f"{level:14s} {regime:8s} {method:12s} Avg.Gap {gu:5.2f} -> {gf:5.2f} "
-                   f"({'lower' if gf < gu else 'NOT lower'}; falw better in {wins}/{len(rs)} seeds)  "
-                   f"|dFA_tail| {tu:5.2f} -> {tf:5.2f} ({'smaller' if tf < tu else 'NOT smaller'})")
+        out.append(
+            f"{level:14s} {regime:8s} {method:12s} Avg.Gap {gu:5.2f} -> {gf:5.2f} "
+            f"({'lower' if gf < gu else 'NOT lower'}; falw better in {wins}/{len(rs)} seeds)  "
+            f"|dFA_tail| {tu:5.2f} -> {tf:5.2f} ({'smaller' if tf < tu else 'NOT smaller'})"
+        )
     return "\n".join(out)
 
 
@@ -247,7 +326,9 @@ def plot(rows: list[dict], out: Path) -> None:
         regimes = [g for g in ("moderate", "large") if any(r["regime"] == g for r in rs)]
         fig, axes = plt.subplots(1, len(regimes), figsize=(6 * len(regimes), 4), squeeze=False, sharey=True)
         for ax, regime in zip(axes[0], regimes):
-            for i, r in enumerate(x for x in rs if x["regime"] == regime and x["weighting"] == "falw" and x.get("history")):
+            for i, r in enumerate(
+                x for x in rs if x["regime"] == regime and x["weighting"] == "falw" and x.get("history")
+            ):
                 for g, style in (("head", "-"), ("mid", "--"), ("tail", ":")):
                     ys = [h[f"falw_mean_w_{g}"] for h in r["history"] if f"falw_mean_w_{g}" in h]
                     ax.plot(ys, style, color=f"C{i}", lw=1, label=f"{r['method']} {g}")
@@ -264,18 +345,28 @@ def plot(rows: list[dict], out: Path) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--scale", default="digits", choices=list(PRESETS),
-                   help="digits: the falw preset (MLP); fashion: the fashion_lt preset (full Fashion-MNIST, cnn, "
-                        "3 levels, + scrub; for a GPU — use --subset/--train-epochs for a reduced CPU run)")
+    p.add_argument(
+        "--scale",
+        default="digits",
+        choices=list(PRESETS),
+        help="digits: the falw preset (MLP); fashion: the fashion_lt preset (full Fashion-MNIST, cnn, "
+        "3 levels, + scrub; for a GPU — use --subset/--train-epochs for a reduced CPU run)",
+    )
     p.add_argument("--device", default="cpu")
     p.add_argument("--train-epochs", type=int, default=None, help="override the preset's training epochs")
     p.add_argument("--dataset", default=None, help="default: the preset's (digits / fashion_mnist)")
     p.add_argument("--data-dir", default=None, help="where fashion-mnist/ lives (e.g. ../shared/data)")
     p.add_argument("--subset", type=int, default=None, help="e.g. 5000 for fashion_mnist")
-    p.add_argument("--levels", type=lambda s: tuple(float(v) for v in s.split(":")), nargs="+",
-                   default=None, help="fraction:ratio pairs of the exp long-tail profile (default: the preset's)")
-    p.add_argument("--methods", nargs="+", default=None, help="default: rl ga neggrad_plus salun (+ scrub at "
-                                                                    "--scale fashion)")
+    p.add_argument(
+        "--levels",
+        type=lambda s: tuple(float(v) for v in s.split(":")),
+        nargs="+",
+        default=None,
+        help="fraction:ratio pairs of the exp long-tail profile (default: the preset's)",
+    )
+    p.add_argument(
+        "--methods", nargs="+", default=None, help="default: rl ga neggrad_plus salun (+ scrub at --scale fashion)"
+    )
     p.add_argument("--weightings", nargs="+", default=["uniform", "falw", "falw_tau0"])
     p.add_argument("--regimes", nargs="+", default=["moderate", "large"], choices=["moderate", "large"])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])

@@ -19,6 +19,7 @@ loop's AMP is wired by the lead); otherwise its AMP row says n/a.
 
 Every time is wall seconds between ``torch.cuda.synchronize()`` calls, after one warm-up run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -108,10 +109,12 @@ def bare_unlearn(method, model, original, ds, split, bs, lr, dev, prec: Precisio
                 loss = F.cross_entropy(model(x(f)), rand) + F.cross_entropy(model(x(r)), ds.y[r])
             step(loss)
     elif method == "scrub":
+
         def kl(logits, b):
             with torch.no_grad():
                 t = original(x(b))
             return F.kl_div(F.log_softmax(logits, 1), F.log_softmax(t, 1), log_target=True, reduction="batchmean")
+
         for _ in range(math.ceil(len(split.forget) / bs)):
             f = next(fs).to(dev)
             with prec.autocast():
@@ -140,8 +143,9 @@ def main() -> None:
     p.add_argument("--data-dir", default=None)
     p.add_argument("--datasets", nargs="+", default=["fashion_mnist", "cifar10"])
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--amp", default=None, choices=["bf16", "fp16"], help="the AMP setting (default bf16 on CUDA, "
-                                                                        "bf16 on CPU too)")
+    p.add_argument(
+        "--amp", default=None, choices=["bf16", "fp16"], help="the AMP setting (default bf16 on CUDA, bf16 on CPU too)"
+    )
     p.add_argument("--methods", nargs="+", default=["rl", "salun", "scrub"])
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--subset", type=int, default=None, help="training-pool subset (default: all)")
@@ -154,7 +158,10 @@ def main() -> None:
     dev = torch.device(args.device)
     amp = args.amp or "bf16"
     print(f"device: {device_name(dev)}")
-    lines = ["| dataset | what | precision | unlearnkit samples/s | bare samples/s | ratio |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| dataset | what | precision | unlearnkit samples/s | bare samples/s | ratio |",
+        "|---|---|---|---|---|---|",
+    ]
     for name in args.datasets:
         try:
             ds = uk.load_dataset(name, data_dir=args.data_dir, **({"subset": args.subset} if args.subset else {}))
@@ -181,8 +188,9 @@ def main() -> None:
             n = len(train_idx)
             lines.append(f"| {name} | train | {prec} | {n / t_uk:.0f} | {n / t_bare:.0f} | {t_bare / t_uk:.2f} |")
             print(lines[-1], flush=True)
-        original = uk.train_model(copy.deepcopy(init), data, train_idx, uk.TrainConfig(epochs=1, lr=0.05, batch_size=bs),
-                                  dev)
+        original = uk.train_model(
+            copy.deepcopy(init), data, train_idx, uk.TrainConfig(epochs=1, lr=0.05, batch_size=bs), dev
+        )
         for method in args.methods:
             has_prec = "precision" in METHODS.get(method).Options.model_fields
             for prec in ("fp32", amp):
@@ -195,20 +203,40 @@ def main() -> None:
                         print(lines[-1], flush=True)
                         continue
                     opts["precision"] = prec
-                run_uk = lambda: uk.unlearn(original, data, split, method, "uniform", options=opts,  # noqa: E731
-                                            device=dev, seed=0)
-                run_bare = lambda: bare_unlearn(method, copy.deepcopy(original), original, data, split, bs, 1e-3,  # noqa: E731
-                                                dev, Precision(prec, dev))
+                run_uk = lambda: uk.unlearn(
+                    original,
+                    data,
+                    split,
+                    method,
+                    "uniform",
+                    options=opts,  # noqa: E731
+                    device=dev,
+                    seed=0,
+                )
+                run_bare = lambda: bare_unlearn(
+                    method,
+                    copy.deepcopy(original),
+                    original,
+                    data,
+                    split,
+                    bs,
+                    1e-3,  # noqa: E731
+                    dev,
+                    Precision(prec, dev),
+                )
                 run_uk(), run_bare()
                 t_uk = min(timed(run_uk, dev) for _ in range(args.repeats))
                 t_bare = min(timed(run_bare, dev) for _ in range(args.repeats))
                 n = unlearn_samples(method, split, bs)
-                lines.append(f"| {name} | unlearn {method} | {prec} | {n / t_uk:.0f} | {n / t_bare:.0f} | "
-                             f"{t_bare / t_uk:.2f} |")
+                lines.append(
+                    f"| {name} | unlearn {method} | {prec} | {n / t_uk:.0f} | {n / t_bare:.0f} | {t_bare / t_uk:.2f} |"
+                )
                 print(lines[-1], flush=True)
     print("\n" + "\n".join(lines))
-    print("\nratio = unlearnkit samples/s ÷ bare samples/s (goal ≥ 0.9). unlearnkit's unlearn() time includes "
-          "its setup (model copy, weighting/target prepare, SalUn's mask — the bare SalUn computes it too).")
+    print(
+        "\nratio = unlearnkit samples/s ÷ bare samples/s (goal ≥ 0.9). unlearnkit's unlearn() time includes "
+        "its setup (model copy, weighting/target prepare, SalUn's mask — the bare SalUn computes it too)."
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ number of steps (goal ≤ 1.25×).
 All numbers come from one run, interleaved (framework, bare, framework, …); the table shows the
 median time and the ratio of medians.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,8 +46,10 @@ def bare_rl(model, ds, split, lr, forget_weight, seed, epochs=1, batch=64):
     model.train()
     for _ in range(epochs * math.ceil(len(r_idx) / batch)):
         fb, rb = next(fs), next(rs)
-        loss = forget_weight * soft_cross_entropy(model(ds.inputs(fb)), q_all[fb]).mean() \
+        loss = (
+            forget_weight * soft_cross_entropy(model(ds.inputs(fb)), q_all[fb]).mean()
             + F.cross_entropy(model(ds.inputs(rb)), ds.y[rb], reduction="none").mean()
+        )
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -67,7 +70,9 @@ def main():
     tcfg = cfg.train
     torch.manual_seed(0)
     t0 = time.perf_counter()
-    theta_o = uk.train_model(uk.build_model("mlp", ds.input_shape, ds.num_classes), ds, split.train, tcfg, torch.device("cpu"))
+    theta_o = uk.train_model(
+        uk.build_model("mlp", ds.input_shape, ds.num_classes), ds, split.train, tcfg, torch.device("cpu")
+    )
     train_s = time.perf_counter() - t0
     torch.manual_seed(0)
     t0 = time.perf_counter()
@@ -99,8 +104,16 @@ def main():
         fw, bare = [], []
         for r in range(args.repeats):
             t0 = time.perf_counter()
-            uk.unlearn(theta_o, ds, split, "rl", options=dict(epochs=epochs, lr=0.01, forget_weight=0.05),
-                       device="cpu", seed=r, stop="none")
+            uk.unlearn(
+                theta_o,
+                ds,
+                split,
+                "rl",
+                options=dict(epochs=epochs, lr=0.01, forget_weight=0.05),
+                device="cpu",
+                seed=r,
+                stop="none",
+            )
             fw.append(time.perf_counter() - t0)
             m = copy.deepcopy(theta_o)
             t0 = time.perf_counter()
@@ -114,8 +127,12 @@ def main():
         t2.add_column(c, justify="right")
     t2.add_row("one epoch (slope 1→6 epochs)", f"{per_bare:.4f}", f"{per_fw:.4f}", f"{per_fw / per_bare:.2f}")
     for e in (1, 6):
-        t2.add_row(f"whole call, {e} epoch(s)", f"{timings[e][1]:.4f}", f"{timings[e][0]:.4f}",
-                   f"{timings[e][0] / timings[e][1]:.2f}")
+        t2.add_row(
+            f"whole call, {e} epoch(s)",
+            f"{timings[e][1]:.4f}",
+            f"{timings[e][0]:.4f}",
+            f"{timings[e][0] / timings[e][1]:.2f}",
+        )
     console.print(t2)
     console.print("goal: per-epoch ratio ≤ 1.10; the whole call also copies θ_o twice and prepares the target")
 
@@ -128,8 +145,16 @@ def main():
         for r in range(args.repeats):
             for stop in ("none", "auto"):
                 t0 = time.perf_counter()
-                uk.unlearn(theta_o, ds, split, "rl", options=dict(epochs=epochs, lr=0.01, forget_weight=0.05,
-                                                                  stopping=never), device="cpu", seed=r, stop=stop)
+                uk.unlearn(
+                    theta_o,
+                    ds,
+                    split,
+                    "rl",
+                    options=dict(epochs=epochs, lr=0.01, forget_weight=0.05, stopping=never),
+                    device="cpu",
+                    seed=r,
+                    stop=stop,
+                )
                 runs[stop].append(time.perf_counter() - t0)
         auto_t[epochs] = (statistics.median(runs["auto"]), statistics.median(runs["none"]))
     t3 = Table(title=f"RL, {args.dataset}: stop='auto' vs stop='none', same steps (median of {args.repeats})")
@@ -139,8 +164,12 @@ def main():
     slope_n = (auto_t[6][1] - auto_t[1][1]) / 5
     t3.add_row("one epoch (slope 1→6 epochs)", f"{slope_n:.4f}", f"{slope_a:.4f}", f"{slope_a / slope_n:.2f}")
     for e in (1, 6):
-        t3.add_row(f"whole call, {e} epoch(s)", f"{auto_t[e][1]:.4f}", f"{auto_t[e][0]:.4f}",
-                   f"{auto_t[e][0] / auto_t[e][1]:.2f}")
+        t3.add_row(
+            f"whole call, {e} epoch(s)",
+            f"{auto_t[e][1]:.4f}",
+            f"{auto_t[e][0]:.4f}",
+            f"{auto_t[e][0] / auto_t[e][1]:.2f}",
+        )
     console.print(t3)
     console.print("goal: stop='auto' ≤ 1.25× stop='none' for the same number of steps")
 

@@ -20,6 +20,7 @@ the candidate models is closest to retraining), the worst rank disagreements, an
 
 Rows already in ``--out`` are skipped (resumable); models are cached in ``--cache-dir``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,15 @@ from unlearnkit.bench.config import BenchConfig
 from unlearnkit.bench.runner import run_bench
 from unlearnkit.methods import METHODS
 
-TRAIN = {"optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 0.0005, "epochs": 30,
-         "batch_size": 64, "schedule": "cosine"}
+TRAIN = {
+    "optimizer": "sgd",
+    "lr": 0.05,
+    "momentum": 0.9,
+    "weight_decay": 0.0005,
+    "epochs": 30,
+    "batch_size": 64,
+    "schedule": "cosine",
+}
 SCENARIOS = [
     {"kind": "random", "fraction": 0.1, "label": "random10"},
     {"kind": "long_tail", "fraction": 0.1, "profile": "exp", "ratio": 10, "label": "long_tail_r10"},
@@ -65,12 +73,27 @@ def method_entries() -> list[dict]:
 UNGUARDED = {"stopping": {"param_factor": 1e12, "logit_factor": 1e12}}
 
 
-def config(name: str, datasets: list, scenarios: list, seeds: list[int], methods: list[dict] | None = None,
-           include_original: bool = True) -> BenchConfig:
-    return BenchConfig(name=name, datasets=datasets, model="mlp", train=TRAIN, scenarios=scenarios,
-                       methods=methods or method_entries(), seeds=seeds,
-                       metrics=["accuracy", "mia_efficacy", "proxy"], stop="none",
-                       include_original=include_original, noise_floor=True)
+def config(
+    name: str,
+    datasets: list,
+    scenarios: list,
+    seeds: list[int],
+    methods: list[dict] | None = None,
+    include_original: bool = True,
+) -> BenchConfig:
+    return BenchConfig(
+        name=name,
+        datasets=datasets,
+        model="mlp",
+        train=TRAIN,
+        scenarios=scenarios,
+        methods=methods or method_entries(),
+        seeds=seeds,
+        metrics=["accuracy", "mia_efficacy", "proxy"],
+        stop="none",
+        include_original=include_original,
+        noise_floor=True,
+    )
 
 
 def rerun_unguarded(cfg: BenchConfig, out: Path, args) -> None:
@@ -95,21 +118,34 @@ def rerun_unguarded(cfg: BenchConfig, out: Path, args) -> None:
         if not labels:
             continue
         methods = [{**entries[lb], "options": {**entries[lb]["options"], **UNGUARDED}} for lb in labels]
-        sub = config(cfg.name + "_unguarded", [d.model_dump() for d in cfg.datasets], [sc.model_dump()],
-                     cfg.seeds, methods, include_original=False)
+        sub = config(
+            cfg.name + "_unguarded",
+            [d.model_dump() for d in cfg.datasets],
+            [sc.model_dump()],
+            cfg.seeds,
+            methods,
+            include_original=False,
+        )
         t0 = time.perf_counter()
-        res = run_bench(sub, out / "unguarded" / sc.key, cache_dir=args.cache_dir, quiet=True, jobs=args.jobs,
-                        data_dir=args.data_dir)
-        print(f"  unguarded rerun on {sc.key} ({', '.join(labels)}): {res.ran} ran, {res.skipped_done} done, "
-              f"{len(res.failed)} failed, {time.perf_counter() - t0:.0f} s")
+        res = run_bench(
+            sub,
+            out / "unguarded" / sc.key,
+            cache_dir=args.cache_dir,
+            quiet=True,
+            jobs=args.jobs,
+            data_dir=args.data_dir,
+        )
+        print(
+            f"  unguarded rerun on {sc.key} ({', '.join(labels)}): {res.ran} ran, {res.skipped_done} done, "
+            f"{len(res.failed)} failed, {time.perf_counter() - t0:.0f} s"
+        )
         for what, err in res.failed:
             print(f"    FAILED {what}: {err[:160]}")
 
 
 def read_rows(out: Path) -> pd.DataFrame:
     """The grid's rows plus the unguarded reruns of the jobs that diverged."""
-    frames = [pd.read_csv(p) for p in [out / "results.csv", *sorted(out.glob("unguarded/*/results.csv"))]
-              if p.exists()]
+    frames = [pd.read_csv(p) for p in [out / "results.csv", *sorted(out.glob("unguarded/*/results.csv"))] if p.exists()]
     if not frames:
         return pd.DataFrame()
     df = pd.concat(frames, ignore_index=True)
@@ -117,8 +153,11 @@ def read_rows(out: Path) -> pd.DataFrame:
 
 
 def kind_of(scenario: str) -> str:
-    return scenario.rstrip("0123456789").split("_r")[0] if scenario.startswith("long_tail") else \
-        scenario.rstrip("0123456789")
+    return (
+        scenario.rstrip("0123456789").split("_r")[0]
+        if scenario.startswith("long_tail")
+        else scenario.rstrip("0123456789")
+    )
 
 
 def corr(a, b) -> tuple[float, float, int]:
@@ -161,27 +200,59 @@ def report(df: pd.DataFrame) -> str:
         pick = g.loc[g["proxy_gap"].idxmin()]
         best = g.loc[g["avg_gap"].idxmin()]
         orig = g[g["method"] == "original"]["avg_gap"]
-        cell_rows.append(dict(dataset=ds, scenario=sc, seed=seed, n=n, spearman=s, pearson=p,
-                              pick=pick["method"], pick_gap=pick["avg_gap"], best=best["method"],
-                              best_gap=best["avg_gap"], original_gap=float(orig.iloc[0]) if len(orig) else np.nan,
-                              floor=float(g["avg_gap_floor"].iloc[0]) if "avg_gap_floor" in g else np.nan))
+        cell_rows.append(
+            dict(
+                dataset=ds,
+                scenario=sc,
+                seed=seed,
+                n=n,
+                spearman=s,
+                pearson=p,
+                pick=pick["method"],
+                pick_gap=pick["avg_gap"],
+                best=best["method"],
+                best_gap=best["avg_gap"],
+                original_gap=float(orig.iloc[0]) if len(orig) else np.nan,
+                floor=float(g["avg_gap_floor"].iloc[0]) if "avg_gap_floor" in g else np.nan,
+            )
+        )
     cells = pd.DataFrame(cell_rows)
     out += "\n\nPer cell (Spearman within the cell; the proxy's pick vs the true best):\n"
     out += "| dataset | scenario | seed | n | Spearman | pick (its Avg.Gap) | best (Avg.Gap) | original | floor |\n"
     out += "|---|---|---|---|---|---|---|---|---|\n"
     for r in cells.itertuples():
-        out += (f"| {r.dataset} | {r.scenario} | {r.seed} | {r.n} | {r.spearman:.2f} | {r.pick} ({r.pick_gap:.2f}) | "
-                f"{r.best} ({r.best_gap:.2f}) | {r.original_gap:.2f} | {r.floor:.2f} |\n")
-    out += (f"\nmean within-cell Spearman {cells['spearman'].mean():.3f} (min {cells['spearman'].min():.2f}); "
-            f"proxy pick's Avg.Gap mean {cells['pick_gap'].mean():.2f} vs best {cells['best_gap'].mean():.2f} "
-            f"vs original {cells['original_gap'].mean():.2f}\n")
+        out += (
+            f"| {r.dataset} | {r.scenario} | {r.seed} | {r.n} | {r.spearman:.2f} | {r.pick} ({r.pick_gap:.2f}) | "
+            f"{r.best} ({r.best_gap:.2f}) | {r.original_gap:.2f} | {r.floor:.2f} |\n"
+        )
+    out += (
+        f"\nmean within-cell Spearman {cells['spearman'].mean():.3f} (min {cells['spearman'].min():.2f}); "
+        f"proxy pick's Avg.Gap mean {cells['pick_gap'].mean():.2f} vs best {cells['best_gap'].mean():.2f} "
+        f"vs original {cells['original_gap'].mean():.2f}\n"
+    )
 
     # where it fails: rows whose proxy rank is far from their Avg.Gap rank, overall
     df["rank_proxy"] = df["proxy_gap"].rank(pct=True)
     df["rank_gap"] = df["avg_gap"].rank(pct=True)
     df["rank_err"] = df["rank_proxy"] - df["rank_gap"]
-    cols = ["dataset", "scenario", "seed", "method", "avg_gap", "proxy_gap", "proxy_fa", "proxy_mia", "proxy_dist",
-            "proxy_damage", "FA", "RA", "TA", "MIA", "FA_retrain", "MIA_retrain"]
+    cols = [
+        "dataset",
+        "scenario",
+        "seed",
+        "method",
+        "avg_gap",
+        "proxy_gap",
+        "proxy_fa",
+        "proxy_mia",
+        "proxy_dist",
+        "proxy_damage",
+        "FA",
+        "RA",
+        "TA",
+        "MIA",
+        "FA_retrain",
+        "MIA_retrain",
+    ]
     cols = [c for c in cols if c in df.columns]
     worst = df.reindex(df["rank_err"].abs().sort_values(ascending=False).index).head(12)
     out += "\nLargest overall rank disagreements (rank_err = pct-rank(proxy) − pct-rank(avg_gap)):\n"
@@ -191,39 +262,56 @@ def report(df: pd.DataFrame) -> str:
     out += "\nMean overall rank error by method family (> 0: the proxy rates it worse than Avg.Gap does):\n"
     out += " ".join(f"{k} {v:+.2f}" for k, v in fam["mean"].items()) + "\n"
     # per-term: which proxy term tracks which gap term
-    out += "\nSpearman of each proxy term vs Avg.Gap (all rows): " + ", ".join(
-        f"{c} {corr(df[c], df['avg_gap'])[0]:.2f}" for c in ["proxy_fa", "proxy_mia", "proxy_dist", "proxy_damage"]
-        if c in df.columns) + "\n"
+    out += (
+        "\nSpearman of each proxy term vs Avg.Gap (all rows): "
+        + ", ".join(
+            f"{c} {corr(df[c], df['avg_gap'])[0]:.2f}"
+            for c in ["proxy_fa", "proxy_mia", "proxy_dist", "proxy_damage"]
+            if c in df.columns
+        )
+        + "\n"
+    )
     return out
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    ap.add_argument("--fashion", action="store_true", help="add a Fashion-MNIST subset (5000) on random 10%% and class 0")
+    ap.add_argument(
+        "--fashion", action="store_true", help="add a Fashion-MNIST subset (5000) on random 10%% and class 0"
+    )
     ap.add_argument("--fashion-subset", type=int, default=5000)
     ap.add_argument("--data-dir", default="/work/shared/data")
     ap.add_argument("--out", default="/tmp/validate-proxy")
     ap.add_argument("--cache-dir", default="/tmp/validate-cache")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--report-only", action="store_true")
-    ap.add_argument("--keep-guards", action="store_true", help="leave out the jobs the divergence guards stop "
-                    "instead of rerunning them unguarded")
+    ap.add_argument(
+        "--keep-guards",
+        action="store_true",
+        help="leave out the jobs the divergence guards stop instead of rerunning them unguarded",
+    )
     args = ap.parse_args(argv)
 
     outs = [Path(args.out) / "digits"] + ([Path(args.out) / "fashion"] if args.fashion else [])
     if not args.report_only:
         cfgs = [config("proxy_validation_digits", ["digits"], SCENARIOS, args.seeds)]
         if args.fashion:
-            cfgs.append(config("proxy_validation_fashion",
-                               [{"name": "fashion_mnist", "subset": args.fashion_subset, "label": "fashion5k"}],
-                               FASHION_SCENARIOS, args.seeds))
+            cfgs.append(
+                config(
+                    "proxy_validation_fashion",
+                    [{"name": "fashion_mnist", "subset": args.fashion_subset, "label": "fashion5k"}],
+                    FASHION_SCENARIOS,
+                    args.seeds,
+                )
+            )
         for cfg, out in zip(cfgs, outs):
             t0 = time.perf_counter()
-            res = run_bench(cfg, out, cache_dir=args.cache_dir, quiet=True, jobs=args.jobs,
-                            data_dir=args.data_dir)
-            print(f"{cfg.name}: {res.ran} jobs ran, {res.skipped_done} already done, {res.trained} models trained, "
-                  f"{len(res.failed)} failed, {time.perf_counter() - t0:.0f} s")
+            res = run_bench(cfg, out, cache_dir=args.cache_dir, quiet=True, jobs=args.jobs, data_dir=args.data_dir)
+            print(
+                f"{cfg.name}: {res.ran} jobs ran, {res.skipped_done} already done, {res.trained} models trained, "
+                f"{len(res.failed)} failed, {time.perf_counter() - t0:.0f} s"
+            )
             for what, err in res.failed:
                 print(f"  FAILED {what}: {err[:160]}")
             if not args.keep_guards:

@@ -13,6 +13,7 @@ Parts (printed as tables):
 3. MLP (last-layer influence, frozen extractor): dp, eop, robust with IF, hard vs soft.
 4. Time of influence + weights + IF vs exact retraining.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,8 @@ from unlearnkit.objectives import CORRECTION_TARGETS, dp_gap, eop_gap, target_va
 from unlearnkit.influence import LinearInfluence, linear_head_hessian
 from unlearnkit.unlearn import Plan
 
-LAM_BINARY = 2.2622          # the spec's λ on the binary weight vector w
-LAM = 2 * LAM_BINARY         # the same objective in the 2-logit softmax parametrisation (w = Θ₁ − Θ₀, Θ₀ = −Θ₁)
+LAM_BINARY = 2.2622  # the spec's λ on the binary weight vector w
+LAM = 2 * LAM_BINARY  # the same objective in the 2-logit softmax parametrisation (w = Θ₁ − Θ₀, Θ₀ = −Θ₁)
 
 
 def fit(phi, y, lam, weights=None, theta0=None, tol=1e-10, max_iter=50):
@@ -103,7 +104,9 @@ def part_loo(ds, n_loo, seed=0):
             actual[name].append(surrogate(name, th, X[va], y[va], g[va]) - f0[name])
         actual["utility"].append(util(th) - f0["utility"])
     per_refit = (time.perf_counter() - t0) / n_loo
-    print(f"\n## 1. Influence vs exact leave-one-out (logreg, {n_loo} removals of {len(tr)}, refit {per_refit:.2f} s each)")
+    print(
+        f"\n## 1. Influence vs exact leave-one-out (logreg, {n_loo} removals of {len(tr)}, refit {per_refit:.2f} s each)"
+    )
     print("| f | Pearson | Spearman | spec |")
     print("|---|---|---|---|")
     spec = {"dp": "Pearson 0.998", "eop": "Pearson 0.9995", "utility": "Spearman 0.999"}
@@ -137,26 +140,45 @@ def part_logreg(seeds):
                 t0 = time.perf_counter()
                 variants[f"{scheme} retrain"] = fit(X[tr], y[tr], LAM, weights=np.maximum(1 + eps, 0), theta0=theta)
                 t_re = time.perf_counter() - t0
-                times.append(dict(target=target, scheme=scheme, unlearn=res.seconds, retrain=t_re, fit=t_fit,
-                                  neg=h["soft_frac_negative_weight"], lo=h["soft_eps_min"], hi=h["soft_eps_max"]))
+                times.append(
+                    dict(
+                        target=target,
+                        scheme=scheme,
+                        unlearn=res.seconds,
+                        retrain=t_re,
+                        fit=t_fit,
+                        neg=h["soft_frac_negative_weight"],
+                        lo=h["soft_eps_min"],
+                        hi=h["soft_eps_max"],
+                    )
+                )
             for name, th in variants.items():
                 for part, idx in (("val", va), ("test", te)):
                     m = evaluate(th, X[idx], y[idx], g[idx])
                     rows.setdefault((target, name, part), []).append(
-                        (m["acc"], signed(target, th, X[idx], y[idx], g[idx]), surrogate(target, th, X[idx], y[idx], g[idx])))
+                        (
+                            m["acc"],
+                            signed(target, th, X[idx], y[idx], g[idx]),
+                            surrogate(target, th, X[idx], y[idx], g[idx]),
+                        )
+                    )
     print(f"\n## 2. Adult, logistic regression (no intercept, λ={LAM_BINARY}), mean ± sd over seeds {list(seeds)}")
     print("target gap = signed label-based gap (group 1 − group 0; DP: positive rate, EOP: TPR); f = smooth surrogate")
     print("| target | variant | split | acc | target gap | f |")
     print("|---|---|---|---|---|---|")
     for (target, name, part), vals in rows.items():
         v = np.array(vals)
-        print(f"| {target} | {name} | {part} | {v[:, 0].mean():.2f} ± {v[:, 0].std():.2f} | "
-              f"{v[:, 1].mean():+.3f} ± {v[:, 1].std():.3f} | {v[:, 2].mean():+.3f} |")
+        print(
+            f"| {target} | {name} | {part} | {v[:, 0].mean():.2f} ± {v[:, 0].std():.2f} | "
+            f"{v[:, 1].mean():+.3f} ± {v[:, 1].std():.3f} | {v[:, 2].mean():+.3f} |"
+        )
     print("\nsoft weights (qp): fraction with 1+ε<0 and range of ε, per target (mean over seeds)")
     for target in ("dp", "eop"):
         q = [t for t in times if t["target"] == target and t["scheme"] == "qp"]
-        print(f"  {target}: 1+ε<0 for {100 * np.mean([t['neg'] for t in q]):.2f}% ; ε ∈ [{np.mean([t['lo'] for t in q]):.2f}, "
-              f"{np.mean([t['hi'] for t in q]):.2f}]")
+        print(
+            f"  {target}: 1+ε<0 for {100 * np.mean([t['neg'] for t in q]):.2f}% ; ε ∈ [{np.mean([t['lo'] for t in q]):.2f}, "
+            f"{np.mean([t['hi'] for t in q]):.2f}]"
+        )
     return times
 
 
@@ -164,8 +186,18 @@ def _eps(ds, split, wo, model):
     plan = Plan.make("if", "soft", weighting_options=wo)
     from unlearnkit.context import UnlearnContext
 
-    ctx = UnlearnContext(model=model, original=model, dataset=ds, split=split, num_classes=2, device=torch.device("cpu"),
-                         seed=0, options=plan.options, weighting=plan.weighting, target=plan.target)
+    ctx = UnlearnContext(
+        model=model,
+        original=model,
+        dataset=ds,
+        split=split,
+        num_classes=2,
+        device=torch.device("cpu"),
+        seed=0,
+        options=plan.options,
+        weighting=plan.weighting,
+        target=plan.target,
+    )
     plan.weighting.prepare(ctx)
     return plan.weighting.eps_train
 
@@ -186,12 +218,16 @@ def part_mlp(seeds, lam):
             for scheme in ("hard", "qp"):
                 wo = {"target": target, "scheme": scheme, "k": 0.2, "lam": lam}
                 res = uk.unlearn(model, ds, split, "if", "soft", weighting_options=wo, device="cpu", train_config=tc)
-                ev = Evaluation(ds, split, torch.device("cpu"), seed, model, None, Plan.make("if", "soft", weighting_options=wo))
+                ev = Evaluation(
+                    ds, split, torch.device("cpu"), seed, model, None, Plan.make("if", "soft", weighting_options=wo)
+                )
                 r = METRICS.get("fairness")().compute(res.model, ev)
-                rows.setdefault((target, "original"), []).append((r["val_acc_before"], r["val_target_before"],
-                                                                 r["acc_before"], r["target_before"], 0.0))
-                rows.setdefault((target, scheme), []).append((r["val_acc_after"], r["val_target_after"], r["acc_after"],
-                                                             r["target_after"], res.seconds))
+                rows.setdefault((target, "original"), []).append(
+                    (r["val_acc_before"], r["val_target_before"], r["acc_before"], r["target_before"], 0.0)
+                )
+                rows.setdefault((target, scheme), []).append(
+                    (r["val_acc_after"], r["val_target_after"], r["acc_after"], r["target_after"], res.seconds)
+                )
     print(f"\n## 3. Adult, MLP [64] last-layer influence (λ={lam}), IF step, mean over seeds {list(seeds)}")
     print("target = |DP|, |EOP| (label-based) or robust accuracy (%) on the fixed reflected set")
     print("| target | variant | val acc | val target | test acc | test target | IF s (incl. influence+weights) |")
@@ -218,8 +254,10 @@ if __name__ == "__main__":
         print("\n## 4. Time (logreg, mean over seeds and targets)")
         for scheme in ("hard", "qp"):
             q = [t for t in times if t["scheme"] == scheme]
-            print(f"  {scheme}: influence + weights + IF {np.mean([t['unlearn'] for t in q]):.2f} s; "
-                  f"weighted exact refit (warm start) {np.mean([t['retrain'] for t in q]):.2f} s; "
-                  f"full fit from scratch {np.mean([t['fit'] for t in q]):.2f} s")
+            print(
+                f"  {scheme}: influence + weights + IF {np.mean([t['unlearn'] for t in q]):.2f} s; "
+                f"weighted exact refit (warm start) {np.mean([t['retrain'] for t in q]):.2f} s; "
+                f"full fit from scratch {np.mean([t['fit'] for t in q]):.2f} s"
+            )
     if "mlp" not in ARGS.skip:
         part_mlp(ARGS.seeds, ARGS.mlp_lam)

@@ -15,6 +15,7 @@ forget class (top class of the TRW table) next to where the retrained models sen
 ``challenge``: the challenge score (reference protocol, and the earlier legacy_cv variant) of the
 original, retrain, rl and ft on digits with a random 10 % forget set, N runs per side.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,11 +26,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-TRAIN_DIGITS = {"optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 0.0005, "epochs": 30,
-                "batch_size": 64, "schedule": "cosine"}
+TRAIN_DIGITS = {
+    "optimizer": "sgd",
+    "lr": 0.05,
+    "momentum": 0.9,
+    "weight_decay": 0.0005,
+    "epochs": 30,
+    "batch_size": 64,
+    "schedule": "cosine",
+}
 TRAIN_FASHION = dict(TRAIN_DIGITS, epochs=15, batch_size=128)
-METHOD_OPTIONS = {"rl": {"lr": 0.01, "epochs": 5, "forget_weight": 1.0},  # the class preset's measured settings
-                  "neggrad_plus": {"lr": 0.01, "epochs": 5, "forget_weight": 0.1, "grad_clip": 5.0}}
+METHOD_OPTIONS = {
+    "rl": {"lr": 0.01, "epochs": 5, "forget_weight": 1.0},  # the class preset's measured settings
+    "neggrad_plus": {"lr": 0.01, "epochs": 5, "forget_weight": 0.1, "grad_clip": 5.0},
+}
 TARGETS = [
     "none",
     {"name": "trw", "label": "b0", "options": {"beta": 0}},
@@ -37,24 +47,57 @@ TARGETS = [
     {"name": "trw", "label": "b10_classifier_rows", "options": {"beta": 10, "similarity": "classifier_rows"}},
     {"name": "trw", "label": "b10_unseen_probs", "options": {"beta": 10, "similarity": "unseen_probs"}},
 ]
-COLS = ["FA", "RA", "TA", "MIA_NN_div", "MIA_NN_floor_max", "MIA_NN_excess", "MIA_NN_indist", "MIA_NN_auc",
-        "MIA_NN_div_test", "MIA_NN_div_rem", "MIA_NN_floor_max_rem"]
+COLS = [
+    "FA",
+    "RA",
+    "TA",
+    "MIA_NN_div",
+    "MIA_NN_floor_max",
+    "MIA_NN_excess",
+    "MIA_NN_indist",
+    "MIA_NN_auc",
+    "MIA_NN_div_test",
+    "MIA_NN_div_rem",
+    "MIA_NN_floor_max_rem",
+]
 
 
 def configs(seeds, fashion_seeds, ulira: bool):
     from unlearnkit.bench.config import BenchConfig
 
     metrics = ["accuracy", "mia_nn"] + (["ulira"] if ulira else [])
-    common = dict(methods=["retrain", "rl", "neggrad_plus"], method_options=METHOD_OPTIONS, targets=TARGETS,
-                  metrics=metrics, metric_options={"mia_nn": {"R": 3}, "ulira": {"K": 4}})
-    digits = BenchConfig.model_validate(dict(
-        common, name="trw_digits", datasets=["digits"], model="mlp", train=TRAIN_DIGITS, seeds=seeds,
-        scenarios=[{"kind": "class", "classes": [3], "label": "digits3"},
-                   {"kind": "class", "classes": [8], "label": "digits8"}]))
-    fashion = BenchConfig.model_validate(dict(
-        common, name="trw_fashion", datasets=[{"name": "fashion_mnist", "subset": 5000}],
-        model={"name": "mlp", "options": {"hidden": [256, 128]}}, train=TRAIN_FASHION, seeds=fashion_seeds,
-        scenarios=[{"kind": "class", "classes": [0], "label": "fashion0"}]))
+    common = dict(
+        methods=["retrain", "rl", "neggrad_plus"],
+        method_options=METHOD_OPTIONS,
+        targets=TARGETS,
+        metrics=metrics,
+        metric_options={"mia_nn": {"R": 3}, "ulira": {"K": 4}},
+    )
+    digits = BenchConfig.model_validate(
+        dict(
+            common,
+            name="trw_digits",
+            datasets=["digits"],
+            model="mlp",
+            train=TRAIN_DIGITS,
+            seeds=seeds,
+            scenarios=[
+                {"kind": "class", "classes": [3], "label": "digits3"},
+                {"kind": "class", "classes": [8], "label": "digits8"},
+            ],
+        )
+    )
+    fashion = BenchConfig.model_validate(
+        dict(
+            common,
+            name="trw_fashion",
+            datasets=[{"name": "fashion_mnist", "subset": 5000}],
+            model={"name": "mlp", "options": {"hidden": [256, 128]}},
+            train=TRAIN_FASHION,
+            seeds=fashion_seeds,
+            scenarios=[{"kind": "class", "classes": [0], "label": "fashion0"}],
+        )
+    )
     return [digits, fashion]
 
 
@@ -94,16 +137,30 @@ def where_mass_goes(cfg, data_dir) -> list[str]:
         models = Models(spec, ds, split, dev)
         original, _ = models.original()
         f = int(np.unique(ds.labels[split.forget])[0])
-        p_r = np.mean([torch.softmax(predict_logits(m, ds, split.forget), 1).mean(0).numpy()
-                       for m in models.retrained_models(4)[1:]], 0)
+        p_r = np.mean(
+            [
+                torch.softmax(predict_logits(m, ds, split.forget), 1).mean(0).numpy()
+                for m in models.retrained_models(4)[1:]
+            ],
+            0,
+        )
         p_r[f] = 0
         top = np.argsort(-p_r)[:3]
         parts = ["retrained → " + ", ".join(f"{int(c)} ({float(p_r[c]):.2f})" for c in top)]
         for t in TARGETS[1:]:
             target = REG.get("trw")(REG.get("trw").Options(**t["options"]))
-            ctx = UnlearnContext(model=original, original=original.eval(), dataset=ds, split=split,
-                                 num_classes=ds.num_classes, device=dev, seed=0, options=None, weighting=None,
-                                 target=None)
+            ctx = UnlearnContext(
+                model=original,
+                original=original.eval(),
+                dataset=ds,
+                split=split,
+                num_classes=ds.num_classes,
+                device=dev,
+                seed=0,
+                options=None,
+                weighting=None,
+                target=None,
+            )
             target.prepare(ctx)
             m = target.table.mean(0).numpy()
             parts.append(f"{t['label']} → {int(m.argmax())} ({m.max():.2f})")
@@ -146,18 +203,30 @@ def run_challenge(a) -> None:
 
     original = fit(split.train, a.seed)
     retrained = [fit(split.retain, a.seed + 1000 + i) for i in range(a.N)]  # the retrained side
-    methods = {"original": lambda seed: original,
-               "retrain": lambda seed: fit(split.retain, seed),  # fresh seeds: not the retrained side's
-               "rl": lambda seed: uk.unlearn(original, ds, split, "rl", device="cpu", seed=seed,
-                                             options=METHOD_OPTIONS["rl"]).model,
-               "ft": lambda seed: uk.unlearn(original, ds, split, "ft", device="cpu", seed=seed,
-                                             options={"lr": 0.1, "epochs": 10}).model}
+    methods = {
+        "original": lambda seed: original,
+        "retrain": lambda seed: fit(split.retain, seed),  # fresh seeds: not the retrained side's
+        "rl": lambda seed: (
+            uk.unlearn(original, ds, split, "rl", device="cpu", seed=seed, options=METHOD_OPTIONS["rl"]).model
+        ),
+        "ft": lambda seed: (
+            uk.unlearn(original, ds, split, "ft", device="cpu", seed=seed, options={"lr": 0.1, "epochs": 10}).model
+        ),
+    }
     rows = []
     for name, run in methods.items():
         t1 = time.perf_counter()
         runs = {a.seed + i: run(a.seed + i) for i in range(a.N)}
-        ev = Evaluation(ds, split, dev, a.seed, original, retrained[0], None,
-                        {"retrained_models": lambda k: retrained[:k], "unlearn": lambda m, sp, seed: runs[seed]})
+        ev = Evaluation(
+            ds,
+            split,
+            dev,
+            a.seed,
+            original,
+            retrained[0],
+            None,
+            {"retrained_models": lambda k: retrained[:k], "unlearn": lambda m, sp, seed: runs[seed]},
+        )
         row = {"method": name}
         for protocol in ("reference", "legacy_cv"):
             M = METRICS.get("challenge_score")

@@ -1,4 +1,5 @@
 """Shared small fixtures: digits, a quickly trained MLP θ_o, and splits."""
+
 from __future__ import annotations
 
 import copy

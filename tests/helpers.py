@@ -1,4 +1,5 @@
 """Small test doubles shared by test modules."""
+
 from __future__ import annotations
 
 from unlearnkit.eval.base import Need

@@ -2,6 +2,7 @@
 
 fp32 must leave ``train_model`` bit-identical to the loop before AMP existed (a verbatim copy below);
 bf16 / fp16 autocast run on CPU here (the CUDA path is the same code with device_type="cuda")."""
+
 from __future__ import annotations
 
 import copy
@@ -86,8 +87,15 @@ def test_autocast_training_on_cpu_is_finite_moves_the_weights_and_stays_near_fp3
     init = fresh(ds)
     ref = uk.train_model(copy.deepcopy(init), ds, idx, CFG, torch.device("cpu"), seed=1)
     losses = []
-    low = uk.train_model(copy.deepcopy(init), ds, idx, CFG.model_copy(update={"precision": mode}),
-                         torch.device("cpu"), seed=1, on_epoch=lambda e, loss: losses.append(loss))
+    low = uk.train_model(
+        copy.deepcopy(init),
+        ds,
+        idx,
+        CFG.model_copy(update={"precision": mode}),
+        torch.device("cpu"),
+        seed=1,
+        on_epoch=lambda e, loss: losses.append(loss),
+    )
     assert all(math.isfinite(v) for v in losses) and losses[-1] < losses[0]
     w0, w1, w2 = weights(init), weights(ref), weights(low)
     for k in w0:
@@ -134,7 +142,7 @@ def test_fp16_scaler_scales_backward_unscales_and_skips_an_overflowing_step():
     w0 = lin.weight.detach().clone()
     opt.zero_grad()
     prec.backward(lin(x).sum())  # d/dw = x = 1, scaled by the initial scale 2**16
-    assert torch.equal(lin.weight.grad, torch.full((1, 3), 2.0 ** 16))
+    assert torch.equal(lin.weight.grad, torch.full((1, 3), 2.0**16))
     prec.unscale_(opt)
     prec.unscale_(opt)  # idempotent within a step
     assert torch.equal(lin.weight.grad, torch.ones(1, 3))
@@ -146,7 +154,7 @@ def test_fp16_scaler_scales_backward_unscales_and_skips_an_overflowing_step():
     prec.backward(lin(torch.full((1, 3), float("inf"))).sum())
     prec.step(opt)
     assert torch.equal(lin.weight, w1)
-    assert prec.scaler.get_scale() == 2.0 ** 15
+    assert prec.scaler.get_scale() == 2.0**15
 
 
 def test_unknown_precision_names_the_choices():
@@ -174,10 +182,14 @@ def test_unlearning_loop_under_autocast_on_cpu_moves_like_fp32(digits, random_sp
     goes through the gradient scaler, unscaled before clipping)."""
     opts = {"epochs": 1, "grad_clip": 1.0}
     ref = uk.unlearn(theta_o, digits, random_split, "rl", options=opts, device="cpu", stop="none")
-    low = uk.unlearn(theta_o, digits, random_split, "rl", options={**opts, "precision": mode}, device="cpu",
-                     stop="none")
+    low = uk.unlearn(
+        theta_o, digits, random_split, "rl", options={**opts, "precision": mode}, device="cpu", stop="none"
+    )
     assert low.moved and all(torch.isfinite(v).all() for v in low.model.state_dict().values())
     assert abs(low.param_change - ref.param_change) < 0.2 * ref.param_change
-    agree = (low.model(digits.inputs(random_split.test)).argmax(1)
-             == ref.model(digits.inputs(random_split.test)).argmax(1)).float().mean()
+    agree = (
+        (low.model(digits.inputs(random_split.test)).argmax(1) == ref.model(digits.inputs(random_split.test)).argmax(1))
+        .float()
+        .mean()
+    )
     assert agree > 0.95

@@ -1,5 +1,6 @@
 """The audit of a deletion request: hand-worked numbers on a constructed case, agreement with the MIA
 reference, recomputation from the saved files, --verify-retrain, and a safe HTML page."""
+
 from __future__ import annotations
 
 import json
@@ -22,10 +23,21 @@ def cli(*args):
 
 
 # ------------------------------------------------------------------------------------------ constructed case
-X = torch.tensor([[2, 0], [0, 2],                   # 0, 1: forget (labels 0, 1)
-                  [3, 0], [0, 3], [1, 0], [1, 0],   # 2..5: retain (labels 0, 1, 0, 1)
-                  [1, 0], [0, 1], [0, 1], [1, 0]],  # 6..9: test = held-out (labels 0, 0, 1, 1)
-                 dtype=torch.float32)
+X = torch.tensor(
+    [
+        [2, 0],
+        [0, 2],  # 0, 1: forget (labels 0, 1)
+        [3, 0],
+        [0, 3],
+        [1, 0],
+        [1, 0],  # 2..5: retain (labels 0, 1, 0, 1)
+        [1, 0],
+        [0, 1],
+        [0, 1],
+        [1, 0],
+    ],  # 6..9: test = held-out (labels 0, 0, 1, 1)
+    dtype=torch.float32,
+)
 Y = torch.tensor([0, 1, 0, 1, 0, 1, 0, 0, 1, 1])
 
 
@@ -39,8 +51,9 @@ def linear(weight):
 
 @pytest.fixture
 def toy():
-    ds = uk.ArrayDataset("toy", X.clone(), Y.clone(), 2, pool=np.arange(6), test=np.arange(6, 10),
-                         class_names=["cat", "dog"])
+    ds = uk.ArrayDataset(
+        "toy", X.clone(), Y.clone(), 2, pool=np.arange(6), test=np.arange(6, 10), class_names=["cat", "dog"]
+    )
     return ds, deletion_split(ds, [0, 1])
 
 
@@ -54,18 +67,44 @@ def test_audit_by_hand(toy):
     assert (rec["after"]["FA"], rec["after"]["RA"], rec["after"]["heldout_acc"]) == (0.0, 25.0, 50.0)
     assert rec["param_change"] == 2.0  # four unit changes: sqrt(4)
     assert rec["request"]["forget_counts"] == [1, 1] and rec["request"]["n_forget"] == 2
-    assert rec["data"] | {"fingerprint": None} == {"name": "toy", "fingerprint": None, "num_classes": 2, "n_train": 6,
-                                                   "n_retain": 4, "n_retain_sample": 4, "n_heldout": 4}
+    assert rec["data"] | {"fingerprint": None} == {
+        "name": "toy",
+        "fingerprint": None,
+        "num_classes": 2,
+        "n_train": 6,
+        "n_retain": 4,
+        "n_retain_sample": 4,
+        "n_heldout": 4,
+    }
     assert rec["per_class"] == [
-        {"class": 0, "name": "cat", "n_forget": 1, "n_heldout": 2, "FA_before": 100.0, "FA_after": 0.0,
-         "heldout_acc_before": 50.0, "heldout_acc_after": 50.0},
-        {"class": 1, "name": "dog", "n_forget": 1, "n_heldout": 2, "FA_before": 100.0, "FA_after": 0.0,
-         "heldout_acc_before": 50.0, "heldout_acc_after": 50.0}]
+        {
+            "class": 0,
+            "name": "cat",
+            "n_forget": 1,
+            "n_heldout": 2,
+            "FA_before": 100.0,
+            "FA_after": 0.0,
+            "heldout_acc_before": 50.0,
+            "heldout_acc_after": 50.0,
+        },
+        {
+            "class": 1,
+            "name": "dog",
+            "n_forget": 1,
+            "n_heldout": 2,
+            "FA_before": 100.0,
+            "FA_after": 0.0,
+            "heldout_acc_before": 50.0,
+            "heldout_acc_after": 50.0,
+        },
+    ]
     # MIA-efficacy: SalUn's attack with D_r members and held-out non-members, applied to D_f
     for side, model in (("before", original), ("after", unlearned)):
         with torch.no_grad():
-            feats = {k: confidence_features(model(X[idx]), Y[idx]) for k, idx in
-                     (("m", [2, 3, 4, 5]), ("n", [6, 7, 8, 9]), ("f", [0, 1]))}
+            feats = {
+                k: confidence_features(model(X[idx]), Y[idx])
+                for k, idx in (("m", [2, 3, 4, 5]), ("n", [6, 7, 8, 9]), ("f", [0, 1]))
+            }
         assert rec[side]["MIA"] == mia_efficacy_score(feats["m"], feats["n"], feats["f"], seed=0)
     assert rec["proxy_gap_before"] is None or "proxy" in uk.METRICS
 
@@ -105,11 +144,29 @@ def test_html_is_escaped_and_self_contained(toy):
     ds.class_names = ["<img src=x onerror=alert(1)>", "dog"]
     rec = uk.audit(linear([[0, 1], [1, 0]]), linear([[1, 0], [0, 1]]), ds, split)
     rec["request_source"] = "<script>alert(1)</script>"
-    rec["run"] = {"method": "rl", "weighting": "uniform", "target": "none", "options": {"method": {"lr": "<u>"}},
-                  "seed": 0, "device": "cpu", "wall_s": 0.5, "passes": {"total": 20, "eval_forward": 4},
-                  "stop": "auto",
-                  "history": [{"auto_stop": {"best_step": 2, "steps_run": 4, "best_proxy_gap": 0.5, "evaluations": 3,
-                                             "reason": "<proxy flat>", "warnings": []}}]}
+    rec["run"] = {
+        "method": "rl",
+        "weighting": "uniform",
+        "target": "none",
+        "options": {"method": {"lr": "<u>"}},
+        "seed": 0,
+        "device": "cpu",
+        "wall_s": 0.5,
+        "passes": {"total": 20, "eval_forward": 4},
+        "stop": "auto",
+        "history": [
+            {
+                "auto_stop": {
+                    "best_step": 2,
+                    "steps_run": 4,
+                    "best_proxy_gap": 0.5,
+                    "evaluations": 3,
+                    "reason": "<proxy flat>",
+                    "warnings": [],
+                }
+            }
+        ],
+    }
     page = to_html(rec)
     assert "<script" not in page and "<img" not in page and "<u>" not in page and "lr=&lt;u&gt;" in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&lt;img src=x onerror=alert(1)&gt;" in page
@@ -133,9 +190,25 @@ def run(tmp_path_factory):
 
     ids = training_split(ds, 0, 0.1)[0][::35]
     (root / "ids.txt").write_text("\n".join(map(str, ids)))
-    res = cli("unlearn", "--checkpoint", root / "model" / "model.safetensors", "--forget", root / "ids.txt",
-              "--method", "neggrad_plus", "--option", "epochs=1", "--audit-option", "retain_sample=300", "--device",
-              "cpu", "--cache-dir", root / "cache", "--out", root / "out")
+    res = cli(
+        "unlearn",
+        "--checkpoint",
+        root / "model" / "model.safetensors",
+        "--forget",
+        root / "ids.txt",
+        "--method",
+        "neggrad_plus",
+        "--option",
+        "epochs=1",
+        "--audit-option",
+        "retain_sample=300",
+        "--device",
+        "cpu",
+        "--cache-dir",
+        root / "cache",
+        "--out",
+        root / "out",
+    )
     assert res.exit_code == 0, res.output
     return root, ds, meta, ids
 
@@ -171,9 +244,26 @@ def test_no_retraining_without_the_flag_and_true_gap_with_it(run):
     root, ds, meta, ids = run
     assert not (root / "cache").exists()  # the run above had no --verify-retrain
     out, cache = root / "verified", root / "cache2"
-    res = cli("unlearn", "--checkpoint", root / "model" / "model.safetensors", "--forget", root / "ids.txt",
-              "--method", "neggrad_plus", "--option", "epochs=1", "--audit-option", "retain_sample=300",
-              "--verify-retrain", "--device", "cpu", "--cache-dir", cache, "--out", out)
+    res = cli(
+        "unlearn",
+        "--checkpoint",
+        root / "model" / "model.safetensors",
+        "--forget",
+        root / "ids.txt",
+        "--method",
+        "neggrad_plus",
+        "--option",
+        "epochs=1",
+        "--audit-option",
+        "retain_sample=300",
+        "--verify-retrain",
+        "--device",
+        "cpu",
+        "--cache-dir",
+        cache,
+        "--out",
+        out,
+    )
     assert res.exit_code == 0, res.output
     assert "true Avg.Gap to retrain" in res.output
     assert len(list(cache.glob("*.safetensors"))) == 1
@@ -181,8 +271,14 @@ def test_no_retraining_without_the_flag_and_true_gap_with_it(run):
     # θ_r trained independently with the same recipe classifies D_f exactly as the audit says
     split = deletion_split(ds, ids, meta)
     torch.manual_seed(0)
-    theta_r = uk.train_model(uk.build_model("mlp", ds.input_shape, 10), ds, split.retain,
-                             uk.TrainConfig(**meta.train), torch.device("cpu"), seed=0)
+    theta_r = uk.train_model(
+        uk.build_model("mlp", ds.input_shape, 10),
+        ds,
+        split.retain,
+        uk.TrainConfig(**meta.train),
+        torch.device("cpu"),
+        seed=0,
+    )
     ev = uk.Evaluation(ds, split, torch.device("cpu"))
     ref = uk.METRICS.get("accuracy")().compute(theta_r, ev)
     assert vr["retrained"]["FA"] == ref["FA"] and vr["retrained"]["TA"] == ref["TA"]

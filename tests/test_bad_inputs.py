@@ -6,6 +6,7 @@ it must exit with code 2, print a message matching its regex (whitespace folded,
 print no traceback, and leave every file under the tmp dir as it was (no results.db written or lost,
 no cache entry trained). Each library case must raise ``UnlearnkitError`` matching its regex.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -23,9 +24,16 @@ import unlearnkit as uk
 from unlearnkit.cli import app
 from unlearnkit.errors import UnlearnkitError
 
-TINY = {"datasets": ["digits"], "model": "mlp", "train": {"epochs": 2, "lr": 0.05},
-        "scenarios": [{"kind": "random", "fraction": 0.1}], "methods": ["ft"],
-        "method_options": {"ft": {"epochs": 1}}, "seeds": [0], "metrics": ["accuracy"]}
+TINY = {
+    "datasets": ["digits"],
+    "model": "mlp",
+    "train": {"epochs": 2, "lr": 0.05},
+    "scenarios": [{"kind": "random", "fraction": 0.1}],
+    "methods": ["ft"],
+    "method_options": {"ft": {"epochs": 1}},
+    "seeds": [0],
+    "metrics": ["accuracy"],
+}
 CSV = "{tmp}/t.csv"
 TABLE = [{"name": "tabular_csv", "options": {"path": CSV, "label": "y"}}]
 
@@ -66,62 +74,273 @@ CLI_CASES = [
     C("executor-unknown", bench("--executor", "slurm"), r"unknown executor 'slurm'"),
     C("device-unknown", bench("--device", "tpu"), r"unknown device 'tpu'"),
     C("options-file-missing", bench("--options", "{tmp}/nope.yaml"), r"options file .*nope.yaml.* not found"),
-    C("options-method-not-in-grid", bench("--options", "{tmp}/tuned.yaml"), r"options file tuned.yaml: method_options has options for 'rl', which is not in methods", files={"tuned.yaml": "method_options: {rl: {lr: 0.01}}\n"}),
-    C("options-not-a-mapping", bench("--options", "{tmp}/tuned.yaml"), r"tuned.yaml must hold method_options: a mapping", files={"tuned.yaml": "method_options: [ft]\n"}),
-    C("options-value-not-a-mapping", bench("--options", "{tmp}/tuned.yaml"), r"tuned.yaml must hold method_options: a mapping", files={"tuned.yaml": "method_options: {ft: 3}\n"}),
+    C(
+        "options-method-not-in-grid",
+        bench("--options", "{tmp}/tuned.yaml"),
+        r"options file tuned.yaml: method_options has options for 'rl', which is not in methods",
+        files={"tuned.yaml": "method_options: {rl: {lr: 0.01}}\n"},
+    ),
+    C(
+        "options-not-a-mapping",
+        bench("--options", "{tmp}/tuned.yaml"),
+        r"tuned.yaml must hold method_options: a mapping",
+        files={"tuned.yaml": "method_options: [ft]\n"},
+    ),
+    C(
+        "options-value-not-a-mapping",
+        bench("--options", "{tmp}/tuned.yaml"),
+        r"tuned.yaml must hold method_options: a mapping",
+        files={"tuned.yaml": "method_options: {ft: 3}\n"},
+    ),
     C("preset-unknown", ["bench", "--preset", "quik", "--out", "{out}"], r"unknown preset 'quik'"),
     C("preset-and-config", bench("--preset", "quick"), r"give exactly one of --preset NAME or --config"),
-    C("config-missing", ["bench", "--config", "{tmp}/none.yaml", "--out", "{out}"], r"config file .*none.yaml.* not found"),
-    C("config-bad-yaml", ["bench", "--config", "{tmp}/bad.yaml", "--out", "{out}"], r"bad.yaml is not valid YAML", files={"bad.yaml": "methods: [ft\n"}),
-    C("config-not-a-mapping", ["bench", "--config", "{tmp}/bad.yaml", "--out", "{out}"], r"must hold a mapping of keys", files={"bad.yaml": "- ft\n"}),
-    C("cfg-seed-negative", bench(), r"seeds: every seed must be a whole number in 0\.\.4294967295, got -1", cfg={"seeds": [-1]}),
+    C(
+        "config-missing",
+        ["bench", "--config", "{tmp}/none.yaml", "--out", "{out}"],
+        r"config file .*none.yaml.* not found",
+    ),
+    C(
+        "config-bad-yaml",
+        ["bench", "--config", "{tmp}/bad.yaml", "--out", "{out}"],
+        r"bad.yaml is not valid YAML",
+        files={"bad.yaml": "methods: [ft\n"},
+    ),
+    C(
+        "config-not-a-mapping",
+        ["bench", "--config", "{tmp}/bad.yaml", "--out", "{out}"],
+        r"must hold a mapping of keys",
+        files={"bad.yaml": "- ft\n"},
+    ),
+    C(
+        "cfg-seed-negative",
+        bench(),
+        r"seeds: every seed must be a whole number in 0\.\.4294967295, got -1",
+        cfg={"seeds": [-1]},
+    ),
     C("cfg-seed-float", bench(), r"every seed must be a whole number .* got 1\.5", cfg={"seeds": [1.5]}),
     C("cfg-seeds-empty", bench(), r"seeds is empty", cfg={"seeds": []}),
-    C("method-options-typo", bench(), r"method_options has options for 'fft', which is not in methods \['ft'\].*Did you mean 'ft'", cfg={"method_options": {"fft": {"epochs": 1}}}),
-    C("method-options-not-in-grid", bench(), r"method_options has options for 'ga', which is not in methods", cfg={"method_options": {"ga": {"epochs": 1}}}),
-    C("metric-options-not-in-grid", bench(), r"metric_options has options for 'mia_efficacy', which is not in metrics", cfg={"metric_options": {"mia_efficacy": {"max_shadow": 10}}}),
-    C("weighting-options-not-in-grid", bench(), r"weighting_options has options for 'falw', which is not in weightings", cfg={"weighting_options": {"falw": {"tau": 0.1}}}),
-    C("target-options-not-in-grid", bench(), r"target_options has options for 'trw', which is not in targets", cfg={"target_options": {"trw": {"beta": 1}}}),
+    C(
+        "method-options-typo",
+        bench(),
+        r"method_options has options for 'fft', which is not in methods \['ft'\].*Did you mean 'ft'",
+        cfg={"method_options": {"fft": {"epochs": 1}}},
+    ),
+    C(
+        "method-options-not-in-grid",
+        bench(),
+        r"method_options has options for 'ga', which is not in methods",
+        cfg={"method_options": {"ga": {"epochs": 1}}},
+    ),
+    C(
+        "metric-options-not-in-grid",
+        bench(),
+        r"metric_options has options for 'mia_efficacy', which is not in metrics",
+        cfg={"metric_options": {"mia_efficacy": {"max_shadow": 10}}},
+    ),
+    C(
+        "weighting-options-not-in-grid",
+        bench(),
+        r"weighting_options has options for 'falw', which is not in weightings",
+        cfg={"weighting_options": {"falw": {"tau": 0.1}}},
+    ),
+    C(
+        "target-options-not-in-grid",
+        bench(),
+        r"target_options has options for 'trw', which is not in targets",
+        cfg={"target_options": {"trw": {"beta": 1}}},
+    ),
     C("config-unknown-key", bench(), r"metric: Extra inputs are not permitted", cfg={"metric": ["accuracy"]}),
-    C("method-unknown", bench(), r"unknown method 'fft'.*Did you mean 'ft'", cfg={"methods": ["fft"], "method_options": {}}),
-    C("method-option-unknown", bench(), r"bad options for method 'ft'.*epoch", cfg={"method_options": {"ft": {"epoch": 1}}}),
-    C("train-epochs-zero", bench(), r"train\.epochs: Input should be greater than or equal to 1", cfg={"train": {"epochs": 0}}),
-    C("class-float", bench(), r"classes must be whole numbers .*got \[3\.7\]", cfg={"scenarios": [{"kind": "class", "classes": [3.7]}]}),
-    C("class-text", bench(), r"classes must be whole numbers .*got \['x'\]", cfg={"scenarios": [{"kind": "class", "classes": ["x"]}]}),
-    C("class-bool", bench(), r"classes must be whole numbers .*got \[True\]", cfg={"scenarios": [{"kind": "class", "classes": [True]}]}),
-    C("class-absent", bench(), r"class\(es\) \[42\] not in the training data", cfg={"scenarios": [{"kind": "class", "classes": [42]}]}),
-    C("subclass-float", bench(), r"classes must be whole numbers .*got \[2\.5\]", cfg={"scenarios": [{"kind": "subclass", "classes": [2.5]}]}),
-    C("indices-float", bench(), r"indices must be whole numbers .*got \[1\.5, 2\.9\]", cfg={"scenarios": [{"kind": "indices", "indices": [1.5, 2.9]}]}),
-    C("indices-text", bench(), r"indices must be whole numbers .*got \['a'\]", cfg={"scenarios": [{"kind": "indices", "indices": ["a"]}]}),
-    C("indices-npy-float", bench(), r"the indices in ids\.npy must be whole numbers .*1\.5", cfg={"scenarios": [{"kind": "indices", "file": "{tmp}/ids.npy"}]}, files={"ids.npy": np.array([1.5, 2.9])}),
-    C("indices-txt-float", bench(), r"ids\.txt must hold one integer index per line", cfg={"scenarios": [{"kind": "indices", "file": "{tmp}/ids.txt"}]}, files={"ids.txt": "1.5\n2\n"}),
-    C("indices-out-of-range", bench(), r"forget indices \[99999\] are not in the training pool", cfg={"scenarios": [{"kind": "indices", "indices": [99999]}]}),
-    C("fraction-text", bench(), r"fraction must be a number, got 'abc'", cfg={"scenarios": [{"kind": "random", "fraction": "abc"}]}),
-    C("fraction-out-of-range", bench(), r"fraction must be in \(0, 1\), got 1\.5", cfg={"scenarios": [{"kind": "random", "fraction": 1.5}]}),
-    C("scenario-option-typo", bench(), r"scenario 'random': bad options .* it takes no option 'fracton'; it takes: fraction\. Did you mean 'fraction'", cfg={"scenarios": [{"kind": "random", "fracton": 0.1}]}),
+    C(
+        "method-unknown",
+        bench(),
+        r"unknown method 'fft'.*Did you mean 'ft'",
+        cfg={"methods": ["fft"], "method_options": {}},
+    ),
+    C(
+        "method-option-unknown",
+        bench(),
+        r"bad options for method 'ft'.*epoch",
+        cfg={"method_options": {"ft": {"epoch": 1}}},
+    ),
+    C(
+        "train-epochs-zero",
+        bench(),
+        r"train\.epochs: Input should be greater than or equal to 1",
+        cfg={"train": {"epochs": 0}},
+    ),
+    C(
+        "class-float",
+        bench(),
+        r"classes must be whole numbers .*got \[3\.7\]",
+        cfg={"scenarios": [{"kind": "class", "classes": [3.7]}]},
+    ),
+    C(
+        "class-text",
+        bench(),
+        r"classes must be whole numbers .*got \['x'\]",
+        cfg={"scenarios": [{"kind": "class", "classes": ["x"]}]},
+    ),
+    C(
+        "class-bool",
+        bench(),
+        r"classes must be whole numbers .*got \[True\]",
+        cfg={"scenarios": [{"kind": "class", "classes": [True]}]},
+    ),
+    C(
+        "class-absent",
+        bench(),
+        r"class\(es\) \[42\] not in the training data",
+        cfg={"scenarios": [{"kind": "class", "classes": [42]}]},
+    ),
+    C(
+        "subclass-float",
+        bench(),
+        r"classes must be whole numbers .*got \[2\.5\]",
+        cfg={"scenarios": [{"kind": "subclass", "classes": [2.5]}]},
+    ),
+    C(
+        "indices-float",
+        bench(),
+        r"indices must be whole numbers .*got \[1\.5, 2\.9\]",
+        cfg={"scenarios": [{"kind": "indices", "indices": [1.5, 2.9]}]},
+    ),
+    C(
+        "indices-text",
+        bench(),
+        r"indices must be whole numbers .*got \['a'\]",
+        cfg={"scenarios": [{"kind": "indices", "indices": ["a"]}]},
+    ),
+    C(
+        "indices-npy-float",
+        bench(),
+        r"the indices in ids\.npy must be whole numbers .*1\.5",
+        cfg={"scenarios": [{"kind": "indices", "file": "{tmp}/ids.npy"}]},
+        files={"ids.npy": np.array([1.5, 2.9])},
+    ),
+    C(
+        "indices-txt-float",
+        bench(),
+        r"ids\.txt must hold one integer index per line",
+        cfg={"scenarios": [{"kind": "indices", "file": "{tmp}/ids.txt"}]},
+        files={"ids.txt": "1.5\n2\n"},
+    ),
+    C(
+        "indices-out-of-range",
+        bench(),
+        r"forget indices \[99999\] are not in the training pool",
+        cfg={"scenarios": [{"kind": "indices", "indices": [99999]}]},
+    ),
+    C(
+        "fraction-text",
+        bench(),
+        r"fraction must be a number, got 'abc'",
+        cfg={"scenarios": [{"kind": "random", "fraction": "abc"}]},
+    ),
+    C(
+        "fraction-out-of-range",
+        bench(),
+        r"fraction must be in \(0, 1\), got 1\.5",
+        cfg={"scenarios": [{"kind": "random", "fraction": 1.5}]},
+    ),
+    C(
+        "scenario-option-typo",
+        bench(),
+        r"scenario 'random': bad options .* it takes no option 'fracton'; it takes: fraction\. Did you mean 'fraction'",
+        cfg={"scenarios": [{"kind": "random", "fracton": 0.1}]},
+    ),
     C("scenario-unknown", bench(), r"unknown scenario 'rand'", cfg={"scenarios": [{"kind": "rand"}]}),
-    C("long-tail-ratio-text", bench(), r"ratio must be a number, got 'big'", cfg={"scenarios": [{"kind": "long_tail", "fraction": 0.1, "ratio": "big"}]}),
-    C("falw-without-unseen", bench(), r"weighting 'falw' runs in no job of this grid: .*needs a held-out unseen split.*unseen_fraction > 0", cfg={"unseen_fraction": 0, "methods": ["rl"], "method_options": {}, "weightings": ["falw"]}),
-    C("trw-on-random", bench(), r"target 'trw' runs in no job of this grid: .*needs a class scenario", cfg={"methods": ["rl"], "method_options": {}, "targets": ["trw"]}),
-    C("falw-only-with-ssd", bench(), r"weighting 'falw' runs in no job of this grid: method 'ssd' cannot use weighting 'falw'", cfg={"methods": ["ssd"], "method_options": {}, "weightings": ["falw"]}),
-    C("csv-missing-value", bench(), r"t\.csv has missing values in column\(s\) \['a'\] \(1 row\(s\), first at line 8\); fill them, or pass dropna=true", cfg={"datasets": TABLE}, files={"t.csv": csv_text("")}),
-    C("csv-text-in-numeric", bench(), r"column 'a' of t\.csv is numeric except for 'abc' \(line 8\).*categorical=\[a\]", cfg={"datasets": TABLE}, files={"t.csv": csv_text("abc")}),
-    C("csv-infinite", bench(), r"column 'a' of t\.csv holds an infinite value .* line 8", cfg={"datasets": TABLE}, files={"t.csv": csv_text("inf")}),
-    C("csv-label-absent", bench(), r"column 'z' not in the table", cfg={"datasets": [{"name": "tabular_csv", "options": {"path": CSV, "label": "z"}}]}, files={"t.csv": csv_text(None)}),
-    C("subset-too-large", bench(), r"subset=100000 is not in 1\.\.", cfg={"datasets": [{"name": "digits", "subset": 100000}]}),
-    C("dataset-option-unknown", bench(), r"dataset 'digits' takes no option\(s\) \['foo'\]", cfg={"datasets": [{"name": "digits", "options": {"foo": 1}}]}),
+    C(
+        "long-tail-ratio-text",
+        bench(),
+        r"ratio must be a number, got 'big'",
+        cfg={"scenarios": [{"kind": "long_tail", "fraction": 0.1, "ratio": "big"}]},
+    ),
+    C(
+        "falw-without-unseen",
+        bench(),
+        r"weighting 'falw' runs in no job of this grid: .*needs a held-out unseen split.*unseen_fraction > 0",
+        cfg={"unseen_fraction": 0, "methods": ["rl"], "method_options": {}, "weightings": ["falw"]},
+    ),
+    C(
+        "trw-on-random",
+        bench(),
+        r"target 'trw' runs in no job of this grid: .*needs a class scenario",
+        cfg={"methods": ["rl"], "method_options": {}, "targets": ["trw"]},
+    ),
+    C(
+        "falw-only-with-ssd",
+        bench(),
+        r"weighting 'falw' runs in no job of this grid: method 'ssd' cannot use weighting 'falw'",
+        cfg={"methods": ["ssd"], "method_options": {}, "weightings": ["falw"]},
+    ),
+    C(
+        "csv-missing-value",
+        bench(),
+        r"t\.csv has missing values in column\(s\) \['a'\] \(1 row\(s\), first at line 8\); fill them, or pass dropna=true",
+        cfg={"datasets": TABLE},
+        files={"t.csv": csv_text("")},
+    ),
+    C(
+        "csv-text-in-numeric",
+        bench(),
+        r"column 'a' of t\.csv is numeric except for 'abc' \(line 8\).*categorical=\[a\]",
+        cfg={"datasets": TABLE},
+        files={"t.csv": csv_text("abc")},
+    ),
+    C(
+        "csv-infinite",
+        bench(),
+        r"column 'a' of t\.csv holds an infinite value .* line 8",
+        cfg={"datasets": TABLE},
+        files={"t.csv": csv_text("inf")},
+    ),
+    C(
+        "csv-label-absent",
+        bench(),
+        r"column 'z' not in the table",
+        cfg={"datasets": [{"name": "tabular_csv", "options": {"path": CSV, "label": "z"}}]},
+        files={"t.csv": csv_text(None)},
+    ),
+    C(
+        "subset-too-large",
+        bench(),
+        r"subset=100000 is not in 1\.\.",
+        cfg={"datasets": [{"name": "digits", "subset": 100000}]},
+    ),
+    C(
+        "dataset-option-unknown",
+        bench(),
+        r"dataset 'digits' takes no option\(s\) \['foo'\]",
+        cfg={"datasets": [{"name": "digits", "options": {"foo": 1}}]},
+    ),
     C("tune-zero-trials", tune("--trials", "0"), r"trials must be a whole number ≥ 1"),
     C("tune-seeds-not-a-number", tune("--tuning-seeds", "0,x"), r"--tuning-seeds '0,x' is not a comma-separated list"),
     C("tune-seeds-negative", tune("--tuning-seeds", "-5"), r"--tuning-seeds '-5' is not a comma-separated list"),
     C("tune-nothing-to-tune", tune(), r"nothing to tune", cfg={"methods": ["retrain"], "method_options": {}}),
     C("tune-out-is-a-file", tune("--out", "{file}"), r"--out .* is an existing file"),
-    C("set-bad-yaml", unlearn("--scenario", "class", "--set", "classes=[3"), r"--set 'classes=\[3': the value '\[3' is not valid YAML"),
-    C("set-kind", unlearn("--set", "kind=class"), r"--set kind=… is not a scenario option; choose the scenario with --scenario"),
+    C(
+        "set-bad-yaml",
+        unlearn("--scenario", "class", "--set", "classes=[3"),
+        r"--set 'classes=\[3': the value '\[3' is not valid YAML",
+    ),
+    C(
+        "set-kind",
+        unlearn("--set", "kind=class"),
+        r"--set kind=… is not a scenario option; choose the scenario with --scenario",
+    ),
     C("set-empty-key", unlearn("--set", "=3"), r"--set '=3' must look like key=value"),
     C("set-no-equals", unlearn("--set", "fraction"), r"--set 'fraction' must look like key=value"),
-    C("set-class-float", unlearn("--scenario", "class", "--set", "classes=[3.7]"), r"classes must be whole numbers .*got \[3\.7\]"),
+    C(
+        "set-class-float",
+        unlearn("--scenario", "class", "--set", "classes=[3.7]"),
+        r"classes must be whole numbers .*got \[3\.7\]",
+    ),
     C("unlearn-seed-negative", unlearn("--seed", "-1"), r"every seed must be a whole number in 0\.\..*got -1"),
-    C("unlearn-trw-on-random", unlearn("--target", "trw", method="rl"), r"target 'trw' runs in no job of this grid: .*needs a class scenario"),
+    C(
+        "unlearn-trw-on-random",
+        unlearn("--target", "trw", method="rl"),
+        r"target 'trw' runs in no job of this grid: .*needs a class scenario",
+    ),
     C("unlearn-option-bad", unlearn("--option", "lr=abc"), r"bad options for method 'ft': lr"),
     C("unlearn-ssd-falw", unlearn("--weighting", "falw", method="ssd"), r"method 'ssd' cannot use weighting 'falw'"),
 ]
@@ -161,8 +380,13 @@ def readonly_dir(tmp_path: Path) -> str:
 def test_cli_rejects_bad_input(tmp_path, argv, regex, changes, files):
     from unlearnkit.bench.store import ResultStore
 
-    paths = {"tmp": str(tmp_path), "cfg": str(tmp_path / "cfg.yaml"), "out": str(tmp_path / "out"),
-             "cache": str(tmp_path / "cache"), "file": str(tmp_path / "afile.txt")}
+    paths = {
+        "tmp": str(tmp_path),
+        "cfg": str(tmp_path / "cfg.yaml"),
+        "out": str(tmp_path / "out"),
+        "cache": str(tmp_path / "cache"),
+        "file": str(tmp_path / "afile.txt"),
+    }
     if "{readonly}" in " ".join(argv):
         paths["readonly"] = readonly_dir(tmp_path)
     (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(_fill({**TINY, **changes}, paths)))
@@ -184,7 +408,9 @@ def test_cli_rejects_bad_input(tmp_path, argv, regex, changes, files):
 
 # --- the library ---------------------------------------------------------------------------------
 X4, P3, T1 = torch.randn(4, 2), np.arange(3), np.arange(3, 4)
-BIG = uk.ArrayDataset("big", torch.randn(3000, 64), torch.arange(3000) % 10, 10, pool=np.arange(2500), test=np.arange(2500, 3000))
+BIG = uk.ArrayDataset(
+    "big", torch.randn(3000, 64), torch.arange(3000) % 10, 10, pool=np.arange(2500), test=np.arange(2500, 3000)
+)
 
 
 def _check_split(ds, split):
@@ -222,43 +448,211 @@ def L(id, regex, fn):
 
 
 LIB_CASES = [
-    L("labels-fractional", r"labels must be whole class ids, got \[0\.5\]", lambda t, d: uk.ArrayDataset("t", X4, torch.tensor([0., .5, 1., 1.]), 2, pool=P3, test=T1)),
-    L("label-too-large", r"label\(s\) \[5\] outside 0\.\.2 \(num_classes=3\)", lambda t, d: uk.ArrayDataset("t", X4, torch.tensor([0, 1, 2, 5]), 3, pool=P3, test=T1)),
-    L("label-negative", r"label\(s\) \[-1\] outside 0\.\.1", lambda t, d: uk.ArrayDataset("t", X4, torch.tensor([0, 1, -1, 1]), 2, pool=P3, test=T1)),
-    L("label-bool", r"labels must be integer class ids, got dtype torch.bool", lambda t, d: uk.ArrayDataset("t", X4, torch.tensor([True, False, True, False]), 2, pool=P3, test=T1)),
-    L("num-classes-one", r"num_classes must be a whole number ≥ 2", lambda t, d: uk.ArrayDataset("t", X4, torch.zeros(4, dtype=torch.long), 1, pool=P3, test=T1)),
-    L("features-nan", r"1 sample\(s\) have NaN or infinite features \(first: index 2\)", lambda t, d: uk.ArrayDataset("t", torch.tensor([[0., 1], [1, 2], [float("nan"), 0], [3, 3]]), torch.tensor([0, 1, 0, 1]), 2, pool=P3, test=T1)),
-    L("features-inf", r"NaN or infinite features \(first: index 0\)", lambda t, d: uk.ArrayDataset("t", torch.tensor([[float("inf"), 1], [1, 2], [2, 0], [3, 3]]), torch.tensor([0, 1, 0, 1]), 2, pool=P3, test=T1)),
-    L("pool-out-of-range", r"pool indices must be in 0\.\.3", lambda t, d: uk.ArrayDataset("t", X4, torch.tensor([0, 1, 0, 1]), 2, pool=np.arange(5), test=T1)),
-    L("torch-dataset-float-labels", r"labels must be whole class ids, got \[1\.5\]", lambda t, d: uk.from_torch_dataset(torch.utils.data.TensorDataset(X4, torch.tensor([0., 1.5, 1., 0.])), torch.utils.data.TensorDataset(X4, torch.tensor([0., 1., 1., 0.])))),
-    L("torch-dataset-label-above-num-classes", r"label\(s\) \[3\] outside 0\.\.1", lambda t, d: uk.from_torch_dataset(torch.utils.data.TensorDataset(X4, torch.tensor([0, 1, 3, 0])), torch.utils.data.TensorDataset(X4, torch.tensor([0, 1, 1, 0])), num_classes=2)),
-    L("split-class-float", r"classes must be whole numbers .*\[3\.7\]", lambda t, d: uk.make_split(d, "class", classes=[3.7])),
-    L("split-class-numpy-float", r"classes must be whole numbers .*\[3\.5\]", lambda t, d: uk.make_split(d, "class", classes=np.array([3.5]))),
-    L("split-indices-float", r"indices must be whole numbers .*\[1\.5, 2\.9\]", lambda t, d: uk.make_split(d, "indices", indices=[1.5, 2.9])),
-    L("split-indices-npy-float", r"the indices in ids\.npy must be whole numbers", lambda t, d: (np.save(t / "ids.npy", np.array([4.2, 9.0])), uk.make_split(d, "indices", file=str(t / "ids.npy")))),
-    L("split-seed-negative", r"seed must be a whole number in 0\.\.4294967295, got -1", lambda t, d: uk.make_split(d, "random", seed=-1)),
+    L(
+        "labels-fractional",
+        r"labels must be whole class ids, got \[0\.5\]",
+        lambda t, d: uk.ArrayDataset("t", X4, torch.tensor([0.0, 0.5, 1.0, 1.0]), 2, pool=P3, test=T1),
+    ),
+    L(
+        "label-too-large",
+        r"label\(s\) \[5\] outside 0\.\.2 \(num_classes=3\)",
+        lambda t, d: uk.ArrayDataset("t", X4, torch.tensor([0, 1, 2, 5]), 3, pool=P3, test=T1),
+    ),
+    L(
+        "label-negative",
+        r"label\(s\) \[-1\] outside 0\.\.1",
+        lambda t, d: uk.ArrayDataset("t", X4, torch.tensor([0, 1, -1, 1]), 2, pool=P3, test=T1),
+    ),
+    L(
+        "label-bool",
+        r"labels must be integer class ids, got dtype torch.bool",
+        lambda t, d: uk.ArrayDataset("t", X4, torch.tensor([True, False, True, False]), 2, pool=P3, test=T1),
+    ),
+    L(
+        "num-classes-one",
+        r"num_classes must be a whole number ≥ 2",
+        lambda t, d: uk.ArrayDataset("t", X4, torch.zeros(4, dtype=torch.long), 1, pool=P3, test=T1),
+    ),
+    L(
+        "features-nan",
+        r"1 sample\(s\) have NaN or infinite features \(first: index 2\)",
+        lambda t, d: uk.ArrayDataset(
+            "t",
+            torch.tensor([[0.0, 1], [1, 2], [float("nan"), 0], [3, 3]]),
+            torch.tensor([0, 1, 0, 1]),
+            2,
+            pool=P3,
+            test=T1,
+        ),
+    ),
+    L(
+        "features-inf",
+        r"NaN or infinite features \(first: index 0\)",
+        lambda t, d: uk.ArrayDataset(
+            "t",
+            torch.tensor([[float("inf"), 1], [1, 2], [2, 0], [3, 3]]),
+            torch.tensor([0, 1, 0, 1]),
+            2,
+            pool=P3,
+            test=T1,
+        ),
+    ),
+    L(
+        "pool-out-of-range",
+        r"pool indices must be in 0\.\.3",
+        lambda t, d: uk.ArrayDataset("t", X4, torch.tensor([0, 1, 0, 1]), 2, pool=np.arange(5), test=T1),
+    ),
+    L(
+        "torch-dataset-float-labels",
+        r"labels must be whole class ids, got \[1\.5\]",
+        lambda t, d: uk.from_torch_dataset(
+            torch.utils.data.TensorDataset(X4, torch.tensor([0.0, 1.5, 1.0, 0.0])),
+            torch.utils.data.TensorDataset(X4, torch.tensor([0.0, 1.0, 1.0, 0.0])),
+        ),
+    ),
+    L(
+        "torch-dataset-label-above-num-classes",
+        r"label\(s\) \[3\] outside 0\.\.1",
+        lambda t, d: uk.from_torch_dataset(
+            torch.utils.data.TensorDataset(X4, torch.tensor([0, 1, 3, 0])),
+            torch.utils.data.TensorDataset(X4, torch.tensor([0, 1, 1, 0])),
+            num_classes=2,
+        ),
+    ),
+    L(
+        "split-class-float",
+        r"classes must be whole numbers .*\[3\.7\]",
+        lambda t, d: uk.make_split(d, "class", classes=[3.7]),
+    ),
+    L(
+        "split-class-numpy-float",
+        r"classes must be whole numbers .*\[3\.5\]",
+        lambda t, d: uk.make_split(d, "class", classes=np.array([3.5])),
+    ),
+    L(
+        "split-indices-float",
+        r"indices must be whole numbers .*\[1\.5, 2\.9\]",
+        lambda t, d: uk.make_split(d, "indices", indices=[1.5, 2.9]),
+    ),
+    L(
+        "split-indices-npy-float",
+        r"the indices in ids\.npy must be whole numbers",
+        lambda t, d: (
+            np.save(t / "ids.npy", np.array([4.2, 9.0])),
+            uk.make_split(d, "indices", file=str(t / "ids.npy")),
+        ),
+    ),
+    L(
+        "split-seed-negative",
+        r"seed must be a whole number in 0\.\.4294967295, got -1",
+        lambda t, d: uk.make_split(d, "random", seed=-1),
+    ),
     L("split-seed-float", r"seed must be a whole number .*got 0\.5", lambda t, d: uk.make_split(d, "random", seed=0.5)),
-    L("split-option-typo", r"scenario 'random': bad options .*it takes no option 'fracton'", lambda t, d: uk.make_split(d, "random", fracton=0.2)),
-    L("split-fraction-text", r"fraction must be a number, got 'abc'", lambda t, d: uk.make_split(d, "random", fraction="abc")),
-    L("split-gamma-list", r"gamma must be a number, got \[1\]", lambda t, d: uk.make_split(d, "long_tail", profile="power", gamma=[1])),
-    L("split-float-indices", r"split\.train must be whole numbers .*\[0\.5\]", lambda t, d: uk.Split([0.5, 1, 2], [3], [], [1])),
-    L("split-from-another-dataset", r"split\.train holds index \d+ but dataset 'digits' has 1797 samples", lambda t, d: _check_split(d, uk.make_split(BIG, "random", seed=0))),
-    L("split-from-another-subset", r"split\.train holds \d+ indices outside dataset 'digits'.s training pool", lambda t, d: _check_split(uk.load_dataset("digits", subset=500), uk.make_split(d, "random"))),
-    L("split-test-in-train", r"split\.test and split\.train share 1 indices", lambda t, d: _check_split(d, uk.Split(d.pool[:10], [int(d.pool[0])], [], d.pool[:2]))),
-    L("model-output-size", r"the model outputs \(1, 5\) for one sample but dataset 'digits' has 10 classes", lambda t, d: _check_model(uk.build_model("mlp", d.input_shape, 5), d)),
-    L("model-input-shape", r"the model cannot take the inputs of dataset 'digits' \(shape \(1, 8, 8\)", lambda t, d: _check_model(torch.nn.Linear(32, 10), d)),
-    L("csv-missing-value", r"missing values in column\(s\) \['a'\].*dropna=true", lambda t, d: ((t / "t.csv").write_text(csv_text("")), uk.load_dataset("tabular_csv", path=str(t / "t.csv"), label="y"))),
-    L("csv-text-cell", r"column 'a' of t\.csv is numeric except for 'x7'", lambda t, d: ((t / "t.csv").write_text(csv_text("x7")), uk.load_dataset("tabular_csv", path=str(t / "t.csv"), label="y"))),
-    L("csv-empty-file", r"t\.csv is not a readable CSV", lambda t, d: ((t / "t.csv").write_text(""), uk.load_dataset("tabular_csv", path=str(t / "t.csv"), label="y"))),
+    L(
+        "split-option-typo",
+        r"scenario 'random': bad options .*it takes no option 'fracton'",
+        lambda t, d: uk.make_split(d, "random", fracton=0.2),
+    ),
+    L(
+        "split-fraction-text",
+        r"fraction must be a number, got 'abc'",
+        lambda t, d: uk.make_split(d, "random", fraction="abc"),
+    ),
+    L(
+        "split-gamma-list",
+        r"gamma must be a number, got \[1\]",
+        lambda t, d: uk.make_split(d, "long_tail", profile="power", gamma=[1]),
+    ),
+    L(
+        "split-float-indices",
+        r"split\.train must be whole numbers .*\[0\.5\]",
+        lambda t, d: uk.Split([0.5, 1, 2], [3], [], [1]),
+    ),
+    L(
+        "split-from-another-dataset",
+        r"split\.train holds index \d+ but dataset 'digits' has 1797 samples",
+        lambda t, d: _check_split(d, uk.make_split(BIG, "random", seed=0)),
+    ),
+    L(
+        "split-from-another-subset",
+        r"split\.train holds \d+ indices outside dataset 'digits'.s training pool",
+        lambda t, d: _check_split(uk.load_dataset("digits", subset=500), uk.make_split(d, "random")),
+    ),
+    L(
+        "split-test-in-train",
+        r"split\.test and split\.train share 1 indices",
+        lambda t, d: _check_split(d, uk.Split(d.pool[:10], [int(d.pool[0])], [], d.pool[:2])),
+    ),
+    L(
+        "model-output-size",
+        r"the model outputs \(1, 5\) for one sample but dataset 'digits' has 10 classes",
+        lambda t, d: _check_model(uk.build_model("mlp", d.input_shape, 5), d),
+    ),
+    L(
+        "model-input-shape",
+        r"the model cannot take the inputs of dataset 'digits' \(shape \(1, 8, 8\)",
+        lambda t, d: _check_model(torch.nn.Linear(32, 10), d),
+    ),
+    L(
+        "csv-missing-value",
+        r"missing values in column\(s\) \['a'\].*dropna=true",
+        lambda t, d: (
+            (t / "t.csv").write_text(csv_text("")),
+            uk.load_dataset("tabular_csv", path=str(t / "t.csv"), label="y"),
+        ),
+    ),
+    L(
+        "csv-text-cell",
+        r"column 'a' of t\.csv is numeric except for 'x7'",
+        lambda t, d: (
+            (t / "t.csv").write_text(csv_text("x7")),
+            uk.load_dataset("tabular_csv", path=str(t / "t.csv"), label="y"),
+        ),
+    ),
+    L(
+        "csv-empty-file",
+        r"t\.csv is not a readable CSV",
+        lambda t, d: ((t / "t.csv").write_text(""), uk.load_dataset("tabular_csv", path=str(t / "t.csv"), label="y")),
+    ),
     L("subset-float", r"subset=2\.5 is not in 1\.\.", lambda t, d: uk.load_dataset("digits", subset=2.5)),
     L("config-seed-negative", r"every seed must be a whole number in 0\.\..*got -3", lambda t, d: _config(seeds=[-3])),
-    L("config-options-not-in-grid", r"method_options has options for 'rl', which is not in methods", lambda t, d: _config(method_options={"rl": {}})),
-    L("expand-falw-without-unseen", r"weighting 'falw' runs in no job of this grid", lambda t, d: _expand(_config(unseen_fraction=0, methods=["rl"], method_options={}, weightings=["falw"]), t)),
-    L("expand-trw-on-long-tail", r"target 'trw' runs in no job of this grid", lambda t, d: _expand(_config(methods=["rl"], method_options={}, targets=["trw"], scenarios=[{"kind": "long_tail", "fraction": 0.1}]), t)),
-    L("expand-trw-on-subclass", r"target 'trw' runs in no job of this grid", lambda t, d: _expand(_config(methods=["rl"], method_options={}, targets=["trw"], scenarios=[{"kind": "subclass", "classes": [3]}]), t)),
+    L(
+        "config-options-not-in-grid",
+        r"method_options has options for 'rl', which is not in methods",
+        lambda t, d: _config(method_options={"rl": {}}),
+    ),
+    L(
+        "expand-falw-without-unseen",
+        r"weighting 'falw' runs in no job of this grid",
+        lambda t, d: _expand(_config(unseen_fraction=0, methods=["rl"], method_options={}, weightings=["falw"]), t),
+    ),
+    L(
+        "expand-trw-on-long-tail",
+        r"target 'trw' runs in no job of this grid",
+        lambda t, d: _expand(
+            _config(
+                methods=["rl"], method_options={}, targets=["trw"], scenarios=[{"kind": "long_tail", "fraction": 0.1}]
+            ),
+            t,
+        ),
+    ),
+    L(
+        "expand-trw-on-subclass",
+        r"target 'trw' runs in no job of this grid",
+        lambda t, d: _expand(
+            _config(
+                methods=["rl"], method_options={}, targets=["trw"], scenarios=[{"kind": "subclass", "classes": [3]}]
+            ),
+            t,
+        ),
+    ),
     L("tune-zero-trials", r"trials must be a whole number ≥ 1", lambda t, d: _tune(_config(), t / "out", trials=0)),
     L("tune-seeds-empty", r"tuning seeds are empty", lambda t, d: _tune(_config(), t / "out", tuning_seeds=[])),
-    L("tune-seed-negative", r"every tuning seed must be a whole number", lambda t, d: _tune(_config(), t / "out", tuning_seeds=[-1])),
+    L(
+        "tune-seed-negative",
+        r"every tuning seed must be a whole number",
+        lambda t, d: _tune(_config(), t / "out", tuning_seeds=[-1]),
+    ),
 ]
 
 
@@ -289,13 +683,19 @@ def test_scenario_needs_replace_per_scenario_and_are_listed(tmp_path):
     plain and says why; falw with no unseen split is the same per scenario."""
     from unlearnkit.bench.job import expand
 
-    cfg = _config(methods=["rl"], method_options={}, targets=["none", "trw"], include_original=False,
-                  scenarios=[{"kind": "class", "classes": [3]}, {"kind": "random", "fraction": 0.1}])
+    cfg = _config(
+        methods=["rl"],
+        method_options={},
+        targets=["none", "trw"],
+        include_original=False,
+        scenarios=[{"kind": "class", "classes": [3]}, {"kind": "random", "fraction": 0.1}],
+    )
     grid = expand(cfg, str(tmp_path / "cache"))
     runs = sorted((s["scenario_label"], s["target"]["name"]) for s in grid.specs)
     assert runs == [("class(classes=[3])", "none"), ("class(classes=[3])", "trw"), ("random(fraction=0.1)", "none")]
-    assert len(grid.skipped) == 1 and grid.skipped[0].startswith("rl × uniform × trw on random(fraction=0.1): target "
-                                                                 "'trw' needs a class scenario")
+    assert len(grid.skipped) == 1 and grid.skipped[0].startswith(
+        "rl × uniform × trw on random(fraction=0.1): target 'trw' needs a class scenario"
+    )
 
 
 def test_tuned_options_keyed_by_label_are_applied(tmp_path):
@@ -329,5 +729,5 @@ def test_good_inputs_still_pass(tmp_path, digits):
     (tmp_path / "t.csv").write_text(csv_text("abc"))
     ds = uk.load_dataset("tabular_csv", path=str(tmp_path / "t.csv"), label="y", categorical=["a"])
     assert "a_abc" in ds.extra["feature_names"] and len(ds) == 60
-    ds = uk.ArrayDataset("t", X4, torch.tensor([0., 1., 1., 0.]), 2, pool=P3, test=T1)  # integral floats
+    ds = uk.ArrayDataset("t", X4, torch.tensor([0.0, 1.0, 1.0, 0.0]), 2, pool=P3, test=T1)  # integral floats
     assert ds.y.dtype == torch.long and ds.y.tolist() == [0, 1, 1, 0]

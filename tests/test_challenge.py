@@ -1,5 +1,6 @@
 """NeurIPS 2023 challenge score: each rule on hand-worked cases, values produced by the reference
 metric.py (google-deepmind/unlearning_evaluation) on fixed inputs, invariances, and the metric."""
+
 import math
 
 import numpy as np
@@ -10,8 +11,15 @@ import unlearnkit as uk
 from helpers import ListSource
 from unlearnkit.errors import UnlearnkitError
 from unlearnkit.eval import METRICS, Evaluation
-from unlearnkit.eval.challenge import (EPSILON_CAP, bucket_points, example_epsilon, forget_score, legacy_epsilon,
-                                       logistic_cv_rates, logit_scaled_confidence)
+from unlearnkit.eval.challenge import (
+    EPSILON_CAP,
+    bucket_points,
+    example_epsilon,
+    forget_score,
+    legacy_epsilon,
+    logistic_cv_rates,
+    logit_scaled_confidence,
+)
 
 
 def test_logit_scaled_confidence_by_hand():
@@ -19,7 +27,7 @@ def test_logit_scaled_confidence_by_hand():
     # label 1: p_y = 1/(e² + 2), rest (e² + 1)/(e² + 2) → −ln(e² + 1)
     c = logit_scaled_confidence(torch.tensor([[2.0, 0.0, 0.0], [2.0, 0.0, 0.0]]), torch.tensor([0, 1]))
     assert c[0] == pytest.approx(2 - math.log(2), abs=1e-12)
-    assert c[1] == pytest.approx(-math.log(math.e ** 2 + 1), abs=1e-12)
+    assert c[1] == pytest.approx(-math.log(math.e**2 + 1), abs=1e-12)
     assert c.dtype == np.float64
 
 
@@ -29,7 +37,7 @@ def test_buckets_follow_N():
     # N = 3: ceil(ln 2) = 1 → two buckets only
     assert bucket_points([0.3, 0.7, 1.0], 3).tolist() == [1, 0.5, 0]
     # N = 512 (the challenge): ceil(ln 511) = 7 → 14 buckets; ε = 6.9 is in the last one
-    assert bucket_points([6.9, 7.0], 512).tolist() == [0.5 ** 13, 0]
+    assert bucket_points([6.9, 7.0], 512).tolist() == [0.5**13, 0]
 
 
 def test_peaky_side_gets_the_cap():
@@ -68,22 +76,44 @@ def test_an_intermediate_case_worked_by_hand():
 # identity and its `assert thr_eps` read as `assert len(thr_eps) > 0`): per-example points and F.
 REF_CASES = [
     (
-        [[0.0, 0.75, 0.5, -0.16, 2.38, -0.96], [0.02, 1.98, 0.26, 0.35, 3.67, 0.62],
-         [0.04, -0.69, 0.77, 2.79, 1.16, -0.34], [-0.69, -1.12, -1.21, 1.06, 1.26, 0.52]],
-        [[-0.85, -0.81, -0.92, -1.59, 1.38, -1.07], [-0.02, 1.49, -0.55, -0.22, 0.14, 0.08],
-         [-0.68, 0.13, 1.28, -3.04, 1.12, 0.16], [-0.36, 3.38, 0.72, -2.36, 0.1, 0.77]],
-        [0.25, 0.5, 0.25, 0.0, 0.25, 0.5], 0.2916666666666667,
+        [
+            [0.0, 0.75, 0.5, -0.16, 2.38, -0.96],
+            [0.02, 1.98, 0.26, 0.35, 3.67, 0.62],
+            [0.04, -0.69, 0.77, 2.79, 1.16, -0.34],
+            [-0.69, -1.12, -1.21, 1.06, 1.26, 0.52],
+        ],
+        [
+            [-0.85, -0.81, -0.92, -1.59, 1.38, -1.07],
+            [-0.02, 1.49, -0.55, -0.22, 0.14, 0.08],
+            [-0.68, 0.13, 1.28, -3.04, 1.12, 0.16],
+            [-0.36, 3.38, 0.72, -2.36, 0.1, 0.77],
+        ],
+        [0.25, 0.5, 0.25, 0.0, 0.25, 0.5],
+        0.2916666666666667,
     ),
     (
-        [[0.24, -0.34, 1.03, 0.84, 1.91, 0.14], [1.06, 2.23, -1.64, 1.06, 4.22, -0.42],
-         [-0.55, 0.24, 3.12, 1.88, 2.38, 0.09], [-0.3, 2.84, 0.01, 1.33, 3.67, 0.16],
-         [-0.23, -1.38, 0.78, 1.25, 5.2, 0.4], [-0.03, 1.47, 0.17, 2.09, 2.99, 0.38],
-         [-1.53, 0.96, -2.32, 0.37, 2.43, -0.08], [0.19, 3.99, -0.74, 1.15, 3.39, 0.35]],
-        [[0.04, -1.38, 0.37, -0.7, 1.88, 0.21], [0.1, -0.77, -0.17, -1.64, -2.19, 0.4],
-         [-2.37, 1.11, -2.48, 0.62, -1.64, 0.85], [0.15, -2.01, 1.77, 1.18, -0.13, -0.3],
-         [-0.18, -1.28, 1.56, -0.45, -0.1, -0.87], [-0.7, -1.68, 1.79, -0.13, 1.87, 0.01],
-         [-0.77, -0.43, -0.8, 0.01, -0.73, -0.33], [-1.54, -1.06, 2.35, -0.55, -2.04, 0.37]],
-        [0.25, 0.125, 0.25, 0.125, 0.0, 0.25], 0.16666666666666666,
+        [
+            [0.24, -0.34, 1.03, 0.84, 1.91, 0.14],
+            [1.06, 2.23, -1.64, 1.06, 4.22, -0.42],
+            [-0.55, 0.24, 3.12, 1.88, 2.38, 0.09],
+            [-0.3, 2.84, 0.01, 1.33, 3.67, 0.16],
+            [-0.23, -1.38, 0.78, 1.25, 5.2, 0.4],
+            [-0.03, 1.47, 0.17, 2.09, 2.99, 0.38],
+            [-1.53, 0.96, -2.32, 0.37, 2.43, -0.08],
+            [0.19, 3.99, -0.74, 1.15, 3.39, 0.35],
+        ],
+        [
+            [0.04, -1.38, 0.37, -0.7, 1.88, 0.21],
+            [0.1, -0.77, -0.17, -1.64, -2.19, 0.4],
+            [-2.37, 1.11, -2.48, 0.62, -1.64, 0.85],
+            [0.15, -2.01, 1.77, 1.18, -0.13, -0.3],
+            [-0.18, -1.28, 1.56, -0.45, -0.1, -0.87],
+            [-0.7, -1.68, 1.79, -0.13, 1.87, 0.01],
+            [-0.77, -0.43, -0.8, 0.01, -0.73, -0.33],
+            [-1.54, -1.06, 2.35, -0.55, -2.04, 0.37],
+        ],
+        [0.25, 0.125, 0.25, 0.125, 0.0, 0.25],
+        0.16666666666666666,
     ),
 ]
 
@@ -143,13 +173,30 @@ def test_challenge_metric_needs_a_model_source_and_scores_retrain_as_one():
 
     retrained = [fit(split.retain, s) for s in range(3)]
     original = fit(split.train, 0)
-    ev = Evaluation(ds, split, dev, original=original, retrained=retrained[0],
-                    models=ListSource(retrained, lambda m, sp, seed: fit(sp.retain, seed)))  # "retrain" as the method
+    ev = Evaluation(
+        ds,
+        split,
+        dev,
+        original=original,
+        retrained=retrained[0],
+        models=ListSource(retrained, lambda m, sp, seed: fit(sp.retain, seed)),
+    )  # "retrain" as the method
     out = metric.compute(retrained[0], ev)
     assert set(out) == set(Metric.column_names())
-    assert out == {"challenge_score": 1.0, "challenge_F": 1.0, "challenge_N": 3, "challenge_examples": len(split.forget)}
-    ev_o = Evaluation(ds, split, dev, original=original, retrained=retrained[0],
-                      models=ListSource(retrained, lambda m, sp, seed: original))
+    assert out == {
+        "challenge_score": 1.0,
+        "challenge_F": 1.0,
+        "challenge_N": 3,
+        "challenge_examples": len(split.forget),
+    }
+    ev_o = Evaluation(
+        ds,
+        split,
+        dev,
+        original=original,
+        retrained=retrained[0],
+        models=ListSource(retrained, lambda m, sp, seed: original),
+    )
     # the same θ_o N times: every forget example's confidences are one constant → peaky → ε = 50 → F = 0
     assert metric.compute(original, ev_o)["challenge_F"] == 0.0
     legacy = Metric(Metric.Options(N=3, protocol="legacy_cv")).compute(retrained[0], ev)

@@ -1,5 +1,6 @@
 """Unlearning your own model: checkpoints in and out, architecture resolution, data from files, and the
 CLI's refusals (each one exit code 2 with one message)."""
+
 from __future__ import annotations
 
 import json
@@ -41,8 +42,23 @@ def digits():
 def trained(tmp_path_factory):
     """`unlearnkit train` on digits (3 epochs), seed 0."""
     out = tmp_path_factory.mktemp("train")
-    res = cli("train", "--dataset", "digits", "--model", "mlp", "--preset", "quick", "--train-option",
-              f"epochs={EPOCHS}", "--seed", 0, "--device", "cpu", "--out", out)
+    res = cli(
+        "train",
+        "--dataset",
+        "digits",
+        "--model",
+        "mlp",
+        "--preset",
+        "quick",
+        "--train-option",
+        f"epochs={EPOCHS}",
+        "--seed",
+        0,
+        "--device",
+        "cpu",
+        "--out",
+        out,
+    )
     assert res.exit_code == 0, res.output
     return out
 
@@ -94,8 +110,25 @@ def test_round_trip_cli_equals_library(trained, ids_file, digits, tmp_path):
     path, ids = ids_file
     cache = tmp_path / "cache"
     out = tmp_path / "out"
-    res = cli("unlearn", "--checkpoint", trained / "model.safetensors", "--forget", path, "--method", "rl",
-              "--option", "epochs=1", "--seed", 0, "--device", "cpu", "--cache-dir", cache, "--out", out)
+    res = cli(
+        "unlearn",
+        "--checkpoint",
+        trained / "model.safetensors",
+        "--forget",
+        path,
+        "--method",
+        "rl",
+        "--option",
+        "epochs=1",
+        "--seed",
+        0,
+        "--device",
+        "cpu",
+        "--cache-dir",
+        cache,
+        "--out",
+        out,
+    )
     assert res.exit_code == 0, res.output
     train, test, unseen = base_split(digits.labels, digits.pool, digits.test, 0, 0.1)
     split = uk.Split(train, test, unseen, ids)
@@ -118,9 +151,25 @@ def test_unlearn_dtype_and_keys_preserved_for_a_double_pt_state_dict(tmp_path, d
     model = uk.build_model("logreg", digits.input_shape, 10).double()
     torch.save({"state_dict": model.state_dict(), "epoch": 3}, tmp_path / "mine.pt")
     (tmp_path / "ids.txt").write_text("0\n1\n2\n")
-    res = cli("unlearn", "--checkpoint", tmp_path / "mine.pt", "--arch", "logreg", "--dataset", "digits",
-              "--forget", tmp_path / "ids.txt", "--method", "ft", "--option", "epochs=1", "--device", "cpu",
-              "--out", tmp_path / "out")
+    res = cli(
+        "unlearn",
+        "--checkpoint",
+        tmp_path / "mine.pt",
+        "--arch",
+        "logreg",
+        "--dataset",
+        "digits",
+        "--forget",
+        tmp_path / "ids.txt",
+        "--method",
+        "ft",
+        "--option",
+        "epochs=1",
+        "--device",
+        "cpu",
+        "--out",
+        tmp_path / "out",
+    )
     assert res.exit_code == 0, res.output
     got = load_file(str(tmp_path / "out" / "unlearned.safetensors"))
     assert {k: v.dtype for k, v in got.items()} == {"fc.weight": torch.float64, "fc.bias": torch.float64}
@@ -153,8 +202,23 @@ def test_malicious_pickle_is_refused_without_running(tmp_path):
     marker = tmp_path / "pwned"
     evil = tmp_path / "evil.pt"
     torch.save({"fc.weight": torch.zeros(2, 2), "x": Payload(str(marker))}, evil)
-    res = cli("unlearn", "--checkpoint", evil, "--arch", "logreg", "--dataset", "digits", "--forget-where",
-              "label=3", "--method", "ft", "--device", "cpu", "--out", tmp_path / "out")
+    res = cli(
+        "unlearn",
+        "--checkpoint",
+        evil,
+        "--arch",
+        "logreg",
+        "--dataset",
+        "digits",
+        "--forget-where",
+        "label=3",
+        "--method",
+        "ft",
+        "--device",
+        "cpu",
+        "--out",
+        tmp_path / "out",
+    )
     one_error(res, "refused to load 'evil.pt'", "never unpickles")
     assert not marker.exists()
     torch.load(evil, weights_only=False)  # the payload is real: an unsafe load does run it
@@ -163,11 +227,39 @@ def test_malicious_pickle_is_refused_without_running(tmp_path):
 
 def test_wrong_architecture_names_the_first_mismatching_tensor(trained, ids_file, tmp_path):
     path, _ = ids_file
-    res = cli("unlearn", "--checkpoint", trained / "model.safetensors", "--arch", "mlp", "--arch-option",
-              "hidden=[32,64]", "--forget", path, "--method", "ft", "--device", "cpu", "--out", tmp_path / "o")
+    res = cli(
+        "unlearn",
+        "--checkpoint",
+        trained / "model.safetensors",
+        "--arch",
+        "mlp",
+        "--arch-option",
+        "hidden=[32,64]",
+        "--forget",
+        path,
+        "--method",
+        "ft",
+        "--device",
+        "cpu",
+        "--out",
+        tmp_path / "o",
+    )
     one_error(res, "tensor 'body.1.weight' is [128, 64] in the checkpoint but [32, 64] in the architecture")
-    res = cli("unlearn", "--checkpoint", trained / "model.safetensors", "--arch", "logreg", "--forget", path,
-              "--method", "ft", "--device", "cpu", "--out", tmp_path / "o")
+    res = cli(
+        "unlearn",
+        "--checkpoint",
+        trained / "model.safetensors",
+        "--arch",
+        "logreg",
+        "--forget",
+        path,
+        "--method",
+        "ft",
+        "--device",
+        "cpu",
+        "--out",
+        tmp_path / "o",
+    )
     one_error(res, "the checkpoint lacks 'fc.weight'", "unexpected 'body.1.bias' (+5 more)")
     assert not (tmp_path / "o").exists()
 
@@ -175,34 +267,81 @@ def test_wrong_architecture_names_the_first_mismatching_tensor(trained, ids_file
 def test_wrong_class_count_is_caught(trained, tmp_path, digits):
     # the digits MLP (10 classes) on 5-class data: the output layer is named as the mismatch
     rng = np.random.default_rng(0)
-    np.savez(tmp_path / "five.npz", x_train=rng.normal(size=(50, 1, 8, 8)).astype(np.float32),
-             y_train=np.arange(50) % 5, x_test=rng.normal(size=(10, 1, 8, 8)).astype(np.float32),
-             y_test=np.arange(10) % 5)
+    np.savez(
+        tmp_path / "five.npz",
+        x_train=rng.normal(size=(50, 1, 8, 8)).astype(np.float32),
+        y_train=np.arange(50) % 5,
+        x_test=rng.normal(size=(10, 1, 8, 8)).astype(np.float32),
+        y_test=np.arange(10) % 5,
+    )
     (tmp_path / "ids.txt").write_text("0\n")
     import shutil
 
     shutil.copy(trained / "model.safetensors", tmp_path / "bare.safetensors")  # no JSON beside it
-    res = cli("unlearn", "--checkpoint", tmp_path / "bare.safetensors", "--arch", "mlp", "--data",
-              tmp_path / "five.npz", "--forget", tmp_path / "ids.txt", "--method", "ft", "--device", "cpu", "--out",
-              tmp_path / "o")
+    res = cli(
+        "unlearn",
+        "--checkpoint",
+        tmp_path / "bare.safetensors",
+        "--arch",
+        "mlp",
+        "--data",
+        tmp_path / "five.npz",
+        "--forget",
+        tmp_path / "ids.txt",
+        "--method",
+        "ft",
+        "--device",
+        "cpu",
+        "--out",
+        tmp_path / "o",
+    )
     one_error(res, "tensor 'head.weight' is [10, 64]", "the data has 5 classes but the checkpoint 10")
     # with the JSON from `unlearnkit train`, the recorded class count is checked first
-    res = cli("unlearn", "--checkpoint", trained / "model.safetensors", "--data", tmp_path / "five.npz", "--forget",
-              tmp_path / "ids.txt", "--method", "ft", "--device", "cpu", "--out", tmp_path / "o")
+    res = cli(
+        "unlearn",
+        "--checkpoint",
+        trained / "model.safetensors",
+        "--data",
+        tmp_path / "five.npz",
+        "--forget",
+        tmp_path / "ids.txt",
+        "--method",
+        "ft",
+        "--device",
+        "cpu",
+        "--out",
+        tmp_path / "o",
+    )
     one_error(res, "was trained for 10 classes but the data has 5")
     # a user factory that ignores num_classes: caught by a forward pass
     (tmp_path / "badnets.py").write_text(
         "import torch\n"
         "def net(input_shape, num_classes):\n"
-        "    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 3))\n")
+        "    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 3))\n"
+    )
     torch.save(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 3)).state_dict(), tmp_path / "bad.pt")
     import os
 
     cwd = os.getcwd()
     os.chdir(tmp_path)
     try:
-        res = cli("unlearn", "--checkpoint", tmp_path / "bad.pt", "--arch", "badnets:net", "--dataset", "digits",
-                  "--forget", tmp_path / "ids.txt", "--method", "ft", "--device", "cpu", "--out", tmp_path / "o")
+        res = cli(
+            "unlearn",
+            "--checkpoint",
+            tmp_path / "bad.pt",
+            "--arch",
+            "badnets:net",
+            "--dataset",
+            "digits",
+            "--forget",
+            tmp_path / "ids.txt",
+            "--method",
+            "ft",
+            "--device",
+            "cpu",
+            "--out",
+            tmp_path / "o",
+        )
     finally:
         os.chdir(cwd)
     one_error(res, "outputs [3] logits per sample but the data has 10 classes")
@@ -210,16 +349,49 @@ def test_wrong_class_count_is_caught(trained, tmp_path, digits):
 
 def test_out_of_range_and_non_training_ids(trained, tmp_path, digits):
     (tmp_path / "ids.txt").write_text("5\n99999\n")
-    res = cli("unlearn", "--checkpoint", trained / "model.safetensors", "--forget", tmp_path / "ids.txt",
-              "--method", "ft", "--device", "cpu", "--out", tmp_path / "o")
+    res = cli(
+        "unlearn",
+        "--checkpoint",
+        trained / "model.safetensors",
+        "--forget",
+        tmp_path / "ids.txt",
+        "--method",
+        "ft",
+        "--device",
+        "cpu",
+        "--out",
+        tmp_path / "o",
+    )
     one_error(res, "forget ids [99999] are out of range", "0..1796")
     (tmp_path / "ids.txt").write_text(f"{digits.test[0]}\n")
-    res = cli("unlearn", "--checkpoint", trained / "model.safetensors", "--forget", tmp_path / "ids.txt",
-              "--method", "ft", "--device", "cpu", "--out", tmp_path / "o")
+    res = cli(
+        "unlearn",
+        "--checkpoint",
+        trained / "model.safetensors",
+        "--forget",
+        tmp_path / "ids.txt",
+        "--method",
+        "ft",
+        "--device",
+        "cpu",
+        "--out",
+        tmp_path / "o",
+    )
     one_error(res, f"forget ids [{digits.test[0]}] are not in the training set")
     (tmp_path / "ids.txt").write_text("3\nthree\n")
-    res = cli("unlearn", "--checkpoint", trained / "model.safetensors", "--forget", tmp_path / "ids.txt",
-              "--method", "ft", "--device", "cpu", "--out", tmp_path / "o")
+    res = cli(
+        "unlearn",
+        "--checkpoint",
+        trained / "model.safetensors",
+        "--forget",
+        tmp_path / "ids.txt",
+        "--method",
+        "ft",
+        "--device",
+        "cpu",
+        "--out",
+        tmp_path / "o",
+    )
     one_error(res, "line 2: 'three' is not an integer")
 
 
@@ -230,9 +402,27 @@ def test_no_held_out_data_is_refused_then_holdout_file_works(tmp_path, digits):
     net = uk.build_model("mlp", (1, 8, 8), 10, hidden=[16])
     torch.save(net.state_dict(), tmp_path / "net.pt")
     (tmp_path / "ids.txt").write_text("0\n1\n")
-    args = ["unlearn", "--checkpoint", tmp_path / "net.pt", "--arch", "mlp", "--arch-option", "hidden=[16]",
-            "--data", tmp_path / "train_only.npz", "--forget", tmp_path / "ids.txt", "--method", "ft", "--option",
-            "epochs=1", "--device", "cpu", "--out", tmp_path / "o"]
+    args = [
+        "unlearn",
+        "--checkpoint",
+        tmp_path / "net.pt",
+        "--arch",
+        "mlp",
+        "--arch-option",
+        "hidden=[16]",
+        "--data",
+        tmp_path / "train_only.npz",
+        "--forget",
+        tmp_path / "ids.txt",
+        "--method",
+        "ft",
+        "--option",
+        "epochs=1",
+        "--device",
+        "cpu",
+        "--out",
+        tmp_path / "o",
+    ]
     one_error(cli(*args), "no held-out data", "--holdout FILE")
     (tmp_path / "held.txt").write_text("\n".join(map(str, range(250, 300))))
     res = cli(*args, "--holdout", tmp_path / "held.txt")
@@ -252,7 +442,8 @@ def test_forget_where_label_and_factory_arch(tmp_path, digits, monkeypatch):
         "        self.f = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(math.prod(input_shape), width),\n"
         "                                     torch.nn.ReLU(), torch.nn.Linear(width, num_classes))\n"
         "    def forward(self, x):\n"
-        "        return self.f(x)\n")
+        "        return self.f(x)\n"
+    )
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
     import mynets
@@ -260,9 +451,27 @@ def test_forget_where_label_and_factory_arch(tmp_path, digits, monkeypatch):
     torch.manual_seed(0)
     net = mynets.Net((1, 8, 8), 10, width=12)
     save_file(net.state_dict(), str(tmp_path / "net.safetensors"))
-    res = cli("unlearn", "--checkpoint", tmp_path / "net.safetensors", "--arch", "mynets:Net", "--arch-option",
-              "width=12", "--dataset", "digits", "--forget-where", "label=3", "--method", "ft", "--option",
-              "epochs=1", "--device", "cpu", "--out", tmp_path / "o")
+    res = cli(
+        "unlearn",
+        "--checkpoint",
+        tmp_path / "net.safetensors",
+        "--arch",
+        "mynets:Net",
+        "--arch-option",
+        "width=12",
+        "--dataset",
+        "digits",
+        "--forget-where",
+        "label=3",
+        "--method",
+        "ft",
+        "--option",
+        "epochs=1",
+        "--device",
+        "cpu",
+        "--out",
+        tmp_path / "o",
+    )
     assert res.exit_code == 0, res.output
     record = json.loads((tmp_path / "o" / "audit.json").read_text())
     n3 = int((digits.labels[digits.pool] == 3).sum())
@@ -298,8 +507,9 @@ def test_image_folder_loader(tmp_path):
     pics = [rng.integers(0, 256, size=(6, 5, 3), dtype=np.uint8) for _ in range(4)]
     for i, p in enumerate(pics):
         Image.fromarray(p).save(tmp_path / f"im{i}.png")
-    (tmp_path / "labels.csv").write_text("file,label,split\nim0.png,cat,train\nim1.png,dog,train\n"
-                                         "im2.png,cat,test\nim3.png,dog,train\n")
+    (tmp_path / "labels.csv").write_text(
+        "file,label,split\nim0.png,cat,train\nim1.png,dog,train\nim2.png,cat,test\nim3.png,dog,train\n"
+    )
     ds = uk.load_dataset("image_folder", path=str(tmp_path))
     assert ds.input_shape == (3, 6, 5) and ds.class_names == ["cat", "dog"] and ds.labels.tolist() == [0, 1, 0, 1]
     assert ds.pool.tolist() == [0, 1, 3] and ds.test.tolist() == [2]
@@ -316,15 +526,55 @@ def test_a_second_request_on_the_unlearned_model(trained, ids_file, tmp_path):
     in its retain set."""
     path, ids = ids_file
     first = tmp_path / "first"
-    res = cli("unlearn", "--checkpoint", trained / "model.safetensors", "--forget", path, "--method", "ft",
-              "--option", "epochs=1", "--device", "cpu", "--out", first)
+    res = cli(
+        "unlearn",
+        "--checkpoint",
+        trained / "model.safetensors",
+        "--forget",
+        path,
+        "--method",
+        "ft",
+        "--option",
+        "epochs=1",
+        "--device",
+        "cpu",
+        "--out",
+        first,
+    )
     assert res.exit_code == 0, res.output
     assert json.loads((first / "unlearned.json").read_text())["extra"]["forgotten"] == sorted(ids.tolist())
-    one_error(cli("unlearn", "--checkpoint", first / "unlearned.safetensors", "--forget", path, "--method", "ft",
-                  "--device", "cpu", "--out", tmp_path / "again"), "are not in the training set")
+    one_error(
+        cli(
+            "unlearn",
+            "--checkpoint",
+            first / "unlearned.safetensors",
+            "--forget",
+            path,
+            "--method",
+            "ft",
+            "--device",
+            "cpu",
+            "--out",
+            tmp_path / "again",
+        ),
+        "are not in the training set",
+    )
     n_train = json.loads((first / "audit.json").read_text())["data"]["n_train"]
-    res = cli("unlearn", "--checkpoint", first / "unlearned.safetensors", "--forget-where", "label=3", "--method",
-              "ft", "--option", "epochs=1", "--device", "cpu", "--out", tmp_path / "second")
+    res = cli(
+        "unlearn",
+        "--checkpoint",
+        first / "unlearned.safetensors",
+        "--forget-where",
+        "label=3",
+        "--method",
+        "ft",
+        "--option",
+        "epochs=1",
+        "--device",
+        "cpu",
+        "--out",
+        tmp_path / "second",
+    )
     assert res.exit_code == 0, res.output
     second = json.loads((tmp_path / "second" / "audit.json").read_text())
     assert second["data"]["n_train"] == n_train - len(ids)

@@ -8,31 +8,53 @@ With stop='none' this grid gives 7 of 8 (only ga ties), so the test does NOT sep
 it guards against regressions of the defaults (lost cells, collapse, divergence). That the check can
 fail is shown on a known-bad setting in the same test: rl at full random-label weight (α = 1) with
 stop='none' over-forgets the random 15 % and loses to θ_o."""
+
 import pandas as pd
 import pytest
 
 from unlearnkit.bench.config import BenchConfig
 from unlearnkit.bench.runner import run_bench
 
-TRAIN = {"optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 0.0005, "epochs": 30,
-         "batch_size": 64, "schedule": "cosine"}
-SCENARIOS = [{"kind": "random", "fraction": 0.15, "label": "random15"},
-             {"kind": "class", "classes": [6], "label": "class6"}]
+TRAIN = {
+    "optimizer": "sgd",
+    "lr": 0.05,
+    "momentum": 0.9,
+    "weight_decay": 0.0005,
+    "epochs": 30,
+    "batch_size": 64,
+    "schedule": "cosine",
+}
+SCENARIOS = [
+    {"kind": "random", "fraction": 0.15, "label": "random15"},
+    {"kind": "class", "classes": [6], "label": "class6"},
+]
 METHODS = ["ga", "salun", "scrub", "ssd"]
 MIN_WON = 6  # measured with stop='auto' (see the module docstring)
 
 
 def held_out_grid(tmp_path, stop: str, methods=METHODS, scenarios=SCENARIOS, method_options=None) -> pd.DataFrame:
     """Rows of the non-original methods with their cell's θ_o Avg.Gap and RA beside them."""
-    cfg = BenchConfig(name="held_out", datasets=["digits"], model="mlp", train=TRAIN, scenarios=scenarios,
-                      methods=methods, method_options=method_options or {}, seeds=[0],
-                      metrics=["accuracy", "mia_efficacy"], stop=stop, include_original=True, noise_floor=False)
+    cfg = BenchConfig(
+        name="held_out",
+        datasets=["digits"],
+        model="mlp",
+        train=TRAIN,
+        scenarios=scenarios,
+        methods=methods,
+        method_options=method_options or {},
+        seeds=[0],
+        metrics=["accuracy", "mia_efficacy"],
+        stop=stop,
+        include_original=True,
+        noise_floor=False,
+    )
     res = run_bench(cfg, tmp_path / stop, cache_dir=tmp_path / "cache", quiet=True)
     assert not res.failed, res.failed
     df = pd.read_csv(tmp_path / stop / "results.csv")
     orig = df[df.method == "original"].set_index("scenario")
-    return df[df.method != "original"].assign(orig_gap=lambda d: d.scenario.map(orig.avg_gap),
-                                              orig_RA=lambda d: d.scenario.map(orig.RA))
+    return df[df.method != "original"].assign(
+        orig_gap=lambda d: d.scenario.map(orig.avg_gap), orig_RA=lambda d: d.scenario.map(orig.RA)
+    )
 
 
 def won(df: pd.DataFrame) -> pd.Series:
@@ -53,6 +75,7 @@ def test_defaults_with_auto_stop_beat_the_original_on_held_out_scenarios(tmp_pat
     assert won(df[df.scenario == "class6"]).all(), df[cols].to_string()
 
     # the same check rejects a known-bad setting (so it can fail): random labels at full weight
-    bad = held_out_grid(tmp_path, "none", methods=["rl"], scenarios=SCENARIOS[:1],
-                        method_options={"rl": {"forget_weight": 1.0}})
+    bad = held_out_grid(
+        tmp_path, "none", methods=["rl"], scenarios=SCENARIOS[:1], method_options={"rl": {"forget_weight": 1.0}}
+    )
     assert not won(bad).any(), bad[cols].to_string()

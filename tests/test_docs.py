@@ -1,5 +1,6 @@
 """The docs stand alone and their worked example works: a new metric is one file + one import, and it
 reaches the CSV, the report (with its definition) and Avg.Gap bookkeeping by itself."""
+
 from __future__ import annotations
 
 import re

@@ -1,5 +1,6 @@
 """Faults and hostile input: crafted pickles, bad downloads, a cache that lies, concurrent and killed runs,
 a corrupt results database. Each test builds the fault itself (no network)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -34,7 +35,8 @@ from unlearnkit.data import images, locations
 
 TIMING = ["unlearn_s", "retrain_s", "train_s", "eval_s", "RTE"]
 TINY = {
-    "datasets": ["digits"], "model": "mlp",
+    "datasets": ["digits"],
+    "model": "mlp",
     "train": {"epochs": 8, "lr": 0.05},
     "scenarios": [{"kind": "random", "fraction": 0.1}],
     "methods": ["retrain", "ft", "ga"],
@@ -110,8 +112,12 @@ def test_crafted_cifar_batch_runs_no_code_and_names_the_file(tmp_path, payload):
 
 def _batch(n=4, seed=0):
     rng = np.random.default_rng(seed)
-    return {b"batch_label": b"training batch 1 of 5", b"labels": [int(v) for v in rng.integers(0, 10, n)],
-            b"data": rng.integers(0, 255, (n, 3072), dtype=np.uint8), b"filenames": [b"a.png"] * n}
+    return {
+        b"batch_label": b"training batch 1 of 5",
+        b"labels": [int(v) for v in rng.integers(0, 10, n)],
+        b"data": rng.integers(0, 255, (n, 3072), dtype=np.uint8),
+        b"filenames": [b"a.png"] * n,
+    }
 
 
 @pytest.mark.parametrize("protocol,legacy", [(2, False), (2, True), (4, False), (5, False)])
@@ -131,13 +137,16 @@ def test_well_formed_batches_load_in_every_pickle_dialect(tmp_path, protocol, le
     assert ds.class_names == [f"c{i}" for i in range(10)]
 
 
-@pytest.mark.parametrize("content,needle", [
-    ({b"data": np.array([1, "x"], dtype=object), b"labels": [0, 1]}, "object dtype"),
-    ({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 10]}, r"labels of shape \(2,\)"),
-    ({b"data": np.zeros((2, 100), np.uint8), b"labels": [0, 1]}, r"shape \(n, 3072\)"),
-    ([1, 2, 3], "a pickled list, not a dict"),
-    (b"truncated", "is not a CIFAR python batch"),
-])
+@pytest.mark.parametrize(
+    "content,needle",
+    [
+        ({b"data": np.array([1, "x"], dtype=object), b"labels": [0, 1]}, "object dtype"),
+        ({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 10]}, r"labels of shape \(2,\)"),
+        ({b"data": np.zeros((2, 100), np.uint8), b"labels": [0, 1]}, r"shape \(n, 3072\)"),
+        ([1, 2, 3], "a pickled list, not a dict"),
+        (b"truncated", "is not a CIFAR python batch"),
+    ],
+)
 def test_non_conforming_batches_are_refused_by_name(tmp_path, content, needle):
     write_cifar(tmp_path)
     blob = pickle.dumps(content)
@@ -171,16 +180,21 @@ def test_download_verifies_the_published_md5(tmp_path, fake_web):
     good = hashlib.md5(b"the real bytes").hexdigest()
     dest = locations.download("https://example.org/f.bin", tmp_path / "f.bin", md5=good)
     assert dest.read_bytes() == b"the real bytes"
-    with pytest.raises(uk.UnlearnkitError, match=rf"downloaded g.bin has MD5 {hashlib.md5(b'junk from a bad mirror').hexdigest()}, "
-                                                  rf"but the published checksum is {good}.*md5sum g.bin"):
+    with pytest.raises(
+        uk.UnlearnkitError,
+        match=rf"downloaded g.bin has MD5 {hashlib.md5(b'junk from a bad mirror').hexdigest()}, "
+        rf"but the published checksum is {good}.*md5sum g.bin",
+    ):
         locations.download("https://example.org/g.bin", tmp_path / "g.bin", md5=good)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.bin"]  # neither g.bin nor g.bin.part
 
 
 def test_fashion_and_cifar_downloads_are_https_and_checked(tmp_path, fake_web):
     _, asked = fake_web
-    with pytest.raises(uk.UnlearnkitError, match="downloaded train-images-idx3-ubyte.gz has MD5 .* "
-                                                 "published checksum is 8d4fb7e6c68d591d4c3dfef9ec88bf0d"):
+    with pytest.raises(
+        uk.UnlearnkitError,
+        match="downloaded train-images-idx3-ubyte.gz has MD5 .* published checksum is 8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+    ):
         uk.load_dataset("fashion_mnist", data_dir=tmp_path, download=True)
     assert list((tmp_path / "fashion-mnist").iterdir()) == []
     with pytest.raises(uk.UnlearnkitError, match="cifar-10-python.tar.gz has MD5 .* c58f30108f718f92721af3b95e74349a"):
@@ -191,10 +205,12 @@ def test_fashion_and_cifar_downloads_are_https_and_checked(tmp_path, fake_web):
 
 def test_published_checksums_are_torchvisions():
     """The constants torchvision ships (torchvision/datasets/mnist.py, cifar.py), copied by hand here."""
-    assert images.FASHION_MD5 == {"train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
-                                  "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
-                                  "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
-                                  "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310"}
+    assert images.FASHION_MD5 == {
+        "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+        "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+        "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+        "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+    }
     assert images.CIFAR["cifar10"]["md5"] == "c58f30108f718f92721af3b95e74349a"
     assert images.CIFAR["cifar100"]["md5"] == "eb9058c3a382ffc7106e4002c42a8d85"
 
@@ -277,6 +293,7 @@ def test_memoised_values_are_verified(tmp_path, caplog):
         def f():
             calls.append(v)
             return {"FA": v, "hist": [v, 1.5]}
+
         return f
 
     assert cache.memo("ka", compute(1.0)) == {"FA": 1.0, "hist": [1.0, 1.5]}
@@ -332,8 +349,9 @@ def test_bench_never_serves_a_swapped_original(tmp_path, caplog):
     cfg = load_config(path=write_cfg(tmp_path, methods=["ft"], method_options={"ft": {"epochs": 1}}))
     cache = tmp_path / "cache"
     run_bench(cfg, tmp_path / "a", cache_dir=cache, quiet=True)
-    by_label = {json.loads(p.read_text())["label"]: p for p in cache.glob("*.json")
-                if not p.name.endswith(".values.json")}
+    by_label = {
+        json.loads(p.read_text())["label"]: p for p in cache.glob("*.json") if not p.name.endswith(".values.json")
+    }
     o, r = by_label["original"], by_label["retrain"]
     for ext in (".json", ".safetensors"):
         po, pr = o.with_suffix(ext), r.with_suffix(ext)
@@ -365,8 +383,15 @@ def test_edited_csv_features_retrain(tmp_path):
     df = pd.DataFrame({"a": rng.normal(0, 1, n), "b": rng.normal(0, 1, n), "label": rng.integers(0, 2, n)})
     csv = tmp_path / "t.csv"
     df.to_csv(csv, index=False)
-    cfg = load_config(path=write_cfg(tmp_path, datasets=[{"name": "tabular_csv", "options": {"path": str(csv), "label": "label"}}],
-                                     methods=["ft"], method_options={"ft": {"epochs": 1}}, metrics=["accuracy"]))
+    cfg = load_config(
+        path=write_cfg(
+            tmp_path,
+            datasets=[{"name": "tabular_csv", "options": {"path": str(csv), "label": "label"}}],
+            methods=["ft"],
+            method_options={"ft": {"epochs": 1}},
+            metrics=["accuracy"],
+        )
+    )
     cache = tmp_path / "cache"
     first = run_bench(cfg, tmp_path / "r1", cache_dir=cache, quiet=True)
     job.dataset_for.cache_clear()  # a new process would read the file afresh
@@ -422,8 +447,13 @@ def test_jobs_1_and_2_give_bit_identical_rows(tmp_path):
     cfg = load_config(path=write_cfg(tmp_path, seeds=[0, 1], methods=["ft", "ga"]))
     run_bench(cfg, tmp_path / "one", cache_dir=tmp_path / "c1", jobs=1, quiet=True)
     run_bench(cfg, tmp_path / "two", cache_dir=tmp_path / "c2", jobs=2, quiet=True)
-    a, b = (pd.read_csv(tmp_path / x / "results.csv").drop(columns=TIMING).sort_values(["method", "seed"])
-            .reset_index(drop=True) for x in ("one", "two"))
+    a, b = (
+        pd.read_csv(tmp_path / x / "results.csv")
+        .drop(columns=TIMING)
+        .sort_values(["method", "seed"])
+        .reset_index(drop=True)
+        for x in ("one", "two")
+    )
     pd.testing.assert_frame_equal(a, b, check_exact=True)
 
 
@@ -433,8 +463,11 @@ def test_a_second_bench_on_a_busy_run_dir_stops_with_a_message(tmp_path):
     out.mkdir()
     with file_lock(out / ".lock") as fd:  # what a running bench holds
         os.write(fd, b"4242\n")
-        with pytest.raises(uk.UnlearnkitError, match=rf"run directory {out} is in use by another bench "
-                                                     rf"\(pid 4242\); wait for it to finish, or pass another --out"):
+        with pytest.raises(
+            uk.UnlearnkitError,
+            match=rf"run directory {out} is in use by another bench "
+            rf"\(pid 4242\); wait for it to finish, or pass another --out",
+        ):
             run_bench(cfg, out, cache_dir=tmp_path / "cache", quiet=True)
     assert not (out / "results.db").exists()
     assert run_bench(cfg, out, cache_dir=tmp_path / "cache", quiet=True).ran == 4  # free again
@@ -463,18 +496,38 @@ def _alive(pid: int) -> bool:
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_workers_die_with_a_killed_parent(tmp_path):
-    cfg = write_cfg(tmp_path, seeds=[0, 1, 2, 3], methods=["ft", "ga", "rl"],
-                    method_options={m: {"epochs": 20} for m in ["ft", "ga", "rl"]})
+    cfg = write_cfg(
+        tmp_path,
+        seeds=[0, 1, 2, 3],
+        methods=["ft", "ga", "rl"],
+        method_options={m: {"epochs": 20} for m in ["ft", "ga", "rl"]},
+    )
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "unlearnkit.cli", "bench", "--config", str(cfg), "--out", str(out), "--jobs", "2",
-           "--cache-dir", str(tmp_path / "cache"), "--quiet", "--no-report"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "unlearnkit.cli",
+        "bench",
+        "--config",
+        str(cfg),
+        "--out",
+        str(out),
+        "--jobs",
+        "2",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--quiet",
+        "--no-report",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     try:
         deadline = time.time() + 180
         workers: list[int] = []
         # workers that have finished a job (so past start-up: a worker still importing torch when its parent
         # dies exits only once its initializer runs, before taking any job)
-        while (len(workers) < 2 or count_rows(out / "results.db") < 1) and proc.poll() is None and time.time() < deadline:
+        while (
+            (len(workers) < 2 or count_rows(out / "results.db") < 1) and proc.poll() is None and time.time() < deadline
+        ):
             time.sleep(0.05)
             workers = [p for p in _children(proc.pid) if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]
         assert len(workers) == 2, f"no pool workers (bench exited {proc.poll()})"
@@ -515,8 +568,13 @@ time.sleep(120)
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_watchdog_fallback_ends_an_orphan(tmp_path):
     """Without PR_SET_PDEATHSIG (other systems), the getppid-polling thread alone ends the orphan."""
-    middle = subprocess.Popen([sys.executable, "-c", MIDDLE, CHILD], stdout=subprocess.PIPE, text=True,
-                              start_new_session=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    middle = subprocess.Popen(
+        [sys.executable, "-c", MIDDLE, CHILD],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
     try:
         child = int(middle.stdout.readline())
         assert middle.stdout.readline().strip() == "armed"
@@ -551,7 +609,21 @@ def test_corrupt_results_db_is_one_error_naming_the_file(tmp_path, damage):
         run_bench(cfg, out, cache_dir=tmp_path / "cache", quiet=True)
     with pytest.raises(uk.UnlearnkitError, match="is corrupt"):
         ResultStore(out).frame()
-    res = subprocess.run([sys.executable, "-m", "unlearnkit.cli", "bench", "--config", str(tmp_path / "cfg.yaml"),
-                          "--out", str(out), "--cache-dir", str(tmp_path / "cache"), "--quiet"],
-                         capture_output=True, text=True)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "unlearnkit.cli",
+            "bench",
+            "--config",
+            str(tmp_path / "cfg.yaml"),
+            "--out",
+            str(out),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 2 and "Traceback" not in res.stderr and "results.db" in res.stderr, res.stderr

@@ -1,5 +1,6 @@
 """MIA-NN: the divergence protocol (JS by hand, the floor on a constructed ensemble, AUC), neighbour
 choice and the SVM attack on synthetic inputs, and both protocols on digits."""
+
 import math
 
 import numpy as np
@@ -10,8 +11,15 @@ import unlearnkit as uk
 from helpers import ListSource
 from unlearnkit.errors import UnlearnkitError
 from unlearnkit.eval import METRICS, Evaluation
-from unlearnkit.eval.mia_nn import (divergence_summary, drop_classes, js_divergence, leave_one_out_means,
-                                    mann_whitney_auc, neighbour_classes, svm_attack_accuracy)
+from unlearnkit.eval.mia_nn import (
+    divergence_summary,
+    drop_classes,
+    js_divergence,
+    leave_one_out_means,
+    mann_whitney_auc,
+    neighbour_classes,
+    svm_attack_accuracy,
+)
 from unlearnkit.options import build
 
 
@@ -57,7 +65,9 @@ def test_mann_whitney_auc_and_drop_classes():
     assert mann_whitney_auc(np.array([1.0, 2.0]), np.array([3.0, 4.0])) == 0.0
     assert mann_whitney_auc(np.array([1.0, 2.0]), np.array([1.0, 2.0])) == 50.0
     assert mann_whitney_auc(np.array([2.0]), np.array([1.0, 2.0, 3.0])) == pytest.approx(50.0)  # (1 + ½)/3
-    assert drop_classes(np.array([[0.5, 0.25, 0.25], [0.2, 0.2, 0.6]]), [0]) == pytest.approx(np.array([[0.5, 0.5], [0.25, 0.75]]))
+    assert drop_classes(np.array([[0.5, 0.25, 0.25], [0.2, 0.2, 0.6]]), [0]) == pytest.approx(
+        np.array([[0.5, 0.5], [0.25, 0.75]])
+    )
 
 
 def test_divergence_needs_three_models():
@@ -79,9 +89,13 @@ def test_neighbour_is_where_retrained_models_send_the_forget_class():
 
 
 def test_neighbours_of_two_forget_classes_are_the_union_excluding_forget_classes():
-    p = np.array([[0.1, 0.6, 0.2, 0.1, 0.0],   # class 0 sample: 1 is forgotten too → neighbour 2
-                  [0.1, 0.6, 0.3, 0.0, 0.0],
-                  [0.0, 0.1, 0.1, 0.1, 0.7]])  # class 1 sample → neighbour 4
+    p = np.array(
+        [
+            [0.1, 0.6, 0.2, 0.1, 0.0],  # class 0 sample: 1 is forgotten too → neighbour 2
+            [0.1, 0.6, 0.3, 0.0, 0.0],
+            [0.0, 0.1, 0.1, 0.1, 0.7],
+        ]
+    )  # class 1 sample → neighbour 4
     assert neighbour_classes(p, np.array([0, 0, 1]), [0, 1], top_k=1) == [2, 4]
 
 
@@ -115,11 +129,11 @@ def digits_models():
     split = uk.make_split(ds, "class", seed=0, classes=[3])
     cfg = uk.TrainConfig(epochs=8, lr=0.05)
     dev = torch.device("cpu")
-    retrained = [uk.train_model(uk.build_model("mlp", ds.input_shape, 10), ds, split.retain, cfg, dev, seed=s)
-                 for s in range(4)]
+    retrained = [
+        uk.train_model(uk.build_model("mlp", ds.input_shape, 10), ds, split.retain, cfg, dev, seed=s) for s in range(4)
+    ]
     original = uk.train_model(uk.build_model("mlp", ds.input_shape, 10), ds, split.train, cfg, dev)
-    ev = Evaluation(ds, split, dev, original=original, retrained=retrained[0],
-                    models=ListSource(retrained))
+    ev = Evaluation(ds, split, dev, original=original, retrained=retrained[0], models=ListSource(retrained))
     return ev, original, retrained
 
 

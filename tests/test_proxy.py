@@ -1,12 +1,21 @@
 """The retrain-free proxy: pure functions by hand, and hand-made splits with known values."""
+
 import numpy as np
 import pytest
 import torch
 
 import unlearnkit as uk
 from unlearnkit.eval import METRICS, Evaluation
-from unlearnkit.eval.proxy import (ProxyOptions, ProxyReference, drop_renormalise, gone_classes, target_weights,
-                                   threshold_attack, total_variation, weighted_w1)
+from unlearnkit.eval.proxy import (
+    ProxyOptions,
+    ProxyReference,
+    drop_renormalise,
+    gone_classes,
+    target_weights,
+    threshold_attack,
+    total_variation,
+    weighted_w1,
+)
 
 
 def test_gone_classes_are_forget_classes_without_retain_samples():

@@ -1,4 +1,5 @@
 """The README's library example runs as written, and its two commands are the ones CI runs."""
+
 import re
 from pathlib import Path
 

@@ -1,5 +1,6 @@
 """Contract tests over every registered component (in the spirit of scikit-learn's test_common): a new
 method, weighting, target, metric, scenario or dataset loader is checked here without being named."""
+
 from __future__ import annotations
 
 import copy
@@ -76,11 +77,22 @@ def test_method_runs_one_short_step_and_moves_or_says_why_not(name, setups):
     ds, split, original, retrained = setups["random"]
     cls = METHODS.get(name)
     before = copy.deepcopy(original)
-    res = uk.unlearn(original, ds, split, name, options=_quick(cls), device="cpu", seed=0, stop="none",
-                     train_config=TRAIN, new_model=lambda: uk.build_model("mlp", ds.input_shape, 10, hidden=[32]),
-                     retrained=lambda: (copy.deepcopy(retrained), 1.0))
-    assert all(torch.equal(a, b) for a, b in zip(original.state_dict().values(), before.state_dict().values())), \
+    res = uk.unlearn(
+        original,
+        ds,
+        split,
+        name,
+        options=_quick(cls),
+        device="cpu",
+        seed=0,
+        stop="none",
+        train_config=TRAIN,
+        new_model=lambda: uk.build_model("mlp", ds.input_shape, 10, hidden=[32]),
+        retrained=lambda: (copy.deepcopy(retrained), 1.0),
+    )
+    assert all(torch.equal(a, b) for a, b in zip(original.state_dict().values(), before.state_dict().values())), (
         "θ_o must never change"
+    )
     if cls.moves_model:  # a method that may leave θ_o as it is declares moves_model = False (and says why)
         assert res.moved, f"{name} did not change the model in one short step"
     assert all(torch.isfinite(v).all() for v in res.model.state_dict().values() if v.is_floating_point())
@@ -103,18 +115,21 @@ def test_method_declarations_are_consistent(name):
 def test_weighting_with_weights_forced_to_one_reproduces_uniform(name, setups, monkeypatch):
     cls = WEIGHTINGS.get(name)
     ds, split, original, _ = setups["group" if name == "soft" else "random"]
-    methods = [m for m in METHODS.names() if cls.terms & METHODS.get(m).weightable_terms
-               and METHODS.get(m).uses_retain and METHODS.get(m).uses_forget]
+    methods = [
+        m
+        for m in METHODS.names()
+        if cls.terms & METHODS.get(m).weightable_terms and METHODS.get(m).uses_retain and METHODS.get(m).uses_forget
+    ]
     if not methods:
         pytest.skip(f"no method weights the {sorted(cls.terms)} terms with a forget and a retain loss")
     method = "neggrad_plus" if "neggrad_plus" in methods else methods[0]
     opts = {"epochs": 1}
-    plain = uk.unlearn(original, ds, split, method, options=opts, device="cpu", seed=0, train_config=TRAIN,
-                       stop="none")
+    plain = uk.unlearn(original, ds, split, method, options=opts, device="cpu", seed=0, train_config=TRAIN, stop="none")
     monkeypatch.setattr(cls, "weights", lambda self, ctx, batch, logits, step, term: torch.ones(len(batch.idx)))
     monkeypatch.setattr(cls, "driving_split", lambda self, ctx: ctx.split)
-    forced = uk.unlearn(original, ds, split, method, name, options=opts, device="cpu", seed=0, train_config=TRAIN,
-                        stop="none")
+    forced = uk.unlearn(
+        original, ds, split, method, name, options=opts, device="cpu", seed=0, train_config=TRAIN, stop="none"
+    )
     for (k, a), b in zip(plain.model.state_dict().items(), forced.model.state_dict().values()):
         assert torch.allclose(a, b, rtol=0, atol=1e-6), f"{name}: {k} differs from uniform"
 
@@ -133,9 +148,18 @@ def test_weighting_declarations(name):
 def test_target_rows_are_distributions_that_zero_the_forgotten_class(name, setups):
     ds, split, original, _ = setups["class"]
     target = build(TARGETS, name)
-    ctx = UnlearnContext(model=copy.deepcopy(original), original=original, dataset=ds, split=split, num_classes=10,
-                         device=CPU, seed=0, options=METHODS.get("rl").Options(), weighting=build(WEIGHTINGS, "uniform"),
-                         target=target)
+    ctx = UnlearnContext(
+        model=copy.deepcopy(original),
+        original=original,
+        dataset=ds,
+        split=split,
+        num_classes=10,
+        device=CPU,
+        seed=0,
+        options=METHODS.get("rl").Options(),
+        weighting=build(WEIGHTINGS, "uniform"),
+        target=target,
+    )
     target.prepare(ctx)
     idx = torch.as_tensor(split.forget)
     try:
@@ -153,16 +177,22 @@ def test_target_rows_are_distributions_that_zero_the_forgotten_class(name, setup
 @pytest.mark.parametrize("name", METRICS.names())
 def test_metric_returns_exactly_its_declared_columns(name, setups):
     cls = METRICS.get(name)
-    ds, split, original, retrained = _setup_for(Need.BINARY_GROUP in cls.needs, Need.CLASS_FORGETTING in cls.needs,
-                                                setups)
+    ds, split, original, retrained = _setup_for(
+        Need.BINARY_GROUP in cls.needs, Need.CLASS_FORGETTING in cls.needs, setups
+    )
     plan = Plan.make("ft", "uniform", "none", {"epochs": 1})
 
     def unlearn_fn(model, sp, seed):
         return uk.unlearn(model, ds, sp, "ft", options={"epochs": 1}, device="cpu", seed=seed, stop="none").model
 
-    source = SequentialSource(split, 0, lambda: uk.build_model("mlp", ds.input_shape, ds.num_classes, hidden=[32]),
-                              lambda m, idx, s: uk.train_model(m, ds, idx, TRAIN, CPU, seed=s), unlearn_fn,
-                              retrained0=retrained)
+    source = SequentialSource(
+        split,
+        0,
+        lambda: uk.build_model("mlp", ds.input_shape, ds.num_classes, hidden=[32]),
+        lambda m, idx, s: uk.train_model(m, ds, idx, TRAIN, CPU, seed=s),
+        unlearn_fn,
+        retrained0=retrained,
+    )
     model = unlearn_fn(original, split, 0)
     ev = Evaluation(ds, split, CPU, 0, original, retrained, plan.weighting, source)
     out = build(METRICS, name, cls.quick_options).evaluate(model, ev)

@@ -1,4 +1,5 @@
 """stop='auto' (scripted proxy curves, GA's cliff, the strength search) and the divergence guards."""
+
 import copy
 import math
 import warnings
@@ -77,15 +78,17 @@ def test_auto_stop_picks_the_best_step_of_a_scripted_curve(digits, random_split,
 
 def test_auto_stop_patience_and_overshoot(digits, random_split, theta_o, scripted):
     scripted([10.0, 5.0] + [6.0] * 50)
-    res = uk.unlearn(theta_o, digits, random_split, "ft", options=dict(epochs=5, stopping=dict(patience=0.5)),
-                     device="cpu")
+    res = uk.unlearn(
+        theta_o, digits, random_split, "ft", options=dict(epochs=5, stopping=dict(patience=0.5)), device="cpu"
+    )
     s = auto_summary(res)
     assert s["reason"].startswith("patience") and s["best_step"] == s["every"]
     per_epoch = math.ceil(len(random_split.retain) / 64)
     assert s["steps_run"] == s["every"] * (1 + math.ceil(0.5 * per_epoch / s["every"]))
     scripted([10.0, 5.0, 40.0, 1.0])
-    res = uk.unlearn(theta_o, digits, random_split, "ft", options=dict(epochs=5, stopping=dict(overshoot=20)),
-                     device="cpu")
+    res = uk.unlearn(
+        theta_o, digits, random_split, "ft", options=dict(epochs=5, stopping=dict(overshoot=20)), device="cpu"
+    )
     s = auto_summary(res)
     assert s["reason"].startswith("overshoot") and s["steps_run"] == 2 * s["every"] and s["best_proxy_gap"] == 5.0
 
@@ -99,8 +102,9 @@ def test_theta_o_is_a_candidate_and_kept_with_a_warning(digits, random_split, th
 
 
 def test_method_option_overrides_the_library_stop(digits, random_split, theta_o):
-    res = uk.unlearn(theta_o, digits, random_split, "ga", options=dict(stop="none", epochs=1), stop="auto",
-                     device="cpu")
+    res = uk.unlearn(
+        theta_o, digits, random_split, "ga", options=dict(stop="none", epochs=1), stop="auto", device="cpu"
+    )
     assert not any("auto_stop" in h for h in res.history)
     res = uk.unlearn(theta_o, digits, random_split, "ga", options=dict(epochs=1), device="cpu")  # auto by default
     assert auto_summary(res)["evaluations"] >= 2
@@ -114,8 +118,15 @@ def test_guard_raises_under_none_naming_method_step_and_fix(digits, random_split
 def test_guard_factor_is_configurable(digits, class_split, theta_o):
     # GA on a whole class at lr 0.01 grows the logits well past 1.5× θ_o's within 3 epochs
     with pytest.raises(uk.UnlearnkitError, match=r"logit norm on D_r grew .*logit_factor 1.5"):
-        uk.unlearn(theta_o, digits, class_split, "ga", options=dict(lr=0.01, epochs=3, stopping=dict(
-            logit_factor=1.5, param_factor=100)), stop="none", device="cpu")
+        uk.unlearn(
+            theta_o,
+            digits,
+            class_split,
+            "ga",
+            options=dict(lr=0.01, epochs=3, stopping=dict(logit_factor=1.5, param_factor=100)),
+            stop="none",
+            device="cpu",
+        )
 
 
 def test_guard_rolls_back_under_auto(digits, random_split, theta_o):
@@ -149,8 +160,15 @@ def test_ga_stops_before_its_cliff(digits, class_split, theta_o):
 
 def test_tiny_change_warns_with_the_option_to_raise(digits, random_split, theta_o):
     with pytest.warns(RuntimeWarning, match=r"relative parameter change .* < min_change 0.0001\); raise its lr"):
-        uk.unlearn(theta_o, digits, random_split, "ga", options=dict(lr=1e-9, epochs=1, momentum=0.0,
-                                                                      weight_decay=0.0), stop="none", device="cpu")
+        uk.unlearn(
+            theta_o,
+            digits,
+            random_split,
+            "ga",
+            options=dict(lr=1e-9, epochs=1, momentum=0.0, weight_decay=0.0),
+            stop="none",
+            device="cpu",
+        )
 
 
 class ShrinkOptions(MethodOptions):
@@ -178,8 +196,13 @@ def test_strength_search_picks_the_best_strength(digits, random_split, theta_o, 
 
         def evaluate(self, model):  # the proxy is best where ‖θ‖ = 0.6‖θ_o‖ (strength 0.4 = 0.2 × 2)
             r = float(torch.cat([p.flatten() for p in model.parameters()]).norm()) / n_o
-            return {"proxy_gap": abs(r - 0.6), "proxy_fa": 0.0, "proxy_mia": 0.0, "proxy_dist": 0.0,
-                    "proxy_damage": 0.0}
+            return {
+                "proxy_gap": abs(r - 0.6),
+                "proxy_fa": 0.0,
+                "proxy_mia": 0.0,
+                "proxy_dist": 0.0,
+                "proxy_damage": 0.0,
+            }
 
         monkeypatch.setattr(ProxyReference, "evaluate", evaluate)
         res = uk.unlearn(theta_o, digits, random_split, "shrink_test", device="cpu")

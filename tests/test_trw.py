@@ -1,4 +1,5 @@
 """TRW target: the math on a hand-made logit table, and rl + trw end to end on digits."""
+
 import math
 
 import pytest
@@ -8,8 +9,14 @@ import unlearnkit as uk
 from unlearnkit.errors import UnlearnkitError
 from unlearnkit.eval import predict_logits
 from unlearnkit.targets import TARGETS
-from unlearnkit.targets.trw import (drop_and_renormalise, mean_logit_embeddings, pca_project, similarity_prior,
-                                    tilted_target, unseen_prior)
+from unlearnkit.targets.trw import (
+    drop_and_renormalise,
+    mean_logit_embeddings,
+    pca_project,
+    similarity_prior,
+    tilted_target,
+    unseen_prior,
+)
 
 # 4 classes; class 0 is forgotten. Class embeddings: class 1 points nearly the same way as class 0,
 # class 2 is orthogonal, class 3 opposite.
@@ -94,8 +101,13 @@ def digits_class3():
     torch.manual_seed(0)
     ds = uk.load_dataset("digits")
     split = uk.make_split(ds, "class", seed=0, classes=[3])
-    model = uk.train_model(uk.build_model("mlp", ds.input_shape, 10), ds, split.train,
-                           uk.TrainConfig(epochs=15, lr=0.05), torch.device("cpu"))
+    model = uk.train_model(
+        uk.build_model("mlp", ds.input_shape, 10),
+        ds,
+        split.train,
+        uk.TrainConfig(epochs=15, lr=0.05),
+        torch.device("cpu"),
+    )
     return ds, split, model
 
 
@@ -118,8 +130,13 @@ def test_rl_with_trw_forgets_class_and_follows_the_target(digits_class3):
     mass_rl = float(torch.softmax(predict_logits(base.model, ds, split.forget), 1)[:, top].mean())
     assert mass_trw > 0.5 and mass_trw > mass_rl + 0.2
     # retained classes are kept
-    test_acc = float((predict_logits(res.model, ds, split.test).argmax(1) == torch.as_tensor(ds.labels[split.test]))
-                     [torch.as_tensor(ds.labels[split.test]) != 3].float().mean())
+    test_acc = float(
+        (predict_logits(res.model, ds, split.test).argmax(1) == torch.as_tensor(ds.labels[split.test]))[
+            torch.as_tensor(ds.labels[split.test]) != 3
+        ]
+        .float()
+        .mean()
+    )
     assert test_acc > 0.85
 
 
@@ -161,5 +178,15 @@ def _ctx(model, ds, split):
     from unlearnkit.context import UnlearnContext
 
     original = model.eval()
-    return UnlearnContext(model=model, original=original, dataset=ds, split=split, num_classes=10,
-                          device=torch.device("cpu"), seed=0, options=None, weighting=None, target=None)
+    return UnlearnContext(
+        model=model,
+        original=original,
+        dataset=ds,
+        split=split,
+        num_classes=10,
+        device=torch.device("cpu"),
+        seed=0,
+        options=None,
+        weighting=None,
+        target=None,
+    )

@@ -1,4 +1,5 @@
 """unlearnkit — machine unlearning for classifiers, measured against retraining."""
+
 __version__ = "0.1.0"
 
 from .data import ArrayDataset, Split, from_torch_dataset, load_dataset, make_split  # noqa: E402
@@ -10,6 +11,23 @@ from .eval import METRICS, Evaluation, avg_gap  # noqa: E402
 from .checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from .audit import audit  # noqa: E402  (the function; the module stays importable as unlearnkit.audit)
 
-__all__ = ["ArrayDataset", "METRICS", "Evaluation", "Split", "TrainConfig", "UnlearnResult", "UnlearnkitError",
-           "audit", "avg_gap", "build_model", "from_torch_dataset", "load_checkpoint", "load_dataset", "make_split",
-           "save_checkpoint", "train_model", "unlearn", "__version__"]
+__all__ = [
+    "ArrayDataset",
+    "METRICS",
+    "Evaluation",
+    "Split",
+    "TrainConfig",
+    "UnlearnResult",
+    "UnlearnkitError",
+    "audit",
+    "avg_gap",
+    "build_model",
+    "from_torch_dataset",
+    "load_checkpoint",
+    "load_dataset",
+    "make_split",
+    "save_checkpoint",
+    "train_model",
+    "unlearn",
+    "__version__",
+]

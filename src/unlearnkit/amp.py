@@ -21,6 +21,7 @@ A loop uses it as::
 (faster convolutions with cuDNN / tensor cores); elsewhere it leaves the model untouched.
 ``contiguous(model)`` switches back (safetensors saves only contiguous tensors).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -45,8 +46,9 @@ class Precision:
         self.device = torch.device(device)
         self.dtype = DTYPES[mode]
         if self.dtype is not None and self.device.type not in ("cuda", "cpu"):
-            raise UnlearnkitError(f"precision {mode!r} needs a cuda or cpu device (got {self.device.type}); "
-                                  f"use precision 'fp32' there")
+            raise UnlearnkitError(
+                f"precision {mode!r} needs a cuda or cpu device (got {self.device.type}); use precision 'fp32' there"
+            )
         self.scaler = torch.amp.GradScaler(self.device.type) if mode == "fp16" else None
         self._unscaled = False
 

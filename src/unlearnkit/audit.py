@@ -16,6 +16,7 @@ that never saw the data — without retraining (``--verify-retrain`` adds the tr
 Every number is a deterministic function of the two weight files, the data, the split and the options, so
 ``unlearnkit audit`` recomputes them from the saved files (``measurements(record)`` is what must match).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -36,8 +37,17 @@ from .predict import predict_logits
 from .unlearn import parameter_distance
 
 FORMAT = "unlearnkit-audit"
-MEASURED = ("request", "data", "options", "before", "after", "per_class", "proxy_gap_before", "proxy_gap_after",
-            "param_change")
+MEASURED = (
+    "request",
+    "data",
+    "options",
+    "before",
+    "after",
+    "per_class",
+    "proxy_gap_before",
+    "proxy_gap_after",
+    "param_change",
+)
 
 
 class AuditOptions(BaseModel):
@@ -47,8 +57,11 @@ class AuditOptions(BaseModel):
     retain_sample: int = Field(2000, ge=1, description="RA and the MIA's members: a seeded sample of D_r this large")
     seed: int = Field(0, description="seed of the retain sample and the MIA's subsampling")
     mia_feature: Literal["confidence", "entropy", "m_entropy", "correctness", "prob"] = "confidence"
-    mia_max_shadow: int | None = Field(5000, ge=2, description="cap on the attack's samples per side (the SVC is "
-                                                               "quadratic); None = every held-out sample")
+    mia_max_shadow: int | None = Field(
+        5000,
+        ge=2,
+        description="cap on the attack's samples per side (the SVC is quadratic); None = every held-out sample",
+    )
 
 
 def _num(x) -> float | None:
@@ -84,18 +97,21 @@ def proxy_gaps(model, original, data, split, device, seed: int) -> tuple[float |
 def _side(logits: dict, labels: dict, options: AuditOptions, num_classes: int) -> tuple[dict, list, list]:
     feats = {k: confidence_features(logits[k], labels[k], options.mia_feature) for k in ("retain", "heldout", "forget")}
     mia = mia_efficacy_score(feats["retain"], feats["heldout"], feats["forget"], options.seed, options.mia_max_shadow)
-    out = {"FA": _num(accuracy(logits["forget"], labels["forget"])),
-           "RA": _num(accuracy(logits["retain"], labels["retain"])),
-           "heldout_acc": _num(accuracy(logits["heldout"], labels["heldout"])),
-           "MIA": _num(mia)}
+    out = {
+        "FA": _num(accuracy(logits["forget"], labels["forget"])),
+        "RA": _num(accuracy(logits["retain"], labels["retain"])),
+        "heldout_acc": _num(accuracy(logits["heldout"], labels["heldout"])),
+        "MIA": _num(mia),
+    }
     fa_c = per_class_accuracy(logits["forget"], labels["forget"], num_classes)
     ho_c = per_class_accuracy(logits["heldout"], labels["heldout"], num_classes)
     return out, fa_c, ho_c
 
 
 @torch.no_grad()
-def audit(model, original, data, split, *, options: AuditOptions | dict | None = None,
-          device: str | torch.device = "cpu") -> dict:
+def audit(
+    model, original, data, split, *, options: AuditOptions | dict | None = None, device: str | torch.device = "cpu"
+) -> dict:
     """The audit record (a JSON-able dict) of unlearning ``split.forget`` from ``original`` into ``model``.
 
     ``data`` is the ArrayDataset, ``split`` the request's Split (``unlearnkit.checkpoint.deletion_split``);
@@ -107,8 +123,10 @@ def audit(model, original, data, split, *, options: AuditOptions | dict | None =
     opts = parse_options(AuditOptions, options, "audit")
     dev = resolve_device(device)
     if len(split.unseen) == 0:
-        raise UnlearnkitError("the audit needs held-out data (split.unseen: samples the model never trained on); "
-                              "pass --holdout FILE or a dataset with a test split")
+        raise UnlearnkitError(
+            "the audit needs held-out data (split.unseen: samples the model never trained on); "
+            "pass --holdout FILE or a dataset with a test split"
+        )
     model, original = on_device(model, dev), on_device(original, dev)
     parts = {"forget": split.forget, "retain": retain_sample(split, opts), "heldout": split.unseen}
     labels = {k: torch.as_tensor(data.labels[v]) for k, v in parts.items()}
@@ -119,23 +137,45 @@ def audit(model, original, data, split, *, options: AuditOptions | dict | None =
     counts = np.bincount(data.labels[split.forget], minlength=data.num_classes)
     ho_counts = np.bincount(data.labels[split.unseen], minlength=data.num_classes)
     names = data.class_names or [str(c) for c in range(data.num_classes)]
-    per_class = [{"class": int(c), "name": names[c], "n_forget": int(counts[c]), "n_heldout": int(ho_counts[c]),
-                  "FA_before": _num(sides["before"][1][c]), "FA_after": _num(sides["after"][1][c]),
-                  "heldout_acc_before": _num(sides["before"][2][c]), "heldout_acc_after": _num(sides["after"][2][c])}
-                 for c in np.flatnonzero(counts)]
+    per_class = [
+        {
+            "class": int(c),
+            "name": names[c],
+            "n_forget": int(counts[c]),
+            "n_heldout": int(ho_counts[c]),
+            "FA_before": _num(sides["before"][1][c]),
+            "FA_after": _num(sides["after"][1][c]),
+            "heldout_acc_before": _num(sides["before"][2][c]),
+            "heldout_acc_after": _num(sides["after"][2][c]),
+        }
+        for c in np.flatnonzero(counts)
+    ]
     from .checkpoint import data_fingerprint
 
     pg_before, pg_after = proxy_gaps(model, original, data, split, dev, opts.seed)
     return {
-        "format": FORMAT, "format_version": 1,
-        "request": {"n_forget": int(len(split.forget)), "forget_counts": counts.tolist(),
-                    "forget_sha256": ids_sha256(split.forget)},
-        "data": {"name": data.name, "fingerprint": data_fingerprint(data), "num_classes": int(data.num_classes),
-                 "n_train": int(len(split.train)), "n_retain": int(len(split.retain)),
-                 "n_retain_sample": int(len(parts["retain"])), "n_heldout": int(len(split.unseen))},
+        "format": FORMAT,
+        "format_version": 1,
+        "request": {
+            "n_forget": int(len(split.forget)),
+            "forget_counts": counts.tolist(),
+            "forget_sha256": ids_sha256(split.forget),
+        },
+        "data": {
+            "name": data.name,
+            "fingerprint": data_fingerprint(data),
+            "num_classes": int(data.num_classes),
+            "n_train": int(len(split.train)),
+            "n_retain": int(len(split.retain)),
+            "n_retain_sample": int(len(parts["retain"])),
+            "n_heldout": int(len(split.unseen)),
+        },
         "options": opts.model_dump(),
-        "before": sides["before"][0], "after": sides["after"][0], "per_class": per_class,
-        "proxy_gap_before": pg_before, "proxy_gap_after": pg_after,
+        "before": sides["before"][0],
+        "after": sides["after"][0],
+        "per_class": per_class,
+        "proxy_gap_before": pg_before,
+        "proxy_gap_after": pg_after,
         "param_change": _num(parameter_distance(model, original)),
     }
 
@@ -168,8 +208,9 @@ def differences(a: dict, b: dict, path: str = "") -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------- θ_r (optional)
-def verify_retrain(model, original, data, split, new_model, train_config, seed: int, device, cache_dir,
-                   key_payload: dict) -> dict:
+def verify_retrain(
+    model, original, data, split, new_model, train_config, seed: int, device, cache_dir, key_payload: dict
+) -> dict:
     """Train θ_r on D_r (cached under ``cache_dir``) and report the true Avg.Gap of θ_u and of θ_o, with the
     registry's gap metrics (``accuracy``, ``mia_efficacy``; test = the test split, else the held-out set)."""
     import time
@@ -181,8 +222,15 @@ def verify_retrain(model, original, data, split, new_model, train_config, seed: 
     from .training import train_model
 
     cache = ModelCache(cache_dir)
-    key = fingerprint(dict(key_payload, retain=np.asarray(split.retain), train=train_config.model_dump(), seed=seed,
-                           purpose="verify_retrain"))
+    key = fingerprint(
+        dict(
+            key_payload,
+            retain=np.asarray(split.retain),
+            train=train_config.model_dump(),
+            seed=seed,
+            purpose="verify_retrain",
+        )
+    )
 
     def build_seeded():
         torch.manual_seed(seed)
@@ -190,9 +238,12 @@ def verify_retrain(model, original, data, split, new_model, train_config, seed: 
 
     model, original = on_device(model, device), on_device(original, device)
     t0 = time.perf_counter()
-    retrained, meta = cache.get_or_train(key, build_seeded,
-                                         lambda m: train_model(m, data, split.retain, train_config, device, seed=seed),
-                                         label="retrain")
+    retrained, meta = cache.get_or_train(
+        key,
+        build_seeded,
+        lambda m: train_model(m, data, split.retain, train_config, device, seed=seed),
+        label="retrain",
+    )
     seconds = time.perf_counter() - t0
     test = split.test if len(split.test) else split.unseen
     ev_split = Split(split.train, test, split.unseen, split.forget, split.info, split.purpose)
@@ -203,10 +254,16 @@ def verify_retrain(model, original, data, split, new_model, train_config, seed: 
         for metric in (n for n in METRICS.names() if gap_columns([n])):  # the metrics that make up Avg.Gap
             row.update(build(METRICS, metric).compute(m, ev))
         rows[name] = {c: _num(row[c]) for c in gap_columns()}
-    return {"avg_gap": _num(avg_gap(rows["unlearned"], rows["retrained"])),
-            "avg_gap_original": _num(avg_gap(rows["original"], rows["retrained"])),
-            **rows, "train_s": meta["train_s"], "cached": meta["cached"], "seconds": seconds,
-            "train_config": train_config.model_dump(), "cache_key": key}
+    return {
+        "avg_gap": _num(avg_gap(rows["unlearned"], rows["retrained"])),
+        "avg_gap_original": _num(avg_gap(rows["original"], rows["retrained"])),
+        **rows,
+        "train_s": meta["train_s"],
+        "cached": meta["cached"],
+        "seconds": seconds,
+        "train_config": train_config.model_dump(),
+        "cache_key": key,
+    }
 
 
 # --------------------------------------------------------------------------------------------------- writers
@@ -217,19 +274,31 @@ def _passes(run: dict) -> str:
         return "—"
     return f"{p.get('total', '—')} (+{p.get('eval_forward', 0)} evaluation)"
 
+
 def _f(x, digits: int = 2) -> str:
     return "—" if x is None else f"{x:.{digits}f}"
 
 
 def _rows(record: dict) -> list[tuple[str, str, str, str]]:
     b, a = record["before"], record["after"]
-    rows = [("FA (forget-set accuracy, %)", "FA"), ("RA (retain accuracy, %, sample)", "RA"),
-            ("held-out accuracy (%)", "heldout_acc"), ("MIA-efficacy (% of D_f called non-member)", "MIA")]
-    out = [(label, _f(b[k]), _f(a[k]), _f(None if b[k] is None or a[k] is None else a[k] - b[k], 2))
-           for label, k in rows]
+    rows = [
+        ("FA (forget-set accuracy, %)", "FA"),
+        ("RA (retain accuracy, %, sample)", "RA"),
+        ("held-out accuracy (%)", "heldout_acc"),
+        ("MIA-efficacy (% of D_f called non-member)", "MIA"),
+    ]
+    out = [
+        (label, _f(b[k]), _f(a[k]), _f(None if b[k] is None or a[k] is None else a[k] - b[k], 2)) for label, k in rows
+    ]
     pb, pa = record.get("proxy_gap_before"), record.get("proxy_gap_after")
-    out.append(("proxy gap (est. Avg.Gap to retrain, no retraining)", _f(pb), _f(pa),
-                _f(None if pb is None or pa is None else pa - pb)))
+    out.append(
+        (
+            "proxy gap (est. Avg.Gap to retrain, no retraining)",
+            _f(pb),
+            _f(pa),
+            _f(None if pb is None or pa is None else pa - pb),
+        )
+    )
     return out
 
 
@@ -241,11 +310,15 @@ def _stop_lines(run: dict) -> list[str]:
         if not isinstance(a, dict):
             continue
         if "best_value" in a:  # a one-shot method's strength search
-            lines.append(f"strength {a.get('option')} = {a.get('best_value')} (None: θ_o kept) of {a.get('tried')}, "
-                         f"proxy gap {a.get('best_proxy_gap')}")
+            lines.append(
+                f"strength {a.get('option')} = {a.get('best_value')} (None: θ_o kept) of {a.get('tried')}, "
+                f"proxy gap {a.get('best_proxy_gap')}"
+            )
         elif "best_step" in a:
-            lines.append(f"kept step {a['best_step']} of {a.get('steps_run')} (proxy gap {a.get('best_proxy_gap')}, "
-                         f"{a.get('evaluations')} evaluations); stopped by {a.get('reason')}")
+            lines.append(
+                f"kept step {a['best_step']} of {a.get('steps_run')} (proxy gap {a.get('best_proxy_gap')}, "
+                f"{a.get('evaluations')} evaluations); stopped by {a.get('reason')}"
+            )
         else:
             lines.append(str(a.get("reason", a)))
         lines += [f"warning: {w}" for w in a.get("warnings", [])]
@@ -256,8 +329,11 @@ def _options_text(run: dict) -> str:
     """``epochs=2, lr=0.01; weighting tau=0.15`` from the run's options (``defaults`` when none)."""
     o = run.get("options") or {}
     parts = [", ".join(f"{k}={v}" for k, v in (o.get("method") or {}).items())]
-    parts += [f"{what} " + ", ".join(f"{k}={v}" for k, v in o[what].items()) for what in ("weighting", "target")
-              if o.get(what)]
+    parts += [
+        f"{what} " + ", ".join(f"{k}={v}" for k, v in o[what].items())
+        for what in ("weighting", "target")
+        if o.get(what)
+    ]
     return "; ".join(p for p in parts if p) or "default options"
 
 
@@ -272,41 +348,70 @@ def _request_summary(record: dict) -> tuple[str, list[tuple[str, int]]]:
 def to_markdown(record: dict) -> str:
     run, vr = record.get("run") or {}, record.get("verify_retrain")
     what, hist = _request_summary(record)
-    L = ["# Unlearning audit", "",
-         f"**Request**: forget {what} from `{record.get('files', {}).get('original', 'the model')}`.", "",
-         "Forget-set class histogram: " + ", ".join(f"{n}: {c}" for n, c in hist), ""]
+    L = [
+        "# Unlearning audit",
+        "",
+        f"**Request**: forget {what} from `{record.get('files', {}).get('original', 'the model')}`.",
+        "",
+        "Forget-set class histogram: " + ", ".join(f"{n}: {c}" for n, c in hist),
+        "",
+    ]
     if run:
         opts = _options_text(run)
-        L += [f"**Method**: `{run.get('method')}` ∘ weighting `{run.get('weighting')}` ∘ "
-              f"target `{run.get('target')}` "
-              f"({opts}); seed {run.get('seed')}, device {run.get('device')}.",
-              f"Wall time {_f(run.get('wall_s'), 3)} s, {_passes(run)} per-sample passes; "
-              f"stop: {run.get('stop') or 'fixed epochs'}.", ""]
+        L += [
+            f"**Method**: `{run.get('method')}` ∘ weighting `{run.get('weighting')}` ∘ "
+            f"target `{run.get('target')}` "
+            f"({opts}); seed {run.get('seed')}, device {run.get('device')}.",
+            f"Wall time {_f(run.get('wall_s'), 3)} s, {_passes(run)} per-sample passes; "
+            f"stop: {run.get('stop') or 'fixed epochs'}.",
+            "",
+        ]
         for line in _stop_lines(run):
             L.append(f"- auto stop: {line}")
     L += ["| measure | before | after | change |", "|---|---|---|---|"]
     L += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in _rows(record)]
-    L += ["", f"Parameter change ‖θ_u − θ_o‖₂ = {_f(record['param_change'], 4)}. Held-out set: "
-              f"{record['data']['n_heldout']} samples the model never trained on; RA on "
-              f"{record['data']['n_retain_sample']} of {record['data']['n_retain']} retained samples.", "",
-          "## Per class: forget-set accuracy vs held-out accuracy", "",
-          "A model that never saw the forgotten samples classifies them about as well as fresh samples of the "
-          "same class.", "",
-          "| class | n forget | FA before | FA after | held-out acc before | held-out acc after |",
-          "|---|---|---|---|---|---|"]
-    L += [f"| {r['name']} | {r['n_forget']} | {_f(r['FA_before'], 1)} | {_f(r['FA_after'], 1)} | "
-          f"{_f(r['heldout_acc_before'], 1)} | {_f(r['heldout_acc_after'], 1)} |" for r in record["per_class"]]
+    L += [
+        "",
+        f"Parameter change ‖θ_u − θ_o‖₂ = {_f(record['param_change'], 4)}. Held-out set: "
+        f"{record['data']['n_heldout']} samples the model never trained on; RA on "
+        f"{record['data']['n_retain_sample']} of {record['data']['n_retain']} retained samples.",
+        "",
+        "## Per class: forget-set accuracy vs held-out accuracy",
+        "",
+        "A model that never saw the forgotten samples classifies them about as well as fresh samples of the "
+        "same class.",
+        "",
+        "| class | n forget | FA before | FA after | held-out acc before | held-out acc after |",
+        "|---|---|---|---|---|---|",
+    ]
+    L += [
+        f"| {r['name']} | {r['n_forget']} | {_f(r['FA_before'], 1)} | {_f(r['FA_after'], 1)} | "
+        f"{_f(r['heldout_acc_before'], 1)} | {_f(r['heldout_acc_after'], 1)} |"
+        for r in record["per_class"]
+    ]
     if vr:
-        L += ["", "## Verified against retraining", "",
-              f"True Avg.Gap to a model retrained without D_f: **{_f(vr['avg_gap'])}** (the original model: "
-              f"{_f(vr['avg_gap_original'])}); retraining took {_f(vr['train_s'], 2)} s.", "",
-              "| model | FA | RA | TA | MIA |", "|---|---|---|---|---|"]
-        L += [f"| {n} | " + " | ".join(_f(vr[n][c]) for c in ("FA", "RA", "TA", "MIA")) + " |"
-              for n in ("original", "unlearned", "retrained")]
+        L += [
+            "",
+            "## Verified against retraining",
+            "",
+            f"True Avg.Gap to a model retrained without D_f: **{_f(vr['avg_gap'])}** (the original model: "
+            f"{_f(vr['avg_gap_original'])}); retraining took {_f(vr['train_s'], 2)} s.",
+            "",
+            "| model | FA | RA | TA | MIA |",
+            "|---|---|---|---|---|",
+        ]
+        L += [
+            f"| {n} | " + " | ".join(_f(vr[n][c]) for c in ("FA", "RA", "TA", "MIA")) + " |"
+            for n in ("original", "unlearned", "retrained")
+        ]
     else:
         L += ["", "No model was retrained (pass `--verify-retrain` to measure the true Avg.Gap)."]
-    L += ["", "Recompute every number above from the saved files with `unlearnkit audit` (see "
-              "`audit.json` → `command`)." if record.get("command") else ""]
+    L += [
+        "",
+        "Recompute every number above from the saved files with `unlearnkit audit` (see `audit.json` → `command`)."
+        if record.get("command")
+        else "",
+    ]
     return "\n".join(L).rstrip() + "\n"
 
 
@@ -322,47 +427,63 @@ def to_html(record: dict) -> str:
     e = lambda x: html.escape(str(x), quote=True)  # noqa: E731
     run, vr = record.get("run") or {}, record.get("verify_retrain")
     what, hist = _request_summary(record)
-    P = ["<!doctype html><html><head><meta charset='utf-8'><title>Unlearning audit</title>",
-         f"<style>{CSS}</style></head><body><h1>Unlearning audit</h1>",
-         f"<p><b>Request</b>: forget {e(what)} from <code>{e(record.get('files', {}).get('original', 'the model'))}"
-         f"</code>.</p><p>Forget-set class histogram: {e(', '.join(f'{n}: {c}' for n, c in hist))}</p>"]
+    P = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>Unlearning audit</title>",
+        f"<style>{CSS}</style></head><body><h1>Unlearning audit</h1>",
+        f"<p><b>Request</b>: forget {e(what)} from <code>{e(record.get('files', {}).get('original', 'the model'))}"
+        f"</code>.</p><p>Forget-set class histogram: {e(', '.join(f'{n}: {c}' for n, c in hist))}</p>",
+    ]
     if run:
         opts = _options_text(run)
-        P.append(f"<p><b>Method</b>: <code>{e(run.get('method'))}</code> ∘ weighting <code>{e(run.get('weighting'))}"
-                 f"</code> ∘ target <code>{e(run.get('target'))}</code> ({e(opts)}); seed {e(run.get('seed'))}, "
-                 f"device {e(run.get('device'))}. Wall time {e(_f(run.get('wall_s'), 3))} s, "
-                 f"{e(_passes(run))} per-sample passes; stop: {e(run.get('stop') or 'fixed epochs')}.</p>")
+        P.append(
+            f"<p><b>Method</b>: <code>{e(run.get('method'))}</code> ∘ weighting <code>{e(run.get('weighting'))}"
+            f"</code> ∘ target <code>{e(run.get('target'))}</code> ({e(opts)}); seed {e(run.get('seed'))}, "
+            f"device {e(run.get('device'))}. Wall time {e(_f(run.get('wall_s'), 3))} s, "
+            f"{e(_passes(run))} per-sample passes; stop: {e(run.get('stop') or 'fixed epochs')}.</p>"
+        )
         stops = _stop_lines(run)
         if stops:
             P.append("<ul>" + "".join(f"<li>auto stop: {e(s)}</li>" for s in stops) + "</ul>")
     P.append("<table><tr><th>measure</th><th>before</th><th>after</th><th>change</th></tr>")
     P += [f"<tr><td>{e(a)}</td><td>{e(b)}</td><td>{e(c)}</td><td>{e(d)}</td></tr>" for a, b, c, d in _rows(record)]
-    P.append(f"</table><p>Parameter change ‖θ<sub>u</sub> − θ<sub>o</sub>‖₂ = "
-             f"{e(_f(record['param_change'], 4))}. "
-             f"Held-out set: {e(record['data']['n_heldout'])} samples the model never trained on; RA on "
-             f"{e(record['data']['n_retain_sample'])} of {e(record['data']['n_retain'])} retained samples.</p>")
-    P.append("<h2>Per class: forget-set accuracy vs held-out accuracy</h2><p class='muted'>A model that never saw "
-             "the forgotten samples classifies them about as well as fresh samples of the same class (grey bar)."
-             "</p><table><tr><th>class</th><th>n forget</th><th>FA before</th><th>FA after</th>"
-             "<th>held-out acc after</th><th></th></tr>")
+    P.append(
+        f"</table><p>Parameter change ‖θ<sub>u</sub> − θ<sub>o</sub>‖₂ = "
+        f"{e(_f(record['param_change'], 4))}. "
+        f"Held-out set: {e(record['data']['n_heldout'])} samples the model never trained on; RA on "
+        f"{e(record['data']['n_retain_sample'])} of {e(record['data']['n_retain'])} retained samples.</p>"
+    )
+    P.append(
+        "<h2>Per class: forget-set accuracy vs held-out accuracy</h2><p class='muted'>A model that never saw "
+        "the forgotten samples classifies them about as well as fresh samples of the same class (grey bar)."
+        "</p><table><tr><th>class</th><th>n forget</th><th>FA before</th><th>FA after</th>"
+        "<th>held-out acc after</th><th></th></tr>"
+    )
     for r in record["per_class"]:
         fa, ho = r["FA_after"] or 0.0, r["heldout_acc_after"] or 0.0
-        P.append(f"<tr><td>{e(r['name'])}</td><td>{e(r['n_forget'])}</td><td>{e(_f(r['FA_before'], 1))}</td>"
-                 f"<td>{e(_f(r['FA_after'], 1))}</td><td>{e(_f(r['heldout_acc_after'], 1))}</td>"
-                 f"<td style='text-align:left'><span class='bar' style='width:{fa:.0f}px'></span><br>"
-                 f"<span class='bar ho' style='width:{ho:.0f}px'></span></td></tr>")
+        P.append(
+            f"<tr><td>{e(r['name'])}</td><td>{e(r['n_forget'])}</td><td>{e(_f(r['FA_before'], 1))}</td>"
+            f"<td>{e(_f(r['FA_after'], 1))}</td><td>{e(_f(r['heldout_acc_after'], 1))}</td>"
+            f"<td style='text-align:left'><span class='bar' style='width:{fa:.0f}px'></span><br>"
+            f"<span class='bar ho' style='width:{ho:.0f}px'></span></td></tr>"
+        )
     P.append("</table>")
     if vr:
-        P.append(f"<h2>Verified against retraining</h2><p>True Avg.Gap to a model retrained without D<sub>f</sub>: "
-                 f"<b>{e(_f(vr['avg_gap']))}</b> (original model: {e(_f(vr['avg_gap_original']))}); retraining took "
-                 f"{e(_f(vr['train_s'], 2))} s.</p><table><tr><th>model</th><th>FA</th><th>RA</th><th>TA</th>"
-                 f"<th>MIA</th></tr>")
-        P += [f"<tr><td>{e(n)}</td>" + "".join(f"<td>{e(_f(vr[n][c]))}</td>" for c in ("FA", "RA", "TA", "MIA"))
-              + "</tr>" for n in ("original", "unlearned", "retrained")]
+        P.append(
+            f"<h2>Verified against retraining</h2><p>True Avg.Gap to a model retrained without D<sub>f</sub>: "
+            f"<b>{e(_f(vr['avg_gap']))}</b> (original model: {e(_f(vr['avg_gap_original']))}); retraining took "
+            f"{e(_f(vr['train_s'], 2))} s.</p><table><tr><th>model</th><th>FA</th><th>RA</th><th>TA</th>"
+            f"<th>MIA</th></tr>"
+        )
+        P += [
+            f"<tr><td>{e(n)}</td>" + "".join(f"<td>{e(_f(vr[n][c]))}</td>" for c in ("FA", "RA", "TA", "MIA")) + "</tr>"
+            for n in ("original", "unlearned", "retrained")
+        ]
         P.append("</table>")
     else:
-        P.append("<p class='muted'>No model was retrained (pass <code>--verify-retrain</code> to measure the true "
-                 "Avg.Gap).</p>")
+        P.append(
+            "<p class='muted'>No model was retrained (pass <code>--verify-retrain</code> to measure the true "
+            "Avg.Gap).</p>"
+        )
     if record.get("command"):
         P.append(f"<p class='muted'>Recompute: <code>{e(record['command'])}</code></p>")
     P.append("</body></html>")

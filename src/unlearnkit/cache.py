@@ -8,6 +8,7 @@ written by an older version) is logged as a warning naming it and recomputed —
 Entries are written atomically (temp file + ``os.replace``) and trained under an exclusive ``flock`` on
 ``<key>.lock``, so two processes that need the same model train it once (the second waits, then reads it).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -124,8 +125,10 @@ class ModelCache:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise UnlearnkitError(f"cannot create the model cache folder {self.root} ({e}); pass a writable "
-                                  f"--cache-dir or set $UNLEARNKIT_CACHE") from None
+            raise UnlearnkitError(
+                f"cannot create the model cache folder {self.root} ({e}); pass a writable "
+                f"--cache-dir or set $UNLEARNKIT_CACHE"
+            ) from None
 
     def paths(self, key: str) -> tuple[Path, Path]:
         return self.root / f"{key}.safetensors", self.root / f"{key}.json"
@@ -138,8 +141,9 @@ class ModelCache:
             try:
                 stack.enter_context(file_lock(path))
             except OSError as e:
-                raise UnlearnkitError(f"cannot lock {path} in the model cache ({e}); pass a writable --cache-dir "
-                                      f"or set $UNLEARNKIT_CACHE") from None
+                raise UnlearnkitError(
+                    f"cannot lock {path} in the model cache ({e}); pass a writable --cache-dir or set $UNLEARNKIT_CACHE"
+                ) from None
             yield
 
     @staticmethod
@@ -166,8 +170,12 @@ class ModelCache:
                 say("cache metadata %s is not a JSON object; retraining", meta_path)
             return None
         if meta.get("key") != key:
-            say("cache metadata %s is for key %r, not %r (a swapped or stale entry); retraining",
-                meta_path, meta.get("key"), key)
+            say(
+                "cache metadata %s is for key %r, not %r (a swapped or stale entry); retraining",
+                meta_path,
+                meta.get("key"),
+                key,
+            )
             return None
         try:
             blob = weights.read_bytes()
@@ -175,8 +183,12 @@ class ModelCache:
             say("cached checkpoint %s is unreadable (%s); retraining", weights, e)
             return None
         if sha256(blob) != meta.get("sha256"):
-            say("cached checkpoint %s does not match the sha256 in %s (corrupt, or another entry's weights); "
-                "retraining", weights, meta_path)
+            say(
+                "cached checkpoint %s does not match the sha256 in %s (corrupt, or another entry's weights); "
+                "retraining",
+                weights,
+                meta_path,
+            )
             return None
         try:
             model.load_state_dict(load_bytes(blob))
@@ -199,8 +211,9 @@ class ModelCache:
         if stored is None:
             return None
         if not isinstance(stored, dict) or stored.get("key") != key or "value" not in stored:
-            say("memoised value %s is not the entry for key %r (swapped, stale or older format); recomputing",
-                path, key)
+            say(
+                "memoised value %s is not the entry for key %r (swapped, stale or older format); recomputing", path, key
+            )
             return None
         text = json.dumps(stored["value"], sort_keys=True)
         if _value_digest(key, text) != stored.get("sha256"):
@@ -222,12 +235,14 @@ class ModelCache:
                 if hit is not None:
                     return hit["value"]
             text = json.dumps(compute(), sort_keys=True)
-            atomic_write(path, json.dumps({"key": key, "sha256": _value_digest(key, text),
-                                           "value": json.loads(text)}).encode())
+            atomic_write(
+                path, json.dumps({"key": key, "sha256": _value_digest(key, text), "value": json.loads(text)}).encode()
+            )
             return json.loads(text)
 
-    def get_or_train(self, key: str, build: Callable[[], nn.Module], fit: Callable[[nn.Module], nn.Module],
-                     label: str = "model") -> tuple[nn.Module, dict]:
+    def get_or_train(
+        self, key: str, build: Callable[[], nn.Module], fit: Callable[[nn.Module], nn.Module], label: str = "model"
+    ) -> tuple[nn.Module, dict]:
         """The cached model for ``key`` or a freshly trained one; meta has ``train_s`` and ``cached``.
         Training happens under the entry's lock: a second process wanting the same model waits and reads it."""
         model = build()

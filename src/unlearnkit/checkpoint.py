@@ -17,6 +17,7 @@ Architecture, in this order of precedence:
 3. nothing — the JSON written beside the weights by ``unlearnkit train`` / ``save_checkpoint(meta=…)``
    (``model.safetensors`` → ``model.json``) names the architecture, its options, the dataset and the split.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -128,8 +129,9 @@ def load_state(path: str | Path) -> dict[str, torch.Tensor]:
     if not p.exists():
         raise UnlearnkitError(f"checkpoint {str(p)!r} not found; pass the path of a .safetensors or .pt state dict")
     if p.suffix not in WEIGHT_SUFFIXES:
-        raise UnlearnkitError(f"checkpoint {p.name!r}: unknown weights format {p.suffix!r}; use one of "
-                              f"{', '.join(WEIGHT_SUFFIXES)}")
+        raise UnlearnkitError(
+            f"checkpoint {p.name!r}: unknown weights format {p.suffix!r}; use one of {', '.join(WEIGHT_SUFFIXES)}"
+        )
     if p.suffix == ".safetensors":
         from safetensors import SafetensorError
         from safetensors.torch import load_file
@@ -147,7 +149,8 @@ def load_state(path: str | Path) -> dict[str, torch.Tensor]:
         raise UnlearnkitError(
             f"refused to load {p.name!r}: it is not a plain state dict of tensors, and unlearnkit never unpickles "
             f"arbitrary objects (that could run code). Re-save it with torch.save(model.state_dict(), path) or as "
-            f".safetensors. ({first})") from None
+            f".safetensors. ({first})"
+        ) from None
     except (RuntimeError, OSError, EOFError) as e:
         raise UnlearnkitError(f"checkpoint {p.name!r} could not be read as a torch file ({e})") from None
     if isinstance(obj, dict):
@@ -156,8 +159,11 @@ def load_state(path: str | Path) -> dict[str, torch.Tensor]:
                 obj = obj[key]
                 break
     if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        odd = ", ".join(str(k) for k, v in obj.items() if not isinstance(v, torch.Tensor)) \
-            if isinstance(obj, dict) else ""
+        odd = (
+            ", ".join(str(k) for k, v in obj.items() if not isinstance(v, torch.Tensor))
+            if isinstance(obj, dict)
+            else ""
+        )
         what = f"a dict with non-tensor entries ({odd[:80]})" if odd else type(obj).__name__
         raise UnlearnkitError(f"{p.name!r} holds {what}, not a state dict of tensors; save model.state_dict()")
     return {str(k): v for k, v in obj.items()}
@@ -180,13 +186,19 @@ def state_of(model: nn.Module, like: dict[str, torch.Tensor] | None = None) -> d
     if like is not None and set(out) != set(like):
         missing = sorted(set(like) - set(out))[:3]
         extra = sorted(set(out) - set(like))[:3]
-        raise UnlearnkitError(f"the model's keys differ from the input checkpoint's (missing {missing}, "
-                              f"extra {extra}); this is a bug in the architecture resolution")
+        raise UnlearnkitError(
+            f"the model's keys differ from the input checkpoint's (missing {missing}, "
+            f"extra {extra}); this is a bug in the architecture resolution"
+        )
     return out
 
 
-def save_checkpoint(model: nn.Module, path: str | Path, meta: CheckpointMeta | dict | None = None,
-                    like: dict[str, torch.Tensor] | None = None) -> Path:
+def save_checkpoint(
+    model: nn.Module,
+    path: str | Path,
+    meta: CheckpointMeta | dict | None = None,
+    like: dict[str, torch.Tensor] | None = None,
+) -> Path:
     """Write ``model`` to ``path`` (.safetensors; keys and dtypes of ``like`` when given) and, with ``meta``,
     the JSON beside it. Returns the weights path."""
     from safetensors.torch import save_file
@@ -235,8 +247,10 @@ def import_factory(ref: str) -> Callable[..., nn.Module]:
     try:
         mod = importlib.import_module(module)
     except ImportError as e:
-        raise UnlearnkitError(f"--arch {ref!r}: cannot import module {module!r} ({e}); run from the folder that "
-                              f"holds it or add it to PYTHONPATH") from None
+        raise UnlearnkitError(
+            f"--arch {ref!r}: cannot import module {module!r} ({e}); run from the folder that "
+            f"holds it or add it to PYTHONPATH"
+        ) from None
     fn = mod.__dict__.get(attr)
     if fn is None or not callable(fn):
         raise UnlearnkitError(f"--arch {ref!r}: module {module!r} has no callable {attr!r}")
@@ -254,8 +268,9 @@ def model_factory(arch: ArchSpec, input_shape: tuple[int, ...], num_classes: int
             try:
                 m = fn(shape, num_classes, **arch.options)
             except TypeError as e:
-                raise UnlearnkitError(f"--arch {arch.name}: the factory must accept (input_shape, num_classes, "
-                                      f"**options), got {e}") from None
+                raise UnlearnkitError(
+                    f"--arch {arch.name}: the factory must accept (input_shape, num_classes, **options), got {e}"
+                ) from None
             if not isinstance(m, nn.Module):
                 raise UnlearnkitError(f"--arch {arch.name} returned {type(m).__name__}, not a torch nn.Module")
             return m
@@ -278,24 +293,40 @@ def load_weights(model: nn.Module, state: dict[str, torch.Tensor], where: str, n
     if missing or unexpected:
         raise UnlearnkitError(
             f"{where} does not match the architecture: "
-            + (f"the checkpoint lacks {missing[0]!r}" + (f" (+{len(missing) - 1} more)" if len(missing) > 1 else "")
-               if missing else "")
+            + (
+                f"the checkpoint lacks {missing[0]!r}" + (f" (+{len(missing) - 1} more)" if len(missing) > 1 else "")
+                if missing
+                else ""
+            )
             + ("; " if missing and unexpected else "")
-            + (f"the checkpoint has unexpected {unexpected[0]!r}" + (f" (+{len(unexpected) - 1} more)"
-                                                                    if len(unexpected) > 1 else "")
-               if unexpected else "")
-            + ". Pass the architecture it was saved from (--arch NAME --arch-option k=v, or --arch module:function)")
+            + (
+                f"the checkpoint has unexpected {unexpected[0]!r}"
+                + (f" (+{len(unexpected) - 1} more)" if len(unexpected) > 1 else "")
+                if unexpected
+                else ""
+            )
+            + ". Pass the architecture it was saved from (--arch NAME --arch-option k=v, or --arch module:function)"
+        )
     for k, v in own.items():
         if tuple(state[k].shape) != tuple(v.shape):
             hint = ""
-            if num_classes is not None and v.ndim >= 1 and state[k].ndim == v.ndim and v.shape[0] == num_classes \
-                    and state[k].shape[0] != num_classes and v.shape[1:] == state[k].shape[1:]:
-                hint = (f" — it looks like the output layer: the data has {num_classes} classes but the checkpoint "
-                        f"{state[k].shape[0]}; check the dataset")
+            if (
+                num_classes is not None
+                and v.ndim >= 1
+                and state[k].ndim == v.ndim
+                and v.shape[0] == num_classes
+                and state[k].shape[0] != num_classes
+                and v.shape[1:] == state[k].shape[1:]
+            ):
+                hint = (
+                    f" — it looks like the output layer: the data has {num_classes} classes but the checkpoint "
+                    f"{state[k].shape[0]}; check the dataset"
+                )
             raise UnlearnkitError(
                 f"{where}: tensor {k!r} is {_fmt_shape(state[k])} in the checkpoint but {_fmt_shape(v)} in the "
                 f"architecture{hint}. Pass the architecture options it was trained with (e.g. --arch-option "
-                f"hidden=[256,128])")
+                f"hidden=[256,128])"
+            )
     model.load_state_dict(state, strict=True)
 
 
@@ -309,18 +340,28 @@ def check_outputs(model: nn.Module, dataset, where: str) -> None:
         with torch.no_grad():
             out = model(dataset.to(device).inputs(idx.to(device)))
     except RuntimeError as e:
-        raise UnlearnkitError(f"{where} cannot run on the data's inputs of shape {list(dataset.input_shape)} "
-                              f"({str(e).splitlines()[0]}); check the dataset and the architecture") from None
+        raise UnlearnkitError(
+            f"{where} cannot run on the data's inputs of shape {list(dataset.input_shape)} "
+            f"({str(e).splitlines()[0]}); check the dataset and the architecture"
+        ) from None
     finally:
         model.train(was)
     if out.ndim != 2 or out.shape[1] != dataset.num_classes:
-        raise UnlearnkitError(f"{where} outputs {list(out.shape[1:])} logits per sample but the data has "
-                              f"{dataset.num_classes} classes; pass the dataset it was trained on (or the right "
-                              f"architecture)")
+        raise UnlearnkitError(
+            f"{where} outputs {list(out.shape[1:])} logits per sample but the data has "
+            f"{dataset.num_classes} classes; pass the dataset it was trained on (or the right "
+            f"architecture)"
+        )
 
 
-def load_checkpoint(path: str | Path, dataset=None, arch: str | None = None, arch_options: dict | None = None,
-                    input_shape: tuple[int, ...] | None = None, num_classes: int | None = None) -> Checkpoint:
+def load_checkpoint(
+    path: str | Path,
+    dataset=None,
+    arch: str | None = None,
+    arch_options: dict | None = None,
+    input_shape: tuple[int, ...] | None = None,
+    num_classes: int | None = None,
+) -> Checkpoint:
     """Load weights into their architecture (see the module docstring for how it is resolved).
 
     ``dataset`` (an ArrayDataset) gives the input shape and class count and is checked against the model
@@ -333,13 +374,16 @@ def load_checkpoint(path: str | Path, dataset=None, arch: str | None = None, arc
         spec = ArchSpec(name=arch, options=arch_options or {})
     elif meta is not None:
         if arch_options:
-            raise UnlearnkitError("--arch-option needs --arch (the architecture in the JSON beside the checkpoint "
-                                  "has its own options)")
+            raise UnlearnkitError(
+                "--arch-option needs --arch (the architecture in the JSON beside the checkpoint has its own options)"
+            )
         spec = meta.architecture
     else:
-        raise UnlearnkitError(f"no architecture for {p.name!r}: pass --arch NAME (see `unlearnkit list`) with "
-                              f"--arch-option k=v, or --arch module:function, or keep the {meta_path(p).name} "
-                              f"written by `unlearnkit train` beside it")
+        raise UnlearnkitError(
+            f"no architecture for {p.name!r}: pass --arch NAME (see `unlearnkit list`) with "
+            f"--arch-option k=v, or --arch module:function, or keep the {meta_path(p).name} "
+            f"written by `unlearnkit train` beside it"
+        )
     if dataset is not None:
         input_shape, num_classes = dataset.input_shape, dataset.num_classes
     elif input_shape is None or num_classes is None:
@@ -348,12 +392,16 @@ def load_checkpoint(path: str | Path, dataset=None, arch: str | None = None, arc
         input_shape, num_classes = tuple(meta.input_shape), meta.num_classes
     if meta is not None and dataset is not None:
         if meta.num_classes != dataset.num_classes:
-            raise UnlearnkitError(f"{p.name} was trained for {meta.num_classes} classes but the data has "
-                                  f"{dataset.num_classes}; pass the dataset it was trained on")
+            raise UnlearnkitError(
+                f"{p.name} was trained for {meta.num_classes} classes but the data has "
+                f"{dataset.num_classes}; pass the dataset it was trained on"
+            )
         if meta.data_fingerprint and meta.data_fingerprint != data_fingerprint(dataset):
-            raise UnlearnkitError(f"the data differs from what {p.name} was trained on (fingerprint in "
-                                  f"{meta_path(p).name}); pass the same dataset and options "
-                                  f"({meta.dataset.model_dump() if meta.dataset else 'see the JSON'})")
+            raise UnlearnkitError(
+                f"the data differs from what {p.name} was trained on (fingerprint in "
+                f"{meta_path(p).name}); pass the same dataset and options "
+                f"({meta.dataset.model_dump() if meta.dataset else 'see the JSON'})"
+            )
     new_model = model_factory(spec, tuple(input_shape), int(num_classes))
     model = new_model()
     load_weights(model, state, f"checkpoint {p.name!r}", int(num_classes))
@@ -387,8 +435,9 @@ def read_ids(path: str | Path, what: str = "--forget") -> np.ndarray:
         try:
             ids.append(int(s))
         except ValueError:
-            raise UnlearnkitError(f"{what} {p.name} line {n}: {s!r} is not an integer; write one training index "
-                                  f"per line") from None
+            raise UnlearnkitError(
+                f"{what} {p.name} line {n}: {s!r} is not an integer; write one training index per line"
+            ) from None
     return np.asarray(ids, dtype=np.int64)
 
 
@@ -407,8 +456,9 @@ def select_where(dataset, train: np.ndarray, where: str) -> np.ndarray:
             try:
                 classes.append(int(v))
             except ValueError:
-                raise UnlearnkitError(f"--forget-where: {v!r} is not a class index"
-                                      + (f" or one of {names}" if names else "")) from None
+                raise UnlearnkitError(
+                    f"--forget-where: {v!r} is not a class index" + (f" or one of {names}" if names else "")
+                ) from None
     bad = [c for c in classes if not 0 <= c < dataset.num_classes]
     if bad:
         raise UnlearnkitError(f"--forget-where: class(es) {bad} out of range 0..{dataset.num_classes - 1}")
@@ -436,15 +486,18 @@ def trained_on(dataset, meta: CheckpointMeta | None = None, holdout=None) -> tup
             raise UnlearnkitError("--holdout file is empty; list the indices of samples the model never trained on")
         bad = holdout[(holdout < 0) | (holdout >= n)]
         if len(bad):
-            raise UnlearnkitError(f"--holdout ids {bad[:5].tolist()} are out of range: the data has {n} samples "
-                                  f"(0..{n - 1})")
+            raise UnlearnkitError(
+                f"--holdout ids {bad[:5].tolist()} are out of range: the data has {n} samples (0..{n - 1})"
+            )
         train, unseen = np.setdiff1d(train, holdout), holdout
     if len(unseen) == 0:
         unseen = np.asarray(test)
     if len(unseen) == 0:
-        raise UnlearnkitError("no held-out data: the dataset has no test split and no unseen split was recorded; "
-                              "pass --holdout FILE with indices of samples the model never trained on (or an .npz "
-                              "with x_test, y_test)")
+        raise UnlearnkitError(
+            "no held-out data: the dataset has no test split and no unseen split was recorded; "
+            "pass --holdout FILE with indices of samples the model never trained on (or an .npz "
+            "with x_test, y_test)"
+        )
     return np.asarray(train), np.asarray(test), np.asarray(unseen)
 
 
@@ -457,18 +510,24 @@ def deletion_split(dataset, forget, meta: CheckpointMeta | None = None, holdout=
         raise UnlearnkitError("the forget request is empty; list at least one training index")
     out = forget[(forget < 0) | (forget >= n)]
     if len(out):
-        raise UnlearnkitError(f"forget ids {out[:5].tolist()}{' …' if len(out) > 5 else ''} are out of range: the "
-                              f"data has {n} samples (0..{n - 1}); pass training-set indices")
+        raise UnlearnkitError(
+            f"forget ids {out[:5].tolist()}{' …' if len(out) > 5 else ''} are out of range: the "
+            f"data has {n} samples (0..{n - 1}); pass training-set indices"
+        )
     train, test, unseen = trained_on(dataset, meta, holdout)
     if holdout is not None and np.isin(forget, holdout).any():
         both = np.intersect1d(holdout, forget)[:5].tolist()
-        raise UnlearnkitError(f"ids {both} are both in the forget request and in --holdout; a held-out sample "
-                              f"was never trained on, so it cannot be forgotten")
+        raise UnlearnkitError(
+            f"ids {both} are both in the forget request and in --holdout; a held-out sample "
+            f"was never trained on, so it cannot be forgotten"
+        )
     outside = np.setdiff1d(forget, train)
     if len(outside):
-        raise UnlearnkitError(f"forget ids {outside[:5].tolist()}{' …' if len(outside) > 5 else ''} are not in the "
-                              f"training set (they are test or held-out samples); pass indices the model was "
-                              f"trained on")
+        raise UnlearnkitError(
+            f"forget ids {outside[:5].tolist()}{' …' if len(outside) > 5 else ''} are not in the "
+            f"training set (they are test or held-out samples); pass indices the model was "
+            f"trained on"
+        )
     counts = np.bincount(dataset.labels[forget], minlength=dataset.num_classes)
     return Split(train, test, unseen, forget, {"scenario": "request", "forget_counts": counts.tolist()})
 
@@ -478,8 +537,9 @@ def finite(x: float | None) -> float | None:
 
 
 # ------------------------------------------------------------------------------------------------- training
-def dataset_spec(name: str | None = None, path: str | Path | None = None, options: dict | None = None,
-                 subset: int | None = None) -> DatasetSpec:
+def dataset_spec(
+    name: str | None = None, path: str | Path | None = None, options: dict | None = None, subset: int | None = None
+) -> DatasetSpec:
     """A dataset by registry name, or by ``path``: an ``.npz`` file (dataset ``npz``) or a folder of images
     with ``labels.csv`` (``image_folder``); paths are stored absolute so the JSON can reload them."""
     options = dict(options or {})
@@ -492,12 +552,15 @@ def dataset_spec(name: str | None = None, path: str | Path | None = None, option
         elif p.is_dir():
             name = "image_folder"
         else:
-            raise UnlearnkitError(f"--data {str(path)!r}: expected an .npz file or a folder of images with "
-                                  f"labels.csv (for a CSV table use --dataset tabular_csv --dataset-option path=…)")
+            raise UnlearnkitError(
+                f"--data {str(path)!r}: expected an .npz file or a folder of images with "
+                f"labels.csv (for a CSV table use --dataset tabular_csv --dataset-option path=…)"
+            )
         options["path"] = str(p)
     if name is None:
-        raise UnlearnkitError("which data? pass --dataset NAME (see `unlearnkit list`) or --data PATH (.npz or an "
-                              "image folder)")
+        raise UnlearnkitError(
+            "which data? pass --dataset NAME (see `unlearnkit list`) or --data PATH (.npz or an image folder)"
+        )
     if "path" in options and name in ("npz", "image_folder", "tabular_csv"):
         options["path"] = str(Path(options["path"]).expanduser().resolve())
     return DatasetSpec(name=name, options=options, subset=subset)
@@ -509,9 +572,16 @@ def load_spec(spec: DatasetSpec, data_dir=None, download: bool = False):
     return load_dataset(spec.name, data_dir=data_dir, download=download, subset=spec.subset, **spec.options)
 
 
-def train_and_save(dataset, spec: DatasetSpec | None, arch: ArchSpec, train_config, out: str | Path, seed: int = 0,
-                   unseen_fraction: float = 0.1,
-                   device: str | torch.device = "cpu") -> tuple[nn.Module, CheckpointMeta, Path]:
+def train_and_save(
+    dataset,
+    spec: DatasetSpec | None,
+    arch: ArchSpec,
+    train_config,
+    out: str | Path,
+    seed: int = 0,
+    unseen_fraction: float = 0.1,
+    device: str | torch.device = "cpu",
+) -> tuple[nn.Module, CheckpointMeta, Path]:
     """Train θ_o on the scenario-free training split (train / test / unseen with ``seed``) and write
     ``out/model.safetensors`` + ``out/model.json`` (+ ``out/train_ids.txt``: the training indices, one per
     line). Same weights as ``torch.manual_seed(seed); train_model(build_model(...), dataset, train, cfg, device,
@@ -528,9 +598,17 @@ def train_and_save(dataset, spec: DatasetSpec | None, arch: ArchSpec, train_conf
     model = new_model()
     check_outputs(model, dataset, f"architecture {arch.name!r}")
     model = train_model(model, dataset, train, cfg, dev, seed=seed)
-    meta = CheckpointMeta(architecture=arch, input_shape=list(dataset.input_shape), num_classes=dataset.num_classes,
-                          dataset=spec, split_seed=seed, unseen_fraction=unseen_fraction, train=cfg.model_dump(),
-                          data_fingerprint=data_fingerprint(dataset), versions=versions())
+    meta = CheckpointMeta(
+        architecture=arch,
+        input_shape=list(dataset.input_shape),
+        num_classes=dataset.num_classes,
+        dataset=spec,
+        split_seed=seed,
+        unseen_fraction=unseen_fraction,
+        train=cfg.model_dump(),
+        data_fingerprint=data_fingerprint(dataset),
+        versions=versions(),
+    )
     path = save_checkpoint(model, Path(out) / "model.safetensors", meta)
     (Path(out) / "train_ids.txt").write_text("\n".join(map(str, train.tolist())) + "\n")  # what can be forgotten
     return model, meta, path

@@ -1,5 +1,6 @@
 """Class structure of a forget request, shared by weightings and metrics: head / mid / tail thirds of
 the classes ranked by forget count (FaLW's grouping, Yu et al., ICLR 2026)."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """The ``unlearnkit`` command line (typer): bench, list, report."""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,9 @@ from rich.table import Table
 
 from .errors import UnlearnkitError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Machine unlearning for classifiers, measured against retraining.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="Machine unlearning for classifiers, measured against retraining."
+)
 console = Console(width=None if sys.stdout.isatty() else 200)
 err_console = Console(stderr=True)
 
@@ -41,9 +43,11 @@ def print_summary(df, title: str) -> None:
         table.add_column(c.label, justify="right")
     table.add_column("seeds", justify="right")
     for _, r in s.iterrows():
-        table.add_row(*[str(r[g]) for g in varying],
-                      *[fmt(r[f"{c.name}_mean"], r[f"{c.name}_ci"], 3 if c.digits > 2 else 1) for c in cols],
-                      str(r["n"]))
+        table.add_row(
+            *[str(r[g]) for g in varying],
+            *[fmt(r[f"{c.name}_mean"], r[f"{c.name}_ci"], 3 if c.digits > 2 else 1) for c in cols],
+            str(r["n"]),
+        )
     console.print(table)
     console.print("[dim]mean ± 95 % CI over seeds. " + "; ".join(f"{c.label}: {c.short}" for c in cols) + "[/]")
 
@@ -55,19 +59,27 @@ def bench(
     out: Path = typer.Option(Path("runs/bench"), help="run directory (results.db, results.csv, report)"),
     executor: str = typer.Option("local", help="local (process pool) or ray"),
     jobs: int = typer.Option(1, help="parallel jobs (local processes or Ray tasks)"),
-    threads: Optional[int] = typer.Option(None, help="torch threads per job (default $UNLEARNKIT_THREADS or 1): the "
-                                                     "same for every --jobs and executor, so rows are bit-identical"),
+    threads: Optional[int] = typer.Option(
+        None,
+        help="torch threads per job (default $UNLEARNKIT_THREADS or 1): the "
+        "same for every --jobs and executor, so rows are bit-identical",
+    ),
     ray_address: Optional[str] = typer.Option(None, help="address of an existing Ray cluster (else a local ray.init)"),
     device: str = typer.Option("auto", help="auto | cpu | cuda | mps"),
     data_dir: Optional[Path] = typer.Option(None, help="data directory (else $UNLEARNKIT_DATA, else the user cache)"),
     download: bool = typer.Option(False, help="download missing datasets (needs internet)"),
-    cache_dir: Optional[Path] = typer.Option(None, help="trained-model cache (else $UNLEARNKIT_CACHE or the user cache)"),
+    cache_dir: Optional[Path] = typer.Option(
+        None, help="trained-model cache (else $UNLEARNKIT_CACHE or the user cache)"
+    ),
     seeds: Optional[str] = typer.Option(None, help="override the seeds, e.g. 0,1"),
     options: Optional[Path] = typer.Option(None, help="a YAML with method_options (e.g. tuned.yaml from `tune`)"),
     report: bool = typer.Option(True, help="write the report (md, html, png) at the end"),
     quiet: bool = typer.Option(False, help="no progress bars (also when stderr is not a terminal)"),
-    stop: Optional[str] = typer.Option(None, help="auto | none: override the config's `stop` (auto: pick each "
-                                                  "run's step/strength by the retrain-free proxy)"),
+    stop: Optional[str] = typer.Option(
+        None,
+        help="auto | none: override the config's `stop` (auto: pick each "
+        "run's step/strength by the retrain-free proxy)",
+    ),
 ) -> None:
     """Run a grid of datasets × scenarios × methods × weightings × targets × seeds."""
     from .bench.config import check_out_dir, load_config, parse_seeds
@@ -90,9 +102,20 @@ def bench(
         if threads is not None and threads < 1:
             raise UnlearnkitError(f"--threads must be at least 1, got {threads}")
         check_out_dir(out)
-        outcome = run_bench(cfg, out, executor, jobs, device, str(data_dir) if data_dir else None, download,
-                            cache_dir, ray_address, quiet=True if quiet else None, console=err_console,
-                            threads=threads)
+        outcome = run_bench(
+            cfg,
+            out,
+            executor,
+            jobs,
+            device,
+            str(data_dir) if data_dir else None,
+            download,
+            cache_dir,
+            ray_address,
+            quiet=True if quiet else None,
+            console=err_console,
+            threads=threads,
+        )
     except UnlearnkitError as e:
         _fail(e)
     except ValueError as e:  # e.g. a malformed --seeds
@@ -100,16 +123,21 @@ def bench(
     store = ResultStore(out)
     df = store.frame()
     print_summary(df, f"{cfg.name}: {len(df)} rows in {out}/results.csv")
-    msg = (f"{outcome.ran} jobs run, {outcome.skipped_done} already done; models trained {outcome.trained}, "
-           f"reused from cache {outcome.reused}; {outcome.seconds:.1f} s")
+    msg = (
+        f"{outcome.ran} jobs run, {outcome.skipped_done} already done; models trained {outcome.trained}, "
+        f"reused from cache {outcome.reused}; {outcome.seconds:.1f} s"
+    )
     console.print(msg)
     if outcome.notes:
-        console.print(f"[dim]{len(outcome.notes)} method × weighting × target combinations don't apply and ran plain "
-                      f"instead (first: {outcome.notes[0]})[/]")
+        console.print(
+            f"[dim]{len(outcome.notes)} method × weighting × target combinations don't apply and ran plain "
+            f"instead (first: {outcome.notes[0]})[/]"
+        )
     unmoved = df[df["moved"].eq(False) & ~df["method"].isin(["original"])] if "moved" in df else df.iloc[0:0]
     if len(unmoved):
-        console.print(f"[yellow]warning:[/] {len(unmoved)} run(s) left the model unchanged: "
-                      f"{sorted(set(unmoved['method']))}")
+        console.print(
+            f"[yellow]warning:[/] {len(unmoved)} run(s) left the model unchanged: {sorted(set(unmoved['method']))}"
+        )
     if report:
         from .bench.report import write_report
 
@@ -141,20 +169,33 @@ def tune(
         cfg = load_config(preset, config)
         seeds = parse_seeds(tuning_seeds, "--tuning-seeds")
         check_out_dir(out)
-        res = run_tune(cfg, out, trials, seeds, str(cache_dir) if cache_dir else None, device,
-                       str(data_dir) if data_dir else None,
-                       on_trial=lambda m, i, v: err_console.print(f"[dim]{m} trial {i}: Avg.Gap {v:.3f}[/]"))
+        res = run_tune(
+            cfg,
+            out,
+            trials,
+            seeds,
+            str(cache_dir) if cache_dir else None,
+            device,
+            str(data_dir) if data_dir else None,
+            on_trial=lambda m, i, v: err_console.print(f"[dim]{m} trial {i}: Avg.Gap {v:.3f}[/]"),
+        )
     except (UnlearnkitError, ValueError) as e:
         _fail(e)
     table = Table(title=f"tuned on seeds {tuning_seeds}", title_justify="left")
     for c in ("method", "Avg.Gap default", "Avg.Gap tuned", "options"):
         table.add_column(c)
     for m, r in res.items():
-        table.add_row(m, f"{r['default_avg_gap']:.3f}", f"{r['avg_gap']:.3f}",
-                      ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r["options"].items()))
+        table.add_row(
+            m,
+            f"{r['default_avg_gap']:.3f}",
+            f"{r['avg_gap']:.3f}",
+            ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r["options"].items()),
+        )
     console.print(table)
-    console.print(f"wrote {out / 'tuned.yaml'}; evaluate on fresh seeds with: unlearnkit bench "
-                  f"{'--preset ' + preset if preset else '--config ' + str(config)} --options {out / 'tuned.yaml'}")
+    console.print(
+        f"wrote {out / 'tuned.yaml'}; evaluate on fresh seeds with: unlearnkit bench "
+        f"{'--preset ' + preset if preset else '--config ' + str(config)} --options {out / 'tuned.yaml'}"
+    )
 
 
 def _pairs(items: list[str], what: str) -> dict:
@@ -170,8 +211,10 @@ def _pairs(items: list[str], what: str) -> dict:
             out[k.strip()] = yaml.safe_load(v)
         except yaml.YAMLError as e:
             problem = str(getattr(e, "problem", None) or e).splitlines()[0]
-            raise UnlearnkitError(f"{what} {item!r}: the value {v!r} is not valid YAML ({problem}); write numbers, "
-                                  f"true/false, or lists like [3, 8]") from None
+            raise UnlearnkitError(
+                f"{what} {item!r}: the value {v!r} is not valid YAML ({problem}); write numbers, "
+                f"true/false, or lists like [3, 8]"
+            ) from None
     return out
 
 
@@ -180,46 +223,68 @@ def unlearn_cmd(
     method: str = typer.Option(..., help="unlearning method (see `unlearnkit list`)"),
     weighting: str = typer.Option("uniform"),
     target: str = typer.Option("none"),
-    dataset: Optional[str] = typer.Option(None, help="a registered dataset (default digits; with --checkpoint, the "
-                                                     "one in the JSON beside it)"),
+    dataset: Optional[str] = typer.Option(
+        None, help="a registered dataset (default digits; with --checkpoint, the one in the JSON beside it)"
+    ),
     model: str = typer.Option("mlp"),
     scenario: str = typer.Option("random", help="random | class | subclass | long_tail | indices | …"),
-    set_: list[str] = typer.Option([], "--set", help="scenario option key=value, repeatable: fraction=0.1, "
-                                                     "classes=[3], file=forget_ids.txt"),
+    set_: list[str] = typer.Option(
+        [], "--set", help="scenario option key=value, repeatable: fraction=0.1, classes=[3], file=forget_ids.txt"
+    ),
     option: list[str] = typer.Option([], "--option", help="method option key=value, repeatable: lr=0.01"),
     weighting_option: list[str] = typer.Option([], "--weighting-option", help="e.g. tau=0.15"),
     target_option: list[str] = typer.Option([], "--target-option", help="e.g. beta=10"),
     seed: int = typer.Option(0),
-    stop: str = typer.Option("auto", help="auto (keep the step/strength the retrain-free proxy likes best, θ_o "
-                                          "included) | none (the configured run exactly)"),
+    stop: str = typer.Option(
+        "auto",
+        help="auto (keep the step/strength the retrain-free proxy likes best, θ_o "
+        "included) | none (the configured run exactly)",
+    ),
     train_from: str = typer.Option("quick", help="preset whose `train` settings train θ_o and θ_r"),
     save: Optional[Path] = typer.Option(None, help="write the unlearned model (.safetensors) and its split (.json)"),
     device: str = typer.Option("auto"),
     data_dir: Optional[Path] = typer.Option(None),
     cache_dir: Optional[Path] = typer.Option(None),
-    checkpoint: Optional[Path] = typer.Option(None, help="unlearn YOUR model: a .safetensors or .pt/.pth state dict "
-                                                         "(then no θ_r is trained unless --verify-retrain)"),
-    arch: Optional[str] = typer.Option(None, help="with --checkpoint: a registered model (mlp, cnn, …) or "
-                                                  "module:function called as f(input_shape, num_classes, **options); "
-                                                  "default: the JSON written beside it by `unlearnkit train`"),
-    arch_option: list[str] = typer.Option([], "--arch-option", help="architecture option key=value, e.g. "
-                                                                    "hidden=[256,128]"),
-    data: Optional[Path] = typer.Option(None, help="with --checkpoint: an .npz (x_train, y_train[, x_test, y_test]) "
-                                                   "or a folder of images with labels.csv"),
+    checkpoint: Optional[Path] = typer.Option(
+        None,
+        help="unlearn YOUR model: a .safetensors or .pt/.pth state dict "
+        "(then no θ_r is trained unless --verify-retrain)",
+    ),
+    arch: Optional[str] = typer.Option(
+        None,
+        help="with --checkpoint: a registered model (mlp, cnn, …) or "
+        "module:function called as f(input_shape, num_classes, **options); "
+        "default: the JSON written beside it by `unlearnkit train`",
+    ),
+    arch_option: list[str] = typer.Option(
+        [], "--arch-option", help="architecture option key=value, e.g. hidden=[256,128]"
+    ),
+    data: Optional[Path] = typer.Option(
+        None,
+        help="with --checkpoint: an .npz (x_train, y_train[, x_test, y_test]) or a folder of images with labels.csv",
+    ),
     dataset_option: list[str] = typer.Option([], "--dataset-option", help="dataset loader option key=value"),
     subset: Optional[int] = typer.Option(None, help="stratified subset of the training pool (as at training)"),
-    forget: Optional[Path] = typer.Option(None, help="with --checkpoint: file of training indices to forget, one "
-                                                     "per line"),
-    forget_where: Optional[str] = typer.Option(None, help="with --checkpoint: forget every training sample with "
-                                                          "label=3 (or label=3,5)"),
-    holdout: Optional[Path] = typer.Option(None, help="indices of samples the model never trained on (default: the "
-                                                      "unseen split from training, else the test split)"),
-    verify_retrain: bool = typer.Option(False, help="also retrain θ_r on D_r and report the true Avg.Gap (small "
-                                                    "models; cached under --cache-dir)"),
-    out: Optional[Path] = typer.Option(None, help="with --checkpoint: output folder (unlearned.safetensors, "
-                                                  "audit.json/.md/.html)"),
-    audit_option: list[str] = typer.Option([], "--audit-option", help="retain_sample=2000, seed=0, "
-                                                                      "mia_feature=confidence"),
+    forget: Optional[Path] = typer.Option(
+        None, help="with --checkpoint: file of training indices to forget, one per line"
+    ),
+    forget_where: Optional[str] = typer.Option(
+        None, help="with --checkpoint: forget every training sample with label=3 (or label=3,5)"
+    ),
+    holdout: Optional[Path] = typer.Option(
+        None,
+        help="indices of samples the model never trained on (default: the "
+        "unseen split from training, else the test split)",
+    ),
+    verify_retrain: bool = typer.Option(
+        False, help="also retrain θ_r on D_r and report the true Avg.Gap (small models; cached under --cache-dir)"
+    ),
+    out: Optional[Path] = typer.Option(
+        None, help="with --checkpoint: output folder (unlearned.safetensors, audit.json/.md/.html)"
+    ),
+    audit_option: list[str] = typer.Option(
+        [], "--audit-option", help="retain_sample=2000, seed=0, mia_feature=confidence"
+    ),
 ) -> None:
     """One unlearning run: train (or reuse) θ_o and θ_r, unlearn, and compare with retraining — or, with
     --checkpoint, unlearn your own model and write an audit (no retraining unless --verify-retrain)."""
@@ -227,21 +292,56 @@ def unlearn_cmd(
 
     if checkpoint is not None:
         _unlearn_checkpoint(
-            checkpoint=checkpoint, method=method, weighting=weighting, target=target, option=option,
-            weighting_option=weighting_option, target_option=target_option, seed=seed, train_from=train_from,
-            device=device, data_dir=data_dir, cache_dir=cache_dir, dataset=dataset, data=data,
-            dataset_option=dataset_option, subset=subset, arch=arch, arch_option=arch_option, forget=forget,
-            forget_where=forget_where, holdout=holdout, verify_retrain=verify_retrain, out=out, stop=stop,
-            audit_option=audit_option, save=save, set_=set_)
+            checkpoint=checkpoint,
+            method=method,
+            weighting=weighting,
+            target=target,
+            option=option,
+            weighting_option=weighting_option,
+            target_option=target_option,
+            seed=seed,
+            train_from=train_from,
+            device=device,
+            data_dir=data_dir,
+            cache_dir=cache_dir,
+            dataset=dataset,
+            data=data,
+            dataset_option=dataset_option,
+            subset=subset,
+            arch=arch,
+            arch_option=arch_option,
+            forget=forget,
+            forget_where=forget_where,
+            holdout=holdout,
+            verify_retrain=verify_retrain,
+            out=out,
+            stop=stop,
+            audit_option=audit_option,
+            save=save,
+            set_=set_,
+        )
         return
-    only_with_checkpoint = {"--arch": arch, "--arch-option": arch_option, "--data": data,
-                            "--dataset-option": dataset_option, "--subset": subset, "--forget": forget,
-                            "--forget-where": forget_where, "--holdout": holdout, "--verify-retrain": verify_retrain,
-                            "--out": out, "--audit-option": audit_option}
+    only_with_checkpoint = {
+        "--arch": arch,
+        "--arch-option": arch_option,
+        "--data": data,
+        "--dataset-option": dataset_option,
+        "--subset": subset,
+        "--forget": forget,
+        "--forget-where": forget_where,
+        "--holdout": holdout,
+        "--verify-retrain": verify_retrain,
+        "--out": out,
+        "--audit-option": audit_option,
+    }
     given = [k for k, v in only_with_checkpoint.items() if v]
     if given:
-        _fail(UnlearnkitError(f"{', '.join(given)} only apply with --checkpoint (unlearning your own model); "
-                              f"without it use --scenario/--set (e.g. --scenario indices --set file=ids.txt)"))
+        _fail(
+            UnlearnkitError(
+                f"{', '.join(given)} only apply with --checkpoint (unlearning your own model); "
+                f"without it use --scenario/--set (e.g. --scenario indices --set file=ids.txt)"
+            )
+        )
     dataset = dataset or "digits"
 
     from safetensors.torch import save_file
@@ -252,38 +352,54 @@ def unlearn_cmd(
     from .unlearn import Plan
 
     try:
-        m_opts, w_opts, t_opts = _pairs(option, "--option"), _pairs(weighting_option, "--weighting-option"), \
-            _pairs(target_option, "--target-option")
+        m_opts, w_opts, t_opts = (
+            _pairs(option, "--option"),
+            _pairs(weighting_option, "--weighting-option"),
+            _pairs(target_option, "--target-option"),
+        )
         from .stopping import check_stop
 
         check_stop(stop, "--stop")
         scenario_opts = _pairs(set_, "--set")
         reserved = sorted({"kind", "label"} & set(scenario_opts))
         if reserved:
-            raise UnlearnkitError(f"--set {reserved[0]}=… is not a scenario option; choose the scenario with "
-                                  f"--scenario NAME")
+            raise UnlearnkitError(
+                f"--set {reserved[0]}=… is not a scenario option; choose the scenario with --scenario NAME"
+            )
         Plan.make(method, weighting, target, m_opts, w_opts, t_opts)  # reject a composition up front
-        cfg = make_config(dict(name="unlearn", datasets=[dataset], model=model, train=load_config(train_from).train,
-                               scenarios=[{"kind": scenario, **scenario_opts}],
-                               methods=[{"name": method, "options": m_opts}],
-                               weightings=[{"name": weighting, "options": w_opts}],
-                               targets=[{"name": target, "options": t_opts}], seeds=[seed], include_original=False,
-                               stop=stop),
-                          "options")
-        spec, = expand(cfg, str(cache_dir or default_cache_dir()), device,
-                       str(data_dir) if data_dir else None).specs
+        cfg = make_config(
+            dict(
+                name="unlearn",
+                datasets=[dataset],
+                model=model,
+                train=load_config(train_from).train,
+                scenarios=[{"kind": scenario, **scenario_opts}],
+                methods=[{"name": method, "options": m_opts}],
+                weightings=[{"name": weighting, "options": w_opts}],
+                targets=[{"name": target, "options": t_opts}],
+                seeds=[seed],
+                include_original=False,
+                stop=stop,
+            ),
+            "options",
+        )
+        (spec,) = expand(cfg, str(cache_dir or default_cache_dir()), device, str(data_dir) if data_dir else None).specs
         row = run_job(spec, keep_model=True)
     except UnlearnkitError as e:
         _fail(e)
-    table = Table(title=f"{method} ∘ {weighting} ∘ {target} on {dataset} · {spec['scenario_label']} · seed {seed}",
-                  title_justify="left")
+    table = Table(
+        title=f"{method} ∘ {weighting} ∘ {target} on {dataset} · {spec['scenario_label']} · seed {seed}",
+        title_justify="left",
+    )
     for c in ("", "FA", "RA", "TA", "MIA"):
         table.add_column(c, justify="right")
     table.add_row("unlearned", *(f"{row[c]:.2f}" for c in ("FA", "RA", "TA", "MIA")))
     table.add_row("retrained", *(f"{row[c + '_retrain']:.2f}" for c in ("FA", "RA", "TA", "MIA")))
     console.print(table)
-    console.print(f"Avg.Gap to retrain {row['avg_gap']:.2f} · unlearn {row['unlearn_s']:.3f} s · retrain "
-                  f"{row['retrain_s']:.3f} s (RTE {row['RTE']:.3f}) · |D_f| = {row['n_forget']}")
+    console.print(
+        f"Avg.Gap to retrain {row['avg_gap']:.2f} · unlearn {row['unlearn_s']:.3f} s · retrain "
+        f"{row['retrain_s']:.3f} s (RTE {row['RTE']:.3f}) · |D_f| = {row['n_forget']}"
+    )
     if not row["moved"]:
         console.print("[yellow]warning:[/] the method left the model unchanged")
     if save:
@@ -296,22 +412,45 @@ def unlearn_cmd(
 
 
 # ------------------------------------------------------------------------------- your own model (checkpoints)
-def _load_request(checkpoint: Path, *, dataset, data, dataset_option, subset, arch, arch_option, forget,
-                  forget_where, holdout, data_dir):
+def _load_request(
+    checkpoint: Path,
+    *,
+    dataset,
+    data,
+    dataset_option,
+    subset,
+    arch,
+    arch_option,
+    forget,
+    forget_where,
+    holdout,
+    data_dir,
+):
     """(dataset spec, dataset, loaded checkpoint, split, request source) for a deletion request on a checkpoint:
     every input is validated here, before any unlearning."""
-    from .checkpoint import (dataset_spec, deletion_split, load_checkpoint, load_spec, read_ids, read_meta,
-                             select_where, trained_on)
+    from .checkpoint import (
+        dataset_spec,
+        deletion_split,
+        load_checkpoint,
+        load_spec,
+        read_ids,
+        read_meta,
+        select_where,
+        trained_on,
+    )
 
     if (forget is None) == (forget_where is None):
-        raise UnlearnkitError("give exactly one of --forget FILE (training indices, one per line) or "
-                              "--forget-where label=<class>")
+        raise UnlearnkitError(
+            "give exactly one of --forget FILE (training indices, one per line) or --forget-where label=<class>"
+        )
     meta = read_meta(checkpoint) if checkpoint.exists() else None
     d_opts = _pairs(dataset_option, "--dataset-option")
     if dataset is None and data is None and not d_opts and subset is None:
         if meta is None or meta.dataset is None:
-            raise UnlearnkitError(f"which data was {checkpoint.name} trained on? pass --dataset NAME (see "
-                                  f"`unlearnkit list`) or --data PATH (.npz or an image folder with labels.csv)")
+            raise UnlearnkitError(
+                f"which data was {checkpoint.name} trained on? pass --dataset NAME (see "
+                f"`unlearnkit list`) or --data PATH (.npz or an image folder with labels.csv)"
+            )
         spec = meta.dataset
     else:
         spec = dataset_spec(dataset, data, d_opts, subset)
@@ -329,17 +468,35 @@ def _load_request(checkpoint: Path, *, dataset, data, dataset_option, subset, ar
     return spec, ds, ckpt, split, source
 
 
-def _audit_command(unlearned: Path, original: Path, forget_file: Path, holdout: Optional[Path], spec, arch,
-                   arch_option, audit_opts: dict, device: str) -> str:
+def _audit_command(
+    unlearned: Path,
+    original: Path,
+    forget_file: Path,
+    holdout: Optional[Path],
+    spec,
+    arch,
+    arch_option,
+    audit_opts: dict,
+    device: str,
+) -> str:
     import shlex
 
-    parts = ["unlearnkit", "audit", "--checkpoint", str(unlearned), "--original", str(original), "--forget",
-             str(forget_file)]
+    parts = [
+        "unlearnkit",
+        "audit",
+        "--checkpoint",
+        str(unlearned),
+        "--original",
+        str(original),
+        "--forget",
+        str(forget_file),
+    ]
     if holdout is not None:
         parts += ["--holdout", str(holdout)]
     if spec is not None:
-        parts += ["--dataset", spec.name] + [a for k, v in spec.options.items()
-                                             for a in ("--dataset-option", f"{k}={json.dumps(v)}")]
+        parts += ["--dataset", spec.name] + [
+            a for k, v in spec.options.items() for a in ("--dataset-option", f"{k}={json.dumps(v)}")
+        ]
         if spec.subset is not None:
             parts += ["--subset", str(spec.subset)]
     if arch is not None:
@@ -349,15 +506,48 @@ def _audit_command(unlearned: Path, original: Path, forget_file: Path, holdout: 
     return shlex.join(parts)
 
 
-def _unlearn_checkpoint(*, checkpoint, method, weighting, target, option, weighting_option, target_option, seed,
-                        train_from, device, data_dir, cache_dir, dataset, data, dataset_option, subset, arch,
-                        arch_option, forget, forget_where, holdout, verify_retrain, out, stop, audit_option, save,
-                        set_) -> None:
+def _unlearn_checkpoint(
+    *,
+    checkpoint,
+    method,
+    weighting,
+    target,
+    option,
+    weighting_option,
+    target_option,
+    seed,
+    train_from,
+    device,
+    data_dir,
+    cache_dir,
+    dataset,
+    data,
+    dataset_option,
+    subset,
+    arch,
+    arch_option,
+    forget,
+    forget_where,
+    holdout,
+    verify_retrain,
+    out,
+    stop,
+    audit_option,
+    save,
+    set_,
+) -> None:
     import time
 
     from .audit import AuditOptions, audit, ids_sha256, verify_retrain as run_verify_retrain, write_audit
-    from .checkpoint import (CheckpointMeta, DatasetSpec, data_fingerprint, file_sha256, load_checkpoint,
-                             save_checkpoint, versions)
+    from .checkpoint import (
+        CheckpointMeta,
+        DatasetSpec,
+        data_fingerprint,
+        file_sha256,
+        load_checkpoint,
+        save_checkpoint,
+        versions,
+    )
     from .device import resolve_device
     from .training import TrainConfig
     from .unlearn import Plan, unlearn
@@ -366,10 +556,15 @@ def _unlearn_checkpoint(*, checkpoint, method, weighting, target, option, weight
         if out is None:
             raise UnlearnkitError("--checkpoint needs --out DIR (for unlearned.safetensors and the audit)")
         if save is not None or set_:
-            raise UnlearnkitError("with --checkpoint, choose the request with --forget/--forget-where and the output "
-                                  "with --out (not --set/--save)")
-        m_opts, w_opts, t_opts = _pairs(option, "--option"), _pairs(weighting_option, "--weighting-option"), \
-            _pairs(target_option, "--target-option")
+            raise UnlearnkitError(
+                "with --checkpoint, choose the request with --forget/--forget-where and the output "
+                "with --out (not --set/--save)"
+            )
+        m_opts, w_opts, t_opts = (
+            _pairs(option, "--option"),
+            _pairs(weighting_option, "--weighting-option"),
+            _pairs(target_option, "--target-option"),
+        )
         a_opts = _pairs(audit_option, "--audit-option")
         Plan.make(method, weighting, target, m_opts, w_opts, t_opts)
         from .options import parse_options
@@ -380,25 +575,65 @@ def _unlearn_checkpoint(*, checkpoint, method, weighting, target, option, weight
         stop = check_stop(stop, "--stop")
         dev = resolve_device(device)
         spec, ds, ckpt, split, source = _load_request(
-            checkpoint, dataset=dataset, data=data, dataset_option=dataset_option, subset=subset, arch=arch,
-            arch_option=arch_option, forget=forget, forget_where=forget_where, holdout=holdout, data_dir=data_dir)
+            checkpoint,
+            dataset=dataset,
+            data=data,
+            dataset_option=dataset_option,
+            subset=subset,
+            arch=arch,
+            arch_option=arch_option,
+            forget=forget,
+            forget_where=forget_where,
+            holdout=holdout,
+            data_dir=data_dir,
+        )
         from .bench.config import load_config
 
-        tcfg = TrainConfig(**ckpt.meta.train) if ckpt.meta is not None and ckpt.meta.train else \
-            load_config(train_from).train
+        tcfg = (
+            TrainConfig(**ckpt.meta.train)
+            if ckpt.meta is not None and ckpt.meta.train
+            else load_config(train_from).train
+        )
         t0 = time.perf_counter()
-        result = unlearn(ckpt.model, ds, split, method, weighting, target, options=m_opts, weighting_options=w_opts,
-                         target_options=t_opts, device=dev, seed=seed, train_config=tcfg, new_model=ckpt.new_model,
-                         stop=stop)
+        result = unlearn(
+            ckpt.model,
+            ds,
+            split,
+            method,
+            weighting,
+            target,
+            options=m_opts,
+            weighting_options=w_opts,
+            target_options=t_opts,
+            device=dev,
+            seed=seed,
+            train_config=tcfg,
+            new_model=ckpt.new_model,
+            stop=stop,
+        )
         wall = time.perf_counter() - t0
         out.mkdir(parents=True, exist_ok=True)
-        meta = ckpt.meta or CheckpointMeta(architecture=ckpt.arch, input_shape=list(ds.input_shape),
-                                           num_classes=ds.num_classes, dataset=DatasetSpec(**spec.model_dump()),
-                                           data_fingerprint=data_fingerprint(ds), versions=versions())
+        meta = ckpt.meta or CheckpointMeta(
+            architecture=ckpt.arch,
+            input_shape=list(ds.input_shape),
+            num_classes=ds.num_classes,
+            dataset=DatasetSpec(**spec.model_dump()),
+            data_fingerprint=data_fingerprint(ds),
+            versions=versions(),
+        )
         forgotten = sorted(set(meta.extra.get("forgotten", [])) | set(split.forget.tolist()))
-        meta = meta.model_copy(update={"architecture": ckpt.arch, "extra": {
-            **meta.extra, "unlearned_from": str(checkpoint.resolve()), "forget_sha256": ids_sha256(split.forget),
-            "method": method, "forgotten": forgotten}})  # a later request on this model trains on none of these
+        meta = meta.model_copy(
+            update={
+                "architecture": ckpt.arch,
+                "extra": {
+                    **meta.extra,
+                    "unlearned_from": str(checkpoint.resolve()),
+                    "forget_sha256": ids_sha256(split.forget),
+                    "method": method,
+                    "forgotten": forgotten,
+                },
+            }
+        )  # a later request on this model trains on none of these
         unlearned_path = save_checkpoint(result.model, out / "unlearned.safetensors", meta, like=ckpt.state)
         forget_file = out / "forget_ids.txt"
         forget_file.write_text("\n".join(map(str, split.forget.tolist())) + "\n")
@@ -406,32 +641,67 @@ def _unlearn_checkpoint(*, checkpoint, method, weighting, target, option, weight
         saved = load_checkpoint(unlearned_path, ds, arch, _pairs(arch_option, "--arch-option") if arch_option else None)
         record = audit(saved.model, ckpt.model, ds, split, options=a_opts, device=dev)
         record["request_source"] = source
-        record["run"] = {"method": method, "weighting": weighting, "target": target,
-                         "options": {"method": m_opts, "weighting": w_opts, "target": t_opts}, "seed": seed,
-                         "device": str(dev), "wall_s": wall, "unlearn_s": result.seconds,
-                         "passes": result.passes, "stop": stop, "moved": result.moved,
-                         "history": json.loads(json.dumps(result.history, default=_jsonable))}
+        record["run"] = {
+            "method": method,
+            "weighting": weighting,
+            "target": target,
+            "options": {"method": m_opts, "weighting": w_opts, "target": t_opts},
+            "seed": seed,
+            "device": str(dev),
+            "wall_s": wall,
+            "unlearn_s": result.seconds,
+            "passes": result.passes,
+            "stop": stop,
+            "moved": result.moved,
+            "history": json.loads(json.dumps(result.history, default=_jsonable)),
+        }
         record["verify_retrain"] = None
         if verify_retrain:
             from .bench.runner import default_cache_dir
 
             record["verify_retrain"] = run_verify_retrain(
-                saved.model, ckpt.model, ds, split, ckpt.new_model, tcfg, seed, dev, cache_dir or default_cache_dir(),
-                dict(arch=ckpt.arch.model_dump(), data=record["data"]["fingerprint"]))
-        record["files"] = {"original": str(checkpoint), "original_sha256": file_sha256(checkpoint),
-                           "unlearned": str(unlearned_path), "unlearned_sha256": file_sha256(unlearned_path),
-                           "forget_ids": str(forget_file)}
+                saved.model,
+                ckpt.model,
+                ds,
+                split,
+                ckpt.new_model,
+                tcfg,
+                seed,
+                dev,
+                cache_dir or default_cache_dir(),
+                dict(arch=ckpt.arch.model_dump(), data=record["data"]["fingerprint"]),
+            )
+        record["files"] = {
+            "original": str(checkpoint),
+            "original_sha256": file_sha256(checkpoint),
+            "unlearned": str(unlearned_path),
+            "unlearned_sha256": file_sha256(unlearned_path),
+            "forget_ids": str(forget_file),
+        }
         record["versions"] = versions()
-        record["command"] = _audit_command(unlearned_path, checkpoint, forget_file, holdout,
-                                           None if ckpt.meta is not None and ckpt.meta.dataset == spec else spec,
-                                           arch, arch_option, a_opts, device)
+        record["command"] = _audit_command(
+            unlearned_path,
+            checkpoint,
+            forget_file,
+            holdout,
+            None if ckpt.meta is not None and ckpt.meta.dataset == spec else spec,
+            arch,
+            arch_option,
+            a_opts,
+            device,
+        )
         paths = write_audit(record, out)
     except UnlearnkitError as e:
         _fail(e)
-    _print_audit(record, title=f"{method} ∘ {weighting} ∘ {target} on {checkpoint.name} · forget "
-                               f"{record['request']['n_forget']} ({source})")
-    console.print(f"unlearn {record['run']['wall_s']:.3f} s, {record['run']['passes'] or '—'} pass(es); wrote "
-                  f"{unlearned_path}, {paths['json']}, {paths['md']}, {paths['html']}")
+    _print_audit(
+        record,
+        title=f"{method} ∘ {weighting} ∘ {target} on {checkpoint.name} · forget "
+        f"{record['request']['n_forget']} ({source})",
+    )
+    console.print(
+        f"unlearn {record['run']['wall_s']:.3f} s, {record['run']['passes'] or '—'} pass(es); wrote "
+        f"{unlearned_path}, {paths['json']}, {paths['md']}, {paths['html']}"
+    )
     if not result.moved:
         console.print("[yellow]warning:[/] the method left the model unchanged")
 
@@ -459,16 +729,19 @@ def _print_audit(record: dict, title: str) -> None:
     console.print(table)
     vr = record.get("verify_retrain")
     if vr:
-        console.print(f"true Avg.Gap to retrain {vr['avg_gap']:.2f} (original {vr['avg_gap_original']:.2f}); "
-                      f"retraining took {vr['train_s']:.2f} s")
+        console.print(
+            f"true Avg.Gap to retrain {vr['avg_gap']:.2f} (original {vr['avg_gap_original']:.2f}); "
+            f"retraining took {vr['train_s']:.2f} s"
+        )
 
 
 @app.command("train")
 def train_cmd(
     out: Path = typer.Option(..., help="folder for model.safetensors and model.json"),
     dataset: Optional[str] = typer.Option(None, help="a registered dataset (default digits)"),
-    data: Optional[Path] = typer.Option(None, help="an .npz (x_train, y_train[, x_test, y_test]) or an image folder "
-                                                   "with labels.csv"),
+    data: Optional[Path] = typer.Option(
+        None, help="an .npz (x_train, y_train[, x_test, y_test]) or an image folder with labels.csv"
+    ),
     dataset_option: list[str] = typer.Option([], "--dataset-option", help="dataset loader option key=value"),
     subset: Optional[int] = typer.Option(None, help="stratified subset of the training pool"),
     model: str = typer.Option("mlp", help="a registered model or module:function"),
@@ -476,8 +749,9 @@ def train_cmd(
     preset: str = typer.Option("quick", help="preset whose `train` settings to use"),
     train_option: list[str] = typer.Option([], "--train-option", help="override a train setting: epochs=20, lr=0.05"),
     seed: int = typer.Option(0, help="seed of the split (train / test / unseen) and of training"),
-    unseen_fraction: float = typer.Option(0.1, help="share of the training pool held out as unseen data (the "
-                                                    "audit's non-members)"),
+    unseen_fraction: float = typer.Option(
+        0.1, help="share of the training pool held out as unseen data (the audit's non-members)"
+    ),
     device: str = typer.Option("auto"),
     data_dir: Optional[Path] = typer.Option(None),
 ) -> None:
@@ -489,8 +763,9 @@ def train_cmd(
     from .checkpoint import ArchSpec, dataset_spec, load_spec, train_and_save
 
     try:
-        spec = dataset_spec(dataset if (dataset or data) else "digits", data,
-                            _pairs(dataset_option, "--dataset-option"), subset)
+        spec = dataset_spec(
+            dataset if (dataset or data) else "digits", data, _pairs(dataset_option, "--dataset-option"), subset
+        )
         cfg = load_config(preset).train.model_copy(update=_pairs(train_option, "--train-option"))
         from .options import parse_options
         from .training import TrainConfig
@@ -502,9 +777,11 @@ def train_cmd(
         _, meta, path = train_and_save(ds, spec, arch, cfg, out, seed, unseen_fraction, device)
     except UnlearnkitError as e:
         _fail(e)
-    console.print(f"trained {model} on {ds.name} ({len(ds.pool)} pool samples, seed {seed}) in "
-                  f"{time.perf_counter() - t0:.2f} s; wrote {path}, {path.with_suffix('.json')} and "
-                  f"{path.parent / 'train_ids.txt'} (the training indices a request may name)")
+    console.print(
+        f"trained {model} on {ds.name} ({len(ds.pool)} pool samples, seed {seed}) in "
+        f"{time.perf_counter() - t0:.2f} s; wrote {path}, {path.with_suffix('.json')} and "
+        f"{path.parent / 'train_ids.txt'} (the training indices a request may name)"
+    )
 
 
 @app.command("audit")
@@ -514,16 +791,19 @@ def audit_cmd(
     forget: Optional[Path] = typer.Option(None, help="the forgotten training indices, one per line"),
     forget_where: Optional[str] = typer.Option(None, help="or label=<class>"),
     holdout: Optional[Path] = typer.Option(None, help="indices of samples the model never trained on"),
-    dataset: Optional[str] = typer.Option(None), data: Optional[Path] = typer.Option(None),
+    dataset: Optional[str] = typer.Option(None),
+    data: Optional[Path] = typer.Option(None),
     dataset_option: list[str] = typer.Option([], "--dataset-option"),
     subset: Optional[int] = typer.Option(None),
-    arch: Optional[str] = typer.Option(None), arch_option: list[str] = typer.Option([], "--arch-option"),
+    arch: Optional[str] = typer.Option(None),
+    arch_option: list[str] = typer.Option([], "--arch-option"),
     audit_option: list[str] = typer.Option([], "--audit-option", help="retain_sample=…, seed=…, mia_feature=…"),
     device: str = typer.Option("auto"),
     data_dir: Optional[Path] = typer.Option(None),
     out: Optional[Path] = typer.Option(None, help="write audit.json/.md/.html here"),
-    compare: Optional[Path] = typer.Option(None, help="an audit.json to check the recomputed numbers against "
-                                                      "(exit 1 on any difference)"),
+    compare: Optional[Path] = typer.Option(
+        None, help="an audit.json to check the recomputed numbers against (exit 1 on any difference)"
+    ),
 ) -> None:
     """Recompute an unlearning audit from the saved files (no training): FA, RA, held-out accuracy,
     MIA-efficacy, per-class FA vs held-out accuracy, proxy gap, parameter change — before and after."""
@@ -532,11 +812,20 @@ def audit_cmd(
 
     try:
         _, ds, orig, split, source = _load_request(
-            original, dataset=dataset, data=data, dataset_option=dataset_option, subset=subset, arch=arch,
-            arch_option=arch_option, forget=forget, forget_where=forget_where, holdout=holdout, data_dir=data_dir)
+            original,
+            dataset=dataset,
+            data=data,
+            dataset_option=dataset_option,
+            subset=subset,
+            arch=arch,
+            arch_option=arch_option,
+            forget=forget,
+            forget_where=forget_where,
+            holdout=holdout,
+            data_dir=data_dir,
+        )
         unl = load_checkpoint(checkpoint, ds, arch, _pairs(arch_option, "--arch-option") if arch_option else None)
-        record = audit(unl.model, orig.model, ds, split, options=_pairs(audit_option, "--audit-option"),
-                                 device=device)
+        record = audit(unl.model, orig.model, ds, split, options=_pairs(audit_option, "--audit-option"), device=device)
         record["request_source"] = source
         record["files"] = {"original": str(original), "unlearned": str(checkpoint)}
         diffs = None
@@ -549,8 +838,10 @@ def audit_cmd(
             write_audit(record, out)
     except UnlearnkitError as e:
         _fail(e)
-    _print_audit(record, title=f"audit of {checkpoint.name} vs {original.name} · forget "
-                               f"{record['request']['n_forget']} ({source})")
+    _print_audit(
+        record,
+        title=f"audit of {checkpoint.name} vs {original.name} · forget {record['request']['n_forget']} ({source})",
+    )
     if diffs is not None:
         if diffs:
             for d in diffs[:20]:
@@ -575,9 +866,16 @@ def list_registries() -> None:
         return ((obj.__doc__ or "").strip().splitlines() or [""])[0]
 
     presets = {p.stem: p for p in sorted(PRESET_DIR.glob("*.yaml"))}
-    for title, reg in [("datasets", DATASETS), ("scenarios", SCENARIOS), ("models", MODELS), ("methods", METHODS),
-                       ("weightings", WEIGHTINGS), ("targets", TARGETS), ("metrics", METRICS),
-                       ("executors", EXECUTORS)]:
+    for title, reg in [
+        ("datasets", DATASETS),
+        ("scenarios", SCENARIOS),
+        ("models", MODELS),
+        ("methods", METHODS),
+        ("weightings", WEIGHTINGS),
+        ("targets", TARGETS),
+        ("metrics", METRICS),
+        ("executors", EXECUTORS),
+    ]:
         table = Table(title=title, title_justify="left", show_header=False)
         for name, obj in reg.items():
             table.add_row(name, doc(obj))

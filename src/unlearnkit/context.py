@@ -1,4 +1,5 @@
 """What an unlearning method receives (DESIGN.md "Interfaces")."""
+
 from __future__ import annotations
 
 import contextlib

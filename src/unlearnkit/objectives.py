@@ -13,6 +13,7 @@ binary classifier, sensitive group s ∈ {0, 1}, p = P(ŷ = 1 | x) (softmax of t
 Surrogates are differentiable torch functions of the logits (gradients by autograd); the *reported*
 metrics are label-based: |DP| (positive-rate difference), |EOP| (TPR difference) and robust accuracy.
 """
+
 from __future__ import annotations
 
 from typing import ClassVar
@@ -35,8 +36,10 @@ def positive_prob(logits: torch.Tensor) -> torch.Tensor:
 
 def _mask_mean(v: torch.Tensor, m: torch.Tensor, what: str) -> torch.Tensor:
     if not bool(m.any()):
-        raise UnlearnkitError(f"the validation/test set has no samples in {what}; the fairness target is undefined "
-                              f"(use a larger split or check the group attribute)")
+        raise UnlearnkitError(
+            f"the validation/test set has no samples in {what}; the fairness target is undefined "
+            f"(use a larger split or check the group attribute)"
+        )
     return v[m].mean()
 
 
@@ -49,8 +52,12 @@ def dp_gap(pred: torch.Tensor, group: torch.Tensor) -> float:
 def eop_gap(pred: torch.Tensor, y: torch.Tensor, group: torch.Tensor) -> float:
     """|TPR(s=1) − TPR(s=0)| (label-based equal-opportunity gap, a fraction)."""
     pred = pred.double()
-    return abs(float(_mask_mean(pred, (group == 1) & (y == 1), "group 1 with y=1")
-                     - _mask_mean(pred, (group == 0) & (y == 1), "group 0 with y=1")))
+    return abs(
+        float(
+            _mask_mean(pred, (group == 1) & (y == 1), "group 1 with y=1")
+            - _mask_mean(pred, (group == 0) & (y == 1), "group 0 with y=1")
+        )
+    )
 
 
 def reflect(phi: torch.Tensor, theta: torch.Tensor, bias: bool, factor: float = ADV_FACTOR) -> torch.Tensor:
@@ -96,8 +103,9 @@ class EqualOpportunity(CorrectionTarget):
 
     def surrogate(self, logits, y, group):
         bce = F.cross_entropy(logits, y.long(), reduction="none")
-        return (_mask_mean(bce, (group == 0) & (y == 1), "group 0 with y=1")
-                - _mask_mean(bce, (group == 1) & (y == 1), "group 1 with y=1"))
+        return _mask_mean(bce, (group == 0) & (y == 1), "group 0 with y=1") - _mask_mean(
+            bce, (group == 1) & (y == 1), "group 1 with y=1"
+        )
 
     def reported(self, logits, y, group):
         return eop_gap(logits.argmax(1), y, group)
@@ -117,8 +125,9 @@ class Robustness(CorrectionTarget):
         return 100.0 * float((logits.argmax(1) == y).double().mean())
 
 
-def target_value_and_grad(target: CorrectionTarget, phi: torch.Tensor, y: torch.Tensor, group: torch.Tensor,
-                          theta: torch.Tensor) -> tuple[float, torch.Tensor]:
+def target_value_and_grad(
+    target: CorrectionTarget, phi: torch.Tensor, y: torch.Tensor, group: torch.Tensor, theta: torch.Tensor
+) -> tuple[float, torch.Tensor]:
     """f(Θ) and ∇_Θ f for a linear head z = Θφ on (already reflected, for ``robust``) features φ."""
     th = theta.detach().clone().requires_grad_(True)
     f = target.surrogate(phi @ th.T, y, group)

@@ -1,4 +1,5 @@
 """Validate user options into a component's pydantic Options, with one clear message on error."""
+
 from __future__ import annotations
 
 from pydantic import BaseModel, ValidationError
@@ -14,9 +15,7 @@ def parse_options(schema: type[BaseModel], values: dict | BaseModel | None, wher
     try:
         return schema(**(values or {}))
     except ValidationError as e:
-        problems = "; ".join(
-            f"{'.'.join(map(str, err['loc'])) or 'options'}: {err['msg']}" for err in e.errors()
-        )
+        problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'options'}: {err['msg']}" for err in e.errors())
         known = ", ".join(schema.model_fields) or "none"
         raise UnlearnkitError(f"bad options for {where}: {problems}. Options it takes: {known}") from None
 

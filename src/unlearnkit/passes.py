@@ -10,6 +10,7 @@ e.g. the proxy of ``stop: auto``), so ``unlearn_passes`` compares with retrainin
 Training θ_r costs ``2 · epochs · |D_r|`` passes (:func:`training_passes`): every sample once forward
 and once backward per epoch.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -68,8 +69,12 @@ class PassCounter:
         return self.forward + self.backward
 
     def as_dict(self) -> dict[str, int]:
-        return {"forward": self.forward, "backward": self.backward, "eval_forward": self.eval_forward,
-                "total": self.total}
+        return {
+            "forward": self.forward,
+            "backward": self.backward,
+            "eval_forward": self.eval_forward,
+            "total": self.total,
+        }
 
 
 def training_passes(epochs: int, n_samples: int) -> int:

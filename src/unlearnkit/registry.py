@@ -1,4 +1,5 @@
 """Name → object registries with a helpful error for unknown names (docs/architecture.md "Contracts")."""
+
 from __future__ import annotations
 
 import difflib

@@ -5,6 +5,7 @@ unlearning applied to another model) asks ``ev.models``. The bench implements th
 checkpoint cache and executor (:class:`unlearnkit.bench.sources.BenchSource`); the library's default is
 :class:`SequentialSource`, which trains what is asked for in this process and keeps it in memory.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -74,10 +75,16 @@ class SequentialSource:
     may give the θ_r already at hand (returned for k = 0 instead of retraining).
     """
 
-    def __init__(self, split: Split, seed: int, new_model: Callable[[], nn.Module],
-                 train: Callable[[nn.Module, np.ndarray, int], nn.Module],
-                 unlearn: Callable[[nn.Module, Split, int], nn.Module] | None = None,
-                 retrained0: nn.Module | None = None, mapper: Callable[[Callable, list], list] | None = None):
+    def __init__(
+        self,
+        split: Split,
+        seed: int,
+        new_model: Callable[[], nn.Module],
+        train: Callable[[nn.Module, np.ndarray, int], nn.Module],
+        unlearn: Callable[[nn.Module, Split, int], nn.Module] | None = None,
+        retrained0: nn.Module | None = None,
+        mapper: Callable[[Callable, list], list] | None = None,
+    ):
         self.split, self.seed = split, seed
         self._new_model, self._train, self._unlearn = new_model, train, unlearn
         self._mapper = mapper
@@ -109,8 +116,10 @@ class SequentialSource:
 
     def unlearn(self, model: nn.Module, split: Split, seed: int) -> nn.Module:
         if self._unlearn is None:
-            raise UnlearnkitError("this model source has no unlearning function; pass "
-                                  "SequentialSource(..., unlearn=lambda model, split, seed: ...)")
+            raise UnlearnkitError(
+                "this model source has no unlearning function; pass "
+                "SequentialSource(..., unlearn=lambda model, split, seed: ...)"
+            )
         return self._unlearn(model, split, seed)
 
     def map(self, fn: Callable[[Any], Any], items: list) -> list:

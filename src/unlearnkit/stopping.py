@@ -19,6 +19,7 @@ One-shot methods with a strength knob (``Method.strength_option``) get a 1-D sea
 times each of ``strength_factors`` (θ_o included as a candidate) and the proxy picks
 (:func:`search_strength`).
 """
+
 from __future__ import annotations
 
 import copy
@@ -52,19 +53,24 @@ class StopOptions(BaseModel):
     """How ``stop="auto"`` evaluates and when the guards fire (a method option: ``stopping: {...}``)."""
 
     model_config = ConfigDict(extra="forbid")
-    every: float = Field(0.5, gt=0, description="evaluate the proxy (auto) and the guards every this fraction of "
-                         "an epoch")
+    every: float = Field(
+        0.5, gt=0, description="evaluate the proxy (auto) and the guards every this fraction of an epoch"
+    )
     patience: float = Field(1.0, gt=0, description="auto: stop after this many epochs without a better proxy")
-    overshoot: float = Field(20.0, gt=0, description="auto: stop when the proxy gap exceeds the best by this "
-                             "many percent points")
+    overshoot: float = Field(
+        20.0, gt=0, description="auto: stop when the proxy gap exceeds the best by this many percent points"
+    )
     min_delta: float = Field(0.0, ge=0, description="auto: an improvement must lower the proxy gap by more")
     param_factor: float = Field(3.0, gt=1, description="guard: ‖θ‖ / ‖θ_o‖ above this is divergence")
-    logit_factor: float = Field(10.0, gt=1, description="guard: mean logit norm on a D_r sample above this × "
-                                "θ_o's is divergence")
+    logit_factor: float = Field(
+        10.0, gt=1, description="guard: mean logit norm on a D_r sample above this × θ_o's is divergence"
+    )
     guard_samples: int = Field(256, ge=1, description="D_r samples of the logit-norm guard under stop='none'")
-    strength_factors: tuple[float, ...] = Field((0.25, 0.5, 1.0, 2.0, 4.0), min_length=1,
-                                                description="auto, one-shot methods: multipliers of the "
-                                                "strength option tried")
+    strength_factors: tuple[float, ...] = Field(
+        (0.25, 0.5, 1.0, 2.0, 4.0),
+        min_length=1,
+        description="auto, one-shot methods: multipliers of the strength option tried",
+    )
     proxy: ProxyOptions = Field(default_factory=ProxyOptions)
 
 
@@ -89,8 +95,7 @@ def best_step(curve: list[tuple[int, float]], min_delta: float = 0.0) -> int:
 class Monitor:
     """Guards (both modes) and auto-stopping for one run of a gradient method on ``ctx``."""
 
-    def __init__(self, method_name: str, ctx, steps_per_epoch: int, mode: str, options: StopOptions,
-                 lower: str):
+    def __init__(self, method_name: str, ctx, steps_per_epoch: int, mode: str, options: StopOptions, lower: str):
         self.name, self.ctx, self.mode, self.o, self.lower = method_name, ctx, mode, options, lower
         self.every = max(1, round(options.every * steps_per_epoch))
         self.patience_evals = max(1, math.ceil(options.patience * steps_per_epoch / self.every))
@@ -110,8 +115,9 @@ class Monitor:
             rng = np.random.default_rng(ctx.seed)
             r = np.asarray(ctx.split.retain)
             self.guard_idx = np.sort(rng.choice(r, size=min(options.guard_samples, len(r)), replace=False))
-            self.logit_norm_o = self._logit_norm(predict_logits(ctx.original, ctx.dataset, self.guard_idx,
-                                                                device=ctx.device))
+            self.logit_norm_o = self._logit_norm(
+                predict_logits(ctx.original, ctx.dataset, self.guard_idx, device=ctx.device)
+            )
 
     @staticmethod
     def _logit_norm(logits: torch.Tensor) -> float:
@@ -140,18 +146,21 @@ class Monitor:
         model = self.ctx.model
         ratio = parameter_norm(model) / max(self.norm_o, 1e-12)
         if not math.isfinite(ratio) or ratio > self.o.param_factor:
-            self.diverged(step, f"the parameter norm grew {ratio:.3g}× θ_o's (stopping.param_factor "
-                                f"{self.o.param_factor})")
+            self.diverged(
+                step, f"the parameter norm grew {ratio:.3g}× θ_o's (stopping.param_factor {self.o.param_factor})"
+            )
         if self.mode == "auto":
             lg = self.ref.forward(model)
             logit_norm = self._logit_norm(lg["retain"])
         else:
-            logit_norm = self._logit_norm(predict_logits(model, self.ctx.dataset, self.guard_idx,
-                                                         device=self.ctx.device))
+            logit_norm = self._logit_norm(
+                predict_logits(model, self.ctx.dataset, self.guard_idx, device=self.ctx.device)
+            )
         lr = logit_norm / max(self.logit_norm_o, 1e-12)
         if not math.isfinite(lr) or lr > self.o.logit_factor:
-            self.diverged(step, f"the mean logit norm on D_r grew {lr:.3g}× θ_o's (stopping.logit_factor "
-                                f"{self.o.logit_factor})")
+            self.diverged(
+                step, f"the mean logit norm on D_r grew {lr:.3g}× θ_o's (stopping.logit_factor {self.o.logit_factor})"
+            )
         if self.mode != "auto":
             return
         values = self.ref.evaluate_logits(lg)
@@ -186,8 +195,15 @@ class Monitor:
         step, gap, state = self.best
         with torch.no_grad():
             self.ctx.model.load_state_dict(state if state is not None else self.ctx.original.state_dict())
-        summary = {"best_step": step, "best_proxy_gap": gap, "steps_run": self.last_step, "every": self.every,
-                   "reason": self.reason, "evaluations": len(self.curve), "warnings": list(self.warnings)}
+        summary = {
+            "best_step": step,
+            "best_proxy_gap": gap,
+            "steps_run": self.last_step,
+            "every": self.every,
+            "reason": self.reason,
+            "evaluations": len(self.curve),
+            "warnings": list(self.warnings),
+        }
         self.ctx.record(auto_stop=summary)
         return summary
 
@@ -220,7 +236,12 @@ def search_strength(method, ctx, option: str, options: StopOptions) -> dict:
     value, gap, state = best
     with torch.no_grad():
         ctx.model.load_state_dict(state if state is not None else ctx.original.state_dict())
-    summary = {"option": option, "best_value": value, "best_proxy_gap": gap,
-               "tried": [base_value * f for f in options.strength_factors], "reason": "strength search"}
+    summary = {
+        "option": option,
+        "best_value": value,
+        "best_proxy_gap": gap,
+        "tried": [base_value * f for f in options.strength_factors],
+        "reason": "strength search",
+    }
     ctx.record(auto_stop=summary)
     return summary

@@ -1,5 +1,6 @@
 """One training loop for the original model θ_o and the retrained gold standard θ_r (the checkpoint
 cache lives in :mod:`unlearnkit.cache`)."""
+
 from __future__ import annotations
 
 import logging
@@ -30,8 +31,11 @@ class TrainConfig(BaseModel):
     batch_size: int = Field(64, ge=1)
     schedule: Literal["cosine", "step", "none"] = "cosine"
     step_size: int = Field(10, ge=1, description="epochs between ×0.1 decays for the step schedule")
-    precision: PrecisionName = Field("fp32", description="fp32 (exact, the default), bf16 (autocast) or fp16 "
-                                                         "(autocast + gradient scaling); see unlearnkit.amp")
+    precision: PrecisionName = Field(
+        "fp32",
+        description="fp32 (exact, the default), bf16 (autocast) or fp16 "
+        "(autocast + gradient scaling); see unlearnkit.amp",
+    )
 
 
 def make_optimizer(params, optimizer: str, lr: float, momentum: float = 0.9, weight_decay: float = 0.0):
@@ -50,17 +54,26 @@ def make_scheduler(opt, schedule: str, total_steps: int, step_every: int):
     return None
 
 
-def batches(indices: np.ndarray, batch_size: int, generator: torch.Generator, shuffle: bool = True) -> Iterator[torch.Tensor]:
+def batches(
+    indices: np.ndarray, batch_size: int, generator: torch.Generator, shuffle: bool = True
+) -> Iterator[torch.Tensor]:
     """Index batches over ``indices`` (a fresh seeded permutation per call when ``shuffle``)."""
     idx = torch.as_tensor(indices, dtype=torch.long)
     if shuffle:
         idx = idx[torch.randperm(len(idx), generator=generator)]
     for s in range(0, len(idx), batch_size):
-        yield idx[s: s + batch_size]
+        yield idx[s : s + batch_size]
 
 
-def train_model(model: nn.Module, dataset, indices: np.ndarray, cfg: TrainConfig, device: torch.device,
-                seed: int = 0, on_epoch: Callable[[int, float], None] | None = None) -> nn.Module:
+def train_model(
+    model: nn.Module,
+    dataset,
+    indices: np.ndarray,
+    cfg: TrainConfig,
+    device: torch.device,
+    seed: int = 0,
+    on_epoch: Callable[[int, float], None] | None = None,
+) -> nn.Module:
     """Plain supervised training on ``dataset[indices]`` with CE; returns the model (in place).
 
     ``cfg.precision`` picks fp32 / bf16 / fp16 autocast (:class:`unlearnkit.amp.Precision`; fp32 is
@@ -88,8 +101,10 @@ def train_model(model: nn.Module, dataset, indices: np.ndarray, cfg: TrainConfig
                 loss = loss_fn(model(to_format(data.inputs(b), nhwc)), data.y[b])
             value = loss.item()  # the step's one host sync
             if not math.isfinite(value):
-                raise UnlearnkitError(f"training loss became {value} at epoch {epoch}; lower the learning rate"
-                                      + ("" if cfg.precision == "fp32" else " or use precision 'fp32'"))
+                raise UnlearnkitError(
+                    f"training loss became {value} at epoch {epoch}; lower the learning rate"
+                    + ("" if cfg.precision == "fp32" else " or use precision 'fp32'")
+                )
             opt.zero_grad(set_to_none=True)
             prec.backward(loss)
             prec.step(opt)

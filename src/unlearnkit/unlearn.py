@@ -1,4 +1,5 @@
 """The library entry point: ``unlearn(model, dataset, split, method, weighting, target)``."""
+
 from __future__ import annotations
 
 import copy
@@ -49,8 +50,15 @@ class Plan:
     target: object
 
     @classmethod
-    def make(cls, method: str, weighting: str = "uniform", target: str = "none", options: dict | None = None,
-             weighting_options: dict | None = None, target_options: dict | None = None) -> "Plan":
+    def make(
+        cls,
+        method: str,
+        weighting: str = "uniform",
+        target: str = "none",
+        options: dict | None = None,
+        weighting_options: dict | None = None,
+        target_options: dict | None = None,
+    ) -> "Plan":
         m_cls = METHODS.get(method)
         opts = parse_options(m_cls.Options, options, f"method {method!r}")
         m = m_cls()
@@ -62,14 +70,27 @@ class Plan:
         return cls(m, opts, w, t)
 
 
-def unlearn(model: nn.Module, dataset, split: Split, method: str = "rl", weighting: str = "uniform",
-            target: str = "none", *, options: dict | None = None, weighting_options: dict | None = None,
-            target_options: dict | None = None, device: str = "auto", seed: int = 0, stop: str = "auto",
-            min_change: float = 1e-4,
-            train_config: TrainConfig | dict | None = None, new_model: Callable[[], nn.Module] | None = None,
-            retrained: Callable[[], tuple[nn.Module, float]] | None = None,
-            progress: Callable[[dict], None] | None = None,
-            on_epoch: Callable[[nn.Module, int], dict | None] | None = None) -> UnlearnResult:
+def unlearn(
+    model: nn.Module,
+    dataset,
+    split: Split,
+    method: str = "rl",
+    weighting: str = "uniform",
+    target: str = "none",
+    *,
+    options: dict | None = None,
+    weighting_options: dict | None = None,
+    target_options: dict | None = None,
+    device: str = "auto",
+    seed: int = 0,
+    stop: str = "auto",
+    min_change: float = 1e-4,
+    train_config: TrainConfig | dict | None = None,
+    new_model: Callable[[], nn.Module] | None = None,
+    retrained: Callable[[], tuple[nn.Module, float]] | None = None,
+    progress: Callable[[dict], None] | None = None,
+    on_epoch: Callable[[nn.Module, int], dict | None] | None = None,
+) -> UnlearnResult:
     """Unlearn ``split.forget`` from a copy of ``model`` (θ_o is never changed).
 
     ``dataset`` is an :class:`~unlearnkit.data.ArrayDataset` (wrap your own with
@@ -94,10 +115,15 @@ def unlearn(model: nn.Module, dataset, split: Split, method: str = "rl", weighti
     correction = split.purpose == "correction"  # no deletion request: nothing for the proxy to compare
     if correction:
         mode = "none"
-    if mode == "auto" and len(split.unseen) == 0 and (isinstance(plan.method, GradientMethod)
-                                                      or plan.method.strength_option is not None):
-        raise UnlearnkitError("stop='auto' compares D_f with held-out data, but split.unseen is empty; make the "
-                              "split with unseen_fraction > 0 (e.g. 0.1), or pass stop='none'")
+    if (
+        mode == "auto"
+        and len(split.unseen) == 0
+        and (isinstance(plan.method, GradientMethod) or plan.method.strength_option is not None)
+    ):
+        raise UnlearnkitError(
+            "stop='auto' compares D_f with held-out data, but split.unseen is empty; make the "
+            "split with unseen_fraction > 0 (e.g. 0.1), or pass stop='none'"
+        )
     dev = resolve_device(device)
     tcfg = parse_options(TrainConfig, train_config, "train_config")
     original = copy.deepcopy(model).to(dev).eval()
@@ -119,10 +145,24 @@ def unlearn(model: nn.Module, dataset, split: Split, method: str = "rl", weighti
         m = train_model(fresh_model(), data, split.retain, tcfg, dev, seed=seed)
         return m, time.perf_counter() - t0
 
-    ctx = UnlearnContext(model=work, original=original, dataset=data, split=split, num_classes=dataset.num_classes,
-                         device=dev, seed=seed, options=plan.options, weighting=plan.weighting, target=plan.target,
-                         new_model=fresh_model, retrained=retrain_provider, train_config=tcfg, progress=progress,
-                         on_epoch=on_epoch, stop=mode)
+    ctx = UnlearnContext(
+        model=work,
+        original=original,
+        dataset=data,
+        split=split,
+        num_classes=dataset.num_classes,
+        device=dev,
+        seed=seed,
+        options=plan.options,
+        weighting=plan.weighting,
+        target=plan.target,
+        new_model=fresh_model,
+        retrained=retrain_provider,
+        train_config=tcfg,
+        progress=progress,
+        on_epoch=on_epoch,
+        stop=mode,
+    )
     torch.manual_seed(seed)
     t0 = time.perf_counter()
     with PassCounter(work, original) as counter:
@@ -142,21 +182,27 @@ def unlearn(model: nn.Module, dataset, split: Split, method: str = "rl", weighti
         if ctx.monitor is not None:
             ctx.monitor.finish()  # auto: load the best state, record the summary
     if correction and (plan.options.stop or stop) == "auto":
-        ctx.record(auto_stop={"reason": "correction split (no deletion request): the proxy does not apply, "
-                                        "ran the configured schedule"})
+        ctx.record(
+            auto_stop={
+                "reason": "correction split (no deletion request): the proxy does not apply, "
+                "ran the configured schedule"
+            }
+        )
     seconds = ctx.cost_seconds if ctx.cost_seconds is not None else time.perf_counter() - t0
     passes = counter.as_dict()
     if ctx.cost_passes is not None:
         passes["total"] = ctx.cost_passes
     bad = [k for k, v in out.state_dict().items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:
-        raise UnlearnkitError(f"method {method!r} left non-finite parameters ({', '.join(bad[:3])}); "
-                              f"lower its lr or epochs")
+        raise UnlearnkitError(
+            f"method {method!r} left non-finite parameters ({', '.join(bad[:3])}); lower its lr or epochs"
+        )
     change = parameter_distance(out, original)
     moved = change > 0
     _warn_unsafe(method, plan, ctx.history, change / max(parameter_distance(original, None), 1e-12), min_change)
-    return UnlearnResult(out.eval(), seconds, moved, change, ctx.history, method, plan.weighting.name,
-                         plan.target.name, passes)
+    return UnlearnResult(
+        out.eval(), seconds, moved, change, ctx.history, method, plan.weighting.name, plan.target.name, passes
+    )
 
 
 def _warn_unsafe(method: str, plan: Plan, history: list[dict], relative: float, min_change: float) -> None:
@@ -169,13 +215,21 @@ def _warn_unsafe(method: str, plan: Plan, history: list[dict], relative: float, 
         warnings.warn(f"method {method!r} {w} (stop='auto'); lower {knob}", RuntimeWarning, stacklevel=3)
     kept = auto is not None and (auto.get("best_step") == 0 or ("best_value" in auto and auto["best_value"] is None))
     if kept:
-        warnings.warn(f"method {method!r} did not change the model: stop='auto' kept θ_o because no "
-                      f"{'strength' if 'option' in auto else 'step'} lowered the proxy gap below θ_o's "
-                      f"({auto['best_proxy_gap']:.2f}); change its options, or pass stop='none' to keep the "
-                      f"configured run", RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"method {method!r} did not change the model: stop='auto' kept θ_o because no "
+            f"{'strength' if 'option' in auto else 'step'} lowered the proxy gap below θ_o's "
+            f"({auto['best_proxy_gap']:.2f}); change its options, or pass stop='none' to keep the "
+            f"configured run",
+            RuntimeWarning,
+            stacklevel=3,
+        )
     elif m.moves_model and relative < min_change:
-        warnings.warn(f"method {method!r} did not change the model (relative parameter change {relative:.2e} < "
-                      f"min_change {min_change:g}); raise its {knob}", RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"method {method!r} did not change the model (relative parameter change {relative:.2e} < "
+            f"min_change {min_change:g}); raise its {knob}",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 @torch.no_grad()
@@ -186,4 +240,4 @@ def parameter_distance(a: nn.Module, b: nn.Module | None) -> float:
     for k, v in sa.items():
         if v.is_floating_point():
             total += float(((v - (sb[k].to(v.device) if sb is not None else 0)) ** 2).sum())
-    return total ** 0.5
+    return total**0.5

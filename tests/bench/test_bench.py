@@ -17,7 +17,8 @@ from unlearnkit.bench.columns import required_columns
 from unlearnkit.cli import app
 
 TINY = {
-    "datasets": ["digits"], "model": "mlp",
+    "datasets": ["digits"],
+    "model": "mlp",
     "train": {"epochs": 8, "lr": 0.05},
     "scenarios": [{"kind": "random", "fraction": 0.1}],
     "methods": ["retrain", "ft", "ga"],
@@ -35,8 +36,19 @@ def write_cfg(tmp_path, **changes) -> Path:
 
 def test_cli_bench_end_to_end(tmp_path):
     out = tmp_path / "run"
-    res = CliRunner().invoke(app, ["bench", "--config", str(write_cfg(tmp_path)), "--out", str(out),
-                                   "--cache-dir", str(tmp_path / "cache"), "--quiet"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "bench",
+            "--config",
+            str(write_cfg(tmp_path)),
+            "--out",
+            str(out),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--quiet",
+        ],
+    )
     assert res.exit_code == 0, res.output
     df = pd.read_csv(out / "results.csv")
     assert list(df.columns[: len(required_columns())]) == required_columns()
@@ -72,11 +84,27 @@ def count_rows(db: Path) -> int:
 
 
 def test_killed_bench_resumes_without_duplicates(tmp_path):
-    cfg = write_cfg(tmp_path, seeds=[0, 1, 2, 3], methods=["ft", "ga", "rl", "neggrad_plus"],
-                    method_options={m: {"epochs": 3} for m in ["ft", "ga", "rl", "neggrad_plus"]})
+    cfg = write_cfg(
+        tmp_path,
+        seeds=[0, 1, 2, 3],
+        methods=["ft", "ga", "rl", "neggrad_plus"],
+        method_options={m: {"epochs": 3} for m in ["ft", "ga", "rl", "neggrad_plus"]},
+    )
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "unlearnkit.cli", "bench", "--config", str(cfg), "--out", str(out),
-           "--cache-dir", str(tmp_path / "cache"), "--quiet", "--no-report"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "unlearnkit.cli",
+        "bench",
+        "--config",
+        str(cfg),
+        "--out",
+        str(out),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--quiet",
+        "--no-report",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 120
     while count_rows(out / "results.db") < 3 and proc.poll() is None and time.time() < deadline:
@@ -93,20 +121,34 @@ def test_killed_bench_resumes_without_duplicates(tmp_path):
     assert count_rows(out / "results.db") == 20
 
 
-@pytest.mark.parametrize("changes,needle", [
-    ({"methods": ["gaa"]}, "unknown method 'gaa'; known: .*ga"),
-    ({"scenarios": [{"kind": "class", "classes": [11]}]}, "not in the training data"),
-    ({"scenarios": [{"kind": "long_tail", "fraction": 0.1, "ratio": 0.5}]}, "ratio must be ≥ 1"),
-    ({"scenarios": [{"kind": "random", "fraction": 0.0001}]}, "selects nothing"),
-    ({"datasets": ["fashion_mnist"]}, "no data found for 'fashion-mnist'"),
-    ({"method_options": {"ga": {"lrr": 0.1}}}, "bad options for method 'ga'"),
-    ({"methods": []}, "methods is empty"),
-    ({"metrics": ["accuracy", "mia"]}, "unknown metric 'mia'"),
-])
+@pytest.mark.parametrize(
+    "changes,needle",
+    [
+        ({"methods": ["gaa"]}, "unknown method 'gaa'; known: .*ga"),
+        ({"scenarios": [{"kind": "class", "classes": [11]}]}, "not in the training data"),
+        ({"scenarios": [{"kind": "long_tail", "fraction": 0.1, "ratio": 0.5}]}, "ratio must be ≥ 1"),
+        ({"scenarios": [{"kind": "random", "fraction": 0.0001}]}, "selects nothing"),
+        ({"datasets": ["fashion_mnist"]}, "no data found for 'fashion-mnist'"),
+        ({"method_options": {"ga": {"lrr": 0.1}}}, "bad options for method 'ga'"),
+        ({"methods": []}, "methods is empty"),
+        ({"metrics": ["accuracy", "mia"]}, "unknown metric 'mia'"),
+    ],
+)
 def test_cli_errors_exit_2_with_one_message(tmp_path, monkeypatch, changes, needle):
     monkeypatch.setenv("UNLEARNKIT_DATA", str(tmp_path / "nodata"))
-    res = CliRunner().invoke(app, ["bench", "--config", str(write_cfg(tmp_path, **changes)), "--out", str(tmp_path / "run"),
-                                   "--cache-dir", str(tmp_path / "cache"), "--quiet"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "bench",
+            "--config",
+            str(write_cfg(tmp_path, **changes)),
+            "--out",
+            str(tmp_path / "run"),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--quiet",
+        ],
+    )
     assert res.exit_code == 2, res.output
     assert res.exception is None or isinstance(res.exception, SystemExit)
     assert re.search(needle, " ".join(res.output.split())), res.output
@@ -114,16 +156,23 @@ def test_cli_errors_exit_2_with_one_message(tmp_path, monkeypatch, changes, need
 
 
 def test_cli_error_in_a_real_process_has_no_traceback(tmp_path):
-    res = subprocess.run([sys.executable, "-m", "unlearnkit.cli", "bench", "--preset", "nosuch", "--out", str(tmp_path)],
-                         capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, "-m", "unlearnkit.cli", "bench", "--preset", "nosuch", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 2
     assert "Traceback" not in res.stderr and "unknown preset 'nosuch'; known: " in res.stderr
 
 
 def test_failed_job_keeps_finished_rows(tmp_path):
-    cfg = load_config(path=write_cfg(tmp_path, methods=["ft", "ga"],
-                                     method_options={"ft": {"epochs": 1}, "ga": {"lr": 50.0, "epochs": 30, "momentum": 0.0,
-                                                                              "stop": "none"}}))
+    cfg = load_config(
+        path=write_cfg(
+            tmp_path,
+            methods=["ft", "ga"],
+            method_options={"ft": {"epochs": 1}, "ga": {"lr": 50.0, "epochs": 30, "momentum": 0.0, "stop": "none"}},
+        )
+    )
     outcome = run_bench(cfg, tmp_path / "run", cache_dir=tmp_path / "cache", quiet=True)
     assert len(outcome.failed) == 1 and "diverged at step" in outcome.failed[0][1]
     df = pd.read_csv(tmp_path / "run" / "results.csv")
@@ -142,8 +191,20 @@ def test_list_prints_registries():
 def test_preset_defaults_beat_the_untouched_original(tmp_path, preset):
     """The README's main command, and the project's yardstick: on each preset scenario, every method's
     mean Avg.Gap to retrain (3 seeds) is below the untouched original's."""
-    res = CliRunner().invoke(app, ["bench", "--preset", preset, "--out", str(tmp_path / "run"),
-                                   "--cache-dir", str(tmp_path / "cache"), "--quiet", "--no-report"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "bench",
+            "--preset",
+            preset,
+            "--out",
+            str(tmp_path / "run"),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--quiet",
+            "--no-report",
+        ],
+    )
     assert res.exit_code == 0, res.output
     df = pd.read_csv(tmp_path / "run" / "results.csv")
     gaps = df.groupby(["scenario", "method"])["avg_gap"].mean().unstack()
@@ -162,9 +223,26 @@ def test_cli_unlearn_a_deletion_request_and_save(tmp_path):
     ids = uk.load_dataset("digits").pool[:30]
     (tmp_path / "ids.txt").write_text("\n".join(map(str, ids)))
     out = tmp_path / "model" / "unlearned"
-    res = CliRunner().invoke(app, ["unlearn", "--method", "rl", "--scenario", "indices", "--set",
-                                   f"file={tmp_path / 'ids.txt'}", "--option", "epochs=2", "--train-from", "quick",
-                                   "--cache-dir", str(tmp_path / "cache"), "--save", str(out)])
+    res = CliRunner().invoke(
+        app,
+        [
+            "unlearn",
+            "--method",
+            "rl",
+            "--scenario",
+            "indices",
+            "--set",
+            f"file={tmp_path / 'ids.txt'}",
+            "--option",
+            "epochs=2",
+            "--train-from",
+            "quick",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--save",
+            str(out),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "Avg.Gap to retrain" in res.output and "|D_f| = 30" in res.output
     meta = json.loads(out.with_suffix(".json").read_text())

@@ -1,4 +1,5 @@
 """Executors give identical rows; interrupted grids resume; tune; report files."""
+
 import signal
 import subprocess
 import sys
@@ -24,8 +25,11 @@ def comparable(df: pd.DataFrame) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def tiny_cfg(tmp_path_factory):
     d = tmp_path_factory.mktemp("cfg")
-    return load_config(path=write_cfg(d, seeds=[0, 1], methods=["retrain", "ga", "rl"],
-                                      method_options={"ga": {"epochs": 1}, "rl": {"epochs": 1}}))
+    return load_config(
+        path=write_cfg(
+            d, seeds=[0, 1], methods=["retrain", "ga", "rl"], method_options={"ga": {"epochs": 1}, "rl": {"epochs": 1}}
+        )
+    )
 
 
 def test_process_pool_gives_the_same_rows(tmp_path, tiny_cfg):
@@ -40,10 +44,17 @@ def test_process_pool_gives_the_same_rows(tmp_path, tiny_cfg):
 def test_ray_gives_the_same_rows_and_trains_shadows_as_tasks(tmp_path):
     """Same grid on both executors (U-LiRA included: under Ray its shadow models are nested tasks)."""
     pytest.importorskip("ray")
-    cfg = load_config(path=write_cfg(tmp_path, seeds=[0, 1], methods=["retrain", "ga", "rl"],
-                                     scenarios=[{"kind": "class", "classes": [3]}],
-                                     method_options={"ga": {"epochs": 1}, "rl": {"epochs": 1}},
-                                     metrics=["accuracy", "mia_efficacy", "ulira"], metric_options={"ulira": {"K": 2}}))
+    cfg = load_config(
+        path=write_cfg(
+            tmp_path,
+            seeds=[0, 1],
+            methods=["retrain", "ga", "rl"],
+            scenarios=[{"kind": "class", "classes": [3]}],
+            method_options={"ga": {"epochs": 1}, "rl": {"epochs": 1}},
+            metrics=["accuracy", "mia_efficacy", "ulira"],
+            metric_options={"ulira": {"K": 2}},
+        )
+    )
     run_bench(cfg, tmp_path / "local", cache_dir=tmp_path / "c1", quiet=True)
     run_bench(cfg, tmp_path / "ray", executor="ray", jobs=2, cache_dir=tmp_path / "c2", quiet=True)
     import ray
@@ -60,11 +71,31 @@ def test_ray_gives_the_same_rows_and_trains_shadows_as_tasks(tmp_path):
 @pytest.mark.slow
 def test_killed_ray_bench_resumes_without_duplicates(tmp_path):
     pytest.importorskip("ray")
-    cfg = write_cfg(tmp_path, seeds=[0, 1, 2, 3], methods=["ft", "ga", "rl", "neggrad_plus"],
-                    method_options={m: {"epochs": 3} for m in ["ft", "ga", "rl", "neggrad_plus"]})
+    cfg = write_cfg(
+        tmp_path,
+        seeds=[0, 1, 2, 3],
+        methods=["ft", "ga", "rl", "neggrad_plus"],
+        method_options={m: {"epochs": 3} for m in ["ft", "ga", "rl", "neggrad_plus"]},
+    )
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "unlearnkit.cli", "bench", "--config", str(cfg), "--out", str(out), "--executor", "ray",
-           "--jobs", "2", "--cache-dir", str(tmp_path / "cache"), "--quiet", "--no-report"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "unlearnkit.cli",
+        "bench",
+        "--config",
+        str(cfg),
+        "--out",
+        str(out),
+        "--executor",
+        "ray",
+        "--jobs",
+        "2",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--quiet",
+        "--no-report",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 180
     while count_rows(out / "results.db") < 2 and proc.poll() is None and time.time() < deadline:
@@ -114,13 +145,18 @@ def test_tune_matches_or_beats_defaults_on_tuning_seeds(tmp_path):
     study = optuna.load_study(study_name="bench:rl", storage=f"sqlite:///{tmp_path / 't' / 'results.db'}")
     assert len(study.trials) == 4
     # bench reads the tuned options back
-    cfg2 = load_config(path=write_cfg(tmp_path, methods=["rl"], method_options={}), options_file=tmp_path / "t" / "tuned.yaml")
+    cfg2 = load_config(
+        path=write_cfg(tmp_path, methods=["rl"], method_options={}), options_file=tmp_path / "t" / "tuned.yaml"
+    )
     assert cfg2.method_options["rl"]["lr"] == pytest.approx(tuned["method_options"]["rl"]["lr"])
 
 
 def test_report_files_rows_and_pngs(tmp_path):
-    cfg = load_config(path=write_cfg(tmp_path, seeds=[0, 1], epoch_eval=True,
-                                     scenarios=[{"kind": "long_tail", "fraction": 0.1, "ratio": 10}]))
+    cfg = load_config(
+        path=write_cfg(
+            tmp_path, seeds=[0, 1], epoch_eval=True, scenarios=[{"kind": "long_tail", "fraction": 0.1, "ratio": 10}]
+        )
+    )
     run_bench(cfg, tmp_path / "run", cache_dir=tmp_path / "cache", quiet=True)
     files = write_report(tmp_path / "run")
     md, page = files["md"].read_text(), files["html"].read_text()

@@ -2,6 +2,7 @@
 copy (600-image Fashion-MNIST subset, a 4-channel CNN, 1 seed, 1 training epoch, 1 unlearning epoch,
 one method, first scenario, smallest attack settings) runs end to end through ``run_bench``. The full presets are
 benchmarks for a GPU, not tests."""
+
 from __future__ import annotations
 
 import math
@@ -16,9 +17,10 @@ from unlearnkit.bench.runner import run_bench
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 DATA = SHARED if (SHARED / "fashion-mnist").exists() else Path(os.environ.get("UNLEARNKIT_DATA", "/nonexistent"))
-needs_data = pytest.mark.skipif(not (DATA / "fashion-mnist").exists(),
-                                reason=f"Fashion-MNIST idx files not found in {SHARED}/fashion-mnist "
-                                       f"(or $UNLEARNKIT_DATA/fashion-mnist)")
+needs_data = pytest.mark.skipif(
+    not (DATA / "fashion-mnist").exists(),
+    reason=f"Fashion-MNIST idx files not found in {SHARED}/fashion-mnist (or $UNLEARNKIT_DATA/fashion-mnist)",
+)
 
 
 def shrunk(preset: str, **changes):
@@ -26,9 +28,16 @@ def shrunk(preset: str, **changes):
     raw = full.model_dump(mode="json")
     one_epoch = {m: {**o, "epochs": 1} for m, o in raw["method_options"].items()}
     # a 4-channel CNN: Fashion-MNIST's 10,000 test images are scored for every model and dominate the time
-    raw.update(datasets=[{"name": "fashion_mnist", "subset": 600}], seeds=[0], scenarios=raw["scenarios"][:1],
-               model={"name": raw["model"]["name"], "options": {"width": 4}},
-               train={**raw["train"], "epochs": 1}, method_options=one_epoch, noise_floor=False, **changes)
+    raw.update(
+        datasets=[{"name": "fashion_mnist", "subset": 600}],
+        seeds=[0],
+        scenarios=raw["scenarios"][:1],
+        model={"name": raw["model"]["name"], "options": {"width": 4}},
+        train={**raw["train"], "epochs": 1},
+        method_options=one_epoch,
+        noise_floor=False,
+        **changes,
+    )
     return full, load_config(path=_write(raw, preset))
 
 
@@ -83,9 +92,15 @@ def test_fashion_lt_shrunk_runs(tmp_path):
 
 @needs_data
 def test_fashion_class_shrunk_runs(tmp_path):
-    _, cfg = shrunk("fashion_class", methods=["rl"],
-                    metric_options={"mia_efficacy": {"max_shadow": 200}, "mia_nn": {"R": 1},
-                                    "ulira": {"K": 2, "max_targets": 20, "reference_models": 1}})
+    _, cfg = shrunk(
+        "fashion_class",
+        methods=["rl"],
+        metric_options={
+            "mia_efficacy": {"max_shadow": 200},
+            "mia_nn": {"R": 1},
+            "ulira": {"K": 2, "max_targets": 20, "reference_models": 1},
+        },
+    )
     out = run_bench(cfg, tmp_path / "run", data_dir=str(DATA), cache_dir=tmp_path / "cache", quiet=True)
     assert not out.failed, out.failed
     df = pd.read_csv(tmp_path / "run" / "results.csv")

@@ -1,4 +1,5 @@
 """Report rendering (escaping, literal labels, CI, noise floor) and deterministic cost columns."""
+
 from __future__ import annotations
 
 import math
@@ -22,10 +23,16 @@ EVIL = "<script>alert(1)</script>$x^2$"
 def run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("report")
     cfg = BenchConfig(
-        name=EVIL, datasets=["digits"], model="mlp", train={"epochs": 3, "lr": 0.05},
+        name=EVIL,
+        datasets=["digits"],
+        model="mlp",
+        train={"epochs": 3, "lr": 0.05},
         scenarios=[{"kind": "random", "fraction": 0.1, "label": "rand $\\alpha$ <img onerror=x>"}],
         methods=["retrain", {"name": "ft", "label": EVIL}, "ga"],
-        method_options={"ft": {"epochs": 2}, "ga": {"epochs": 1}}, seeds=[0, 1], stop="none")
+        method_options={"ft": {"epochs": 2}, "ga": {"epochs": 1}},
+        seeds=[0, 1],
+        stop="none",
+    )
     out = tmp / "run"
     run_bench(cfg, out, cache_dir=tmp / "cache", quiet=True)
     files = write_report(out)  # mathtext in labels must not crash matplotlib

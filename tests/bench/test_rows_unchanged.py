@@ -1,6 +1,7 @@
 """Result rows stay bit-identical to v0.1 (commit 2a82772, before components described themselves) under
 ``stop: none`` without the noise floor: the golden CSV was written by that commit with this same config
 (torch threads 1) — metric values are compared exactly."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,10 +16,18 @@ METHODS = ["ft", "ga", "rl", "neggrad_plus", "salun"]
 
 
 def test_rows_match_v01_exactly(tmp_path):
-    cfg = BenchConfig(datasets=["digits"], model="mlp", train={"epochs": 6, "lr": 0.05},
-                      scenarios=[{"kind": "random", "fraction": 0.1}, {"kind": "class", "classes": [3]}],
-                      methods=METHODS, method_options={m: {"epochs": 2} for m in METHODS}, seeds=[0],
-                      metrics=["accuracy", "mia_efficacy"], stop="none", noise_floor=False)
+    cfg = BenchConfig(
+        datasets=["digits"],
+        model="mlp",
+        train={"epochs": 6, "lr": 0.05},
+        scenarios=[{"kind": "random", "fraction": 0.1}, {"kind": "class", "classes": [3]}],
+        methods=METHODS,
+        method_options={m: {"epochs": 2} for m in METHODS},
+        seeds=[0],
+        metrics=["accuracy", "mia_efficacy"],
+        stop="none",
+        noise_floor=False,
+    )
     run_bench(cfg, tmp_path / "run", cache_dir=tmp_path / "cache", quiet=True, threads=1)
     cols = ["scenario", "method", "FA", "RA", "TA", "MIA", "avg_gap", "param_change"]
     got = pd.read_csv(tmp_path / "run" / "results.csv").sort_values(["scenario", "method"])[cols]

@@ -33,8 +33,15 @@ def test_fashion_mnist_reads_idx_files_from_data_dir(tmp_path):
     rng = np.random.default_rng(0)
     xtr, ytr = rng.integers(0, 255, (30, 28, 28)), np.arange(30) % 10
     xte, yte = rng.integers(0, 255, (10, 28, 28)), np.arange(10) % 10
-    for name, arr in zip(["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-                          "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"], [xtr, ytr, xte, yte]):
+    for name, arr in zip(
+        [
+            "train-images-idx3-ubyte.gz",
+            "train-labels-idx1-ubyte.gz",
+            "t10k-images-idx3-ubyte.gz",
+            "t10k-labels-idx1-ubyte.gz",
+        ],
+        [xtr, ytr, xte, yte],
+    ):
         write_idx(d / name, arr)
     ds = uk.load_dataset("fashion_mnist", data_dir=tmp_path)
     assert len(ds) == 40 and len(ds.pool) == 30 and ds.input_shape == (1, 28, 28)
@@ -74,8 +81,14 @@ def write_cifar(root: Path, kind: str) -> None:
         d.mkdir()
         for name, n in [("train", 6), ("test", 3)]:
             with open(d / name, "wb") as f:
-                pickle.dump({b"data": rng.integers(0, 255, (n, 3072), dtype=np.uint8),
-                             b"fine_labels": list(range(n)), b"coarse_labels": [0] * n}, f)
+                pickle.dump(
+                    {
+                        b"data": rng.integers(0, 255, (n, 3072), dtype=np.uint8),
+                        b"fine_labels": list(range(n)),
+                        b"coarse_labels": [0] * n,
+                    },
+                    f,
+                )
 
 
 @pytest.mark.parametrize("kind,n_train,n_test,classes", [("cifar10", 20, 4, 10), ("cifar100", 6, 3, 100)])
@@ -94,9 +107,15 @@ def test_tabular_csv(tmp_path):
     n = 200
     import pandas as pd
 
-    df = pd.DataFrame({"age": rng.integers(18, 80, n), "income": rng.normal(50, 10, n),
-                       "city": rng.choice(["a", "b", "c"], n), "sex": rng.choice(["F", "M"], n),
-                       "label": rng.choice(["no", "yes"], n)})
+    df = pd.DataFrame(
+        {
+            "age": rng.integers(18, 80, n),
+            "income": rng.normal(50, 10, n),
+            "city": rng.choice(["a", "b", "c"], n),
+            "sex": rng.choice(["F", "M"], n),
+            "label": rng.choice(["no", "yes"], n),
+        }
+    )
     path = tmp_path / "t.csv"
     df.to_csv(path, index=False)
     ds = uk.load_dataset("tabular_csv", path=str(path), label="label", group="sex")

@@ -1,5 +1,6 @@
 """Fairness tables: Adult (spec preprocessing, fixed validation split), COMPAS, German; the
 loader-fixed validation set becomes the split's `unseen`."""
+
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +26,18 @@ def test_adult_rows_columns_and_group(adult):
     assert len(np.intersect1d(ds.extra["unseen"], ds.test)) == 0 and len(np.intersect1d(ds.pool, ds.test)) == 0
     names = ds.extra["feature_names"]
     assert ds.x.shape == (45222, len(names))
-    for col in ["age", "education-num", "capital-gain", "capital-loss", "hours-per-week", "sex",
-                "workclass_Private", "marital-status_Never-married", "race_White", "native-country_United-States"]:
+    for col in [
+        "age",
+        "education-num",
+        "capital-gain",
+        "capital-loss",
+        "hours-per-week",
+        "sex",
+        "workclass_Private",
+        "marital-status_Never-married",
+        "race_White",
+        "native-country_United-States",
+    ]:
         assert col in names, col
     assert not any(n.startswith(("fnlwgt", "income", "sex_")) for n in names)
     # group = sex (1 = Male), also kept as a (standardised) feature; raw counts from adult.data

@@ -5,9 +5,13 @@ import unlearnkit as uk
 from unlearnkit.data import long_tail_counts
 
 
-SCENARIOS = [("random", {"fraction": 0.1}), ("class", {"classes": [3, 5]}), ("subclass", {"classes": 2, "fraction": 0.3}),
-             ("long_tail", {"fraction": 0.1, "profile": "exp", "ratio": 10}),
-             ("long_tail", {"fraction": 0.2, "profile": "power", "gamma": 1.0})]
+SCENARIOS = [
+    ("random", {"fraction": 0.1}),
+    ("class", {"classes": [3, 5]}),
+    ("subclass", {"classes": 2, "fraction": 0.3}),
+    ("long_tail", {"fraction": 0.1, "profile": "exp", "ratio": 10}),
+    ("long_tail", {"fraction": 0.2, "profile": "power", "gamma": 1.0}),
+]
 
 
 @pytest.mark.parametrize("kind,opts", SCENARIOS)
@@ -66,12 +70,15 @@ def test_long_tail_power_profile():
     assert skewed.sum() == pytest.approx(200, abs=10)
 
 
-@pytest.mark.parametrize("opts,needle", [
-    (dict(fraction=0.6, profile="exp", ratio=50), "lower the fraction"),
-    (dict(fraction=0.1, profile="exp", ratio=0.5), "ratio must be ≥ 1"),
-    (dict(fraction=0.1, profile="power", gamma=-1), "gamma must be ≥ 0"),
-    (dict(fraction=0.1, profile="zipf"), "unknown long_tail profile"),
-])
+@pytest.mark.parametrize(
+    "opts,needle",
+    [
+        (dict(fraction=0.6, profile="exp", ratio=50), "lower the fraction"),
+        (dict(fraction=0.1, profile="exp", ratio=0.5), "ratio must be ≥ 1"),
+        (dict(fraction=0.1, profile="power", gamma=-1), "gamma must be ≥ 0"),
+        (dict(fraction=0.1, profile="zipf"), "unknown long_tail profile"),
+    ],
+)
 def test_long_tail_rejects_infeasible(digits, opts, needle):
     with pytest.raises(uk.UnlearnkitError, match=needle):
         uk.make_split(digits, "long_tail", seed=0, **opts)

@@ -27,8 +27,8 @@ def test_confidence_feature_is_true_class_probability():
 
 def test_mia_efficacy_known_cases():
     rng = np.random.default_rng(0)
-    member = rng.uniform(0.95, 1.0, size=(200, 1))      # members: confident
-    nonmember = rng.uniform(0.2, 0.6, size=(200, 1))     # non-members: not
+    member = rng.uniform(0.95, 1.0, size=(200, 1))  # members: confident
+    nonmember = rng.uniform(0.2, 0.6, size=(200, 1))  # non-members: not
     looks_member = rng.uniform(0.95, 1.0, size=(50, 1))
     looks_unseen = rng.uniform(0.2, 0.6, size=(50, 1))
     half = np.concatenate([looks_member[:25], looks_unseen[:25]])

@@ -1,4 +1,5 @@
 """Deviation metrics (methods/falw.md "Setting"): head/mid/tail thirds, ΔFA, heterogeneity, skew."""
+
 from __future__ import annotations
 
 import json
@@ -63,8 +64,9 @@ def setup():
     torch.manual_seed(0)
     original = uk.train_model(uk.build_model("mlp", ds.input_shape, 10, hidden=[32]), ds, split.train, cfg, CPU, seed=0)
     torch.manual_seed(0)
-    retrained = uk.train_model(uk.build_model("mlp", ds.input_shape, 10, hidden=[32]), ds, split.retain, cfg, CPU,
-                               seed=0)
+    retrained = uk.train_model(
+        uk.build_model("mlp", ds.input_shape, 10, hidden=[32]), ds, split.retain, cfg, CPU, seed=0
+    )
     return ds, split, original, retrained
 
 

@@ -1,5 +1,6 @@
 """U-LiRA: the Gaussian likelihood-ratio math on synthetic confidences, balanced shadow halves,
 and the metric end to end with hand-made providers."""
+
 import numpy as np
 import pytest
 import torch
@@ -9,8 +10,7 @@ import unlearnkit as uk
 from unlearnkit.sources import SequentialSource
 from unlearnkit.errors import UnlearnkitError
 from unlearnkit.eval import METRICS, Evaluation
-from unlearnkit.eval.ulira import (attack_summary, balanced_membership, fit_gaussians, lira_score,
-                                   logit_confidence)
+from unlearnkit.eval.ulira import attack_summary, balanced_membership, fit_gaussians, lira_score, logit_confidence
 
 
 def test_logit_confidence_is_log_odds_of_true_class():
@@ -51,10 +51,11 @@ def test_lira_on_synthetic_gaussians_matches_bayes_accuracy(sep, expected):
     mask = np.ones((k, n), dtype=bool)
     m_in, s_in = fit_gaussians(shadows_in, mask, "per_example")
     m_out, s_out = fit_gaussians(shadows_out, mask, "per_example")
-    target_u = mu_in + rng.normal(size=n)   # "unlearned" target model: still looks like in
+    target_u = mu_in + rng.normal(size=n)  # "unlearned" target model: still looks like in
     target_r = mu_out + rng.normal(size=n)  # retrained target model
-    acc, auc = attack_summary(lira_score(target_u, m_in, s_in, m_out, s_out),
-                              lira_score(target_r, m_in, s_in, m_out, s_out))
+    acc, auc = attack_summary(
+        lira_score(target_u, m_in, s_in, m_out, s_out), lira_score(target_r, m_in, s_in, m_out, s_out)
+    )
     assert acc == pytest.approx(expected, abs=2.5)
     if sep == 0:
         assert auc == pytest.approx(50, abs=3)

@@ -1,5 +1,6 @@
 """Influence machinery: per-sample gradients, exact Hessians, influence vs exact leave-one-out,
 and the `if` method vs retraining on a convex model."""
+
 import numpy as np
 import pytest
 import torch
@@ -9,8 +10,13 @@ from scipy.stats import pearsonr
 import unlearnkit as uk
 from unlearnkit.data import ArrayDataset, Split
 from unlearnkit.objectives import CORRECTION_TARGETS, target_value_and_grad
-from unlearnkit.influence import (LinearInfluence, flatten_grads, linear_head_grads, linear_head_hessian,
-                                  per_sample_grads)
+from unlearnkit.influence import (
+    LinearInfluence,
+    flatten_grads,
+    linear_head_grads,
+    linear_head_hessian,
+    per_sample_grads,
+)
 from unlearnkit.models import LogReg
 
 
@@ -44,10 +50,10 @@ def fit_softmax(phi, y, C, lam, theta0=None):
 def test_per_sample_grads_vmap_match_closed_form():
     x, y = make_data(n=40, d=4, C=3)
     model = LogReg((4,), 3, bias=True).double()
-    gv = flatten_grads(per_sample_grads(model, x, y))          # [n, C*d + C] (weight then bias)
+    gv = flatten_grads(per_sample_grads(model, x, y))  # [n, C*d + C] (weight then bias)
     phi = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], 1)
     probs = torch.softmax(model(x), 1).detach()
-    gc = linear_head_grads(phi, probs, y)                      # [n, C, d+1]
+    gc = linear_head_grads(phi, probs, y)  # [n, C, d+1]
     assert torch.allclose(gv[:, :12], gc[:, :, :4].reshape(40, 12), atol=1e-12)
     assert torch.allclose(gv[:, 12:], gc[:, :, 4], atol=1e-12)
 
@@ -77,7 +83,7 @@ def test_influence_matches_exact_leave_one_out():
     inf = LinearInfluence(x, y, theta, lam)
     target = CORRECTION_TARGETS.get("dp")()
     f0, grad_f = target_value_and_grad(target, xv, yv, gv, theta)
-    predicted = inf.influence(grad_f)                     # Δf(ε_i = −1) ≈ +I_f(i)
+    predicted = inf.influence(grad_f)  # Δf(ε_i = −1) ≈ +I_f(i)
     removed = np.random.default_rng(0).choice(300, 100, replace=False)
     actual = []
     for i in removed:
@@ -97,8 +103,15 @@ def test_influence_matches_exact_leave_one_out():
 
 def _dataset(x, y, n_train):
     n = len(y)
-    return ArrayDataset("gen", x.float(), y, int(y.max()) + 1, pool=np.arange(n_train), test=np.arange(n_train, n),
-                        group=(x[:, 0] > 0).long())
+    return ArrayDataset(
+        "gen",
+        x.float(),
+        y,
+        int(y.max()) + 1,
+        pool=np.arange(n_train),
+        test=np.arange(n_train, n),
+        group=(x[:, 0] > 0).long(),
+    )
 
 
 @pytest.mark.parametrize("C", [2, 3])

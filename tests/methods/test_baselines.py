@@ -74,8 +74,9 @@ def acc(model, ds, idx):
 
 def run(setup, method, weighting="uniform", target="none", **options):
     ds, split, model, build = setup
-    return uk.unlearn(model, ds, split, method, weighting, target, options=options, device="cpu", seed=0,
-                      new_model=build)
+    return uk.unlearn(
+        model, ds, split, method, weighting, target, options=options, device="cpu", seed=0, new_model=build
+    )
 
 
 def flat(model):
@@ -106,7 +107,7 @@ def test_distill_kl_matches_definition():
     s, t = torch.tensor([[1.0, 2.0, 0.0]]), torch.tensor([[0.5, -1.0, 2.0]])
     T = 2.0
     pt, ps = F.softmax(t / T, 1), F.softmax(s / T, 1)
-    expected = T ** 2 * float((pt * (pt.log() - ps.log())).sum())
+    expected = T**2 * float((pt * (pt.log() - ps.log())).sum())
     assert distill_kl(s, t, T).item() == pytest.approx(expected, rel=1e-6)
     assert distill_kl(t, t, T).item() == pytest.approx(0.0, abs=1e-7)
 
@@ -177,13 +178,15 @@ def test_diagonal_fisher_matches_per_sample_loop():
 
     def grads(i, label):
         model.zero_grad()
-        F.cross_entropy(model(ds.x[i:i + 1]), torch.tensor([label])).backward()
+        F.cross_entropy(model(ds.x[i : i + 1]), torch.tensor([label])).backward()
         return {n: p.grad.clone() for n, p in model.named_parameters()}
 
     emp = {n: sum(grads(i, int(ds.y[i]))[n] ** 2 for i in idx) / len(idx) for n, _ in model.named_parameters()}
     probs = F.softmax(model(ds.x[idx]), 1).detach()
-    true = {n: sum(probs[i, c] * grads(i, c)[n] ** 2 for i in idx for c in range(4)) / len(idx)
-            for n, _ in model.named_parameters()}
+    true = {
+        n: sum(probs[i, c] * grads(i, c)[n] ** 2 for i in idx for c in range(4)) / len(idx)
+        for n, _ in model.named_parameters()
+    }
     for kind, ref in (("empirical", emp), ("true", true)):
         got = diagonal_fisher(model, ds, idx, kind, batch_size=3)  # chunks of 3, 3, 1
         for n in ref:
@@ -195,7 +198,7 @@ def test_diagonal_fisher_matches_per_sample_loop():
     model.zero_grad()
     F.cross_entropy(model(ds.x[4:7]), ds.y[4:7]).backward()
     g2 = model.fc.weight.grad.clone()
-    assert torch.allclose(batch["fc.weight"], (g1 ** 2 + g2 ** 2) / 2, atol=1e-7)
+    assert torch.allclose(batch["fc.weight"], (g1**2 + g2**2) / 2, atol=1e-7)
 
 
 def test_fisher_forgetting_variant_adds_capped_noise(setup):
@@ -234,11 +237,19 @@ def test_ssd_leaves_weights_with_zero_forget_importance(setup):
     assert (w1 != w0).any()  # other first-layer weights were dampened
 
 
-@pytest.mark.parametrize("method, weighting, target", [
-    ("ssd", "_test_random", "none"), ("fisher", "_test_random", "none"), ("ssd", "uniform", "uniform"),
-    ("fisher", "uniform", "random_label"), ("scrub", "uniform", "uniform"), ("bad_teacher", "uniform", "uniform"),
-    ("l1_sparse", "_test_forget_only", "none"), ("l1_sparse", "uniform", "uniform"),
-])
+@pytest.mark.parametrize(
+    "method, weighting, target",
+    [
+        ("ssd", "_test_random", "none"),
+        ("fisher", "_test_random", "none"),
+        ("ssd", "uniform", "uniform"),
+        ("fisher", "uniform", "random_label"),
+        ("scrub", "uniform", "uniform"),
+        ("bad_teacher", "uniform", "uniform"),
+        ("l1_sparse", "_test_forget_only", "none"),
+        ("l1_sparse", "uniform", "uniform"),
+    ],
+)
 def test_incompatible_weighting_or_target_is_rejected(method, weighting, target):
     with pytest.raises(UnlearnkitError, match=method):
         Plan.make(method, weighting, target)

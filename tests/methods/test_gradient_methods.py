@@ -10,15 +10,21 @@ from unlearnkit.eval import METRICS, Evaluation
 from unlearnkit.weighting import WEIGHTINGS, Weighting
 
 
-
 def fa_ra_ta(model, ds, split):
     ev = Evaluation(ds, split, torch.device("cpu"))
     return METRICS.get("accuracy")().compute(model, ev)
 
 
 def test_retrain_never_saw_forget_set(digits, random_split, theta_o):
-    r = uk.unlearn(theta_o, digits, random_split, "retrain", device="cpu",
-                   train_config=dict(epochs=15, lr=0.05), new_model=lambda: uk.build_model("mlp", (1, 8, 8), 10))
+    r = uk.unlearn(
+        theta_o,
+        digits,
+        random_split,
+        "retrain",
+        device="cpu",
+        train_config=dict(epochs=15, lr=0.05),
+        new_model=lambda: uk.build_model("mlp", (1, 8, 8), 10),
+    )
     m_r, m_o = fa_ra_ta(r.model, digits, random_split), fa_ra_ta(theta_o, digits, random_split)
     assert m_o["FA"] == pytest.approx(m_o["RA"], abs=1.0) and m_o["FA"] > 99  # θ_o memorised D_f like D_r
     assert abs(m_r["FA"] - m_r["TA"]) < 4.0  # θ_r: D_f is just unseen data
@@ -29,8 +35,11 @@ def test_retrain_never_saw_forget_set(digits, random_split, theta_o):
 @pytest.mark.parametrize("method", ["ga", "rl", "neggrad_plus"])
 def test_forgetting_methods_lower_fa_on_class(digits, class_split, theta_o, method):
     # GA is a cliff on a whole class (lr 0.002: 3 epochs → FA 83, 5 epochs → RA 57), so it takes a small step
-    opts, fa_max = {"ga": (dict(lr=0.002, epochs=3), 90), "rl": (dict(lr=0.01, epochs=3), 30),
-                    "neggrad_plus": (dict(lr=0.01, epochs=1), 30)}[method]
+    opts, fa_max = {
+        "ga": (dict(lr=0.002, epochs=3), 90),
+        "rl": (dict(lr=0.01, epochs=3), 30),
+        "neggrad_plus": (dict(lr=0.01, epochs=1), 30),
+    }[method]
     before = fa_ra_ta(theta_o, digits, class_split)
     res = uk.unlearn(theta_o, digits, class_split, method, options=opts, device="cpu")
     after = fa_ra_ta(res.model, digits, class_split)
@@ -92,8 +101,9 @@ def bare_ft(model, ds, retain, epochs, lr, batch_size, momentum, weight_decay, s
 def test_uniform_weighting_is_exactly_the_plain_method(digits, random_split, theta_o, method, bare, part):
     o = dict(epochs=2, lr=0.01, momentum=0.9, weight_decay=5e-4)
     bs = {"batch_size": 32} if part == "forget" else {"retain_batch_size": 32}
-    res = uk.unlearn(theta_o, digits, random_split, method, "uniform", options={**o, **bs}, device="cpu", seed=3,
-                     stop="none")
+    res = uk.unlearn(
+        theta_o, digits, random_split, method, "uniform", options={**o, **bs}, device="cpu", seed=3, stop="none"
+    )
     ref = bare(theta_o, digits, getattr(random_split, part), batch_size=32, seed=3, **o)
     for (k, a), b in zip(res.model.state_dict().items(), ref.state_dict().values()):
         assert torch.equal(a, b), k
@@ -149,14 +159,27 @@ def test_composition_errors_are_raised_before_work(digits, random_split, theta_o
 def test_nan_loss_stops_with_step(digits, class_split, theta_o):
     # stop="none": the divergence guard (or the NaN check, whichever comes first) raises with the step
     with pytest.raises(uk.UnlearnkitError, match=r"method 'ga' diverged at step \d+"):
-        uk.unlearn(theta_o, digits, class_split, "ga", options=dict(lr=50.0, epochs=20, momentum=0.0), device="cpu",
-                   stop="none")
+        uk.unlearn(
+            theta_o,
+            digits,
+            class_split,
+            "ga",
+            options=dict(lr=50.0, epochs=20, momentum=0.0),
+            device="cpu",
+            stop="none",
+        )
 
 
 def test_unmoved_model_warns(digits, random_split, theta_o):
     with pytest.warns(RuntimeWarning, match="did not change the model"):
-        uk.unlearn(theta_o, digits, random_split, "ga", options=dict(lr=1e-30, epochs=1, momentum=0.0,
-                                                                      weight_decay=0.0), device="cpu")
+        uk.unlearn(
+            theta_o,
+            digits,
+            random_split,
+            "ga",
+            options=dict(lr=1e-30, epochs=1, momentum=0.0, weight_decay=0.0),
+            device="cpu",
+        )
 
 
 def test_user_module_and_dataset(digits):

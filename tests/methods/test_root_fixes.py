@@ -3,6 +3,7 @@ order of the samples, Fisher (influence) removes any class.
 
 One θ_o (digits, MLP, the baselines' training: SGD lr 0.05, 30 epochs, cosine) is trained once per module
 on the class scenario's training set (the same for every forgotten class at seed 0)."""
+
 from itertools import permutations
 
 import numpy as np
@@ -56,6 +57,7 @@ def test_all_class_splits_share_theta_o_training_set(digits):
 
 # --- SCRUB -------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("c", [3, 7, 9])
 def test_scrub_max_steps_stay_bounded(digits, theta_o, c):
     """Without the max-step clip the 2nd max pass diverged: ‖θ_u − θ_o‖ 58–405 and the forgotten class's
@@ -97,26 +99,29 @@ def test_scrub_clip_touches_only_max_steps(digits, theta_o):
 
 # --- SSD ---------------------------------------------------------------------------------------------
 
+
 def reordered(ds, split, seed):
     """The same samples stored in another order (a Split sorts its indices, so the order of the rows is
     what decides which samples share an index-ordered batch): new row j holds old sample perm[j]."""
     perm = np.random.default_rng(seed).permutation(len(ds.y))
     new = np.argsort(perm)  # old index i → new index
-    ds2 = uk.ArrayDataset(**{**ds.__dict__, "x": ds.x[perm], "y": ds.y[perm], "pool": new[ds.pool],
-                             "test": new[ds.test]})
+    ds2 = uk.ArrayDataset(
+        **{**ds.__dict__, "x": ds.x[perm], "y": ds.y[perm], "pool": new[ds.pool], "test": new[ds.test]}
+    )
     return ds2, uk.Split(new[split.train], new[split.test], new[split.unseen], new[split.forget], split.info)
 
 
 @pytest.mark.parametrize("scenario", ["random", "class"])
 def test_ssd_result_does_not_depend_on_sample_order_or_chunks(digits, theta_o, scenario):
     """The same D_f and D in another order, or other vmap chunks, give the same model (float tolerance)."""
-    split = class_split(digits, 7) if scenario == "class" else \
-        uk.make_split(digits, "random", seed=0, fraction=0.1)
+    split = class_split(digits, 7) if scenario == "class" else uk.make_split(digits, "random", seed=0, fraction=0.1)
     base = run(theta_o, digits, split, "ssd")
     assert base.history[0]["dampened"] > 0
-    for other in (run(theta_o, *reordered(digits, split, 1), "ssd"),
-                  run(theta_o, *reordered(digits, split, 2), "ssd", chunk_size=37),
-                  run(theta_o, digits, split, "ssd", chunk_size=1000, batch_size=64)):
+    for other in (
+        run(theta_o, *reordered(digits, split, 1), "ssd"),
+        run(theta_o, *reordered(digits, split, 2), "ssd", chunk_size=37),
+        run(theta_o, digits, split, "ssd", chunk_size=1000, batch_size=64),
+    ):
         assert other.history[0]["dampened"] == base.history[0]["dampened"]
         assert torch.allclose(flat(other.model), flat(base.model), atol=1e-6, rtol=1e-5)
 
@@ -181,6 +186,7 @@ def test_ssd_alpha_that_cannot_select_is_rejected(digits, theta_o):
 
 # --- Fisher (influence) ------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("c", [0, 3, 7, 9])
 def test_fisher_default_removes_any_class(digits, theta_o, c):
     """The old fixed step (0.3, tuned on class 3) left class 0 at FA 98% and class 7 at 86% (3 seeds).
@@ -225,6 +231,7 @@ def test_calibrate_step_by_hand():
         def f(s):
             calls.append(s)
             return 100.0 if s <= limit else 50.0
+
         return f
 
     # doubling 0.01 → 0.32 passes, 0.64 fails; 4 geometric bisections in [0.32, 0.64]
@@ -232,7 +239,9 @@ def test_calibrate_step_by_hand():
     assert 0.5 / 2 ** (1 / 16) <= s <= 0.5
     assert len(calls) == 1 + 6 + 4
     assert calibrate_step(threshold(0.001), 99.0, 0.01, 100.0, 4) == 0.0  # even the first step fails
-    assert calibrate_step(threshold(1e9), 99.0, 0.01, 1.0, 4) == pytest.approx(0.64)  # never fails: largest doubling ≤ limit
+    assert calibrate_step(threshold(1e9), 99.0, 0.01, 1.0, 4) == pytest.approx(
+        0.64
+    )  # never fails: largest doubling ≤ limit
     # a failure at 0.08 stops the search even though 0.16 would pass again (no stepping over a collapse)
     s = calibrate_step(lambda s: 50.0 if 0.06 < s < 0.1 else 100.0, 99.0, 0.01, 100.0, 0)
     assert s == pytest.approx(0.04)

@@ -1,5 +1,6 @@
 """FaLW weighting (methods/falw.md): the weight formula, balancing factors, the unseen reference that
 moves with the model, forced unit weights == uniform exactly, diagnostics and composition."""
+
 from __future__ import annotations
 
 import math
@@ -38,7 +39,11 @@ def test_weight_formula_hand_cases():
 
 def test_balancing_factor_steepens_the_curve():
     z = torch.tensor([-0.5, 0.5, -2.0, 2.0])
-    flat, steep, soft = falw_weight(z, torch.tensor(1.0)), falw_weight(z, torch.tensor(2.0)), falw_weight(z, torch.tensor(0.5))
+    flat, steep, soft = (
+        falw_weight(z, torch.tensor(1.0)),
+        falw_weight(z, torch.tensor(2.0)),
+        falw_weight(z, torch.tensor(0.5)),
+    )
     assert steep[1].item() == pytest.approx(1 + math.tanh(0.5) ** 0.5, abs=1e-6)  # 1.67979...
     assert steep[0].item() == pytest.approx(1 - math.tanh(0.5) ** 0.5, abs=1e-6)
     assert soft[1].item() == pytest.approx(1 + math.tanh(0.5) ** 2, abs=1e-6)
@@ -53,7 +58,7 @@ def test_balancing_factors_hand_computed():
     expected = [100 / (4 * 60), 100 / (4 * 30), 100 / (4 * 10), 1.0]  # absent class → 1 (never used)
     assert b.tolist() == pytest.approx(expected, rel=1e-6)
     b15 = balancing_factors(counts, tau=0.15)
-    assert b15[:3].tolist() == pytest.approx([e ** 0.15 for e in expected[:3]], rel=1e-6)
+    assert b15[:3].tolist() == pytest.approx([e**0.15 for e in expected[:3]], rel=1e-6)
     assert b15[2] > 1 > b15[0]  # tail steeper, head softer
     assert balancing_factors(counts, tau=0.0).tolist() == [1.0, 1.0, 1.0, 1.0]
 
@@ -77,8 +82,18 @@ def trained(digits, lt_split):
 
 
 def make_ctx(model, ds, split, weighting):
-    return UnlearnContext(model=model, original=model, dataset=ds, split=split, num_classes=ds.num_classes,
-                          device=CPU, seed=0, options=None, weighting=weighting, target=None)
+    return UnlearnContext(
+        model=model,
+        original=model,
+        dataset=ds,
+        split=split,
+        num_classes=ds.num_classes,
+        device=CPU,
+        seed=0,
+        options=None,
+        weighting=weighting,
+        target=None,
+    )
 
 
 def numpy_reference(model, ds, idx):
@@ -161,7 +176,9 @@ def test_absent_class_gets_weight_one_with_warning(digits, lt_split, trained):
     with pytest.warns(RuntimeWarning, match=r"class\(es\) \[9\].*weight 1"):
         w.prepare(ctx)
     forget = split.forget
-    idx = torch.as_tensor(np.concatenate([forget[digits.labels[forget] == 9][:3], forget[digits.labels[forget] != 9][:5]]))
+    idx = torch.as_tensor(
+        np.concatenate([forget[digits.labels[forget] == 9][:3], forget[digits.labels[forget] != 9][:5]])
+    )
     batch = ctx.batch(idx)
     got = w.weights(ctx, batch, trained(batch.x).detach(), 0, "forget")
     assert (got[:3] == 1.0).all()
@@ -226,8 +243,18 @@ def test_unit_weights_equal_uniform_exactly(method, normalize, digits, lt_split,
     opts = {"epochs": 1, "lr": 0.01}
     plain = uk.unlearn(bn_model, digits, lt_split, method, "uniform", options=opts, device="cpu", stop="none", seed=3)
     monkeypatch.setattr(falw_mod, "falw_weight", lambda z, b: torch.ones_like(z))
-    forced = uk.unlearn(bn_model, digits, lt_split, method, "falw", options=opts,
-                        weighting_options={"normalize": normalize}, device="cpu", stop="none", seed=3)
+    forced = uk.unlearn(
+        bn_model,
+        digits,
+        lt_split,
+        method,
+        "falw",
+        options=opts,
+        weighting_options={"normalize": normalize},
+        device="cpu",
+        stop="none",
+        seed=3,
+    )
     assert plain.param_change > 0
     sp, sf = plain.model.state_dict(), forced.model.state_dict()
     assert all(torch.equal(sp[k], sf[k]) for k in sp), [k for k in sp if not torch.equal(sp[k], sf[k])]
@@ -262,6 +289,8 @@ def test_falw_runs_with_later_methods(method, digits, lt_split, trained):
         pytest.skip(f"{method} not registered")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = uk.unlearn(trained, digits, lt_split, method, "falw", options={"epochs": 1}, device="cpu", stop="none", seed=0)
+        res = uk.unlearn(
+            trained, digits, lt_split, method, "falw", options={"epochs": 1}, device="cpu", stop="none", seed=0
+        )
     assert res.param_change > 0
     assert any("falw_mean_w_head" in h for h in res.history)

@@ -1,5 +1,6 @@
 """FaLW at scale: the seeded per-class subsample of the unseen split (``unseen_per_class``) and the
 paper setting (whole split, refresh every step) it must reproduce exactly when the cap covers V."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -42,8 +43,18 @@ def test_subsample_hand_case():
 
 
 def make_ctx(model, ds, split, weighting, seed=0):
-    return UnlearnContext(model=model, original=model, dataset=ds, split=split, num_classes=ds.num_classes,
-                          weighting=weighting, target=None, options=None, device=CPU, seed=seed)
+    return UnlearnContext(
+        model=model,
+        original=model,
+        dataset=ds,
+        split=split,
+        num_classes=ds.num_classes,
+        weighting=weighting,
+        target=None,
+        options=None,
+        device=CPU,
+        seed=seed,
+    )
 
 
 def reference_labels(w, ds, split, seed=0, model=None):
@@ -73,20 +84,32 @@ def test_paper_setting_is_the_whole_split_every_step():
 def test_cap_covering_the_split_is_bit_identical_to_the_paper_setting(method, digits, lt_split, trained):
     cover = int(np.bincount(digits.labels[lt_split.unseen]).max())
     opts = {"epochs": 1, "lr": 0.01}
-    runs = [uk.unlearn(trained, digits, lt_split, method, "falw", options=opts, weighting_options=wo,
-                       device="cpu", seed=2)
-            for wo in (PAPER, {"unseen_per_class": cover, "refresh_every": 1},
-                       {"unseen_per_class": cover + 50, "refresh_every": 1})]
+    runs = [
+        uk.unlearn(trained, digits, lt_split, method, "falw", options=opts, weighting_options=wo, device="cpu", seed=2)
+        for wo in (
+            PAPER,
+            {"unseen_per_class": cover, "refresh_every": 1},
+            {"unseen_per_class": cover + 50, "refresh_every": 1},
+        )
+    ]
     s0 = runs[0].model.state_dict()
     assert runs[0].param_change > 0
     for r in runs[1:]:
         s = r.model.state_dict()
         assert all(torch.equal(s0[k], s[k]) for k in s0)
-    assert [h.get("falw_mean_w_head") for h in runs[0].history] == \
-        [h.get("falw_mean_w_head") for h in runs[1].history]
+    assert [h.get("falw_mean_w_head") for h in runs[0].history] == [h.get("falw_mean_w_head") for h in runs[1].history]
     # a cap below the class counts estimates from fewer samples: a different trajectory
-    small = uk.unlearn(trained, digits, lt_split, method, "falw", options=opts,
-                       weighting_options={"unseen_per_class": 3, "refresh_every": 1}, device="cpu", seed=2)
+    small = uk.unlearn(
+        trained,
+        digits,
+        lt_split,
+        method,
+        "falw",
+        options=opts,
+        weighting_options={"unseen_per_class": 3, "refresh_every": 1},
+        device="cpu",
+        seed=2,
+    )
     assert not torch.equal(small.model.head.weight, runs[0].model.head.weight)
 
 
@@ -97,7 +120,16 @@ def test_refresh_every_k_reestimates_on_steps_0_k_2k(digits, lt_split, trained, 
     real = falw_mod.FaLW.refresh
     monkeypatch.setattr(falw_mod.FaLW, "refresh", lambda self, ctx: (calls.append(1), real(self, ctx)))
 
-    res = uk.unlearn(trained, digits, lt_split, "rl", "falw", options={"epochs": 1, "lr": 0.01},
-                     weighting_options={"refresh_every": 4}, device="cpu", seed=0)
+    res = uk.unlearn(
+        trained,
+        digits,
+        lt_split,
+        "rl",
+        "falw",
+        options={"epochs": 1, "lr": 0.01},
+        weighting_options={"refresh_every": 4},
+        device="cpu",
+        seed=0,
+    )
     steps = [h["step"] for h in res.history if "falw_mean_w_head" in h]
     assert len(calls) == len(range(0, len(steps), 4))

@@ -1,5 +1,6 @@
 """Soft weights: the closed-form QP and its ablations, the fairness/robustness surrogates, the
 `soft` weighting end to end (IF and FT), and the `fairness` metric."""
+
 import numpy as np
 import pytest
 import torch
@@ -20,8 +21,14 @@ def test_qp_closed_form_constraints_and_minimum_norm(f0):
     eps = qp_weights(a, b, f0)
     assert abs(a @ eps - f0) < 1e-8 and abs(b @ eps) < 1e-8  # signed f0: aᵀε = f0 even when negative
     cons = [{"type": "eq", "fun": lambda e: a @ e - f0}, {"type": "eq", "fun": lambda e: b @ e}]
-    generic = minimize(lambda e: e @ e, np.zeros(15), jac=lambda e: 2 * e, constraints=cons, method="SLSQP",
-                       options={"ftol": 1e-14, "maxiter": 500}).x
+    generic = minimize(
+        lambda e: e @ e,
+        np.zeros(15),
+        jac=lambda e: 2 * e,
+        constraints=cons,
+        method="SLSQP",
+        options={"ftol": 1e-14, "maxiter": 500},
+    ).x
     assert abs(eps @ eps - generic @ generic) < 1e-7
     assert np.allclose(eps, generic, atol=1e-5)
     assert np.allclose(eps, np.linalg.lstsq(np.stack([a, b]), [f0, 0.0], rcond=None)[0], atol=1e-12)
@@ -66,7 +73,9 @@ def test_surrogate_gradients_match_finite_differences(name):
     for idx in np.ndindex(*theta.shape):
         e = torch.zeros_like(theta)
         e[idx] = h
-        fd[idx] = (float(target.surrogate(phi @ (theta + e).T, y, s)) - float(target.surrogate(phi @ (theta - e).T, y, s))) / (2 * h)
+        fd[idx] = (
+            float(target.surrogate(phi @ (theta + e).T, y, s)) - float(target.surrogate(phi @ (theta - e).T, y, s))
+        ) / (2 * h)
     assert torch.allclose(grad, fd, atol=1e-6, rtol=1e-5)
     # the spec's closed forms for the binary logit w = Θ₁ − Θ₀ (gradient w.r.t. Θ₁ = ∂f/∂w)
     p = torch.sigmoid(phi @ (theta[1] - theta[0]))
@@ -122,8 +131,9 @@ def trained():
 
 
 def _fairness(ds, split, model, result, method, wo):
-    ev = Evaluation(ds, split, torch.device("cpu"), 0, model, None,
-                    Plan.make(method, "soft", weighting_options=wo).weighting)
+    ev = Evaluation(
+        ds, split, torch.device("cpu"), 0, model, None, Plan.make(method, "soft", weighting_options=wo).weighting
+    )
     return METRICS.get("fairness")().compute(result.model, ev)
 
 
@@ -152,8 +162,19 @@ def test_soft_weights_drive_ft_through_the_driving_split(trained):
     plan = Plan.make("ft", "soft", weighting_options=wo)
     from unlearnkit.context import UnlearnContext
 
-    ctx = UnlearnContext(model=model, original=model, dataset=ds, split=split, num_classes=2, device=torch.device("cpu"),
-                         seed=0, options=plan.options, weighting=plan.weighting, target=plan.target, train_config=tc)
+    ctx = UnlearnContext(
+        model=model,
+        original=model,
+        dataset=ds,
+        split=split,
+        num_classes=2,
+        device=torch.device("cpu"),
+        seed=0,
+        options=plan.options,
+        weighting=plan.weighting,
+        target=plan.target,
+        train_config=tc,
+    )
     plan.weighting.prepare(ctx)
     eps = plan.weighting.eps_train
     batch = ctx.batch(torch.as_tensor(split.train[:50]))
@@ -166,8 +187,17 @@ def test_soft_weights_drive_ft_through_the_driving_split(trained):
     drive = plan.weighting.driving_split(ctx)
     assert ctx.split is split
     assert set(drive.retain) == set(split.train[1 + eps > 0]) or len(drive.forget) == 1
-    res = uk.unlearn(model, ds, split, "ft", "soft", weighting_options=wo, train_config=tc, device="cpu",
-                     options={"epochs": 3, "lr": 0.01})
+    res = uk.unlearn(
+        model,
+        ds,
+        split,
+        "ft",
+        "soft",
+        weighting_options=wo,
+        train_config=tc,
+        device="cpu",
+        options={"epochs": 3, "lr": 0.01},
+    )
     row = _fairness(ds, split, model, res, "ft", wo)
     assert row["val_target_after"] < 0.7 * row["val_target_before"]
 
@@ -179,8 +209,19 @@ def test_soft_keeps_a_requested_deletion(trained):
     plan = Plan.make("if", "soft", weighting_options=wo)
     from unlearnkit.context import UnlearnContext
 
-    ctx = UnlearnContext(model=model, original=model, dataset=ds, split=split, num_classes=2, device=torch.device("cpu"),
-                         seed=0, options=plan.options, weighting=plan.weighting, target=plan.target, train_config=tc)
+    ctx = UnlearnContext(
+        model=model,
+        original=model,
+        dataset=ds,
+        split=split,
+        num_classes=2,
+        device=torch.device("cpu"),
+        seed=0,
+        options=plan.options,
+        weighting=plan.weighting,
+        target=plan.target,
+        train_config=tc,
+    )
     plan.weighting.prepare(ctx)
     eps = plan.weighting.eps_train
     assert np.all(eps[np.isin(split.train, split.forget)] == -1)

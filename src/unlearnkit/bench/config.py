@@ -1,4 +1,5 @@
 """Bench configuration (YAML) validated up front with pydantic, expanded into a grid of jobs."""
+
 from __future__ import annotations
 
 import difflib
@@ -82,10 +83,14 @@ class BenchConfig(BaseModel):
     unseen_fraction: float = Field(0.1, ge=0, lt=1)
     include_original: bool = Field(True, description="add a method=original row per dataset/scenario/seed")
     epoch_eval: bool = Field(False, description="evaluate FA/RA/TA/MIA after every unlearning epoch (curves)")
-    noise_floor: bool = Field(True, description="train a second retrained model θ_r′ (another seed, cached) per "
-                                                "split and report avg_gap_floor = Avg.Gap(θ_r′ vs θ_r)")
-    stop: str = Field("auto", description="auto | none: unlearn(stop=…) for every job; a method's "
-                      "method_options `stop` overrides it")
+    noise_floor: bool = Field(
+        True,
+        description="train a second retrained model θ_r′ (another seed, cached) per "
+        "split and report avg_gap_floor = Avg.Gap(θ_r′ vs θ_r)",
+    )
+    stop: str = Field(
+        "auto", description="auto | none: unlearn(stop=…) for every job; a method's method_options `stop` overrides it"
+    )
 
     @field_validator("stop")
     @classmethod
@@ -127,15 +132,22 @@ class BenchConfig(BaseModel):
         from ..weighting import WEIGHTINGS
 
         # names first: an unknown name is the real problem (then its options name nothing, too)
-        for registry, names in ((METHODS, [e.name for e in self.methods]), (WEIGHTINGS, [e.name for e in self.weightings]),
-                                (TARGETS, [e.name for e in self.targets]), (METRICS, self.metrics)):
+        for registry, names in (
+            (METHODS, [e.name for e in self.methods]),
+            (WEIGHTINGS, [e.name for e in self.weightings]),
+            (TARGETS, [e.name for e in self.targets]),
+            (METRICS, self.metrics),
+        ):
             for name in names:
                 registry.get(name)
-        grids = {"method_options": self.methods, "weighting_options": self.weightings,
-                 "target_options": self.targets}
+        grids = {"method_options": self.methods, "weighting_options": self.weightings, "target_options": self.targets}
         for field, entries in grids.items():
-            _check_option_keys(field, getattr(self, field), [n for e in entries for n in (e.name, e.label) if n],
-                               field.split("_")[0] + "s")
+            _check_option_keys(
+                field,
+                getattr(self, field),
+                [n for e in entries for n in (e.name, e.label) if n],
+                field.split("_")[0] + "s",
+            )
         _check_option_keys("metric_options", self.metric_options, list(self.metrics), "metrics")
         return self
 
@@ -145,8 +157,10 @@ def _check_option_keys(field: str, options: dict, names: list[str], grid: str) -
         if key not in names:
             close = difflib.get_close_matches(str(key), names, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ValueError(f"{field} has options for {key!r}, which is not in {grid} {sorted(set(names))}, so they "
-                             f"would be ignored; add {key!r} to {grid} or remove the key.{hint}")
+            raise ValueError(
+                f"{field} has options for {key!r}, which is not in {grid} {sorted(set(names))}, so they "
+                f"would be ignored; add {key!r} to {grid} or remove the key.{hint}"
+            )
 
 
 def _read_yaml(p: Path) -> dict:
@@ -159,8 +173,12 @@ def _read_yaml(p: Path) -> dict:
     return raw
 
 
-def load_config(preset: str | None = None, path: str | Path | None = None, overrides: dict | None = None,
-                options_file: str | Path | None = None) -> BenchConfig:
+def load_config(
+    preset: str | None = None,
+    path: str | Path | None = None,
+    overrides: dict | None = None,
+    options_file: str | Path | None = None,
+) -> BenchConfig:
     """Read a preset (``configs/<preset>.yaml``) or a YAML file; one clear error on bad input.
     ``options_file`` (e.g. tune's ``tuned.yaml``) overlays its ``method_options`` per method."""
     if bool(preset) == bool(path):
@@ -179,18 +197,27 @@ def load_config(preset: str | None = None, path: str | Path | None = None, overr
     if options_file:
         of = Path(options_file)
         if not of.is_file():
-            raise UnlearnkitError(f"options file {str(of)!r} not found; pass the tuned.yaml that `unlearnkit tune` "
-                                  f"wrote (or a YAML with method_options)")
+            raise UnlearnkitError(
+                f"options file {str(of)!r} not found; pass the tuned.yaml that `unlearnkit tune` "
+                f"wrote (or a YAML with method_options)"
+            )
         extra = _read_yaml(of).get("method_options")
         if not isinstance(extra, dict) or not all(isinstance(v, dict) for v in extra.values()):
-            raise UnlearnkitError(f"options file {of.name} must hold method_options: a mapping of method name to a "
-                                  f"mapping of options (e.g. method_options: {{ft: {{lr: 0.01}}}}); got {extra!r}")
+            raise UnlearnkitError(
+                f"options file {of.name} must hold method_options: a mapping of method name to a "
+                f"mapping of options (e.g. method_options: {{ft: {{lr: 0.01}}}}); got {extra!r}"
+            )
         base = raw.get("method_options") or {}
         if not isinstance(base, dict):
-            raise UnlearnkitError(f"invalid config {p.name}: method_options must be a mapping of method name to options")
-        grid = [x for m in raw.get("methods") or [] for x in ((m,) if isinstance(m, str) else
-                                                             (m.get("name"), m.get("label")) if isinstance(m, dict)
-                                                             else ()) if x]
+            raise UnlearnkitError(
+                f"invalid config {p.name}: method_options must be a mapping of method name to options"
+            )
+        grid = [
+            x
+            for m in raw.get("methods") or []
+            for x in ((m,) if isinstance(m, str) else (m.get("name"), m.get("label")) if isinstance(m, dict) else ())
+            if x
+        ]
         try:
             _check_option_keys(f"options file {of.name}: method_options", extra, grid, "methods")
         except ValueError as e:
@@ -204,8 +231,10 @@ def make_config(raw: dict, where: str = "config") -> BenchConfig:
     try:
         return BenchConfig(**raw)
     except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'config'}: "
-                             f"{str(err['msg']).removeprefix('Value error, ')}" for err in e.errors())
+        problems = "; ".join(
+            f"{'.'.join(map(str, err['loc'])) or 'config'}: {str(err['msg']).removeprefix('Value error, ')}"
+            for err in e.errors()
+        )
         raise UnlearnkitError(f"invalid {where}: {problems}") from None
 
 
@@ -217,8 +246,9 @@ def parse_seeds(text: str, option: str = "--seeds") -> list[int]:
     except UnlearnkitError:
         seeds = [None]
     if not parts or None in seeds:
-        raise UnlearnkitError(f"{option} {text!r} is not a comma-separated list of whole numbers in 0..2^32−1; "
-                              f"give e.g. {option} 0,1,2")
+        raise UnlearnkitError(
+            f"{option} {text!r} is not a comma-separated list of whole numbers in 0..2^32−1; give e.g. {option} 0,1,2"
+        )
     return seeds
 
 
@@ -228,22 +258,26 @@ def check_out_dir(path: str | Path, option: str = "--out") -> Path:
     removed at once, since permission bits say nothing for root or read-only mounts)."""
     p = Path(path).expanduser()
     if p.exists() and not p.is_dir():
-        raise UnlearnkitError(f"{option} {str(p)!r} is an existing file, not a directory; give a directory "
-                              f"(it is created if missing)")
+        raise UnlearnkitError(
+            f"{option} {str(p)!r} is an existing file, not a directory; give a directory (it is created if missing)"
+        )
     parent = p
     while not parent.exists():
         parent = parent.parent
     if not parent.is_dir():
-        raise UnlearnkitError(f"{option} {str(p)!r} cannot be created: {str(parent)!r} is a file; give a path "
-                              f"under a directory")
+        raise UnlearnkitError(
+            f"{option} {str(p)!r} cannot be created: {str(parent)!r} is a file; give a path under a directory"
+        )
     try:
         with tempfile.TemporaryFile(dir=parent):
             pass
         if not os.access(parent, os.W_OK | os.X_OK):
             raise PermissionError
     except OSError as e:
-        raise UnlearnkitError(f"{option} {str(p)!r} is not writable ({str(parent)!r}: "
-                              f"{e.strerror or 'permission denied'}); give a directory you can write to") from None
+        raise UnlearnkitError(
+            f"{option} {str(p)!r} is not writable ({str(parent)!r}: "
+            f"{e.strerror or 'permission denied'}); give a directory you can write to"
+        ) from None
     return p
 
 

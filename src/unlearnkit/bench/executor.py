@@ -7,6 +7,7 @@ float reductions depend on how many threads split them, so a fixed count is what
 ``--jobs N`` (and Ray) give bit-identical rows. In-process the previous count is restored after each job.
 Pool workers die with the process that started them (``PR_SET_PDEATHSIG`` on Linux, and a thread that
 polls ``os.getppid()`` everywhere), so a killed bench leaves no orphans training on."""
+
 from __future__ import annotations
 
 import concurrent.futures as cf
@@ -144,8 +145,12 @@ class LocalExecutor:
     def pool(self) -> cf.ProcessPoolExecutor:
         """A spawn-based pool of ``jobs`` workers, each with ``threads`` torch threads, each exiting when this
         process dies."""
-        return cf.ProcessPoolExecutor(self.jobs, mp_context=mp.get_context("spawn"),
-                                      initializer=_init_worker, initargs=(self.threads, os.getpid()))
+        return cf.ProcessPoolExecutor(
+            self.jobs,
+            mp_context=mp.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(self.threads, os.getpid()),
+        )
 
 
 @EXECUTORS.register("ray")

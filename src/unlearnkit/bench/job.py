@@ -3,6 +3,7 @@
 The grid is expanded into specs (plain JSON-able dicts) so any executor (in-process, process pool,
 Ray) can run them and produce the same rows. Trained models come from the checkpoint cache.
 """
+
 from __future__ import annotations
 
 import copy
@@ -40,8 +41,9 @@ class Grid:
     skipped: list[str] = field(default_factory=list)
 
 
-def expand(cfg: BenchConfig, cache_dir: str, device: str = "auto", data_dir: str | None = None,
-           download: bool = False) -> Grid:
+def expand(
+    cfg: BenchConfig, cache_dir: str, device: str = "auto", data_dir: str | None = None, download: bool = False
+) -> Grid:
     """All job specs of the grid, validated (names, options, compositions, scenarios) before any work.
 
     A combination that cannot run as asked is replaced by the method's plain run (uniform, none) and
@@ -51,9 +53,17 @@ def expand(cfg: BenchConfig, cache_dir: str, device: str = "auto", data_dir: str
     A weighting or target that would run in *no* job of the grid is an error instead."""
     for m in cfg.metrics:
         build(METRICS, m, cfg.metric_options.get(m))
-    base = dict(model=cfg.model.model_dump(), train=cfg.train.model_dump(), metrics=cfg.metrics,
-                metric_options=cfg.metric_options, unseen_fraction=cfg.unseen_fraction, version=__version__,
-                epoch_eval=cfg.epoch_eval, noise_floor=cfg.noise_floor, stop=cfg.stop)
+    base = dict(
+        model=cfg.model.model_dump(),
+        train=cfg.train.model_dump(),
+        metrics=cfg.metrics,
+        metric_options=cfg.metric_options,
+        unseen_fraction=cfg.unseen_fraction,
+        version=__version__,
+        epoch_eval=cfg.epoch_eval,
+        noise_floor=cfg.noise_floor,
+        stop=cfg.stop,
+    )
     runtime = dict(cache_dir=str(cache_dir), device=device, data_dir=data_dir, download=download)
     methods = list(cfg.methods)
     if cfg.include_original and not any(m.name == "original" for m in methods):
@@ -63,7 +73,9 @@ def expand(cfg: BenchConfig, cache_dir: str, device: str = "auto", data_dir: str
     unfit: dict[str, str] = {}  # … → why a scenario could not (the likelier mistake: named first)
     used: set[str] = set()
     for ds_entry in cfg.datasets:
-        ds = dataset_for(ds_entry.name, data_dir, download, ds_entry.subset, json.dumps(ds_entry.options, sort_keys=True))
+        ds = dataset_for(
+            ds_entry.name, data_dir, download, ds_entry.subset, json.dumps(ds_entry.options, sort_keys=True)
+        )
         build_model(cfg.model.name, ds.input_shape, ds.num_classes, **cfg.model.options)
         for sc in cfg.scenarios:
             split = make_split(ds, sc.kind, seed=cfg.seeds[0], unseen_fraction=cfg.unseen_fraction, **sc.options)
@@ -71,14 +83,24 @@ def expand(cfg: BenchConfig, cache_dir: str, device: str = "auto", data_dir: str
                 w, t = _fit_scenario(m, w, t, ds, split, sc.key, skipped, unfit)
                 used |= {f"weighting {w['label'] or w['name']!r}", f"target {t['label'] or t['name']!r}"}
                 for seed in cfg.seeds:
-                    spec = dict(base, dataset=ds_entry.model_dump(), data=data_fingerprint(ds),
-                                scenario=sc.model_dump(exclude={"label"}),
-                                scenario_label=sc.key, method=m, weighting=w, target=t, seed=seed)
+                    spec = dict(
+                        base,
+                        dataset=ds_entry.model_dump(),
+                        data=data_fingerprint(ds),
+                        scenario=sc.model_dump(exclude={"label"}),
+                        scenario_label=sc.key,
+                        method=m,
+                        weighting=w,
+                        target=t,
+                        seed=seed,
+                    )
                     spec["key"] = fingerprint(spec)
                     if spec["key"] not in seen:
                         seen.add(spec["key"])
                         specs.append(spec | runtime)
-    never = [f"{what} runs in no job of this grid: {why}" for what, why in {**unused, **unfit}.items() if what not in used]
+    never = [
+        f"{what} runs in no job of this grid: {why}" for what, why in {**unused, **unfit}.items() if what not in used
+    ]
     if never:
         raise UnlearnkitError("; ".join(never))
     return Grid(specs, sorted(set(skipped)))
@@ -101,16 +123,21 @@ def _compositions(cfg: BenchConfig, methods, skipped: list[str], unused: dict[st
                 except CompositionError as e:
                     Plan.make(m.name, "uniform", "none", mo)  # the plain run must itself be valid
                     skipped.append(f"{m.key} × {w.key} × {t.key}: {e}")
-                    for what, alone in ((f"weighting {w.key!r}", (w.name, "none", wo, None)),
-                                        (f"target {t.key!r}", ("uniform", t.name, None, to))):
+                    for what, alone in (
+                        (f"weighting {w.key!r}", (w.name, "none", wo, None)),
+                        (f"target {t.key!r}", ("uniform", t.name, None, to)),
+                    ):
                         try:  # which of the two the method refuses
                             Plan.make(m.name, alone[0], alone[1], mo, alone[2], alone[3])
                         except CompositionError as alone_error:
                             unused[what] = str(alone_error)  # the last method: one the user listed
                     yield dict(name=m.name, label=m.label, options=mo), _PLAIN_W, _PLAIN_T
                     continue
-                yield (dict(name=m.name, label=m.label, options=mo), dict(name=w.name, label=w.label, options=wo),
-                       dict(name=t.name, label=t.label, options=to))
+                yield (
+                    dict(name=m.name, label=m.label, options=mo),
+                    dict(name=w.name, label=w.label, options=wo),
+                    dict(name=t.name, label=t.label, options=to),
+                )
 
 
 def _fit_scenario(m: dict, w: dict, t: dict, ds, split, scenario: str, skipped: list[str], unfit: dict[str, str]):
@@ -118,14 +145,18 @@ def _fit_scenario(m: dict, w: dict, t: dict, ds, split, scenario: str, skipped: 
     meet (``requires_unseen``, ``requires_class_scenario``) is replaced by the plain one, and noted."""
     label = lambda e: e["label"] or e["name"]  # noqa: E731
     if WEIGHTINGS.get(w["name"]).requires_unseen and len(split.unseen) == 0:
-        why = (f"weighting {w['name']!r} needs a held-out unseen split, but {scenario} on {ds.name} has none; "
-               f"set unseen_fraction > 0 (e.g. 0.1)")
+        why = (
+            f"weighting {w['name']!r} needs a held-out unseen split, but {scenario} on {ds.name} has none; "
+            f"set unseen_fraction > 0 (e.g. 0.1)"
+        )
         skipped.append(f"{label(m)} × {label(w)} × {label(t)} on {scenario}: {why}")
         unfit.setdefault(f"weighting {label(w)!r}", why)
         w = _PLAIN_W
     if TARGETS.get(t["name"]).requires_class_scenario and whole_classes(split, ds.labels) is None:
-        why = (f"target {t['name']!r} needs a class scenario (D_f = every training sample of some classes), but "
-               f"{scenario} is not one; use scenario 'class' (e.g. {{kind: class, classes: [3]}})")
+        why = (
+            f"target {t['name']!r} needs a class scenario (D_f = every training sample of some classes), but "
+            f"{scenario} is not one; use scenario 'class' (e.g. {{kind: class, classes: [3]}})"
+        )
         skipped.append(f"{label(m)} × {label(w)} × {label(t)} on {scenario}: {why}")
         unfit.setdefault(f"target {label(t)!r}", why)
         t = _PLAIN_T
@@ -139,7 +170,9 @@ def dataset_for(name: str, data_dir, download: bool, subset, options_json: str):
 
 def _dataset(spec):
     d = spec["dataset"]
-    return dataset_for(d["name"], spec["data_dir"], spec["download"], d.get("subset"), json.dumps(d["options"], sort_keys=True))
+    return dataset_for(
+        d["name"], spec["data_dir"], spec["download"], d.get("subset"), json.dumps(d["options"], sort_keys=True)
+    )
 
 
 def _split(spec, ds):
@@ -170,9 +203,16 @@ def train_into_cache(task: tuple[dict, np.ndarray, int]) -> bool:
 def reference_values(models: BenchSource, metric, name: str, spec: dict, split, offset: int, ev) -> dict:
     """A metric's values on the retrained model of seed ``seed + offset`` (θ_r for 0, θ_r′ for 1),
     memoised beside the model cache: the same for every job of this split."""
-    key = fingerprint(dict(model=models.key(split.retain, spec["seed"] + offset), metric=name,
-                           options=spec["metric_options"].get(name), seed=spec["seed"], forget=split.forget,
-                           test=split.test))
+    key = fingerprint(
+        dict(
+            model=models.key(split.retain, spec["seed"] + offset),
+            metric=name,
+            options=spec["metric_options"].get(name),
+            seed=spec["seed"],
+            forget=split.forget,
+            test=split.test,
+        )
+    )
     model = ev.retrained if offset == 0 else models.retrained_with_meta(offset)[0]
     return models.cache.memo(key, lambda: metric.compute(model, ev))
 
@@ -189,12 +229,32 @@ def run_job(spec: dict, progress=None, keep_model: bool = False) -> dict:
     metrics = [build(METRICS, name, spec["metric_options"].get(name)) for name in spec["metrics"]]
 
     def unlearn_with_plan(model, other_split, seed):
-        return unlearn(model, data, other_split, m["name"], w["name"], t["name"], options=m["options"],
-                       weighting_options=w["options"], target_options=t["options"], device=device, seed=seed,
-                       train_config=models.tcfg, new_model=models.new_model, stop=spec.get("stop", "auto")).model
+        return unlearn(
+            model,
+            data,
+            other_split,
+            m["name"],
+            w["name"],
+            t["name"],
+            options=m["options"],
+            weighting_options=w["options"],
+            target_options=t["options"],
+            device=device,
+            seed=seed,
+            train_config=models.tcfg,
+            new_model=models.new_model,
+            stop=spec.get("stop", "auto"),
+        ).model
 
-    models = BenchSource(spec, data, split, device, unlearn=unlearn_with_plan,
-                         mapper=EXECUTORS.get(spec.get("executor", "local")).inner_map, train_task=train_into_cache)
+    models = BenchSource(
+        spec,
+        data,
+        split,
+        device,
+        unlearn=unlearn_with_plan,
+        mapper=EXECUTORS.get(spec.get("executor", "local")).inner_map,
+        train_task=train_into_cache,
+    )
     original, meta_o = models.original()
     retrained, meta_r = models.retrained_with_meta()
 
@@ -209,12 +269,25 @@ def run_job(spec: dict, progress=None, keep_model: bool = False) -> dict:
                 values.update({k: v for k, v in metric.compute(model, ev_epoch).items() if k in wanted})
         return values
 
-    result = unlearn(original, data, split, m["name"], w["name"], t["name"], options=m["options"],
-                     weighting_options=w["options"], target_options=t["options"], device=device, seed=spec["seed"],
-                     train_config=models.tcfg, new_model=models.new_model,
-                     retrained=lambda: (copy.deepcopy(retrained), meta_r["train_s"]), progress=progress,
-                     stop=spec.get("stop", "auto"),
-                     on_epoch=epoch_metrics if spec.get("epoch_eval") else None)
+    result = unlearn(
+        original,
+        data,
+        split,
+        m["name"],
+        w["name"],
+        t["name"],
+        options=m["options"],
+        weighting_options=w["options"],
+        target_options=t["options"],
+        device=device,
+        seed=spec["seed"],
+        train_config=models.tcfg,
+        new_model=models.new_model,
+        retrained=lambda: (copy.deepcopy(retrained), meta_r["train_s"]),
+        progress=progress,
+        stop=spec.get("stop", "auto"),
+        on_epoch=epoch_metrics if spec.get("epoch_eval") else None,
+    )
     ev = Evaluation(data, split, device, spec["seed"], original, retrained, plan.weighting, models)
     t0 = time.perf_counter()
     row: dict = {}

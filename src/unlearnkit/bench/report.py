@@ -1,6 +1,7 @@
 """Reports for a run directory: results.csv, report.md, a self-contained report.html and PNG plots
 (per-class FA head → tail vs retrain, MIA confidence histograms, Avg.Gap vs time Pareto,
 fairness vs accuracy, FaLW weight diagnostics, per-epoch curves)."""
+
 from __future__ import annotations
 
 import base64
@@ -18,6 +19,7 @@ from ..weighting import WEIGHTINGS
 from .columns import all_columns, table_columns
 from .store import ResultStore
 from .summary import fmt, summarize
+
 
 def _label(r) -> str:
     parts = [str(r["method"])]
@@ -88,7 +90,9 @@ def plot_per_class_fa(df: pd.DataFrame, out: Path) -> list[Path]:
             continue
         fig, ax = plt.subplots(figsize=(8, 4.2))
         for label, gg in g.groupby(g.apply(_label, axis=1), sort=False):
-            table = np.array([[np.nan if v is None else v for v in json.loads(s)] for s in gg["FA_per_class"]], dtype=float)
+            table = np.array(
+                [[np.nan if v is None else v for v in json.loads(s)] for s in gg["FA_per_class"]], dtype=float
+            )
             y = np.nanmean(table, axis=0)[classes]
             style = dict(color="black", lw=2.5, ls="--") if label == "retrain" else dict(lw=1.3, marker="o", ms=3)
             ax.plot(range(len(classes)), y, label=label, **style)
@@ -123,7 +127,7 @@ def plot_mia_histograms(df: pd.DataFrame, out: Path) -> list[Path]:
             ax.stairs(r / max(r.sum(), 1), edges, color="black", lw=1.5, label="retrain")
             ax.set_title(lab, fontsize=9)
             ax.set_xlabel("p(true class) on D_f", fontsize=8)
-        for ax in list(axes.flat)[len(groups):]:
+        for ax in list(axes.flat)[len(groups) :]:
             ax.axis("off")
         axes.flat[0].legend(fontsize=7)
         fig.suptitle(f"{ds} · {sc}: MIA feature distribution on D_f", fontsize=10)
@@ -159,8 +163,7 @@ def plot_pareto(summary: pd.DataFrame, out: Path) -> list[Path]:
             front = pareto_front(np.c_[x, y])
             ax.plot(x[front], y[front], lw=0.8, alpha=0.6)
         if "avg_gap_floor_mean" in g and g["avg_gap_floor_mean"].notna().any():
-            ax.axhline(g["avg_gap_floor_mean"].mean(), color="grey", ls=":", lw=1.2,
-                       label="noise floor (θ_r′ vs θ_r)")
+            ax.axhline(g["avg_gap_floor_mean"].mean(), color="grey", ls=":", lw=1.2, label="noise floor (θ_r′ vs θ_r)")
         ax.set_xscale("log")
         ax.set_xlabel("unlearn time (s, log)")
         ax.set_ylabel("Avg.Gap to retrain (lower is better)")
@@ -194,7 +197,9 @@ def _history_frame(df: pd.DataFrame, histories: dict, keys: set[str]) -> pd.Data
     for _, r in df.iterrows():
         for h in histories.get(r["config_hash"], []):
             if keys & set(h):
-                rows.append({**h, "dataset": r["dataset"], "scenario": r["scenario"], "label": _label(r), "seed": r["seed"]})
+                rows.append(
+                    {**h, "dataset": r["dataset"], "scenario": r["scenario"], "label": _label(r), "seed": r["seed"]}
+                )
     return pd.DataFrame(rows)
 
 
@@ -259,8 +264,9 @@ def plot_epoch_curves(df: pd.DataFrame, histories: dict, out: Path) -> list[Path
 # --- tables and documents --------------------------------------------------------------------------
 def _columns(summary: pd.DataFrame, metrics: list[str] | None) -> list[Column]:
     declared = all_columns(metrics)
-    return [declared[c] for c in table_columns(metrics)
-            if f"{c}_mean" in summary and not summary[f"{c}_mean"].isna().all()]
+    return [
+        declared[c] for c in table_columns(metrics) if f"{c}_mean" in summary and not summary[f"{c}_mean"].isna().all()
+    ]
 
 
 def _cell(r, c: Column, marks, i) -> tuple[str, bool]:
@@ -287,23 +293,34 @@ def markdown(summary: pd.DataFrame, cfg: dict, plots: list[Path], failures, skip
     cols = _columns(summary, cfg.get("metrics"))
     marks = best_marks(summary, cols)
     e = md_escape
-    lines = [f"# unlearnkit report: {e(cfg.get('name', 'bench'))}", "", e(cfg.get("description", "")), "",
-             f"Seeds: {e(cfg.get('seeds'))}; model: {e(cfg.get('model', {}).get('name'))}; "
-             f"metrics: {e(', '.join(cfg.get('metrics', [])))}. Mean ± 95 % CI over seeds (t-interval; n = the "
-             f"seeds column); **bold** = best per "
-             f"dataset/scenario by each column's goal (see definitions: closest to retrain, lowest or highest). "
-             f"MIA is **MIA-efficacy** (see definitions below). ≈r: Avg.Gap within the noise floor (the Avg.Gap "
-             f"of a second retrained model), i.e. indistinguishable from retraining at this sample size.", ""]
+    lines = [
+        f"# unlearnkit report: {e(cfg.get('name', 'bench'))}",
+        "",
+        e(cfg.get("description", "")),
+        "",
+        f"Seeds: {e(cfg.get('seeds'))}; model: {e(cfg.get('model', {}).get('name'))}; "
+        f"metrics: {e(', '.join(cfg.get('metrics', [])))}. Mean ± 95 % CI over seeds (t-interval; n = the "
+        f"seeds column); **bold** = best per "
+        f"dataset/scenario by each column's goal (see definitions: closest to retrain, lowest or highest). "
+        f"MIA is **MIA-efficacy** (see definitions below). ≈r: Avg.Gap within the noise floor (the Avg.Gap "
+        f"of a second retrained model), i.e. indistinguishable from retraining at this sample size.",
+        "",
+    ]
     for (ds, sc), g in summary.groupby(["dataset", "scenario"], sort=False):
-        lines += [f"## {e(ds)} · {e(sc)}", "", "| method | weighting | target | "
-                  + " | ".join(e(c.label) for c in cols) + " | seeds |", "|" + "---|" * (len(cols) + 4)]
+        lines += [
+            f"## {e(ds)} · {e(sc)}",
+            "",
+            "| method | weighting | target | " + " | ".join(e(c.label) for c in cols) + " | seeds |",
+            "|" + "---|" * (len(cols) + 4),
+        ]
         for i, r in g.iterrows():
             cells = []
             for c in cols:
                 text, best = _cell(r, c, marks, i)
                 cells.append(f"**{text}**" if best else text)
-            lines.append(f"| {e(r['method'])} | {e(r['weighting'])} | {e(r['target'])} | " + " | ".join(cells)
-                         + f" | {r['n']} |")
+            lines.append(
+                f"| {e(r['method'])} | {e(r['weighting'])} | {e(r['target'])} | " + " | ".join(cells) + f" | {r['n']} |"
+            )
         lines.append("")
     if plots:
         lines += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots] + [""]
@@ -326,38 +343,57 @@ def html_report(summary: pd.DataFrame, cfg: dict, plots: list[Path], failures, s
     cols = _columns(summary, cfg.get("metrics"))
     marks = best_marks(summary, cols)
     e = html.escape
-    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>unlearnkit report: {e(cfg.get('name', ''))}"
-             f"</title><style>{CSS}</style></head><body>",
-             f"<h1>unlearnkit report: {e(cfg.get('name', 'bench'))}</h1><p>{e(cfg.get('description', ''))}</p>",
-             f"<p class='note'>Seeds {e(str(cfg.get('seeds')))} · model {e(str(cfg.get('model', {}).get('name')))} · "
-             "mean ± 95 % CI over seeds (t-interval; n = the seeds column) · ≈r: Avg.Gap within the noise floor "
-             "(indistinguishable from retraining at this sample size) · <b>bold</b> = best per dataset/scenario by each column's goal (closest to "
-             "retrain, lowest or highest; see the definitions). The MIA column is <a href='#def-MIA'>MIA-efficacy</a>; all column "
-             "headers link to their <a href='#definitions'>definitions</a>.</p>"]
+    parts = [
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>unlearnkit report: {e(cfg.get('name', ''))}"
+        f"</title><style>{CSS}</style></head><body>",
+        f"<h1>unlearnkit report: {e(cfg.get('name', 'bench'))}</h1><p>{e(cfg.get('description', ''))}</p>",
+        f"<p class='note'>Seeds {e(str(cfg.get('seeds')))} · model {e(str(cfg.get('model', {}).get('name')))} · "
+        "mean ± 95 % CI over seeds (t-interval; n = the seeds column) · ≈r: Avg.Gap within the noise floor "
+        "(indistinguishable from retraining at this sample size) · <b>bold</b> = best per dataset/scenario by each column's goal (closest to "
+        "retrain, lowest or highest; see the definitions). The MIA column is <a href='#def-MIA'>MIA-efficacy</a>; all column "
+        "headers link to their <a href='#definitions'>definitions</a>.</p>",
+    ]
     for (ds, sc), g in summary.groupby(["dataset", "scenario"], sort=False):
-        parts.append(f"<h2>{e(str(ds))} · {e(str(sc))}</h2><table><tr><th class='l'>method</th><th class='l'>weighting</th>"
-                     "<th class='l'>target</th>" + "".join(
-                         f"<th><a href='#def-{e(c.name)}'>{e(c.label)}</a></th>" for c in cols) + "<th>seeds</th></tr>")
+        parts.append(
+            f"<h2>{e(str(ds))} · {e(str(sc))}</h2><table><tr><th class='l'>method</th><th class='l'>weighting</th>"
+            "<th class='l'>target</th>"
+            + "".join(f"<th><a href='#def-{e(c.name)}'>{e(c.label)}</a></th>" for c in cols)
+            + "<th>seeds</th></tr>"
+        )
         for i, r in g.iterrows():
             cls = " class='ref'" if r["method"] in ("original", "retrain") else ""
-            cells = "".join(f"<td class='best'>{e(t)}</td>" if b else f"<td>{e(t)}</td>"
-                            for t, b in (_cell(r, c, marks, i) for c in cols))
-            parts.append(f"<tr{cls}><td class='l'>{e(str(r['method']))}</td><td class='l'>{e(str(r['weighting']))}</td>"
-                         f"<td class='l'>{e(str(r['target']))}</td>{cells}<td>{r['n']}</td></tr>")
+            cells = "".join(
+                f"<td class='best'>{e(t)}</td>" if b else f"<td>{e(t)}</td>"
+                for t, b in (_cell(r, c, marks, i) for c in cols)
+            )
+            parts.append(
+                f"<tr{cls}><td class='l'>{e(str(r['method']))}</td><td class='l'>{e(str(r['weighting']))}</td>"
+                f"<td class='l'>{e(str(r['target']))}</td>{cells}<td>{r['n']}</td></tr>"
+            )
         parts.append("</table>")
     if plots:
         parts.append("<h2>Plots</h2>")
         for p in plots:
             data = base64.b64encode(p.read_bytes()).decode()
-            parts.append(f"<figure><img alt='{e(p.stem)}' src='data:image/png;base64,{data}'>"
-                         f"<figcaption class='note'>{e(p.name)}</figcaption></figure>")
+            parts.append(
+                f"<figure><img alt='{e(p.stem)}' src='data:image/png;base64,{data}'>"
+                f"<figcaption class='note'>{e(p.name)}</figcaption></figure>"
+            )
     if failures:
-        parts.append("<h2>Failed jobs</h2><ul>" + "".join(f"<li><code>{e(k)}</code>: {e(v)}</li>" for k, v in failures) + "</ul>")
+        parts.append(
+            "<h2>Failed jobs</h2><ul>" + "".join(f"<li><code>{e(k)}</code>: {e(v)}</li>" for k, v in failures) + "</ul>"
+        )
     if skipped_note:
         parts.append(f"<p class='note'>{e(skipped_note)}</p>")
-    parts.append("<h2 id='definitions'>Metric definitions</h2><dl>" + "".join(
-        f"<dt id='def-{e(c.name)}'>{e(c.label)}</dt><dd>{e(c.definition)}"
-        f"{' (' + e(c.unit) + ')' if c.unit else ''}</dd>" for c in cols) + "</dl></body></html>")
+    parts.append(
+        "<h2 id='definitions'>Metric definitions</h2><dl>"
+        + "".join(
+            f"<dt id='def-{e(c.name)}'>{e(c.label)}</dt><dd>{e(c.definition)}"
+            f"{' (' + e(c.unit) + ')' if c.unit else ''}</dd>"
+            for c in cols
+        )
+        + "</dl></body></html>"
+    )
     return "\n".join(parts)
 
 
@@ -377,14 +413,23 @@ def write_report(run_dir: str | Path) -> dict[str, Path]:
     import matplotlib
 
     with matplotlib.rc_context({"text.parse_math": False}):  # labels are literal text, never mathtext
-        plots = (plot_per_class_fa(df, run_dir) + plot_mia_histograms(df, run_dir) + plot_pareto(summary, run_dir)
-                 + plot_fairness(df, run_dir) + plot_weight_diagnostics(df, histories, run_dir)
-                 + plot_epoch_curves(df, histories, run_dir))
+        plots = (
+            plot_per_class_fa(df, run_dir)
+            + plot_mia_histograms(df, run_dir)
+            + plot_pareto(summary, run_dir)
+            + plot_fairness(df, run_dir)
+            + plot_weight_diagnostics(df, histories, run_dir)
+            + plot_epoch_curves(df, histories, run_dir)
+        )
     failures = store.failures()
     md, page = run_dir / "report.md", run_dir / "report.html"
     skipped = store.meta("skipped", []) or []
-    note = (f"{len(skipped)} method × weighting × target combinations don't apply and ran as the plain method "
-            f"instead, e.g. {skipped[0]}" if skipped else "")
+    note = (
+        f"{len(skipped)} method × weighting × target combinations don't apply and ran as the plain method "
+        f"instead, e.g. {skipped[0]}"
+        if skipped
+        else ""
+    )
     md.write_text(markdown(summary, cfg, plots, failures, note))
     page.write_text(html_report(summary, cfg, plots, failures, note))
     return {"csv": csv, "md": md, "html": page, "plots": plots}

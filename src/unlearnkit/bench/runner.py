@@ -1,4 +1,5 @@
 """Run a bench grid: validate, train/cached θ_o and θ_r, run jobs on an executor, store each row."""
+
 from __future__ import annotations
 
 import json
@@ -41,8 +42,10 @@ class BenchOutcome:
 
 
 def _prepare_key(spec: dict) -> str:
-    return json.dumps([spec["dataset"], spec["scenario"], spec["seed"], spec["model"], spec["train"],
-                       spec["unseen_fraction"]], sort_keys=True)
+    return json.dumps(
+        [spec["dataset"], spec["scenario"], spec["seed"], spec["model"], spec["train"], spec["unseen_fraction"]],
+        sort_keys=True,
+    )
 
 
 def check_writable(folder: Path, what: str, fix: str) -> None:
@@ -69,17 +72,29 @@ def run_dir_lock(run_dir: Path):
                 holder = path.read_text().strip() or "?"
             except OSError:
                 holder = "?"
-            raise UnlearnkitError(f"run directory {run_dir} is in use by another bench (pid {holder}); wait for it "
-                                  f"to finish, or pass another --out") from None
+            raise UnlearnkitError(
+                f"run directory {run_dir} is in use by another bench (pid {holder}); wait for it "
+                f"to finish, or pass another --out"
+            ) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         yield
 
 
-def run_bench(cfg: BenchConfig, out: str | Path, executor: str = "local", jobs: int = 1, device: str = "auto",
-              data_dir: str | None = None, download: bool = False, cache_dir: str | Path | None = None,
-              ray_address: str | None = None, quiet: bool | None = None, console: Console | None = None,
-              threads: int | None = None) -> BenchOutcome:
+def run_bench(
+    cfg: BenchConfig,
+    out: str | Path,
+    executor: str = "local",
+    jobs: int = 1,
+    device: str = "auto",
+    data_dir: str | None = None,
+    download: bool = False,
+    cache_dir: str | Path | None = None,
+    ray_address: str | None = None,
+    quiet: bool | None = None,
+    console: Console | None = None,
+    threads: int | None = None,
+) -> BenchOutcome:
     """Run the grid into ``out``. ``threads``: torch threads per job (default ``$UNLEARNKIT_THREADS`` or 1; the
     same count for every executor and --jobs, so their rows are bit-identical)."""
     out = Path(out)
@@ -88,12 +103,14 @@ def run_bench(cfg: BenchConfig, out: str | Path, executor: str = "local", jobs: 
     check_writable(out, "run directory", "pass a writable --out")
     check_writable(cache, "model cache folder", "pass a writable --cache-dir or set $UNLEARNKIT_CACHE")
     with run_dir_lock(out):
-        return _run_bench(cfg, out, executor, jobs, device, data_dir, download, cache, ray_address, quiet, console,
-                          threads)
+        return _run_bench(
+            cfg, out, executor, jobs, device, data_dir, download, cache, ray_address, quiet, console, threads
+        )
 
 
-def _run_bench(cfg, out, executor, jobs, device, data_dir, download, cache_dir, ray_address, quiet, console,
-               threads) -> BenchOutcome:
+def _run_bench(
+    cfg, out, executor, jobs, device, data_dir, download, cache_dir, ray_address, quiet, console, threads
+) -> BenchOutcome:
     t0 = time.perf_counter()
     console = console or Console(stderr=True)
     quiet = (not sys.stderr.isatty()) if quiet is None else quiet
@@ -109,8 +126,17 @@ def _run_bench(cfg, out, executor, jobs, device, data_dir, download, cache_dir, 
     ex = make_executor(executor, jobs, ray_address, threads)
     prep = list({_prepare_key(s): s for s in todo}.values())
 
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                  TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=quiet, transient=False) as bar:
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=quiet,
+        transient=False,
+    ) as bar:
         t_prep = bar.add_task("train θ_o/θ_r", total=len(prep), info="")
 
         def prepared(spec, result, error):
@@ -129,8 +155,13 @@ def _run_bench(cfg, out, executor, jobs, device, data_dir, download, cache_dir, 
         def finished(spec, row, error):
             if error is not None:
                 store.fail(spec["key"], spec, f"{type(error).__name__}: {error}")
-                outcome.failed.append((f"{spec['method']['label'] or spec['method']['name']} seed {spec['seed']} "
-                                       f"on {spec['scenario_label']}", str(error)))
+                outcome.failed.append(
+                    (
+                        f"{spec['method']['label'] or spec['method']['name']} seed {spec['seed']} "
+                        f"on {spec['scenario_label']}",
+                        str(error),
+                    )
+                )
             else:
                 store.add(spec["key"], row)
                 outcome.ran += 1

@@ -1,6 +1,7 @@
 """The bench's :class:`~unlearnkit.sources.ModelSource`: θ_o, θ_r, extra retrained models and shadow
 models for one (dataset, split, model, train config) from the checkpoint cache; missing shadows are
 trained through the executor (nested Ray tasks under ``--executor ray``)."""
+
 from __future__ import annotations
 
 from typing import Any, Callable, Sequence
@@ -21,16 +22,27 @@ class BenchSource:
     ``mapper`` (the executor's inner map) are set by the job; ``train_task`` must be a top-level
     function ``(spec, indices, seed) -> bool`` that trains one model into the cache (for a pool)."""
 
-    def __init__(self, spec: dict, ds, split: Split | None, device: torch.device,
-                 unlearn: Callable[[nn.Module, Split, int], nn.Module] | None = None,
-                 mapper: Callable[[Callable, list], list] | None = None,
-                 train_task: Callable[[tuple[dict, np.ndarray, int]], Any] | None = None):
+    def __init__(
+        self,
+        spec: dict,
+        ds,
+        split: Split | None,
+        device: torch.device,
+        unlearn: Callable[[nn.Module, Split, int], nn.Module] | None = None,
+        mapper: Callable[[Callable, list], list] | None = None,
+        train_task: Callable[[tuple[dict, np.ndarray, int]], Any] | None = None,
+    ):
         self.spec, self.ds, self.split, self.device = spec, ds, split, device
         self.cache = ModelCache(spec["cache_dir"])
         self.tcfg = TrainConfig(**spec["train"])
         # keyed by a fingerprint of the actual training tensors too: an edited data file retrains
-        self.ident = dict(dataset=spec["dataset"], data=data_fingerprint(ds), model=spec["model"], train=spec["train"],
-                          version=spec["version"])
+        self.ident = dict(
+            dataset=spec["dataset"],
+            data=data_fingerprint(ds),
+            model=spec["model"],
+            train=spec["train"],
+            version=spec["version"],
+        )
         self._unlearn, self._mapper, self._train_task = unlearn, mapper, train_task
 
     # building and training ---------------------------------------------------------------------
@@ -49,8 +61,11 @@ class BenchSource:
     def trained_with_meta(self, indices: np.ndarray, seed: int, label: str = "shadow") -> tuple[nn.Module, dict]:
         """The cached model for (indices, seed), trained now if missing; meta has ``train_s``, ``cached``."""
         return self.cache.get_or_train(
-            self.key(indices, seed), lambda: self.new_model(seed),
-            lambda m: train_model(m, self.ds, indices, self.tcfg, self.device, seed=seed), label=label)
+            self.key(indices, seed),
+            lambda: self.new_model(seed),
+            lambda m: train_model(m, self.ds, indices, self.tcfg, self.device, seed=seed),
+            label=label,
+        )
 
     def _split(self) -> Split:
         if self.split is None:

@@ -1,5 +1,6 @@
 """Results in an embedded SQLite database (``RUN_DIR/results.db``): one transaction per finished job,
 so a killed sweep loses at most the jobs in flight and a re-run skips finished ones."""
+
 from __future__ import annotations
 
 import json
@@ -55,13 +56,17 @@ class ResultStore:
     def _error(self, e: sqlite3.DatabaseError) -> UnlearnkitError:
         msg = str(e)
         if "locked" in msg or "busy" in msg:
-            return UnlearnkitError(f"results database {self.path} stayed locked by another process ({msg}); "
-                                   f"wait for the other bench on {self.run_dir} to finish, or pass another --out")
+            return UnlearnkitError(
+                f"results database {self.path} stayed locked by another process ({msg}); "
+                f"wait for the other bench on {self.run_dir} to finish, or pass another --out"
+            )
         if isinstance(e, sqlite3.OperationalError) and "unable to open" in msg:
             return UnlearnkitError(f"cannot open results database {self.path} ({msg}); pass a writable --out")
-        return UnlearnkitError(f"results database {self.path} is corrupt or not an unlearnkit results file ({msg}); "
-                               f"move it away (its rows are lost; results.csv may still hold them) and re-run to "
-                               f"start the run afresh, or pass another --out")
+        return UnlearnkitError(
+            f"results database {self.path} is corrupt or not an unlearnkit results file ({msg}); "
+            f"move it away (its rows are lost; results.csv may still hold them) and re-run to "
+            f"start the run afresh, or pass another --out"
+        )
 
     def done_keys(self) -> set[str]:
         with self._connect() as c:
@@ -78,7 +83,9 @@ class ResultStore:
 
     def fail(self, key: str, spec: dict, error: str) -> None:
         with self._connect() as c:
-            c.execute("INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?)", (key, json.dumps(spec), error, time.time()))
+            c.execute(
+                "INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?)", (key, json.dumps(spec), error, time.time())
+            )
 
     def set_meta(self, name: str, value) -> None:
         with self._connect() as c:

@@ -1,4 +1,5 @@
 """Mean, std and a 95 % confidence interval over seeds per (dataset, scenario, method, weighting, target)."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,6 +1,7 @@
 """Hyperparameter tuning: per method, minimise mean Avg.Gap to retrain on *tuning seeds* (their own
 splits) with Optuna; trials live in the run's SQLite; the chosen options go to a YAML that ``bench``
 reads back (``method_options``), to be evaluated on fresh seeds."""
+
 from __future__ import annotations
 
 import math
@@ -15,6 +16,7 @@ from ..data.split import check_seed
 from .config import BenchConfig, Entry, merged
 from .job import expand, run_job
 from .store import ResultStore
+
 
 def search_space(method_name: str) -> dict:
     """The method's declared ``search_space`` restricted to its options (α only if it reads D_f)."""
@@ -35,9 +37,17 @@ def suggest(trial, space: dict) -> dict:
     return out
 
 
-def tune(cfg: BenchConfig, out: str | Path, trials: int = 20, tuning_seeds: list[int] | None = None,
-         cache_dir: str | None = None, device: str = "auto", data_dir: str | None = None, seed: int = 0,
-         on_trial=None) -> dict:
+def tune(
+    cfg: BenchConfig,
+    out: str | Path,
+    trials: int = 20,
+    tuning_seeds: list[int] | None = None,
+    cache_dir: str | None = None,
+    device: str = "auto",
+    data_dir: str | None = None,
+    seed: int = 0,
+    on_trial=None,
+) -> dict:
     """Returns {method: {"options": best, "avg_gap": best value, "default_avg_gap": value at defaults}}
     and writes ``tuned.yaml`` (``method_options``) into ``out``."""
     try:
@@ -55,8 +65,10 @@ def tune(cfg: BenchConfig, out: str | Path, trials: int = 20, tuning_seeds: list
         check_seed(s, "every tuning seed")
     tunable = [m.key for m in cfg.methods if search_space(m.name)]
     if not tunable:
-        raise UnlearnkitError(f"nothing to tune: no method of {[m.key for m in cfg.methods]} has hyperparameters in "
-                              f"the search space (lr, epochs, forget_weight); list methods such as ft, ga, rl")
+        raise UnlearnkitError(
+            f"nothing to tune: no method of {[m.key for m in cfg.methods]} has hyperparameters in "
+            f"the search space (lr, epochs, forget_weight); list methods such as ft, ga, rl"
+        )
     cache = str(cache_dir or default_cache_dir())
     # the whole grid on the tuning seeds, validated before any study, store or training
     expand(cfg.model_copy(update={"seeds": seeds, "include_original": False}), cache, device, data_dir)
@@ -72,9 +84,14 @@ def tune(cfg: BenchConfig, out: str | Path, trials: int = 20, tuning_seeds: list
         base = merged(cfg.method_options, m)  # name, then label (as tuned.yaml is keyed), then the entry
 
         def score(options: dict) -> float:
-            c = cfg.model_copy(update={"methods": [Entry(name=m.name, options={**base, **options})],
-                                       "seeds": seeds, "include_original": False,
-                                       "metrics": [x for x in cfg.metrics if gap_columns([x])]})
+            c = cfg.model_copy(
+                update={
+                    "methods": [Entry(name=m.name, options={**base, **options})],
+                    "seeds": seeds,
+                    "include_original": False,
+                    "metrics": [x for x in cfg.metrics if gap_columns([x])],
+                }
+            )
             gaps = [run_job(spec)["avg_gap"] for spec in expand(c, cache, device, data_dir).specs]
             value = sum(gaps) / len(gaps)
             return value if math.isfinite(value) else 1e9
@@ -88,8 +105,13 @@ def tune(cfg: BenchConfig, out: str | Path, trials: int = 20, tuning_seeds: list
                 on_trial(m.key, trial.number, value)
             return value
 
-        study = optuna.create_study(study_name=f"{cfg.name}:{m.key}", storage=storage, direction="minimize",
-                                    sampler=optuna.samplers.TPESampler(seed=seed), load_if_exists=True)
+        study = optuna.create_study(
+            study_name=f"{cfg.name}:{m.key}",
+            storage=storage,
+            direction="minimize",
+            sampler=optuna.samplers.TPESampler(seed=seed),
+            load_if_exists=True,
+        )
         if not study.trials:
             defaults = {k: base.get(k, METHODS.get(m.name).Options.model_fields[k].default) for k in space}
             study.enqueue_trial(defaults, user_attrs={"default": True})
@@ -98,10 +120,18 @@ def tune(cfg: BenchConfig, out: str | Path, trials: int = 20, tuning_seeds: list
         default = next(t.value for t in study.trials if t.user_attrs.get("default"))
         best = {**base, **study.best_params}
         better = study.best_value <= default
-        results[m.key] = {"options": best if better else base, "avg_gap": min(study.best_value, default),
-                          "default_avg_gap": default}
-    tuned = {"method_options": {k: v["options"] for k, v in results.items()},
-             "tuning": {"seeds": seeds, "trials": trials,
-                        "avg_gap": {k: {"tuned": v["avg_gap"], "default": v["default_avg_gap"]} for k, v in results.items()}}}
+        results[m.key] = {
+            "options": best if better else base,
+            "avg_gap": min(study.best_value, default),
+            "default_avg_gap": default,
+        }
+    tuned = {
+        "method_options": {k: v["options"] for k, v in results.items()},
+        "tuning": {
+            "seeds": seeds,
+            "trials": trials,
+            "avg_gap": {k: {"tuned": v["avg_gap"], "default": v["default_avg_gap"]} for k, v in results.items()},
+        },
+    }
     (out / "tuned.yaml").write_text(yaml.safe_dump(tuned, sort_keys=False))
     return results

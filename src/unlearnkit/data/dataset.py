@@ -1,4 +1,5 @@
 """The in-memory dataset every part of unlearnkit indexes into (splits are index arrays, never copies)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -18,16 +19,20 @@ def check_labels(y: Tensor, num_classes: int | None, name: str) -> Tensor:
     if y.is_floating_point():
         frac = ~(torch.isfinite(y) & (y == torch.round(y)))
         if frac.any():
-            raise UnlearnkitError(f"dataset {name!r}: labels must be whole class ids, got {y[frac][:5].tolist()}; "
-                                  f"a fractional label would be truncated silently: pass integer labels "
-                                  f"0..C−1 (regression targets are not supported)")
+            raise UnlearnkitError(
+                f"dataset {name!r}: labels must be whole class ids, got {y[frac][:5].tolist()}; "
+                f"a fractional label would be truncated silently: pass integer labels "
+                f"0..C−1 (regression targets are not supported)"
+            )
     elif y.dtype == torch.bool or y.is_complex():
         raise UnlearnkitError(f"dataset {name!r}: labels must be integer class ids, got dtype {y.dtype}")
     y = y.long()
     if len(y) and num_classes is not None and (int(y.min()) < 0 or int(y.max()) >= num_classes):
         bad = y[(y < 0) | (y >= num_classes)]
-        raise UnlearnkitError(f"dataset {name!r}: label(s) {bad.unique()[:5].tolist()} outside 0..{num_classes - 1} "
-                              f"(num_classes={num_classes}); map labels to 0..C−1 or raise num_classes")
+        raise UnlearnkitError(
+            f"dataset {name!r}: label(s) {bad.unique()[:5].tolist()} outside 0..{num_classes - 1} "
+            f"(num_classes={num_classes}); map labels to 0..C−1 or raise num_classes"
+        )
     return y
 
 
@@ -58,24 +63,32 @@ class ArrayDataset(torch.utils.data.Dataset):
         pool/test indices outside the data."""
         if len(self.x) != len(self.y):
             raise UnlearnkitError(f"dataset {self.name!r}: {len(self.x)} inputs but {len(self.y)} labels")
-        if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, (int, np.integer)) \
-                or self.num_classes < 2:
-            raise UnlearnkitError(f"dataset {self.name!r}: num_classes must be a whole number ≥ 2, got "
-                                  f"{self.num_classes!r}")
+        if (
+            isinstance(self.num_classes, bool)
+            or not isinstance(self.num_classes, (int, np.integer))
+            or self.num_classes < 2
+        ):
+            raise UnlearnkitError(
+                f"dataset {self.name!r}: num_classes must be a whole number ≥ 2, got {self.num_classes!r}"
+            )
         self.y = check_labels(self.y, self.num_classes, self.name)
         if self.x.is_floating_point() or self.x.is_complex():
             bad = ~torch.isfinite(self.x.reshape(len(self.x), -1)).all(1)
             if bad.any():
                 rows = bad.nonzero().flatten()
-                raise UnlearnkitError(f"dataset {self.name!r}: {len(rows)} sample(s) have NaN or infinite features "
-                                      f"(first: index {int(rows[0])}); clean or impute them before loading (training "
-                                      f"on them gives NaN losses)")
+                raise UnlearnkitError(
+                    f"dataset {self.name!r}: {len(rows)} sample(s) have NaN or infinite features "
+                    f"(first: index {int(rows[0])}); clean or impute them before loading (training "
+                    f"on them gives NaN losses)"
+                )
         self.pool = as_indices(self.pool, f"dataset {self.name!r} pool").ravel()
         self.test = as_indices(self.test, f"dataset {self.name!r} test").ravel()
         for what, idx in (("pool", self.pool), ("test", self.test)):
             if len(idx) and (idx.min() < 0 or idx.max() >= len(self.y)):
-                raise UnlearnkitError(f"dataset {self.name!r}: {what} indices must be in 0..{len(self.y) - 1}, "
-                                      f"got {int(idx.min())}..{int(idx.max())}")
+                raise UnlearnkitError(
+                    f"dataset {self.name!r}: {what} indices must be in 0..{len(self.y) - 1}, "
+                    f"got {int(idx.min())}..{int(idx.max())}"
+                )
 
     def __len__(self) -> int:
         return len(self.y)

@@ -5,6 +5,7 @@ are 0..N-1 and ``x_test`` rows follow (N..N+M-1); for ``image_folder``, the CSV'
 (0 = the first row after the header). Neither loader runs code from a file (``np.load(allow_pickle=False)``;
 images are decoded by Pillow).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -49,16 +50,20 @@ def load_npz(data_dir=None, download=False, path: str | None = None, num_classes
         raise UnlearnkitError(f"{p.name}: cannot read without unpickling ({e}); store plain numeric arrays") from None
     missing = [k for k in ("x_train", "y_train") if k not in arrays]
     if missing:
-        raise UnlearnkitError(f"{p.name} lacks {missing}; it holds {sorted(arrays)}. Save it with "
-                              f"np.savez(path, x_train=…, y_train=…, x_test=…, y_test=…)")
+        raise UnlearnkitError(
+            f"{p.name} lacks {missing}; it holds {sorted(arrays)}. Save it with "
+            f"np.savez(path, x_train=…, y_train=…, x_test=…, y_test=…)"
+        )
     if ("x_test" in arrays) != ("y_test" in arrays):
         raise UnlearnkitError(f"{p.name}: give both x_test and y_test, or neither")
     xtr, ytr = arrays["x_train"], _labels(arrays["y_train"], f"{p.name} y_train")
     xte = arrays.get("x_test", np.empty((0, *xtr.shape[1:]), dtype=xtr.dtype))
     yte = _labels(arrays.get("y_test", np.empty(0, np.int64)), f"{p.name} y_test")
     if len(xtr) != len(ytr) or len(xte) != len(yte):
-        raise UnlearnkitError(f"{p.name}: {len(xtr)} x_train rows but {len(ytr)} y_train labels, "
-                              f"{len(xte)} x_test rows but {len(yte)} y_test labels")
+        raise UnlearnkitError(
+            f"{p.name}: {len(xtr)} x_train rows but {len(ytr)} y_train labels, "
+            f"{len(xte)} x_test rows but {len(yte)} y_test labels"
+        )
     if xtr.shape[1:] != xte.shape[1:]:
         raise UnlearnkitError(f"{p.name}: x_train samples are {list(xtr.shape[1:])} but x_test {list(xte.shape[1:])}")
     if xtr.dtype != xte.dtype and len(xte):
@@ -76,8 +81,14 @@ def load_npz(data_dir=None, download=False, path: str | None = None, num_classes
 
 
 @DATASETS.register("image_folder")
-def load_image_folder(data_dir=None, download=False, path: str | None = None, labels: str = "labels.csv",
-                      mode: str = "auto", size: list[int] | None = None) -> ArrayDataset:
+def load_image_folder(
+    data_dir=None,
+    download=False,
+    path: str | None = None,
+    labels: str = "labels.csv",
+    mode: str = "auto",
+    size: list[int] | None = None,
+) -> ArrayDataset:
     """A folder of images and a CSV (``labels``, default ``<path>/labels.csv``) with columns ``file`` and
     ``label`` and optionally ``split`` (``train``/``test``; default train). Images are decoded with Pillow to
     ``mode`` L or RGB (``auto``: L when every image is grayscale), resized to ``size`` = [H, W] if given (else
@@ -128,8 +139,10 @@ def load_image_folder(data_dir=None, download=False, path: str | None = None, la
     if len(shapes) > 1:
         first = arrays[0].shape
         odd = next(f for f, a in zip(df["file"], arrays) if a.shape != first)
-        raise UnlearnkitError(f"images differ in size ({df['file'].iloc[0]!r} is {list(first[:2])}, {odd!r} is "
-                              f"{list(next(a.shape for a in arrays if a.shape != first)[:2])}); pass size=[H,W]")
+        raise UnlearnkitError(
+            f"images differ in size ({df['file'].iloc[0]!r} is {list(first[:2])}, {odd!r} is "
+            f"{list(next(a.shape for a in arrays if a.shape != first)[:2])}); pass size=[H,W]"
+        )
     x = np.stack(arrays)
     x = x[:, None] if x.ndim == 3 else x.transpose(0, 3, 1, 2)
     raw = df["label"]
@@ -148,5 +161,12 @@ def load_image_folder(data_dir=None, download=False, path: str | None = None, la
     pool, test = rows[split.to_numpy() == "train"], rows[split.to_numpy() == "test"]
     if len(pool) == 0:
         raise UnlearnkitError(f"{csv.name}: no training rows (split=train)")
-    return ArrayDataset(root.name, torch.from_numpy(np.ascontiguousarray(x)), torch.tensor(y, dtype=torch.int64), c,
-                        pool=pool, test=test, class_names=names)
+    return ArrayDataset(
+        root.name,
+        torch.from_numpy(np.ascontiguousarray(x)),
+        torch.tensor(y, dtype=torch.int64),
+        c,
+        pool=pool,
+        test=test,
+        class_names=names,
+    )

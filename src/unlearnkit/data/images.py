@@ -1,4 +1,5 @@
 """Image datasets: digits (embedded default), Fashion-MNIST (idx .gz), CIFAR-10/100 (python pickles)."""
+
 from __future__ import annotations
 
 import codecs
@@ -31,17 +32,33 @@ def load_digits(data_dir=None, download=False, test_fraction: float = 0.2) -> Ar
     return ArrayDataset("digits", x, y, 10, pool=np.sort(pool), test=np.sort(test))
 
 
-FASHION_FILES = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-                 "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+FASHION_FILES = [
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+]
 # The https copy of the official files (zalandoresearch/fashion-mnist, data/fashion/; the S3 website mirror
 # is http only). MD5s as published in that repository's README and in torchvision's FashionMNIST.resources.
 FASHION_URL = "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/"
-FASHION_MD5 = {"train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
-               "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
-               "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
-               "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310"}
-FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+FASHION_MD5 = {
+    "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+    "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+    "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+    "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+}
+FASHION_CLASSES = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
 
 
 def read_idx(path) -> np.ndarray:
@@ -50,7 +67,7 @@ def read_idx(path) -> np.ndarray:
     with opener(path, "rb") as f:
         data = f.read()
     ndim = data[3]
-    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
@@ -67,19 +84,41 @@ def load_fashion_mnist(data_dir=None, download=False) -> ArrayDataset:
     x = torch.from_numpy(np.concatenate([xtr, xte])).unsqueeze(1).contiguous()
     y = torch.from_numpy(np.concatenate([ytr, yte]).astype(np.int64))
     n = len(ytr)
-    return ArrayDataset("fashion_mnist", x, y, 10, pool=np.arange(n), test=np.arange(n, len(y)),
-                        mean=0.2860, std=0.3530, class_names=FASHION_CLASSES)
+    return ArrayDataset(
+        "fashion_mnist",
+        x,
+        y,
+        10,
+        pool=np.arange(n),
+        test=np.arange(n, len(y)),
+        mean=0.2860,
+        std=0.3530,
+        class_names=FASHION_CLASSES,
+    )
 
 
 # Archive MD5s as published on https://www.cs.toronto.edu/~kriz/cifar.html (= torchvision's CIFAR10/100 tgz_md5).
 CIFAR = {
-    "cifar10": dict(folder="cifar-10-batches-py", url="https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
-                    md5="c58f30108f718f92721af3b95e74349a",
-                    train=[f"data_batch_{i}" for i in range(1, 6)], test=["test_batch"], key=b"labels",
-                    classes=10, meta=("batches.meta", b"label_names")),
-    "cifar100": dict(folder="cifar-100-python", url="https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
-                     md5="eb9058c3a382ffc7106e4002c42a8d85",
-                     train=["train"], test=["test"], key=b"fine_labels", classes=100, meta=("meta", b"fine_label_names")),
+    "cifar10": dict(
+        folder="cifar-10-batches-py",
+        url="https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+        md5="c58f30108f718f92721af3b95e74349a",
+        train=[f"data_batch_{i}" for i in range(1, 6)],
+        test=["test_batch"],
+        key=b"labels",
+        classes=10,
+        meta=("batches.meta", b"label_names"),
+    ),
+    "cifar100": dict(
+        folder="cifar-100-python",
+        url="https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
+        md5="eb9058c3a382ffc7106e4002c42a8d85",
+        train=["train"],
+        test=["test"],
+        key=b"fine_labels",
+        classes=100,
+        meta=("meta", b"fine_label_names"),
+    ),
 }
 CIFAR_MEAN = torch.tensor([0.4914, 0.4822, 0.4465]).view(1, 3, 1, 1)
 CIFAR_STD = torch.tensor([0.2470, 0.2435, 0.2616]).view(1, 3, 1, 1)
@@ -126,8 +165,11 @@ class CifarUnpickler(pickle.Unpickler):
     ALLOWED: dict[tuple[str, str], object] = {
         **_numpy_globals(),
         ("_codecs", "encode"): _latin1_encode,
-        **{(mod, name): obj for mod in ("builtins", "__builtin__")
-           for name, obj in (("set", set), ("frozenset", frozenset), ("bytearray", bytearray))},
+        **{
+            (mod, name): obj
+            for mod in ("builtins", "__builtin__")
+            for name, obj in (("set", set), ("frozenset", frozenset), ("bytearray", bytearray))
+        },
     }
 
     def find_class(self, module: str, name: str):
@@ -143,12 +185,16 @@ def _unpickle(path: Path) -> dict:
         with open(path, "rb") as f:
             obj = CifarUnpickler(f, encoding="bytes").load()
     except Exception as e:  # any parse failure of an untrusted file (nothing ran: find_class is restricted)
-        raise UnlearnkitError(f"{path} is not a CIFAR python batch ({type(e).__name__}: {e}); it was not loaded. "
-                              f"Replace it with the file from the official archive (or pass --download into an "
-                              f"empty --data-dir)") from None
+        raise UnlearnkitError(
+            f"{path} is not a CIFAR python batch ({type(e).__name__}: {e}); it was not loaded. "
+            f"Replace it with the file from the official archive (or pass --download into an "
+            f"empty --data-dir)"
+        ) from None
     if not isinstance(obj, dict):
-        raise UnlearnkitError(f"{path} is not a CIFAR python batch (a pickled {type(obj).__name__}, not a dict); "
-                              f"replace it with the file from the official archive")
+        raise UnlearnkitError(
+            f"{path} is not a CIFAR python batch (a pickled {type(obj).__name__}, not a dict); "
+            f"replace it with the file from the official archive"
+        )
     return {k.encode() if isinstance(k, str) else k: v for k, v in obj.items()}
 
 
@@ -157,15 +203,18 @@ def _cifar_batch(path: Path, label_key: bytes, classes: int) -> dict:
     batch = _unpickle(path)
 
     def bad(why):
-        return UnlearnkitError(f"{path} is not a CIFAR python batch ({why}); replace it with the file from the "
-                               f"official archive")
+        return UnlearnkitError(
+            f"{path} is not a CIFAR python batch ({why}); replace it with the file from the official archive"
+        )
 
     if b"data" not in batch or label_key not in batch:
         raise bad(f"keys {sorted(batch, key=repr)}; expected b'data' and {label_key!r}")
     data, labels = batch[b"data"], batch[label_key]
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
-        raise bad(f"data is {type(data).__name__} {getattr(data, 'dtype', '')} {getattr(data, 'shape', '')}, "
-                  f"expected a uint8 array of shape (n, 3072)")
+        raise bad(
+            f"data is {type(data).__name__} {getattr(data, 'dtype', '')} {getattr(data, 'shape', '')}, "
+            f"expected a uint8 array of shape (n, 3072)"
+        )
     try:
         labels = np.asarray(labels, dtype=np.int64)
     except (TypeError, ValueError, OverflowError) as e:
@@ -178,8 +227,9 @@ def _cifar_batch(path: Path, label_key: bytes, classes: int) -> dict:
 def _cifar_names(path: Path, key: bytes) -> list[str]:
     names = _unpickle(path).get(key)
     if not isinstance(names, list) or not all(isinstance(s, (bytes, str)) for s in names):
-        raise UnlearnkitError(f"{path} has no list of class names under {key!r}; replace it with the file from "
-                              f"the official archive")
+        raise UnlearnkitError(
+            f"{path} has no list of class names under {key!r}; replace it with the file from the official archive"
+        )
     return [s.decode() if isinstance(s, bytes) else s for s in names]
 
 
@@ -194,8 +244,7 @@ def _load_cifar(kind: str, data_dir, download: bool) -> ArrayDataset:
 
     def read(names):
         batches = [_cifar_batch(d / n, spec["key"], spec["classes"]) for n in names]
-        return (np.concatenate([b[b"data"] for b in batches]),
-                np.concatenate([b[spec["key"]] for b in batches]))
+        return (np.concatenate([b[b"data"] for b in batches]), np.concatenate([b[spec["key"]] for b in batches]))
 
     xtr, ytr = read(spec["train"])
     xte, yte = read(spec["test"])
@@ -204,8 +253,17 @@ def _load_cifar(kind: str, data_dir, download: bool) -> ArrayDataset:
     x = torch.from_numpy(np.concatenate([xtr, xte]))
     y = torch.from_numpy(np.concatenate([ytr, yte]))
     n = len(ytr)
-    return ArrayDataset(kind, x, y, spec["classes"], pool=np.arange(n), test=np.arange(n, len(y)),
-                        mean=CIFAR_MEAN, std=CIFAR_STD, class_names=names)
+    return ArrayDataset(
+        kind,
+        x,
+        y,
+        spec["classes"],
+        pool=np.arange(n),
+        test=np.arange(n, len(y)),
+        mean=CIFAR_MEAN,
+        std=CIFAR_STD,
+        class_names=names,
+    )
 
 
 @DATASETS.register("cifar10")

@@ -1,4 +1,5 @@
 """Where local data lives: ``--data-dir``, else ``$UNLEARNKIT_DATA``, else a user cache directory."""
+
 from __future__ import annotations
 
 import hashlib
@@ -53,7 +54,8 @@ def verify_md5(path: Path, md5: str, name: str, url: str) -> None:
         raise UnlearnkitError(
             f"downloaded {name} has MD5 {got}, but the published checksum is {md5}: the download is corrupt or "
             f"was tampered with, so it was deleted and not used. Re-run with --download, or fetch {url} by hand "
-            f"into the data folder and check its MD5 (md5sum {name})")
+            f"into the data folder and check its MD5 (md5sum {name})"
+        )
 
 
 def download(url: str, dest: Path, md5: str | None = None) -> Path:

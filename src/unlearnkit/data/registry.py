@@ -1,4 +1,5 @@
 """Datasets by name. A loader is ``f(data_dir=None, download=False, **options) -> ArrayDataset``."""
+
 from __future__ import annotations
 
 import inspect
@@ -12,7 +13,9 @@ from .dataset import ArrayDataset
 DATASETS: Registry = Registry("dataset")
 
 
-def load_dataset(name: str, data_dir=None, download: bool = False, subset: int | None = None, **options) -> ArrayDataset:
+def load_dataset(
+    name: str, data_dir=None, download: bool = False, subset: int | None = None, **options
+) -> ArrayDataset:
     """Load a registered dataset; ``subset`` keeps a stratified, fixed-seed sample of the training pool."""
     loader = DATASETS.get(name)
     accepted = inspect.signature(loader).parameters

@@ -3,6 +3,7 @@
 A scenario is ``f(labels, train, rng, **options) -> (forget_indices, info)``; ``info`` always
 holds ``forget_counts`` (per class) so every run reports the histogram it produced.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -70,13 +71,21 @@ def subclass_forget(labels, train, rng, num_classes, classes: list[int] | int = 
     members = train[labels[train] == cls[0]]
     n = int(round(fraction * len(members)))
     if n == 0 or n == len(members):
-        raise UnlearnkitError(f"fraction={fraction} of class {cls[0]} ({len(members)} samples) gives {n}; "
-                              f"choose a fraction that leaves some of the class in and out")
+        raise UnlearnkitError(
+            f"fraction={fraction} of class {cls[0]} ({len(members)} samples) gives {n}; "
+            f"choose a fraction that leaves some of the class in and out"
+        )
     return rng.choice(members, size=n, replace=False), {"forget_classes": cls}
 
 
-def long_tail_counts(class_sizes: np.ndarray, order: np.ndarray, fraction: float,
-                     profile: str = "exp", ratio: float = 10.0, gamma: float = 1.0) -> np.ndarray:
+def long_tail_counts(
+    class_sizes: np.ndarray,
+    order: np.ndarray,
+    fraction: float,
+    profile: str = "exp",
+    ratio: float = 10.0,
+    gamma: float = 1.0,
+) -> np.ndarray:
     """Per-class forget counts (indexed by class) for a long-tailed D_f of ``fraction``·N samples.
 
     ``order`` ranks classes head → tail. ``exp``: counts fall as ratio^(-(k-1)/(C-1)) (n_max/n_min =
@@ -118,8 +127,16 @@ def long_tail_counts(class_sizes: np.ndarray, order: np.ndarray, fraction: float
 
 
 @SCENARIOS.register("long_tail")
-def long_tail_forget(labels, train, rng, num_classes, fraction: float = 0.1, profile: str = "exp",
-                     ratio: float = 10.0, gamma: float = 1.0):
+def long_tail_forget(
+    labels,
+    train,
+    rng,
+    num_classes,
+    fraction: float = 0.1,
+    profile: str = "exp",
+    ratio: float = 10.0,
+    gamma: float = 1.0,
+):
     """A forget set with a long-tailed class histogram (class order head → tail is seeded)."""
     present = np.unique(labels[train])
     order = rng.permutation(present)
@@ -152,8 +169,11 @@ def index_forget(labels, train, rng, num_classes, indices: list[int] | None = No
         if not path.exists():
             raise UnlearnkitError(f"forget-index file {str(path)!r} not found")
         try:
-            indices = np.load(path, allow_pickle=False) if path.suffix == ".npy" else \
-                np.loadtxt(path, dtype=np.int64, ndmin=1)
+            indices = (
+                np.load(path, allow_pickle=False)
+                if path.suffix == ".npy"
+                else np.loadtxt(path, dtype=np.int64, ndmin=1)
+            )
         except ValueError as e:
             raise UnlearnkitError(f"{path} must hold one integer index per line ({e})") from None
         forget = np.unique(as_indices(indices, f"the indices in {path.name}"))
@@ -161,8 +181,10 @@ def index_forget(labels, train, rng, num_classes, indices: list[int] | None = No
         forget = np.unique(as_indices(indices, "indices"))
     outside = np.setdiff1d(forget, train)
     if len(outside):
-        raise UnlearnkitError(f"forget indices {outside[:10].tolist()} are not in the training pool (they are "
-                              f"test indices or out of range 0..{len(labels) - 1}); pass training-set indices")
+        raise UnlearnkitError(
+            f"forget indices {outside[:10].tolist()} are not in the training pool (they are "
+            f"test indices or out of range 0..{len(labels) - 1}); pass training-set indices"
+        )
     return forget, {"n_requested": int(len(forget))}
 
 
@@ -180,8 +202,10 @@ def _check_options(fn, scenario: str, options: dict) -> None:
         if k not in takes:
             close = difflib.get_close_matches(str(k), takes, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise UnlearnkitError(f"scenario {scenario!r}: bad options {options}: it takes no option {k!r}; it "
-                                  f"takes: {', '.join(takes) or 'none'}.{hint}")
+            raise UnlearnkitError(
+                f"scenario {scenario!r}: bad options {options}: it takes no option {k!r}; it "
+                f"takes: {', '.join(takes) or 'none'}.{hint}"
+            )
 
 
 def make_split(dataset, scenario: str = "random", seed: int = 0, unseen_fraction: float = 0.1, **options) -> Split:

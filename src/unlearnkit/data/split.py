@@ -1,4 +1,5 @@
 """Splits: frozen integer index arrays into one dataset (docs/architecture.md "Contracts")."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -31,8 +32,10 @@ def as_indices(values, what: str) -> np.ndarray:
         example = bad[:5]
     else:  # strings, booleans, …
         example = arr.ravel()[:5].tolist()
-    raise UnlearnkitError(f"{what} must be whole numbers (integer ids), got {example}: a fractional id would be "
-                          f"truncated silently; pass integers")
+    raise UnlearnkitError(
+        f"{what} must be whole numbers (integer ids), got {example}: a fractional id would be "
+        f"truncated silently; pass integers"
+    )
 
 
 def check_seed(seed, what: str = "seed") -> int:
@@ -72,8 +75,10 @@ class Split:
     retain: np.ndarray = field(init=False, default=None, compare=False)  # type: ignore[arg-type]
 
     def to_dict(self) -> dict:
-        return {k: getattr(self, k).tolist() for k in ("train", "test", "unseen", "forget")} | \
-            {"info": self.info, "purpose": self.purpose}
+        return {k: getattr(self, k).tolist() for k in ("train", "test", "unseen", "forget")} | {
+            "info": self.info,
+            "purpose": self.purpose,
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> "Split":
@@ -89,25 +94,33 @@ def check_split(dataset, split: Split) -> None:
     for name in ("train", "test", "unseen", "forget"):
         idx = getattr(split, name)
         if len(idx) and (idx[0] < 0 or idx[-1] >= n):
-            raise UnlearnkitError(f"split.{name} holds index {int(idx[-1] if idx[-1] >= n else idx[0])} but dataset "
-                                  f"{dataset.name!r} has {n} samples (0..{n - 1}); the split was made for another "
-                                  f"dataset: make it with make_split(this_dataset, …)")
+            raise UnlearnkitError(
+                f"split.{name} holds index {int(idx[-1] if idx[-1] >= n else idx[0])} but dataset "
+                f"{dataset.name!r} has {n} samples (0..{n - 1}); the split was made for another "
+                f"dataset: make it with make_split(this_dataset, …)"
+            )
     pool = np.union1d(dataset.pool, np.asarray(dataset.extra.get("unseen", []), dtype=np.int64))
     held_out = np.union1d(pool, dataset.test)  # held-out data may be test samples (a user's own checkpoint)
     for name, allowed in (("train", pool), ("unseen", held_out)):
         outside = np.setdiff1d(getattr(split, name), allowed)
         if len(outside):
-            raise UnlearnkitError(f"split.{name} holds {len(outside)} indices outside dataset {dataset.name!r}'s "
-                                  f"training pool (e.g. {outside[:5].tolist()}); the split was made for another "
-                                  f"dataset or subset: make it with make_split(this_dataset, …)")
+            raise UnlearnkitError(
+                f"split.{name} holds {len(outside)} indices outside dataset {dataset.name!r}'s "
+                f"training pool (e.g. {outside[:5].tolist()}); the split was made for another "
+                f"dataset or subset: make it with make_split(this_dataset, …)"
+            )
     seen = np.intersect1d(split.train, split.unseen)
     if len(seen):
-        raise UnlearnkitError(f"split.unseen and split.train share {len(seen)} indices (e.g. {seen[:5].tolist()}); "
-                              f"held-out samples must not be trained on: pass indices the model never saw")
+        raise UnlearnkitError(
+            f"split.unseen and split.train share {len(seen)} indices (e.g. {seen[:5].tolist()}); "
+            f"held-out samples must not be trained on: pass indices the model never saw"
+        )
     leak = np.intersect1d(split.train, split.test)
     if len(leak):
-        raise UnlearnkitError(f"split.test and split.train share {len(leak)} indices (e.g. {leak[:5].tolist()}); "
-                              f"a test sample must not be trained on: make the split with make_split(dataset, …)")
+        raise UnlearnkitError(
+            f"split.test and split.train share {len(leak)} indices (e.g. {leak[:5].tolist()}); "
+            f"a test sample must not be trained on: make the split with make_split(dataset, …)"
+        )
 
 
 def check_model(model, dataset) -> None:
@@ -127,16 +140,20 @@ def check_model(model, dataset) -> None:
             x = dataset.inputs(np.asarray(dataset.pool[:1]))
             out = model(x.to(device))
     except (RuntimeError, TypeError, ValueError) as e:
-        raise UnlearnkitError(f"the model cannot take the inputs of dataset {dataset.name!r} (shape "
-                              f"{tuple(dataset.input_shape)}: {str(e).splitlines()[0]}); build it for that input "
-                              f"shape, e.g. build_model(name, dataset.input_shape, dataset.num_classes)") from None
+        raise UnlearnkitError(
+            f"the model cannot take the inputs of dataset {dataset.name!r} (shape "
+            f"{tuple(dataset.input_shape)}: {str(e).splitlines()[0]}); build it for that input "
+            f"shape, e.g. build_model(name, dataset.input_shape, dataset.num_classes)"
+        ) from None
     finally:
         model.train(was_training)
     if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[1] != dataset.num_classes:
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise UnlearnkitError(f"the model outputs {shape} for one sample but dataset {dataset.name!r} has "
-                              f"{dataset.num_classes} classes; give it a final layer with {dataset.num_classes} "
-                              f"outputs (logits of shape [batch, {dataset.num_classes}])")
+        raise UnlearnkitError(
+            f"the model outputs {shape} for one sample but dataset {dataset.name!r} has "
+            f"{dataset.num_classes} classes; give it a final layer with {dataset.num_classes} "
+            f"outputs (logits of shape [batch, {dataset.num_classes}])"
+        )
 
 
 def whole_classes(split: Split, labels: np.ndarray) -> list[int] | None:
@@ -150,8 +167,9 @@ def whole_classes(split: Split, labels: np.ndarray) -> list[int] | None:
     return None
 
 
-def base_split(labels: np.ndarray, pool: np.ndarray, test: np.ndarray, seed: int,
-               unseen_fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def base_split(
+    labels: np.ndarray, pool: np.ndarray, test: np.ndarray, seed: int, unseen_fraction: float = 0.1
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Carve a stratified, seeded ``unseen`` split from the training pool: (train, test, unseen)."""
     if not 0 <= unseen_fraction < 1:
         raise UnlearnkitError(f"unseen_fraction must be in [0, 1), got {unseen_fraction}")

@@ -1,4 +1,5 @@
 """Tabular data from a CSV: standardised numerics, one-hot categoricals, optional sensitive group."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,9 +13,16 @@ from .dataset import ArrayDataset
 from .registry import DATASETS
 
 
-def encode_table(df: pd.DataFrame, label: str, group: str | None = None,
-                 drop: list[str] | tuple = (), name: str = "tabular", test_fraction: float = 0.2,
-                 test_rows: np.ndarray | None = None, seed: int = 0) -> ArrayDataset:
+def encode_table(
+    df: pd.DataFrame,
+    label: str,
+    group: str | None = None,
+    drop: list[str] | tuple = (),
+    name: str = "tabular",
+    test_fraction: float = 0.2,
+    test_rows: np.ndarray | None = None,
+    seed: int = 0,
+) -> ArrayDataset:
     """Turn a clean DataFrame into an ArrayDataset.
 
     Numeric columns are standardised with the training pool's mean/std, other columns one-hot
@@ -55,13 +63,23 @@ def encode_table(df: pd.DataFrame, label: str, group: str | None = None,
         mu = x[pool][:, cols].mean(0)
         sd = x[pool][:, cols].std(0)
         x[:, cols] = (x[:, cols] - mu) / np.where(sd > 0, sd, 1.0)
-    ds = ArrayDataset(name, torch.tensor(x, dtype=torch.float32), torch.tensor(y), len(classes),
-                      pool=np.sort(pool), test=np.sort(test), group=g, class_names=[str(c) for c in classes])
+    ds = ArrayDataset(
+        name,
+        torch.tensor(x, dtype=torch.float32),
+        torch.tensor(y),
+        len(classes),
+        pool=np.sort(pool),
+        test=np.sort(test),
+        group=g,
+        class_names=[str(c) for c in classes],
+    )
     ds.extra["feature_names"] = list(feats.columns)
     return ds
 
 
-def check_table(df: pd.DataFrame, source: str, categorical: list[str] | tuple = (), dropna: bool = False) -> pd.DataFrame:
+def check_table(
+    df: pd.DataFrame, source: str, categorical: list[str] | tuple = (), dropna: bool = False
+) -> pd.DataFrame:
     """Refuse what pandas would otherwise misread silently: missing cells (rows dropped), a text cell
     in an otherwise numeric column (the whole column one-hot encoded as categories) and infinite
     numbers. Line numbers count the header as line 1."""
@@ -76,8 +94,10 @@ def check_table(df: pd.DataFrame, source: str, categorical: list[str] | tuple = 
             cols = missing.any()[lambda c: c].index.tolist()
             rows = missing.any(axis=1)
             first = int(np.flatnonzero(rows.to_numpy())[0]) + 2
-            raise UnlearnkitError(f"{source} has missing values in column(s) {cols} ({int(rows.sum())} row(s), first "
-                                  f"at line {first}); fill them, or pass dropna=true to drop those rows")
+            raise UnlearnkitError(
+                f"{source} has missing values in column(s) {cols} ({int(rows.sum())} row(s), first "
+                f"at line {first}); fill them, or pass dropna=true to drop those rows"
+            )
     for col in df.columns:
         if col in categorical or pd.api.types.is_numeric_dtype(df[col]) or pd.api.types.is_bool_dtype(df[col]):
             continue
@@ -85,24 +105,36 @@ def check_table(df: pd.DataFrame, source: str, categorical: list[str] | tuple = 
         text = as_num.isna().to_numpy()
         if 0 < text.sum() <= len(df) // 2:  # mostly numbers: a typo, not a category
             i = int(np.flatnonzero(text)[0])
-            raise UnlearnkitError(f"column {col!r} of {source} is numeric except for {df[col].iloc[i]!r} (line "
-                                  f"{i + 2}{f' and {int(text.sum()) - 1} more' if text.sum() > 1 else ''}); fix the "
-                                  f"cell, or pass categorical=[{col}] to one-hot encode the column as categories")
+            raise UnlearnkitError(
+                f"column {col!r} of {source} is numeric except for {df[col].iloc[i]!r} (line "
+                f"{i + 2}{f' and {int(text.sum()) - 1} more' if text.sum() > 1 else ''}); fix the "
+                f"cell, or pass categorical=[{col}] to one-hot encode the column as categories"
+            )
     for col in df.select_dtypes(include="number").columns:
         inf = ~np.isfinite(df[col].to_numpy(np.float64))
         if inf.any():
             i = int(np.flatnonzero(inf)[0])
-            raise UnlearnkitError(f"column {col!r} of {source} holds an infinite value ({df[col].iloc[i]}) at line "
-                                  f"{i + 2}; replace it with a finite number")
+            raise UnlearnkitError(
+                f"column {col!r} of {source} holds an infinite value ({df[col].iloc[i]}) at line "
+                f"{i + 2}; replace it with a finite number"
+            )
     for col in categorical:
         df[col] = df[col].astype(str)
     return df
 
 
 @DATASETS.register("tabular_csv")
-def load_tabular_csv(data_dir=None, download=False, path: str | None = None, label: str | None = None,
-                     group: str | None = None, drop: list[str] | None = None, test_fraction: float = 0.2,
-                     categorical: list[str] | None = None, dropna: bool = False) -> ArrayDataset:
+def load_tabular_csv(
+    data_dir=None,
+    download=False,
+    path: str | None = None,
+    label: str | None = None,
+    group: str | None = None,
+    drop: list[str] | None = None,
+    test_fraction: float = 0.2,
+    categorical: list[str] | None = None,
+    dropna: bool = False,
+) -> ArrayDataset:
     """A CSV file: ``path`` (relative paths are looked up under the data dir too), ``label`` column,
     optional ``group`` (sensitive attribute) and columns to ``drop``. Missing cells are an error unless
     ``dropna=True`` (then those rows are dropped); a column that is numeric but for a few text cells is
@@ -119,7 +151,8 @@ def load_tabular_csv(data_dir=None, download=False, path: str | None = None, lab
     try:
         df = pd.read_csv(p, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-        raise UnlearnkitError(f"{p} is not a readable CSV ({str(e).strip()}); give a comma-separated file with a "
-                              f"header row") from None
+        raise UnlearnkitError(
+            f"{p} is not a readable CSV ({str(e).strip()}); give a comma-separated file with a header row"
+        ) from None
     df = check_table(df, p.name, list(categorical or []), dropna)
     return encode_table(df, label, group, drop or [], name=p.stem, test_fraction=test_fraction)

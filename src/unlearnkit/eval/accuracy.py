@@ -1,4 +1,5 @@
 """FA, RA, TA (accuracy on D_f, D_r, D_t, in percent) and per-class FA."""
+
 from __future__ import annotations
 
 import json
@@ -29,19 +30,41 @@ class Accuracy(Metric):
 
     name = "accuracy"
     columns = (
-        Column("FA", "match_retrain", "Forget accuracy: accuracy (%) on the forget set D_f. Judged by closeness to "
-               "retrain, not by how low it goes.", "%", in_gap=True, per_epoch=True),
-        Column("RA", "match_retrain", "Retain accuracy: accuracy (%) on the retain set D_r = D \\ D_f.", "%",
-               in_gap=True, per_epoch=True),
-        Column("TA", "match_retrain", "Test accuracy: accuracy (%) on the held-out test set D_t.", "%", in_gap=True,
-               per_epoch=True),
-        Column("FA_per_class", "info", "FA per class (JSON list by class index; null where D_f has none)", "%",
-               kind="json"),
+        Column(
+            "FA",
+            "match_retrain",
+            "Forget accuracy: accuracy (%) on the forget set D_f. Judged by closeness to "
+            "retrain, not by how low it goes.",
+            "%",
+            in_gap=True,
+            per_epoch=True,
+        ),
+        Column(
+            "RA",
+            "match_retrain",
+            "Retain accuracy: accuracy (%) on the retain set D_r = D \\ D_f.",
+            "%",
+            in_gap=True,
+            per_epoch=True,
+        ),
+        Column(
+            "TA",
+            "match_retrain",
+            "Test accuracy: accuracy (%) on the held-out test set D_t.",
+            "%",
+            in_gap=True,
+            per_epoch=True,
+        ),
+        Column(
+            "FA_per_class", "info", "FA per class (JSON list by class index; null where D_f has none)", "%", kind="json"
+        ),
     )
 
     def compute(self, model, ev: Evaluation) -> dict:
-        out = {col: accuracy(ev.logits(model, part), ev.labels(part))
-               for col, part in (("FA", "forget"), ("RA", "retain"), ("TA", "test"))}
+        out = {
+            col: accuracy(ev.logits(model, part), ev.labels(part))
+            for col, part in (("FA", "forget"), ("RA", "retain"), ("TA", "test"))
+        }
         pc = per_class_accuracy(ev.logits(model, "forget"), ev.labels("forget"), ev.dataset.num_classes)
         out["FA_per_class"] = json.dumps(pc)
         return out

@@ -7,6 +7,7 @@ An :class:`Evaluation` carries what metrics read (dataset, split, θ_o, θ_r, th
 typed :class:`~unlearnkit.sources.ModelSource` for extra models (K retrained models, shadows, the
 run's unlearning function); logits are cached per (model, part) so metrics share forward passes.
 """
+
 from __future__ import annotations
 
 import re
@@ -125,7 +126,10 @@ class Evaluation:
         key = (id(model), part)
         hit = self._cache.get(key)
         if hit is None or hit[0] is not model:
-            hit = self._cache[key] = (model, predict_logits(model, self.dataset, self.indices(part), device=self.device))
+            hit = self._cache[key] = (
+                model,
+                predict_logits(model, self.dataset, self.indices(part), device=self.device),
+            )
         return hit[1]
 
     def memo(self, key: tuple, compute: Callable[[], Any]) -> Any:
@@ -138,8 +142,11 @@ class Evaluation:
         return torch.as_tensor(self.dataset.labels[self.indices(part)])
 
     def available(self) -> set[Need]:
-        have = {Need.ORIGINAL: self.original is not None, Need.RETRAINED: self.retrained is not None,
-                Need.WEIGHTING: self.weighting is not None}
+        have = {
+            Need.ORIGINAL: self.original is not None,
+            Need.RETRAINED: self.retrained is not None,
+            Need.WEIGHTING: self.weighting is not None,
+        }
         for need in (Need.RETRAINED_K, Need.SHADOWS, Need.UNLEARN):
             have[need] = self.models is not None and self.models.provides(need)
         have[Need.CLASS_FORGETTING] = bool(forgotten_classes(self.dataset.labels, self.split))
@@ -149,8 +156,10 @@ class Evaluation:
     def source(self, metric: str) -> ModelSource:
         """The model source, or a clear error saying how to give one."""
         if self.models is None:
-            raise UnlearnkitError(f"metric {metric!r} needs extra models; run it through `unlearnkit bench`, or "
-                                  f"build Evaluation(..., models=SequentialSource(...)) (unlearnkit.sources)")
+            raise UnlearnkitError(
+                f"metric {metric!r} needs extra models; run it through `unlearnkit bench`, or "
+                f"build Evaluation(..., models=SequentialSource(...)) (unlearnkit.sources)"
+            )
         return self.models
 
 
@@ -176,9 +185,11 @@ class Metric:
         """Raise a clear error when ``ev`` lacks something this metric needs (before computing)."""
         missing = sorted(n.value for n in self.needs - ev.available())
         if missing:
-            raise UnlearnkitError(f"metric {self.name!r} needs {', '.join(missing)}; run it through `unlearnkit "
-                                  f"bench`, or pass them to Evaluation (original=, retrained=, weighting=, "
-                                  f"models=SequentialSource(...))")
+            raise UnlearnkitError(
+                f"metric {self.name!r} needs {', '.join(missing)}; run it through `unlearnkit "
+                f"bench`, or pass them to Evaluation (original=, retrained=, weighting=, "
+                f"models=SequentialSource(...))"
+            )
 
     def evaluate(self, model: nn.Module, ev: Evaluation) -> dict:
         """``check`` then ``compute``; the result must hold exactly the declared columns."""

@@ -43,6 +43,7 @@ Where we depart from the file (none changes a score on inputs we tried):
 a cross-validated 1-D logistic attack, δ = 0.01, fixed buckets 0…6 worth 2/2^bucket) for comparison
 only; it is not the challenge score.
 """
+
 from __future__ import annotations
 
 from typing import Literal
@@ -104,8 +105,9 @@ def example_epsilon(pos: np.ndarray, neg: np.ndarray, delta: float = DELTA) -> f
     # single threshold: "positive iff c ≥ t" on linspace(min, max) of every value
     lo, hi = min(pos[0], neg[0]), max(pos[-1], neg[-1])
     t = np.linspace(lo, hi, int(np.ceil((hi - lo) * THRESHOLDS_PER_UNIT)))
-    single = _rule_epsilon(1.0 - np.searchsorted(pos, t, "left") / len(pos),
-                           1.0 - np.searchsorted(neg, t, "left") / len(neg), delta)
+    single = _rule_epsilon(
+        1.0 - np.searchsorted(pos, t, "left") / len(pos), 1.0 - np.searchsorted(neg, t, "left") / len(neg), delta
+    )
     # double threshold: "peakier side iff l ≤ c ≤ r"; the peakier side P has range w (ties: the negative side)
     peaky, other = (neg, pos) if pos_range >= neg_range else (pos, neg)
     w = smallest
@@ -123,7 +125,7 @@ def bucket_points(eps: np.ndarray, n_runs: int) -> np.ndarray:
     """Points of each ε: 2^−k in half-unit bucket k = floor(2ε) while k < 2·ceil(ln(N − 1)), else 0."""
     n_buckets = 2 * int(np.ceil(np.log(n_runs - 1)))
     k = np.floor(2 * np.asarray(eps, np.float64))
-    return np.where(k < n_buckets, 0.5 ** k, 0.0)
+    return np.where(k < n_buckets, 0.5**k, 0.0)
 
 
 def forget_score(unlearned, retrained, delta: float = DELTA) -> float:
@@ -131,16 +133,24 @@ def forget_score(unlearned, retrained, delta: float = DELTA) -> float:
     unlearned and N retrained runs (1 = indistinguishable from retraining); invariant to run order."""
     u, r = np.asarray(unlearned, np.float64), np.asarray(retrained, np.float64)
     if u.ndim != 2 or u.shape != r.shape:
-        raise UnlearnkitError(f"forget_score needs two [N runs, S examples] arrays of the same shape; got "
-                              f"{u.shape} and {r.shape} (stack one row of confidences per run)")
+        raise UnlearnkitError(
+            f"forget_score needs two [N runs, S examples] arrays of the same shape; got "
+            f"{u.shape} and {r.shape} (stack one row of confidences per run)"
+        )
     if u.shape[0] < 3 or u.shape[1] == 0:
-        raise UnlearnkitError(f"forget_score needs N ≥ 3 runs per side and at least one example; got shape {u.shape} "
-                              f"(with N = 2 every score is 0: the bucket range ceil(ln(N − 1)) is empty)")
+        raise UnlearnkitError(
+            f"forget_score needs N ≥ 3 runs per side and at least one example; got shape {u.shape} "
+            f"(with N = 2 every score is 0: the bucket range ceil(ln(N − 1)) is empty)"
+        )
     if not (np.isfinite(u).all() and np.isfinite(r).all()):
         raise UnlearnkitError("forget_score got non-finite confidences; check the models' logits for nan/inf")
     retrain_pos = np.median(r, 0) > np.median(u, 0)
-    eps = np.array([example_epsilon(r[:, s], u[:, s], delta) if retrain_pos[s] else
-                    example_epsilon(u[:, s], r[:, s], delta) for s in range(u.shape[1])])
+    eps = np.array(
+        [
+            example_epsilon(r[:, s], u[:, s], delta) if retrain_pos[s] else example_epsilon(u[:, s], r[:, s], delta)
+            for s in range(u.shape[1])
+        ]
+    )
     return float(bucket_points(eps, u.shape[0]).mean())
 
 
@@ -156,8 +166,9 @@ def legacy_epsilon(fpr, fnr, delta: float = 0.01) -> np.ndarray:
     return np.maximum(np.where(np.isnan(eps), -np.inf, eps).max(1), 0.0)
 
 
-def logistic_cv_rates(u: np.ndarray, r: np.ndarray, folds: int = 2, l2: float = 1.0, iters: int = 30,
-                      seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def logistic_cv_rates(
+    u: np.ndarray, r: np.ndarray, folds: int = 2, l2: float = 1.0, iters: int = 30, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Held-out (FPR, FNR) [S, 1] of a per-example 1-D logistic regression on [S, N] statistics
     (L2 ``l2`` on the slope), cross-validated over the runs; all S examples solved at once by Newton."""
     S, N = u.shape
@@ -177,7 +188,7 @@ def logistic_cv_rates(u: np.ndarray, r: np.ndarray, folds: int = 2, l2: float = 
             g_w, g_b = ((p - yt) * xt).sum(1) + l2 * w, (p - yt).sum(1)
             h = p * (1 - p)
             h_ww, h_wb, h_bb = (h * xt * xt).sum(1) + l2, (h * xt).sum(1), h.sum(1) + 1e-9
-            det = h_ww * h_bb - h_wb ** 2
+            det = h_ww * h_bb - h_wb**2
             w, b = w - (h_bb * g_w - h_wb * g_b) / det, b - (h_ww * g_b - h_wb * g_w) / det
         pred[:, ~tr] = (w[:, None] * x[:, ~tr] + b[:, None]) > 0
     return pred[:, N:].mean(1)[:, None], 1 - pred[:, :N].mean(1)[:, None]
@@ -192,12 +203,18 @@ def legacy_cv_F(u_loss: np.ndarray, r_loss: np.ndarray, delta: float = 0.01, fol
 # --- the metric ----------------------------------------------------------------------------------
 class ChallengeOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    N: int = Field(4, ge=3, description="unlearned and retrained runs each (challenge: 512). The score depends "
-                                        "on N: the resolvable ε grows like ln(N − 1)")
+    N: int = Field(
+        4,
+        ge=3,
+        description="unlearned and retrained runs each (challenge: 512). The score depends "
+        "on N: the resolvable ε grows like ln(N − 1)",
+    )
     protocol: Literal["reference", "legacy_cv"] = Field(
-        "reference", description="reference: the NeurIPS 2023 challenge metric (google-deepmind/"
-                                 "unlearning_evaluation); legacy_cv: CE loss + cross-validated logistic attack, "
-                                 "δ = 0.01, fixed buckets (earlier unlearnkit variant, not the challenge score)")
+        "reference",
+        description="reference: the NeurIPS 2023 challenge metric (google-deepmind/"
+        "unlearning_evaluation); legacy_cv: CE loss + cross-validated logistic attack, "
+        "δ = 0.01, fixed buckets (earlier unlearnkit variant, not the challenge score)",
+    )
     folds: int = Field(2, ge=2, description="legacy_cv only: cross-validation folds of the logistic attack")
     max_targets: int | None = Field(None, ge=1, description="score at most this many forget samples (seeded)")
 
@@ -210,11 +227,20 @@ class ChallengeScore(Metric):
 
     name = "challenge_score"
     columns = (
-        Column("challenge_score", "max", "NeurIPS 2023 unlearning challenge score (reference rules of "
-               "google-deepmind/unlearning_evaluation): F × RA_u/RA_r × TA_u/TA_r; 1 = like retraining. Depends on "
-               "N: compare at equal N only.", digits=3),
-        Column("challenge_F", "max", "Forgetting quality F of the challenge score (mean bucket points over the "
-               "forget examples).", digits=3),
+        Column(
+            "challenge_score",
+            "max",
+            "NeurIPS 2023 unlearning challenge score (reference rules of "
+            "google-deepmind/unlearning_evaluation): F × RA_u/RA_r × TA_u/TA_r; 1 = like retraining. Depends on "
+            "N: compare at equal N only.",
+            digits=3,
+        ),
+        Column(
+            "challenge_F",
+            "max",
+            "Forgetting quality F of the challenge score (mean bucket points over the forget examples).",
+            digits=3,
+        ),
         Column("challenge_N", "info", "Runs per side (unlearned and retrained) behind the challenge score.", digits=0),
         Column("challenge_examples", "info", "Forget examples the challenge score was computed on.", digits=0),
     )
@@ -234,20 +260,28 @@ class ChallengeScore(Metric):
         y = ev.labels("forget")[idx]
 
         if o.protocol == "reference":
+
             def stats(models):
                 return np.stack([logit_scaled_confidence(ev.logits(m, "forget")[idx], y) for m in models])  # [N, S]
 
             f = forget_score(stats(unlearned), stats(retrained))
         else:
+
             def stats(models):
-                return np.stack([F.cross_entropy(ev.logits(m, "forget")[idx], y, reduction="none").double().numpy()
-                                 for m in models], 1)  # [S, N]
+                return np.stack(
+                    [
+                        F.cross_entropy(ev.logits(m, "forget")[idx], y, reduction="none").double().numpy()
+                        for m in models
+                    ],
+                    1,
+                )  # [S, N]
 
             f = legacy_cv_F(stats(unlearned), stats(retrained), folds=o.folds, seed=ev.seed)
 
         def mean_acc(models, part):
             return float(np.mean([accuracy(ev.logits(m, part), ev.labels(part)) for m in models]))
 
-        ratio = (mean_acc(unlearned, "retain") / mean_acc(retrained, "retain")) * \
-                (mean_acc(unlearned, "test") / mean_acc(retrained, "test"))
+        ratio = (mean_acc(unlearned, "retain") / mean_acc(retrained, "retain")) * (
+            mean_acc(unlearned, "test") / mean_acc(retrained, "test")
+        )
         return {"challenge_score": f * ratio, "challenge_F": f, "challenge_N": o.N, "challenge_examples": len(idx)}

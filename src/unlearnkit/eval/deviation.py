@@ -12,6 +12,7 @@ The math is in pure functions (:func:`unlearnkit.classes.class_thirds`, :func:`d
 wraps them as the ``deviation`` metric. Everything is NaN when fewer than 3 classes are in D_f
 (head/mid/tail thirds need at least one class each).
 """
+
 from __future__ import annotations
 
 import json
@@ -22,7 +23,6 @@ import numpy as np
 from ..classes import GROUPS, class_thirds
 from .accuracy import per_class_accuracy
 from .base import METRICS, Column, Evaluation, Metric, Need
-
 
 
 def deviation_summary(fa_unlearned, fa_retrained, counts) -> dict:
@@ -40,8 +40,14 @@ def deviation_summary(fa_unlearned, fa_retrained, counts) -> dict:
     delta = np.where(counts > 0, fa_u - fa_r, np.nan)
     groups = class_thirds(counts)
     nan = float("nan")
-    out = {"dFA_head": nan, "dFA_mid": nan, "dFA_tail": nan, "heterogeneity": nan, "skew": nan,
-           "dFA_per_class": [None if math.isnan(d) else float(d) for d in delta]}
+    out = {
+        "dFA_head": nan,
+        "dFA_mid": nan,
+        "dFA_tail": nan,
+        "heterogeneity": nan,
+        "skew": nan,
+        "dFA_per_class": [None if math.isnan(d) else float(d) for d in delta],
+    }
     if (groups < 0).all():
         return out
     for g, name in enumerate(GROUPS):
@@ -60,8 +66,14 @@ class Deviation(Metric):
 
     name = "deviation"
     columns = (
-        Column("dFA_head", "min", "Signed mean ΔFA_c = FA_c(unlearned) − FA_c(retrained) over the head third of "
-               "classes by forget count; > 0 under-forgotten, < 0 over-forgotten (FaLW).", "pp", absolute=True),
+        Column(
+            "dFA_head",
+            "min",
+            "Signed mean ΔFA_c = FA_c(unlearned) − FA_c(retrained) over the head third of "
+            "classes by forget count; > 0 under-forgotten, < 0 over-forgotten (FaLW).",
+            "pp",
+            absolute=True,
+        ),
         Column("dFA_mid", "min", "dFA_head for the middle third of classes by forget count.", "pp", absolute=True),
         Column("dFA_tail", "min", "dFA_head for the tail third of classes by forget count.", "pp", absolute=True),
         Column("heterogeneity", "min", "std over classes of ΔFA_c (FaLW's heterogeneous deviation).", "pp"),

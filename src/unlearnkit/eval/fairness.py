@@ -1,6 +1,7 @@
 """The ``fairness`` metric: accuracy and a correction target (|DP|, |EOP| or robust accuracy; the
 targets themselves live in :mod:`unlearnkit.objectives`) before and after unlearning, for the
 soft-weighted correction runs of Qiao et al. (arXiv 2505.18783, 2025), §5."""
+
 from __future__ import annotations
 
 import math
@@ -18,7 +19,8 @@ from .base import METRICS, Column, Evaluation, Metric, Need
 class FairnessOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     target: Literal["dp", "eop", "robust"] = Field(
-        "dp", description="target reported as target_before/after when the run's weighting names none")
+        "dp", description="target reported as target_before/after when the run's weighting names none"
+    )
     adv_factor: float = Field(ADV_FACTOR, gt=1, description="reflection factor of the robust adversarial set")
 
 
@@ -35,8 +37,9 @@ class Fairness(Metric):
     name = "fairness"
     columns = (
         Column("correction_target", "info", "the correction target reported as target_before/after", kind="text"),
-        Column("scheme", "info", "the weighting scheme of the run (soft weights' QP scheme, or the weighting)",
-               kind="text"),
+        Column(
+            "scheme", "info", "the weighting scheme of the run (soft weights' QP scheme, or the weighting)", kind="text"
+        ),
         Column("acc_before", "info", "Fairness/robustness correction: test accuracy before (θ_o)", "%"),
         Column("acc_after", "max", "test accuracy after the correction", "%"),
         Column("target_before", "info", "the target metric (|DP| or |EOP| gap, or robust accuracy) before"),
@@ -55,9 +58,11 @@ class Fairness(Metric):
     def compute(self, model, ev: Evaluation) -> dict:
         ds = ev.dataset
         if ds.group is None or ds.num_classes != 2:
-            raise UnlearnkitError(f"metric 'fairness' needs a binary dataset with a sensitive group (e.g. adult); "
-                                  f"{ds.name!r} has {ds.num_classes} classes and "
-                                  f"{'a' if ds.group is not None else 'no'} group")
+            raise UnlearnkitError(
+                f"metric 'fairness' needs a binary dataset with a sensitive group (e.g. adult); "
+                f"{ds.name!r} has {ds.num_classes} classes and "
+                f"{'a' if ds.group is not None else 'no'} group"
+            )
         w = ev.weighting
         target_name = (w.correction_target if w is not None else None) or self.options.target
         scheme = w.label if w is not None else "none"
@@ -83,10 +88,13 @@ class Fairness(Metric):
             return target.reported(logits, y, g)
 
         pa = after.argmax(1)
-        res = {"acc_after": 100.0 * float((pa == y).double().mean()), "dp_gap": dp_gap(pa, g),
-               "eop_gap": eop_gap(pa, y, g),
-               "robust_acc": math.nan if adv_after is None else 100.0 * float((adv_after.argmax(1) == y).double().mean()),
-               "target_after": rep(after, adv_after)}
+        res = {
+            "acc_after": 100.0 * float((pa == y).double().mean()),
+            "dp_gap": dp_gap(pa, g),
+            "eop_gap": eop_gap(pa, y, g),
+            "robust_acc": math.nan if adv_after is None else 100.0 * float((adv_after.argmax(1) == y).double().mean()),
+            "target_after": rep(after, adv_after),
+        }
         if ev.original is not None:
             before = ev.logits(ev.original, part)
             res["acc_before"] = 100.0 * float((before.argmax(1) == y).double().mean())

@@ -1,6 +1,7 @@
 """MIA-efficacy (SalUn, Fan et al. ICLR 2024; Jia et al. NeurIPS 2023 "Model sparsity…"):
 an attack trained on D_r (member) vs D_t (non-member) features, applied to D_f; the score is the
 percentage of D_f predicted *non-member* (higher = more forgotten; compare with θ_r)."""
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,9 @@ def confidence_features(logits: torch.Tensor, labels: torch.Tensor, kind: str = 
     return FEATURES[kind](F.softmax(logits.double(), dim=1), labels).numpy()
 
 
-def mia_efficacy_score(member: np.ndarray, nonmember: np.ndarray, target: np.ndarray, seed: int = 0,
-                       max_shadow: int | None = None) -> float:
+def mia_efficacy_score(
+    member: np.ndarray, nonmember: np.ndarray, target: np.ndarray, seed: int = 0, max_shadow: int | None = None
+) -> float:
     """Fit an RBF-SVC (C=3, gamma='auto', as SalUn's SVC_MIA) on member(1)/non-member(0) features,
     return the percent of ``target`` predicted non-member. Both sides are subsampled to the same size
     (the smaller side, capped at ``max_shadow``): SalUn uses a retain subset of test size; when the test
@@ -68,17 +70,31 @@ class MIAEfficacy(Metric):
 
     name = "mia_efficacy"
     columns = (
-        Column("MIA", "match_retrain", "MIA-efficacy (SalUn, Fan et al. 2024; Jia et al. 2023): an RBF-SVC trained on "
-               "the true-class confidence of D_r (members) vs D_t (non-members) is applied to D_f; the % of D_f it "
-               "calls non-member. Retrain is the reference.", "%", in_gap=True, per_epoch=True),
-        Column("MIA_conf_hist", "info", "20-bin histogram of D_f's true-class confidence (the attack's feature)",
-               kind="json", reference=True),
+        Column(
+            "MIA",
+            "match_retrain",
+            "MIA-efficacy (SalUn, Fan et al. 2024; Jia et al. 2023): an RBF-SVC trained on "
+            "the true-class confidence of D_r (members) vs D_t (non-members) is applied to D_f; the % of D_f it "
+            "calls non-member. Retrain is the reference.",
+            "%",
+            in_gap=True,
+            per_epoch=True,
+        ),
+        Column(
+            "MIA_conf_hist",
+            "info",
+            "20-bin histogram of D_f's true-class confidence (the attack's feature)",
+            kind="json",
+            reference=True,
+        ),
     )
     Options = MIAOptions
 
     def compute(self, model, ev: Evaluation) -> dict:
-        feats = {part: confidence_features(ev.logits(model, part), ev.labels(part), self.options.feature)
-                 for part in ("retain", "test", "forget")}
+        feats = {
+            part: confidence_features(ev.logits(model, part), ev.labels(part), self.options.feature)
+            for part in ("retain", "test", "forget")
+        }
         score = mia_efficacy_score(feats["retain"], feats["test"], feats["forget"], ev.seed, self.options.max_shadow)
         conf = confidence_features(ev.logits(model, "forget"), ev.labels("forget"))[:, 0]
         hist = np.histogram(conf, bins=HIST_BINS, range=(0.0, 1.0))[0]

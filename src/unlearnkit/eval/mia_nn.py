@@ -29,6 +29,7 @@ from n(f)'s D_r samples (stratified k-fold, balanced accuracy in percent): ``MIA
 
 Each metric returns exactly its declared columns.
 """
+
 from __future__ import annotations
 
 from typing import Literal
@@ -71,9 +72,17 @@ def neighbour_classes(probs: torch.Tensor | np.ndarray, labels, forget_classes, 
     return sorted(out)
 
 
-def svm_attack_accuracy(pos: np.ndarray, neg: np.ndarray, folds: int = 5, seed: int = 0, C: float = 1.0,
-                        gamma: str | float = "scale", standardize: bool = True,
-                        pos_test: np.ndarray | None = None, neg_test: np.ndarray | None = None) -> float:
+def svm_attack_accuracy(
+    pos: np.ndarray,
+    neg: np.ndarray,
+    folds: int = 5,
+    seed: int = 0,
+    C: float = 1.0,
+    gamma: str | float = "scale",
+    standardize: bool = True,
+    pos_test: np.ndarray | None = None,
+    neg_test: np.ndarray | None = None,
+) -> float:
     """Held-out balanced accuracy (percent) of an RBF-SVC telling ``pos`` (label 1) from ``neg`` (0).
 
     Both sides are subsampled to the smaller size (seeded). Without test arrays: mean over stratified
@@ -82,8 +91,10 @@ def svm_attack_accuracy(pos: np.ndarray, neg: np.ndarray, folds: int = 5, seed: 
     rng = np.random.default_rng(seed)
     n = min(len(pos), len(neg))
     if n < max(2, folds if pos_test is None else 1):
-        raise UnlearnkitError(f"mia_nn needs at least {max(2, folds)} samples per side; got {len(pos)} forget and "
-                              f"{len(neg)} neighbour samples (lower folds or use a larger dataset)")
+        raise UnlearnkitError(
+            f"mia_nn needs at least {max(2, folds)} samples per side; got {len(pos)} forget and "
+            f"{len(neg)} neighbour samples (lower folds or use a larger dataset)"
+        )
     pos = pos[rng.choice(len(pos), n, replace=False)]
     neg = neg[rng.choice(len(neg), n, replace=False)]
     x = np.concatenate([pos, neg]).astype(np.float64)
@@ -100,8 +111,10 @@ def svm_attack_accuracy(pos: np.ndarray, neg: np.ndarray, folds: int = 5, seed: 
         xt = np.concatenate([pos_test, neg_test]).astype(np.float64)
         yt = np.concatenate([np.ones(len(pos_test)), np.zeros(len(neg_test))])
         return 100.0 * float(balanced(yt, clf().fit(x, y).predict(xt)))
-    accs = [balanced(y[te], clf().fit(x[tr], y[tr]).predict(x[te]))
-            for tr, te in StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, y)]
+    accs = [
+        balanced(y[te], clf().fit(x[tr], y[tr]).predict(x[te]))
+        for tr, te in StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, y)
+    ]
     return 100.0 * float(np.mean(accs))
 
 
@@ -137,16 +150,23 @@ def divergence_summary(p_model: np.ndarray, ens: np.ndarray) -> dict[str, float]
     floor, auc (mean_j Mann–Whitney AUC of M's per-sample JS vs θ_r^j's, percent)."""
     ens = np.asarray(ens, np.float64)
     if ens.ndim != 3 or ens.shape[0] < 3 or ens.shape[1:] != np.shape(p_model):
-        raise UnlearnkitError(f"mia_nn divergence needs K ≥ 3 retrained models' probabilities [K, S, C] matching the "
-                              f"model's [S, C]; got {ens.shape} and {np.shape(p_model)}")
+        raise UnlearnkitError(
+            f"mia_nn divergence needs K ≥ 3 retrained models' probabilities [K, S, C] matching the "
+            f"model's [S, C]; got {ens.shape} and {np.shape(p_model)}"
+        )
     q = leave_one_out_means(ens)
     d_model = js_divergence(np.asarray(p_model, np.float64)[None], q)  # [K, S]
     d_self = js_divergence(ens, q)  # [K, S]: θ_r^j against the others
     div = 100.0 * d_model.mean(1)
     floor = 100.0 * d_self.mean(1)
     auc = np.mean([mann_whitney_auc(d_model[j], d_self[j]) for j in range(len(ens))])
-    return {"div": float(div.mean()), "floor": float(floor.mean()), "floor_max": float(floor.max()),
-            "excess": float(div.mean() - floor.mean()), "auc": float(auc)}
+    return {
+        "div": float(div.mean()),
+        "floor": float(floor.mean()),
+        "floor_max": float(floor.max()),
+        "excess": float(div.mean() - floor.mean()),
+        "auc": float(auc),
+    }
 
 
 def drop_classes(probs: np.ndarray, classes) -> np.ndarray:
@@ -158,34 +178,63 @@ def drop_classes(probs: np.ndarray, classes) -> np.ndarray:
 
 # --- the metric ----------------------------------------------------------------------------------
 def _div_columns() -> tuple[Column, ...]:
-    what = {"": "D_f", "_test": "the forget class(es)' test samples", "_rem": "D_f, remaining classes only "
-            "(forget classes dropped, renormalised)"}
+    what = {
+        "": "D_f",
+        "_test": "the forget class(es)' test samples",
+        "_rem": "D_f, remaining classes only (forget classes dropped, renormalised)",
+    }
     cols = []
     for suffix, on in what.items():
         cols += [
-            Column(f"MIA_NN_div{suffix}", "min", f"MIA-NN divergence (reconstruction of the TRW paper's attack): "
-                   f"100 · mean over {on} of JS(p_M(x) ‖ Q₋ⱼ(x)), Q₋ⱼ = mean of the other retrained models, "
-                   f"averaged over j; lower = closer to retraining."),
-            Column(f"MIA_NN_floor{suffix}", "info", f"The same divergence for each retrained model θ_r^j against "
-                   f"Q₋ⱼ, averaged: what retraining itself reads (on {on})."),
-            Column(f"MIA_NN_floor_max{suffix}", "info", f"max over j of the floor (on {on}); a model with "
-                   f"MIA_NN_div{suffix} ≤ this is indistinguishable from retraining."),
+            Column(
+                f"MIA_NN_div{suffix}",
+                "min",
+                f"MIA-NN divergence (reconstruction of the TRW paper's attack): "
+                f"100 · mean over {on} of JS(p_M(x) ‖ Q₋ⱼ(x)), Q₋ⱼ = mean of the other retrained models, "
+                f"averaged over j; lower = closer to retraining.",
+            ),
+            Column(
+                f"MIA_NN_floor{suffix}",
+                "info",
+                f"The same divergence for each retrained model θ_r^j against "
+                f"Q₋ⱼ, averaged: what retraining itself reads (on {on}).",
+            ),
+            Column(
+                f"MIA_NN_floor_max{suffix}",
+                "info",
+                f"max over j of the floor (on {on}); a model with "
+                f"MIA_NN_div{suffix} ≤ this is indistinguishable from retraining.",
+            ),
         ]
         if suffix == "":
             cols += [
                 Column("MIA_NN_excess", "min", "MIA_NN_div − MIA_NN_floor (≤ 0: within what retraining reads)."),
-                Column("MIA_NN_indist", "max", "1 if MIA_NN_div ≤ MIA_NN_floor_max (indistinguishable from "
-                       "retraining), else 0.", digits=0),
-                Column("MIA_NN_auc", "info", "Mann–Whitney AUC (%) of per-sample divergences of M vs of the "
-                       "retrained models; 50 = like retraining.", "%"),
+                Column(
+                    "MIA_NN_indist",
+                    "max",
+                    "1 if MIA_NN_div ≤ MIA_NN_floor_max (indistinguishable from retraining), else 0.",
+                    digits=0,
+                ),
+                Column(
+                    "MIA_NN_auc",
+                    "info",
+                    "Mann–Whitney AUC (%) of per-sample divergences of M vs of the "
+                    "retrained models; 50 = like retraining.",
+                    "%",
+                ),
             ]
     return tuple(cols)
 
 
 DIV_COLUMNS = _div_columns()
 SVM_COLUMNS = (
-    Column("MIA_NN", "info", "MIA-NN, SVM variant: held-out accuracy (%) of an RBF-SVM on logits separating "
-           "forget-class samples from the neighbour class's; 50 = indistinguishable.", "%"),
+    Column(
+        "MIA_NN",
+        "info",
+        "MIA-NN, SVM variant: held-out accuracy (%) of an RBF-SVM on logits separating "
+        "forget-class samples from the neighbour class's; 50 = indistinguishable.",
+        "%",
+    ),
     Column("MIA_NN_retrain", "info", "MIA_NN of θ_r (the reference).", "%"),
     Column("MIA_NN_gap", "min", "|MIA_NN(unlearned) − MIA_NN(retrained)|.", "pp"),
 )
@@ -206,8 +255,10 @@ class MIANNSVMOptions(BaseModel):
     top_k: int = Field(1, ge=1, description="neighbour classes per forget class")
     folds: int = Field(5, ge=2, description="stratified cross-validation folds for the held-out accuracy")
     held_out: Literal["cv", "test"] = Field(
-        "cv", description="cv: k-fold on D_f vs D_r-neighbour samples; test: fit on those, score on the same "
-                          "classes' D_t samples")
+        "cv",
+        description="cv: k-fold on D_f vs D_r-neighbour samples; test: fit on those, score on the same "
+        "classes' D_t samples",
+    )
     svm_C: float = Field(1.0, gt=0, description="SVC regularisation C")
     gamma: Literal["scale", "auto"] | float = Field("scale", description="RBF kernel width (scikit-learn)")
     standardize: bool = Field(True, description="z-score the logits before the SVC")
@@ -217,8 +268,9 @@ class MIANNSVMOptions(BaseModel):
 def _forget_classes(ev: Evaluation) -> list[int]:
     forget_classes = np.unique(ev.dataset.labels[ev.split.forget]).tolist()
     if len(forget_classes) >= ev.dataset.num_classes:
-        raise UnlearnkitError("mia_nn is a class-unlearning attack: the forget set covers every class; use a "
-                              "class scenario")
+        raise UnlearnkitError(
+            "mia_nn is a class-unlearning attack: the forget set covers every class; use a class scenario"
+        )
     return forget_classes
 
 
@@ -240,6 +292,7 @@ class MIANN(Metric):
         models = ev.source(self.name).retrained(self.options.R + 1)[1:]
         out = dict.fromkeys(self.column_names(), float("nan"))
         return out | self._divergence(model, models, forget_classes, ev)
+
     def _divergence(self, model, models, forget_classes, ev: Evaluation) -> dict:
         def probs(m, part, mask=None):
             p = torch.softmax(ev.logits(m, part).double(), 1).numpy()
@@ -247,18 +300,29 @@ class MIANN(Metric):
 
         p_f, ens_f = probs(model, "forget"), np.stack([probs(m, "forget") for m in models])
         main = divergence_summary(p_f, ens_f)
-        out = {"MIA_NN_div": main["div"], "MIA_NN_floor": main["floor"], "MIA_NN_floor_max": main["floor_max"],
-               "MIA_NN_excess": main["excess"], "MIA_NN_indist": float(main["div"] <= main["floor_max"]),
-               "MIA_NN_auc": main["auc"]}
+        out = {
+            "MIA_NN_div": main["div"],
+            "MIA_NN_floor": main["floor"],
+            "MIA_NN_floor_max": main["floor_max"],
+            "MIA_NN_excess": main["excess"],
+            "MIA_NN_indist": float(main["div"] <= main["floor_max"]),
+            "MIA_NN_auc": main["auc"],
+        }
         rem = divergence_summary(drop_classes(p_f, forget_classes), drop_classes(ens_f, forget_classes))
-        out |= {"MIA_NN_div_rem": rem["div"], "MIA_NN_floor_rem": rem["floor"], "MIA_NN_floor_max_rem": rem["floor_max"]}
+        out |= {
+            "MIA_NN_div_rem": rem["div"],
+            "MIA_NN_floor_rem": rem["floor"],
+            "MIA_NN_floor_max_rem": rem["floor_max"],
+        }
         mask = np.isin(ev.dataset.labels[ev.split.test], forget_classes)
         if mask.any():  # D_t may hold no sample of the forget class(es): the _test columns stay nan
             t = divergence_summary(probs(model, "test", mask), np.stack([probs(m, "test", mask) for m in models]))
-            out |= {"MIA_NN_div_test": t["div"], "MIA_NN_floor_test": t["floor"],
-                    "MIA_NN_floor_max_test": t["floor_max"]}
+            out |= {
+                "MIA_NN_div_test": t["div"],
+                "MIA_NN_floor_test": t["floor"],
+                "MIA_NN_floor_max_test": t["floor_max"],
+            }
         return out
-
 
 
 @METRICS.register("mia_nn_svm")

@@ -37,6 +37,7 @@ every model; on one confidence feature that attack is essentially a threshold, a
 model adds noise that swamps the differences between nearby models (the prototype's finding), so the
 threshold is fitted once on θ_o.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -51,17 +52,45 @@ from .base import METRICS, Column, Evaluation, Metric, Need
 from ..predict import predict_logits
 
 PROXY_COLUMNS = (
-    Column("proxy_gap", "min", "Retrain-free proxy of Avg.Gap (same units): the weighted mean of proxy_fa, proxy_mia, "
-           "proxy_dist and proxy_damage, from θ_o, D_f, D_r and held-out data only (never θ_r or the test split).",
-           "pp", per_epoch=True),
-    Column("proxy_fa", "min", "Proxy part: |FA on D_f − θ_o's accuracy on held-out samples of the same classes| (and FA "
-           "itself on fully forgotten classes).", "pp", show=False),
-    Column("proxy_mia", "min", "Proxy part: |MIA-efficacy on D_f (fixed threshold fitted on θ_o) − its value on "
-           "held-out samples| (|MIA − 100| on fully forgotten classes).", "pp", show=False),
-    Column("proxy_dist", "min", "Proxy part: 100·W₁ between D_f's true-class confidence and θ_o's on held-out "
-           "samples (on forgotten classes: 100·TV to θ_o's drop-and-renormalise distribution).", "pp", show=False),
-    Column("proxy_damage", "min", "Proxy part: accuracy lost against θ_o on a D_r sample and on held-out data "
-           "(max(0, θ_o − θ) each, summed).", "pp", show=False),
+    Column(
+        "proxy_gap",
+        "min",
+        "Retrain-free proxy of Avg.Gap (same units): the weighted mean of proxy_fa, proxy_mia, "
+        "proxy_dist and proxy_damage, from θ_o, D_f, D_r and held-out data only (never θ_r or the test split).",
+        "pp",
+        per_epoch=True,
+    ),
+    Column(
+        "proxy_fa",
+        "min",
+        "Proxy part: |FA on D_f − θ_o's accuracy on held-out samples of the same classes| (and FA "
+        "itself on fully forgotten classes).",
+        "pp",
+        show=False,
+    ),
+    Column(
+        "proxy_mia",
+        "min",
+        "Proxy part: |MIA-efficacy on D_f (fixed threshold fitted on θ_o) − its value on "
+        "held-out samples| (|MIA − 100| on fully forgotten classes).",
+        "pp",
+        show=False,
+    ),
+    Column(
+        "proxy_dist",
+        "min",
+        "Proxy part: 100·W₁ between D_f's true-class confidence and θ_o's on held-out "
+        "samples (on forgotten classes: 100·TV to θ_o's drop-and-renormalise distribution).",
+        "pp",
+        show=False,
+    ),
+    Column(
+        "proxy_damage",
+        "min",
+        "Proxy part: accuracy lost against θ_o on a D_r sample and on held-out data (max(0, θ_o − θ) each, summed).",
+        "pp",
+        show=False,
+    ),
 )
 
 
@@ -76,8 +105,9 @@ class ProxyOptions(BaseModel):
     max_forget: int = Field(2000, ge=1, description="D_f samples evaluated (a fixed seeded subsample)")
     max_retain: int = Field(500, ge=1, description="D_r samples evaluated (RA damage, attack members)")
     max_unseen: int = Field(5000, ge=1, description="held-out samples evaluated")
-    prior: float = Field(10.0, ge=0, description="pseudo-samples pulling per-class targets toward the pooled "
-                         "one (0: purely per-class)")
+    prior: float = Field(
+        10.0, ge=0, description="pseudo-samples pulling per-class targets toward the pooled one (0: purely per-class)"
+    )
     seed: int = Field(0, description="seed of the fixed subsamples")
 
 
@@ -87,8 +117,7 @@ def gone_classes(forget_labels: np.ndarray, retain_labels: np.ndarray) -> np.nda
     return np.setdiff1d(np.unique(forget_labels), np.unique(retain_labels))
 
 
-def target_weights(unseen_labels: np.ndarray, forget_labels: np.ndarray, num_classes: int,
-                   prior: float) -> np.ndarray:
+def target_weights(unseen_labels: np.ndarray, forget_labels: np.ndarray, num_classes: int, prior: float) -> np.ndarray:
     """Weights (sum 1) over unseen samples that make them look like D_f's class mix, shrunk toward
     uniform: (1−β)·π_f(c)/n_u(c) + β/N_u, β = prior/(prior + median n_u(c) over D_f's classes)."""
     n = len(unseen_labels)
@@ -188,14 +217,17 @@ class ProxyReference:
     y_unseen: torch.Tensor = None
 
     @classmethod
-    def build(cls, original, dataset, split, options: ProxyOptions | None = None,
-              device: torch.device | None = None) -> "ProxyReference":
+    def build(
+        cls, original, dataset, split, options: ProxyOptions | None = None, device: torch.device | None = None
+    ) -> "ProxyReference":
         o = options or ProxyOptions()
         device = device or next(original.parameters()).device
         labels = np.asarray(dataset.labels)
         if len(split.unseen) == 0:
-            raise UnlearnkitError("the proxy needs held-out data (split.unseen is empty); make the split with "
-                                  "unseen_fraction > 0 (e.g. 0.1)")
+            raise UnlearnkitError(
+                "the proxy needs held-out data (split.unseen is empty); make the split with "
+                "unseen_fraction > 0 (e.g. 0.1)"
+            )
         rng = np.random.default_rng(o.seed)
         forget = _subsample(split.forget, o.max_forget, rng)
         retain = _subsample(split.retain, o.max_retain, rng)
@@ -205,10 +237,28 @@ class ProxyReference:
         is_gone = np.isin(labels[forget], gone)
         partial = forget[~is_gone]
         if len(partial) and len(unseen) == 0:
-            raise UnlearnkitError("the proxy needs held-out samples of the classes D_f only partly covers; "
-                                  "raise unseen_fraction")
-        ref = cls(dataset, device, o, forget, retain, unseen, gone, is_gone, 0.0, 0.0, 0.0, np.zeros(0),
-                  np.zeros(0), torch.zeros(0), 0.0, 0.0, 0.0)
+            raise UnlearnkitError(
+                "the proxy needs held-out samples of the classes D_f only partly covers; raise unseen_fraction"
+            )
+        ref = cls(
+            dataset,
+            device,
+            o,
+            forget,
+            retain,
+            unseen,
+            gone,
+            is_gone,
+            0.0,
+            0.0,
+            0.0,
+            np.zeros(0),
+            np.zeros(0),
+            torch.zeros(0),
+            0.0,
+            0.0,
+            0.0,
+        )
         ref.y_forget, ref.y_retain, ref.y_unseen = (torch.as_tensor(labels[i]) for i in (forget, retain, unseen))
         lg = ref.forward(original)
         p_r, p_u, p_f = _probs(lg["retain"]), _probs(lg["unseen"]), _probs(lg["forget"])
@@ -234,7 +284,7 @@ class ProxyReference:
         logits = predict_logits(model, self.dataset, np.concatenate(list(parts.values())), device=self.device)
         out, start = {}, 0
         for name, idx in parts.items():
-            out[name] = logits[start: start + len(idx)]
+            out[name] = logits[start : start + len(idx)]
             start += len(idx)
         return out
 
@@ -251,13 +301,24 @@ class ProxyReference:
         g, n = self.is_gone, len(self.forget)
         parts = []  # (size, fa, mia, dist)
         if (~g).any():
-            parts.append((int((~g).sum()), abs(100.0 * correct_f[~g].mean() - self.target_fa),
-                          abs(100.0 * called_out[~g].mean() - self.target_mia),
-                          100.0 * weighted_w1(conf_f[~g], self.ref_conf, self.ref_w)))
+            parts.append(
+                (
+                    int((~g).sum()),
+                    abs(100.0 * correct_f[~g].mean() - self.target_fa),
+                    abs(100.0 * called_out[~g].mean() - self.target_mia),
+                    100.0 * weighted_w1(conf_f[~g], self.ref_conf, self.ref_w),
+                )
+            )
         if g.any():
             tv = total_variation(p_f[torch.as_tensor(g)], self.q_gone)
-            parts.append((int(g.sum()), 100.0 * correct_f[g].mean(), abs(100.0 * called_out[g].mean() - 100.0),
-                          100.0 * float(tv.mean())))
+            parts.append(
+                (
+                    int(g.sum()),
+                    100.0 * correct_f[g].mean(),
+                    abs(100.0 * called_out[g].mean() - 100.0),
+                    100.0 * float(tv.mean()),
+                )
+            )
         fa, mia, dist = (sum(p[0] * p[k] for p in parts) / n for k in (1, 2, 3))
         damage = 0.0
         if len(self.retain):
@@ -269,8 +330,13 @@ class ProxyReference:
         w = (o.w_fa, o.w_mia, o.w_dist, o.w_damage)
         total = sum(w)
         gap = (w[0] * fa + w[1] * mia + w[2] * dist + w[3] * damage) / total if total > 0 else float("nan")
-        return {"proxy_gap": float(gap), "proxy_fa": float(fa), "proxy_mia": float(mia),
-                "proxy_dist": float(dist), "proxy_damage": float(damage)}
+        return {
+            "proxy_gap": float(gap),
+            "proxy_fa": float(fa),
+            "proxy_mia": float(mia),
+            "proxy_dist": float(dist),
+            "proxy_damage": float(damage),
+        }
 
 
 @METRICS.register("proxy")
@@ -284,6 +350,8 @@ class Proxy(Metric):
 
     def compute(self, model, ev: Evaluation) -> dict:
         self.check(ev)
-        ref = ev.memo(("proxy_reference", self.options.model_dump_json()),
-                      lambda: ProxyReference.build(ev.original, ev.dataset, ev.split, self.options, ev.device))
+        ref = ev.memo(
+            ("proxy_reference", self.options.model_dump_json()),
+            lambda: ProxyReference.build(ev.original, ev.dataset, ev.split, self.options, ev.device),
+        )
         return ref.evaluate(model)

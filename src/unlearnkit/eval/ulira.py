@@ -25,6 +25,7 @@ Shadow models come from the evaluation's model source (``ev.models.trained_many`
 trains the missing ones through its executor (Ray tasks under ``--executor ray``) into the model
 cache; the library's :class:`~unlearnkit.sources.SequentialSource` trains them in this process.
 """
+
 from __future__ import annotations
 
 from typing import Literal
@@ -60,8 +61,9 @@ def balanced_membership(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
     return member.T
 
 
-def fit_gaussians(obs: np.ndarray, mask: np.ndarray, variance: Literal["per_example", "global"] = "global",
-                  min_std: float = 1e-2) -> tuple[np.ndarray, np.ndarray]:
+def fit_gaussians(
+    obs: np.ndarray, mask: np.ndarray, variance: Literal["per_example", "global"] = "global", min_std: float = 1e-2
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-example mean and std of ``obs`` [K, N] over the entries where ``mask`` [K, N] is True.
 
     ``global``: one std for all examples (pooled within-example variance), LiRA's fixed-variance
@@ -85,6 +87,7 @@ def fit_gaussians(obs: np.ndarray, mask: np.ndarray, variance: Literal["per_exam
 
 def lira_score(phi: np.ndarray, mu_in, sd_in, mu_out, sd_out) -> np.ndarray:
     """log N(φ; μ_in, σ_in) − log N(φ; μ_out, σ_out), per example."""
+
     def logpdf(x, m, s):
         return -0.5 * ((x - m) / s) ** 2 - np.log(s) - 0.5 * np.log(2 * np.pi)
 
@@ -105,14 +108,20 @@ def attack_summary(pos_scores: np.ndarray, neg_scores: np.ndarray, threshold: fl
 # --- the metric ----------------------------------------------------------------------------------
 class ULiRAOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    K: int = Field(4, ge=2, description="shadow halves (even); each gives one in- and one out-model. "
-                                        "CPU: 4–8, paper scale 16–64")
+    K: int = Field(
+        4, ge=2, description="shadow halves (even); each gives one in- and one out-model. CPU: 4–8, paper scale 16–64"
+    )
     variance: Literal["auto", "per_example", "global"] = Field(
-        "auto", description="Gaussian std: per example, or pooled over examples (auto: pooled when K < 16)")
+        "auto", description="Gaussian std: per example, or pooled over examples (auto: pooled when K < 16)"
+    )
     max_targets: int | None = Field(None, ge=2, description="attack at most this many forget samples (seeded)")
     shadow_seed: int = Field(1000, ge=0, description="offset of the shadows' seeds from the run seed")
-    reference_models: int = Field(2, ge=1, description="extra retrained models (seeds seed+1, …) that play θ_u "
-                                                       "for ULiRA_retrain_acc (averaged; one model is a noisy reference)")
+    reference_models: int = Field(
+        2,
+        ge=1,
+        description="extra retrained models (seeds seed+1, …) that play θ_u "
+        "for ULiRA_retrain_acc (averaged; one model is a noisy reference)",
+    )
 
 
 @METRICS.register("ulira")
@@ -121,11 +130,21 @@ class ULiRA(Metric):
 
     name = "ulira"
     columns = (
-        Column("ULiRA_acc", "info", "U-LiRA (Hayes et al. 2024): balanced accuracy (%) of a per-example likelihood-"
-               "ratio attack telling unlearned from retrained models; 50% is ideal.", "%"),
+        Column(
+            "ULiRA_acc",
+            "info",
+            "U-LiRA (Hayes et al. 2024): balanced accuracy (%) of a per-example likelihood-"
+            "ratio attack telling unlearned from retrained models; 50% is ideal.",
+            "%",
+        ),
         Column("ULiRA_auc", "info", "AUC (%) of the U-LiRA score, θ_u vs θ_r on the targets; 50 is ideal.", "%"),
-        Column("ULiRA_retrain_acc", "info", "ULiRA_acc with θ_u replaced by other retrained models (what perfect "
-               "unlearning reads at this shadow count).", "%"),
+        Column(
+            "ULiRA_retrain_acc",
+            "info",
+            "ULiRA_acc with θ_u replaced by other retrained models (what perfect "
+            "unlearning reads at this shadow count).",
+            "%",
+        ),
     )
     needs = frozenset({Need.RETRAINED_K, Need.SHADOWS, Need.UNLEARN})
     quick_options = {"K": 2, "max_targets": 20, "reference_models": 1}
@@ -161,8 +180,9 @@ class ULiRA(Metric):
                 phi_in[k] = logit_confidence(predict_logits(unl, ev.dataset, targets, device=ev.device), labels)
             else:
                 in_mask[k] = False
-            phi_out[k] = logit_confidence(predict_logits(trained[o.K + k], ev.dataset, targets, device=ev.device),
-                                          labels)
+            phi_out[k] = logit_confidence(
+                predict_logits(trained[o.K + k], ev.dataset, targets, device=ev.device), labels
+            )
         variance = o.variance if o.variance != "auto" else ("per_example" if o.K >= 16 else "global")
         mu_in, sd_in = fit_gaussians(phi_in, in_mask, variance)
         mu_out, sd_out = fit_gaussians(phi_out, np.ones_like(in_mask), variance)

@@ -1,5 +1,6 @@
 """Exact Hessians and Cholesky solves (Qiao et al. 2025, §"Weighted influence function":
 H = Σ_i ∇²ℓ_i(θ̂) + λI, solved with Cholesky)."""
+
 from __future__ import annotations
 
 import warnings
@@ -9,8 +10,9 @@ import torch
 from ..errors import UnlearnkitError
 
 
-def linear_head_hessian(phi: torch.Tensor, probs: torch.Tensor, lam: float,
-                        weights: torch.Tensor | None = None) -> torch.Tensor:
+def linear_head_hessian(
+    phi: torch.Tensor, probs: torch.Tensor, lam: float, weights: torch.Tensor | None = None
+) -> torch.Tensor:
     """H = Σ_i w_i (diag(p_i) − p_i p_iᵀ) ⊗ φ_i φ_iᵀ + λI for the summed softmax CE of a linear head
     z = Θ φ with Θ ∈ R^{C×d}, flattened row-major (class-major): index c·d + j.
 
@@ -41,8 +43,11 @@ def cholesky(H: torch.Tensor, max_tries: int = 5) -> torch.Tensor:
         jitter = scale * 10.0 ** (t - 10)
         L, info = torch.linalg.cholesky_ex(H + jitter * torch.eye(len(H), dtype=H.dtype, device=H.device))
         if int(info) == 0:
-            warnings.warn(f"Hessian not positive definite; added jitter {jitter:.2e} to the diagonal", RuntimeWarning,
-                          stacklevel=2)
+            warnings.warn(
+                f"Hessian not positive definite; added jitter {jitter:.2e} to the diagonal",
+                RuntimeWarning,
+                stacklevel=2,
+            )
             return L
     raise UnlearnkitError("the Hessian is not positive definite even with jitter; raise the L2 strength `lam`")
 

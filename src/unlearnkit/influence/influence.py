@@ -10,6 +10,7 @@ Logistic regression is the "head" on the identity features; a network's head sit
 ``model.features(x)`` (last-layer influence, as in the paper's neural-network experiments).
 All products with the per-sample gradients are matrix-free: G v = rowsum((P − Y) ∘ (Φ Vᵀ)).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,8 +35,10 @@ def linear_head(model: nn.Module) -> tuple[Callable[[torch.Tensor], torch.Tensor
     n_params = sum(p.numel() for p in model.parameters())
     if len(linears) == 1 and sum(p.numel() for p in linears[0].parameters()) == n_params:
         return (lambda x: x.flatten(1)), linears[0]
-    raise UnlearnkitError(f"influence needs a linear model or a network with `.features(x)` and a linear `.head`; "
-                          f"{type(model).__name__} has neither (use the mlp/cnn/resnet18/logreg models)")
+    raise UnlearnkitError(
+        f"influence needs a linear model or a network with `.features(x)` and a linear `.head`; "
+        f"{type(model).__name__} has neither (use the mlp/cnn/resnet18/logreg models)"
+    )
 
 
 def head_params(lin: nn.Linear) -> torch.Tensor:
@@ -61,7 +64,7 @@ def embed(model: nn.Module, dataset, idx: np.ndarray, batch_size: int = 4096) ->
     dev = lin.weight.device
     data = dataset.to(dev)
     idx_t = torch.as_tensor(np.asarray(idx), dtype=torch.long, device=dev)
-    phi = torch.cat([feats(data.inputs(idx_t[s:s + batch_size])).double() for s in range(0, len(idx_t), batch_size)])
+    phi = torch.cat([feats(data.inputs(idx_t[s : s + batch_size])).double() for s in range(0, len(idx_t), batch_size)])
     model.train(was)
     return augment(phi, lin.bias is not None)
 
@@ -76,16 +79,16 @@ class LinearInfluence:
 
     ``lam`` is the L2 strength of the *summed* objective (Σ ℓ_i + λ/2‖Θ‖²)."""
 
-    phi: torch.Tensor      # [n, d] float64
-    y: torch.Tensor        # [n]
-    theta: torch.Tensor    # [C, d] float64
+    phi: torch.Tensor  # [n, d] float64
+    y: torch.Tensor  # [n]
+    theta: torch.Tensor  # [C, d] float64
     lam: float
 
     def __post_init__(self):
         if self.lam <= 0:
             raise UnlearnkitError(f"influence needs an L2 strength lam > 0 (got {self.lam}) for an invertible Hessian")
         self.probs = torch.softmax(self.phi @ self.theta.T, dim=1)
-        self.R = residuals(self.probs, self.y)            # [n, C]; g_i = R_i ⊗ φ_i
+        self.R = residuals(self.probs, self.y)  # [n, C]; g_i = R_i ⊗ φ_i
         self.H = linear_head_hessian(self.phi, self.probs, self.lam)
         self.L = cholesky(self.H)
 

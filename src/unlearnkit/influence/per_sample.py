@@ -1,6 +1,7 @@
 """Vectorised per-sample gradients (Koh & Liang 2017; Qiao et al. 2025, "Soft Weighted Machine
 Unlearning", §"Weighted influence function"): closed form for a linear (softmax) head, and
 ``torch.func.vmap(grad)`` for any module. Never a Python loop over samples."""
+
 from __future__ import annotations
 
 from typing import Callable
@@ -25,9 +26,13 @@ def linear_head_grads(phi: torch.Tensor, probs: torch.Tensor, y: torch.Tensor) -
     return residuals(probs, y)[:, :, None] * phi[:, None, :]
 
 
-def per_sample_grads(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
-                     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-                     params: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+def per_sample_grads(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    params: dict[str, torch.Tensor] | None = None,
+) -> dict[str, torch.Tensor]:
     """∇_θ ℓ(θ; x_i, y_i) for every i at once via ``torch.func.vmap(grad)``.
 
     ``params`` (default: all trainable parameters) selects what to differentiate; the others stay

@@ -9,6 +9,7 @@ with a = I_f (target influence) and b = I_u (utility influence). The solution is
 vector in span{a, b}; the general right-hand side c = (c_a, c_b) gives ε = Aᵀ(AAᵀ)⁻¹c, A = [a; b].
 Schemes are registered by name; each maps (a, b, f0, c_b, options) → ε.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -39,12 +40,17 @@ def qp_weights(a, b, f0: float, c_b: float = 0.0, **_) -> np.ndarray:
     a, b = _np(a), _np(b)
     aa, bb, ab = a @ a, b @ b, a @ b
     if aa == 0:
-        raise UnlearnkitError("the target influence vector is zero: no training sample moves the target; "
-                              "check the validation split and the group attribute")
+        raise UnlearnkitError(
+            "the target influence vector is zero: no training sample moves the target; "
+            "check the validation split and the group attribute"
+        )
     det = aa * bb - ab * ab
     if bb == 0 or det < COLLINEAR_TOL * aa * bb:
-        warnings.warn("target and utility influence are collinear; soft weights fall back to scheme 'only_target'",
-                      RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            "target and utility influence are collinear; soft weights fall back to scheme 'only_target'",
+            RuntimeWarning,
+            stacklevel=2,
+        )
         return only_target_weights(a, b, f0)
     return ((bb * f0 - ab * c_b) * a + (aa * c_b - ab * f0) * b) / det
 
@@ -93,6 +99,8 @@ def bounded_weights(a, b, f0: float, c_b: float = 0.0, lower: float = -1.0, uppe
     eps = np.clip(As.T @ res.x, lower, upper)
     resid = np.abs(A @ eps - c).max() / max(np.abs(c).max(), 1e-12)
     if resid > 1e-4:
-        raise UnlearnkitError(f"bounded soft weights: the box [{lower}, {upper}] cannot meet the constraints "
-                              f"(relative residual {resid:.2e}); widen the bounds or use scheme 'qp'")
+        raise UnlearnkitError(
+            f"bounded soft weights: the box [{lower}, {upper}] cannot meet the constraints "
+            f"(relative residual {resid:.2e}); widen the bounds or use scheme 'qp'"
+        )
     return eps

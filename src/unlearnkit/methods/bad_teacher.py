@@ -3,6 +3,7 @@ Teaching Induce Forgetting?", §3 Eq. 3–4). The student starts at θ_o and min
 KL(T_s‖S) to the competent teacher θ_o on D_r and KL(T_d‖S) to a randomly initialised ("incompetent")
 teacher T_d on D_f, both at temperature T. The random teacher comes from ``ctx.new_model()``
 (seeded by the run's seed), so ``unlearn`` needs ``new_model=``."""
+
 from __future__ import annotations
 
 import torch
@@ -36,8 +37,9 @@ class BadTeacher(GradientMethod):
 
     def setup(self, ctx):
         if ctx.new_model is None:
-            raise UnlearnkitError("method 'bad_teacher' needs a randomly initialised teacher: pass "
-                                  "new_model=lambda: MyNet() to unlearn()")
+            raise UnlearnkitError(
+                "method 'bad_teacher' needs a randomly initialised teacher: pass new_model=lambda: MyNet() to unlearn()"
+            )
         teacher = ctx.new_model().to(ctx.device).eval()
         for p in teacher.parameters():
             p.requires_grad_(False)

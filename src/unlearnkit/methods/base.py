@@ -5,6 +5,7 @@
 A subclass of :class:`GradientMethod` supplies ``forget_loss`` / ``retain_loss`` (Tensor[B]); the
 loop does batching, device moves, weighting, NaN checks and progress once for all methods.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -33,8 +34,11 @@ class MethodOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     stop: StopMode | None = Field(None, description="auto | none; overrides unlearn(stop=…) for this method")
-    stopping: StopOptions = Field(default_factory=StopOptions, description="auto-stop cadence, patience, "  # type: ignore[arg-type]
-                                  "divergence guards and the proxy's options")
+    stopping: StopOptions = Field(
+        default_factory=StopOptions,
+        description="auto-stop cadence, patience, "  # type: ignore[arg-type]
+        "divergence guards and the proxy's options",
+    )
 
 
 class GradientOptions(MethodOptions):
@@ -52,8 +56,9 @@ class GradientOptions(MethodOptions):
     schedule: Literal["none", "cosine"] = "none"
     grad_clip: float | None = Field(None, gt=0)
     precision: Literal["fp32", "bf16", "fp16"] = Field(
-        "fp32", description="autocast dtype of the forward passes (fp16 adds gradient scaling); fp32 = exactly "
-                            "the plain loop")
+        "fp32",
+        description="autocast dtype of the forward passes (fp16 adds gradient scaling); fp32 = exactly the plain loop",
+    )
 
 
 class Method:
@@ -69,7 +74,10 @@ class Method:
     #: option → (kind, low, high) that ``unlearnkit tune`` searches (kind: log | int | float); entries
     #: naming no field of ``Options`` are ignored
     search_space: ClassVar[dict[str, tuple[str, float, float]]] = {
-        "lr": ("log", 1e-4, 0.1), "epochs": ("int", 1, 10), "forget_weight": ("log", 0.01, 1.0)}
+        "lr": ("log", 1e-4, 0.1),
+        "epochs": ("int", 1, 10),
+        "forget_weight": ("log", 0.01, 1.0),
+    }
     #: which sets the method reads (the tuner offers ``forget_weight`` only when it reads D_f)
     uses_forget: ClassVar[bool] = False
     uses_retain: ClassVar[bool] = False
@@ -79,14 +87,21 @@ class Method:
     def check_composition(self, weighting, target_name: str) -> None:
         """Reject a weighting or target this method cannot use (at config time, not silently)."""
         if weighting.name != "uniform" and not (weighting.terms & self.weightable_terms):
-            what = "has no per-sample loss" if not self.weightable_terms else \
-                f"weights only its {'/'.join(sorted(self.weightable_terms))} loss"
-            raise CompositionError(f"method {self.name!r} cannot use weighting {weighting.name!r}: it {what}; "
-                                  f"use weighting 'uniform' or a gradient method such as rl, ga, neggrad_plus")
+            what = (
+                "has no per-sample loss"
+                if not self.weightable_terms
+                else f"weights only its {'/'.join(sorted(self.weightable_terms))} loss"
+            )
+            raise CompositionError(
+                f"method {self.name!r} cannot use weighting {weighting.name!r}: it {what}; "
+                f"use weighting 'uniform' or a gradient method such as rl, ga, neggrad_plus"
+            )
         if target_name != "none" and not self.accepts_target:
-            raise CompositionError(f"method {self.name!r} does not push forget samples toward a distribution, so "
-                                  f"target {target_name!r} cannot apply; use target 'none' or a method such as "
-                                  f"rl, neggrad_plus")
+            raise CompositionError(
+                f"method {self.name!r} does not push forget samples toward a distribution, so "
+                f"target {target_name!r} cannot apply; use target 'none' or a method such as "
+                f"rl, neggrad_plus"
+            )
 
     def unlearn(self, ctx) -> nn.Module:
         raise NotImplementedError
@@ -156,8 +171,10 @@ class GradientMethod(Method):
         if not math.isfinite(value):
             if ctx.monitor is not None:
                 ctx.monitor.nonfinite(step, value, where)  # raises (auto: rolls back)
-            raise UnlearnkitError(f"method {self.name!r}: loss is {value} at step {step} ({where}); "
-                                  f"lower lr (now {o.lr}) or the number of epochs")
+            raise UnlearnkitError(
+                f"method {self.name!r}: loss is {value} at step {step} ({where}); "
+                f"lower lr (now {o.lr}) or the number of epochs"
+            )
         opt.zero_grad(set_to_none=True)
         prec = ctx.precision if ctx.precision is not None and ctx.precision.enabled else None
         if prec is None:  # fp32: exactly the plain loop
@@ -189,8 +206,14 @@ class GradientMethod(Method):
         opt = make_optimizer(list(self.parameters(ctx)), o.optimizer, o.lr, o.momentum, o.weight_decay)
         ctx.precision = Precision(o.precision, ctx.device)
         with evaluating(ctx.passes):  # the proxy reference and guard baselines are evaluation passes
-            ctx.monitor = Monitor(self.name, ctx, self.steps_per_epoch(ctx), ctx.stop, o.stopping,
-                                  lower=f"lr (now {o.lr}) or the number of epochs (now {o.epochs})")
+            ctx.monitor = Monitor(
+                self.name,
+                ctx,
+                self.steps_per_epoch(ctx),
+                ctx.stop,
+                o.stopping,
+                lower=f"lr (now {o.lr}) or the number of epochs (now {o.epochs})",
+            )
         return torch.Generator().manual_seed(ctx.seed), opt
 
     def unlearn(self, ctx) -> nn.Module:

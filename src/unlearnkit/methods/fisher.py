@@ -28,6 +28,7 @@
 Gradient-free (no per-sample loss is optimised), so it takes no weighting or target.
 :func:`diagonal_fisher` (per-sample gradients with ``torch.func``) is shared with ``ssd``.
 """
+
 from __future__ import annotations
 
 from typing import Literal
@@ -59,8 +60,9 @@ def reference_batch_sizes(n: int, batch_size: int) -> list[int]:
     return [batch_size] * (n // batch_size) + ([n % batch_size] if n % batch_size else [])
 
 
-def diagonal_fisher(model: nn.Module, dataset, indices, kind: FisherKind = "true", batch_size: int = 128,
-                    chunk_size: int | None = None) -> dict[str, torch.Tensor]:
+def diagonal_fisher(
+    model: nn.Module, dataset, indices, kind: FisherKind = "true", batch_size: int = 128, chunk_size: int | None = None
+) -> dict[str, torch.Tensor]:
     """Diagonal Fisher {parameter name: tensor} of the CE over ``dataset[indices]`` at ``model`` (eval mode).
 
     ``true``: mean_i Σ_c p_θ(c|x_i) g_ic² (g_ic = ∇ CE(x_i, c)); ``empirical``: mean_i g_{i,y_i}²;
@@ -97,7 +99,7 @@ def diagonal_fisher(model: nn.Module, dataset, indices, kind: FisherKind = "true
                     acc[name] += g.detach() ** 2
         elif kind in ("empirical", "expected_batch"):
             for name, g in _per_sample_grads(model, params, buffers, x, y).items():
-                acc[name] += (g ** 2).sum(0)
+                acc[name] += (g**2).sum(0)
                 first[name] += g.sum(0)
         else:
             c = dataset.num_classes
@@ -107,7 +109,7 @@ def diagonal_fisher(model: nn.Module, dataset, indices, kind: FisherKind = "true
             ys = torch.arange(c, device=device).repeat(len(idx))
             w = prob.reshape(-1)
             for name, g in _per_sample_grads(model, params, buffers, xs, ys).items():
-                acc[name] += torch.einsum("k,k...->...", w, g ** 2)
+                acc[name] += torch.einsum("k,k...->...", w, g**2)
         n_batches += 1
     model.train(was_training)
     if kind == "batch":
@@ -139,19 +141,31 @@ class FisherOptions(MethodOptions):
     class also wrecks RA, hence not the default."""
 
     variant: Literal["forgetting", "influence"] = "influence"
-    fisher: Literal["true", "empirical"] = Field("empirical", description="Fisher of D_r: expected over p_θ or true labels")
-    step: float | None = Field(None, gt=0, description="influence: multiplier s on the diagonal Newton step; "
-                               "None: the largest s keeping retain accuracy within retain_drop of θ_o's")
+    fisher: Literal["true", "empirical"] = Field(
+        "empirical", description="Fisher of D_r: expected over p_θ or true labels"
+    )
+    step: float | None = Field(
+        None,
+        gt=0,
+        description="influence: multiplier s on the diagonal Newton step; "
+        "None: the largest s keeping retain accuracy within retain_drop of θ_o's",
+    )
     retain_drop: float = Field(1.0, ge=0, description="influence, step=None: allowed drop of D_r accuracy (points)")
-    forget_credit: float = Field(0.02, ge=0, description="influence, step=None: each point of D_f accuracy "
-                                 "removed allows this many more points of D_r accuracy drop")
+    forget_credit: float = Field(
+        0.02,
+        ge=0,
+        description="influence, step=None: each point of D_f accuracy "
+        "removed allows this many more points of D_r accuracy drop",
+    )
     step_min: float = Field(1e-4, gt=0, description="influence, step=None: first step tried (then doubled)")
     step_max: float = Field(100.0, gt=0, description="influence, step=None: largest step tried")
     bisections: int = Field(4, ge=0, description="influence, step=None: geometric bisections after the doubling")
-    calibration_samples: int = Field(2048, ge=1, description="influence, step=None: D_r samples (seeded) "
-                                     "whose accuracy is checked")
-    damping: float = Field(1e-4, gt=0, description="added to F_r before the power/inverse (with a fixed "
-                           "`step` use ≥ 3e-3)")
+    calibration_samples: int = Field(
+        2048, ge=1, description="influence, step=None: D_r samples (seeded) whose accuracy is checked"
+    )
+    damping: float = Field(
+        1e-4, gt=0, description="added to F_r before the power/inverse (with a fixed `step` use ≥ 3e-3)"
+    )
     noise_scale: float = Field(0.01, gt=0, description="forgetting: (λσ_h²)^{1/4}")
     max_std: float = Field(0.03, gt=0, description="forgetting: cap on the per-weight noise std")
     batch_size: int = Field(128, ge=1, description="samples per vmap chunk of per-sample gradients")
@@ -238,7 +252,7 @@ class Fisher(Method):
                 indices = np.asarray(indices)
                 if len(indices) <= o.calibration_samples:
                     return indices
-                return np.sort(indices[torch.randperm(len(indices), generator=gen)[:o.calibration_samples].numpy()])
+                return np.sort(indices[torch.randperm(len(indices), generator=gen)[: o.calibration_samples].numpy()])
 
             retain, forget = sample(ctx.split.retain), sample(ctx.split.forget)
             fa0 = retain_accuracy(model, ctx.dataset, forget) if o.forget_credit else 0.0
@@ -246,7 +260,9 @@ class Fisher(Method):
 
             def accuracy_at(s: float) -> float:  # RA(s) + credit · (FA(θ_o) − FA(s))
                 place(s)
-                credit = o.forget_credit * (fa0 - retain_accuracy(model, ctx.dataset, forget)) if o.forget_credit else 0.0
+                credit = (
+                    o.forget_credit * (fa0 - retain_accuracy(model, ctx.dataset, forget)) if o.forget_credit else 0.0
+                )
                 return retain_accuracy(model, ctx.dataset, retain) + credit
 
             step = calibrate_step(accuracy_at, floor, o.step_min, o.step_max, o.bisections)

@@ -1,4 +1,5 @@
 """``ft``: fine-tune on D_r only (catastrophic forgetting; Warnell et al. / Golatkar et al. 2020 baseline)."""
+
 from __future__ import annotations
 
 from pydantic import Field

@@ -1,4 +1,5 @@
 """``ga``: gradient ascent on D_f (Thudi et al. 2022, "Unrolling SGD"; the NegGrad baseline)."""
+
 from __future__ import annotations
 
 import torch.nn.functional as F

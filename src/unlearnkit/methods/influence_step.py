@@ -6,6 +6,7 @@ Exact summed Hessian with L2, Cholesky solve; the whole model for ``logreg``, th
 frozen ``model.features`` for networks. With the ``uniform`` weighting ε_i = −1 on D_f (the classic
 influence-removal step); with ``soft`` ε comes from the weighting (all of D_train).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,8 +19,12 @@ from .base import METHODS, Method, MethodOptions
 
 
 class IFOptions(MethodOptions):
-    lam: float | None = Field(None, gt=0, description="L2 of the summed objective in H (ignored when the weighting "
-                              "supplies its influence); None → n_train × training weight_decay, at least 1e-4")
+    lam: float | None = Field(
+        None,
+        gt=0,
+        description="L2 of the summed objective in H (ignored when the weighting "
+        "supplies its influence); None → n_train × training weight_decay, at least 1e-4",
+    )
     scale: float = Field(1.0, gt=0, description="multiplier on the Newton step (1 = the influence prediction)")
 
 
@@ -37,8 +42,9 @@ class InfluenceStep(Method):
             inf, eps = given
         else:
             train = ctx.split.train
-            inf = LinearInfluence.from_model(ctx.model, ctx.dataset, train,
-                                             l2_strength(ctx.options.lam, ctx.train_config, len(train)))
+            inf = LinearInfluence.from_model(
+                ctx.model, ctx.dataset, train, l2_strength(ctx.options.lam, ctx.train_config, len(train))
+            )
             eps = -np.isin(train, ctx.split.forget).astype(np.float64)
         delta = ctx.options.scale * inf.newton_step(torch.as_tensor(eps, device=inf.phi.device))
         _, lin = linear_head(ctx.model)

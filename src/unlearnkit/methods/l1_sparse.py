@@ -1,6 +1,7 @@
 """``l1_sparse``: fine-tune on D_r with an ℓ1 penalty whose coefficient decays linearly to 0
 (Jia et al., NeurIPS 2023, "Model Sparsity Can Simplify Machine Unlearning", §4 Eq. 5: the
 "ℓ1-sparse MU" objective, γ_t = γ·(1 − t/T) over the T unlearning steps)."""
+
 from __future__ import annotations
 
 from pydantic import Field

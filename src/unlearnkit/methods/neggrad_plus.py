@@ -1,5 +1,6 @@
 """``neggrad_plus``: NegGrad+ (Kurmanji et al., NeurIPS 2023, "Towards unbounded machine unlearning"):
 descent on D_r and ascent on D_f, loss = λ·CE_r − α·CE_f."""
+
 from __future__ import annotations
 
 import torch.nn.functional as F

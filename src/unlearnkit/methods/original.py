@@ -1,4 +1,5 @@
 """``original``: θ_o untouched — the baseline every method's defaults must beat on Avg.Gap."""
+
 from __future__ import annotations
 
 from .base import METHODS, Method

@@ -1,4 +1,5 @@
 """``retrain``: the gold standard θ_r — train from scratch on D_r (cached by the bench)."""
+
 from __future__ import annotations
 
 from ..passes import training_passes

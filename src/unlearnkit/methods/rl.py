@@ -1,6 +1,7 @@
 """``rl``: random labels (Golatkar et al., CVPR 2020; the RL of SalUn, Fan et al. ICLR 2024, and FaLW's
 main instantiation): CE of forget samples to a target (default: a random other label drawn once)
 plus CE on retain batches."""
+
 from __future__ import annotations
 
 from pydantic import Field

@@ -12,6 +12,7 @@ sees masked gradients), and after every optimiser step the unmasked entries are 
 weight decay and momentum cannot move them — the reference code applies SGD weight decay to every
 weight, a known bug. Unmasked weights are therefore bit-identical to θ_o.
 """
+
 from __future__ import annotations
 
 import torch
@@ -47,13 +48,14 @@ def _threshold_mask(grads: dict[str, torch.Tensor], ratio: float) -> dict[str, t
         keep[torch.topk(flat, k, sorted=False).indices] = True
     out, start = {}, 0
     for name, g in grads.items():
-        out[name] = keep[start: start + g.numel()].view_as(g)
+        out[name] = keep[start : start + g.numel()].view_as(g)
         start += g.numel()
     return out
 
 
-def saliency_mask(model: nn.Module, dataset, forget: "torch.Tensor | list", ratio: float,
-                  batch_size: int = 256) -> dict[str, torch.Tensor]:
+def saliency_mask(
+    model: nn.Module, dataset, forget: "torch.Tensor | list", ratio: float, batch_size: int = 256
+) -> dict[str, torch.Tensor]:
     """SalUn's weight-saliency mask {parameter name: bool tensor}: top ``ratio`` of |∇ CE(θ; D_f)|,
     the gradient of the summed per-batch mean CE (as the reference accumulates it), at ``model``."""
     was_training = model.training

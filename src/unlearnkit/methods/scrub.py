@@ -31,6 +31,7 @@ Departures, on purpose:
   max pass, where ∇KL = 0, so only the 2nd max pass forgets; the reference's ResNets in train mode
   differ from their eval-mode teacher from the start.
 """
+
 from __future__ import annotations
 
 import math
@@ -48,7 +49,7 @@ def distill_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, tempe
     """Per-sample T²·KL(softmax(t/T) ‖ softmax(s/T)) (Hinton et al. 2015), Tensor[B]."""
     log_ps = F.log_softmax(student_logits / temperature, dim=1)
     log_pt = F.log_softmax(teacher_logits / temperature, dim=1)
-    return (log_pt.exp() * (log_pt - log_ps)).sum(1) * temperature ** 2
+    return (log_pt.exp() * (log_pt - log_ps)).sum(1) * temperature**2
 
 
 class SCRUBOptions(GradientOptions):
@@ -68,8 +69,12 @@ class SCRUBOptions(GradientOptions):
     lr: float = Field(0.02, gt=0)
     batch_size: int = Field(32, ge=1, description="forget (max-step) batch size")
     temperature: float = Field(4.0, gt=0, description="distillation temperature T (kd_T)")
-    max_clip: float | None = Field(0.2, gt=0, description="clip each gradient entry of a max-step to "
-                                   "[-max_clip, max_clip] (the reference's args.clip); None: no clip")
+    max_clip: float | None = Field(
+        0.2,
+        gt=0,
+        description="clip each gradient entry of a max-step to "
+        "[-max_clip, max_clip] (the reference's args.clip); None: no clip",
+    )
     ce_weight: float = Field(0.99, ge=0, description="γ on CE in the min-step")
     kl_weight: float = Field(0.001, ge=0, description="α on KL(teacher‖student) in the min-step")
 
@@ -98,8 +103,9 @@ class SCRUB(GradientMethod):
 
     def retain_loss(self, ctx, logits, batch):
         o = ctx.options
-        return o.ce_weight * F.cross_entropy(logits, batch.y, reduction="none") + \
-            o.kl_weight * self.teacher_kl(ctx, logits, batch)
+        return o.ce_weight * F.cross_entropy(logits, batch.y, reduction="none") + o.kl_weight * self.teacher_kl(
+            ctx, logits, batch
+        )
 
     def unlearn(self, ctx) -> nn.Module:
         """The alternating loop (max passes then a min pass per epoch); same batching, weighting,
@@ -111,10 +117,14 @@ class SCRUB(GradientMethod):
         r_steps = math.ceil(len(ctx.split.retain) / o.retain_batch_size)
         total = min(o.msteps, o.epochs) * f_steps + o.epochs * r_steps
         sched = make_scheduler(opt, o.schedule, total, 0)
-        streams = {"forget": cycle_batches(ctx.split.forget, o.batch_size, gen),
-                   "retain": cycle_batches(ctx.split.retain, o.retain_batch_size, gen)}
-        phase = {"forget": (f_steps, o.forget_weight, self.forget_loss),
-                 "retain": (r_steps, o.retain_weight, self.retain_loss)}
+        streams = {
+            "forget": cycle_batches(ctx.split.forget, o.batch_size, gen),
+            "retain": cycle_batches(ctx.split.retain, o.retain_batch_size, gen),
+        }
+        phase = {
+            "forget": (f_steps, o.forget_weight, self.forget_loss),
+            "retain": (r_steps, o.retain_weight, self.retain_loss),
+        }
         step = 0
         for epoch in range(o.epochs):
             names = (["forget"] if epoch < o.msteps else []) + ["retain"]

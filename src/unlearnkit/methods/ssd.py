@@ -24,6 +24,7 @@ Departures, on purpose:
 - With a per-sample Fisher I_D ≥ (|D_f|/|D|)·I_f, so nothing can be selected when α ≥ |D|/|D_f|;
   α = 4 (not 10) and this is checked before any work (an error, not a silent no-op).
 """
+
 from __future__ import annotations
 
 from typing import Literal
@@ -48,19 +49,26 @@ class SSDOptions(MethodOptions):
     batch {64…1024}: never beats θ_o on random and every class at once (α=10, the paper's, collapses RA
     to 24–87%)."""
 
-    alpha: float = Field(4.0, gt=0, description="selection threshold: dampen where I_f > α·I_D (paper: 10); "
-                         "per-sample importances select nothing unless α < |D|/|D_f|")
+    alpha: float = Field(
+        4.0,
+        gt=0,
+        description="selection threshold: dampen where I_f > α·I_D (paper: 10); "
+        "per-sample importances select nothing unless α < |D|/|D_f|",
+    )
     lam: float = Field(1.0, gt=0, description="dampening constant λ in β = min(λ·I_D/I_f, 1)")
     fisher: Literal["empirical", "true", "expected_batch", "batch"] = Field(
-        "empirical", description="importance estimator (diagonal_fisher kind); 'batch' is the reference's "
-        "and depends on the order of the samples")
+        "empirical",
+        description="importance estimator (diagonal_fisher kind); 'batch' is the reference's "
+        "and depends on the order of the samples",
+    )
     batch_size: int = Field(512, ge=1, description="batch size b of the batch / expected_batch importance")
     chunk_size: int = Field(128, ge=1, description="samples per vmap chunk of per-sample gradients (memory only)")
 
 
 @torch.no_grad()
-def dampen(param: torch.Tensor, imp_forget: torch.Tensor, imp_full: torch.Tensor, alpha: float,
-           lam: float) -> torch.Tensor:
+def dampen(
+    param: torch.Tensor, imp_forget: torch.Tensor, imp_full: torch.Tensor, alpha: float, lam: float
+) -> torch.Tensor:
     """Multiply entries with I_f > α·I_D by min(λ·I_D/I_f, 1) in place; returns the selection mask."""
     selected = imp_forget > alpha * imp_full
     beta = (lam * imp_full / imp_forget.clamp_min(torch.finfo(imp_forget.dtype).tiny)).clamp(max=1.0)
@@ -83,7 +91,8 @@ class SSD(Method):
         if o.fisher in ("empirical", "true") and o.alpha * n_f >= n:
             raise UnlearnkitError(
                 f"ssd: alpha={o.alpha} selects no parameter with a per-sample Fisher here: I_D ≥ (|D_f|/|D|)·I_f "
-                f"and |D|/|D_f| = {n}/{n_f} = {n / n_f:.2f}; use alpha below {n / n_f:.2f} (e.g. {n / n_f / 2.5:.2g})")
+                f"and |D|/|D_f| = {n}/{n_f} = {n / n_f:.2f}; use alpha below {n / n_f:.2f} (e.g. {n / n_f / 2.5:.2g})"
+            )
         imp_f = diagonal_fisher(model, ctx.dataset, ctx.split.forget, o.fisher, o.batch_size, o.chunk_size)
         imp_d = diagonal_fisher(model, ctx.dataset, ctx.split.train, o.fisher, o.batch_size, o.chunk_size)
         selected = total = 0

@@ -1,5 +1,6 @@
 """Model architectures by name: ``build_model(name, input_shape, num_classes, **options)``.
 Any user ``nn.Module`` that maps a batch of inputs to logits works too."""
+
 from __future__ import annotations
 
 import math
@@ -62,9 +63,16 @@ class SmallCNN(nn.Module):
         super().__init__()
         c = input_shape[0]
         self.body = nn.Sequential(
-            nn.Conv2d(c, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(width, 2 * width, 3, padding=1), nn.BatchNorm2d(2 * width), nn.ReLU(), nn.MaxPool2d(2),
-            nn.AdaptiveAvgPool2d(2), nn.Flatten(),
+            nn.Conv2d(c, width, 3, padding=1),
+            nn.BatchNorm2d(width),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(width, 2 * width, 3, padding=1),
+            nn.BatchNorm2d(2 * width),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.AdaptiveAvgPool2d(2),
+            nn.Flatten(),
         )
         self.head = nn.Linear(8 * width, num_classes)
 

@@ -1,4 +1,5 @@
 """A target gives the distribution each forget sample is pushed toward (docs/architecture.md "Contracts")."""
+
 from __future__ import annotations
 
 from typing import ClassVar

@@ -1,4 +1,5 @@
 """Built-in targets: ``none`` (the method's own default), ``random_label``, ``uniform``."""
+
 from __future__ import annotations
 
 import numpy as np

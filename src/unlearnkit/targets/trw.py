@@ -42,6 +42,7 @@ six cells (often within the seed spread), so it is the default ``similarity`` (i
 β > 0). The PCA width and T of ``mean_logits`` are our reconstruction (``shared/methods/trw.md``). The
 pure functions below take logits/embeddings so the math can be checked on hand-made tables.
 """
+
 from __future__ import annotations
 
 from typing import Literal
@@ -63,8 +64,10 @@ def mean_logit_embeddings(logits: torch.Tensor, labels: torch.Tensor, num_classe
     counts = torch.bincount(labels, minlength=num_classes).to(logits.dtype)
     missing = (counts == 0).nonzero().flatten().tolist()
     if missing:
-        raise UnlearnkitError(f"trw: class(es) {missing} have no samples to embed; use similarity='classifier_rows' "
-                              f"or data that covers every class")
+        raise UnlearnkitError(
+            f"trw: class(es) {missing} have no samples to embed; use similarity='classifier_rows' "
+            f"or data that covers every class"
+        )
     sums = torch.zeros(num_classes, logits.shape[1], dtype=logits.dtype).index_add_(0, labels, logits)
     return sums / counts[:, None]
 
@@ -90,8 +93,9 @@ def similarity_prior(emb: torch.Tensor, forget_classes, temperature: float) -> t
     return pi
 
 
-def tilted_target(logits: torch.Tensor, labels: torch.Tensor, prior: torch.Tensor, forget_classes,
-                  beta: float) -> torch.Tensor:
+def tilted_target(
+    logits: torch.Tensor, labels: torch.Tensor, prior: torch.Tensor, forget_classes, beta: float
+) -> torch.Tensor:
     """q(x) ∝ p_θo(j|x) exp(β π_{y(x), j}) over the remaining classes, 0 on every forget class (spec steps
     3–4; computed as a masked softmax of logits + β π, which equals drop-f-renormalise-then-tilt)."""
     C = logits.shape[1]
@@ -118,8 +122,10 @@ def unseen_prior(probs: torch.Tensor, labels, forget_classes, num_classes: int) 
     for f in forget:  # one iteration per forget class
         rows = p[labels == f]
         if len(rows) == 0:
-            raise UnlearnkitError(f"trw similarity='unseen_probs' needs unseen samples of forget class {f}, but the "
-                                  f"split's unseen set has none; raise unseen_fraction or use similarity='mean_logits'")
+            raise UnlearnkitError(
+                f"trw similarity='unseen_probs' needs unseen samples of forget class {f}, but the "
+                f"split's unseen set has none; raise unseen_fraction or use similarity='mean_logits'"
+            )
         m = rows.mean(0)
         m[forget] = 0
         pi[f] = m / m.sum()
@@ -132,8 +138,10 @@ def classifier_rows(model: nn.Module, num_classes: int) -> torch.Tensor:
     if not (isinstance(head, nn.Linear) and head.out_features == num_classes):
         linears = [m for m in model.modules() if isinstance(m, nn.Linear) and m.out_features == num_classes]
         if not linears:
-            raise UnlearnkitError("trw similarity='classifier_rows' needs a final nn.Linear with one row per class; "
-                                  "use similarity='mean_logits' for this model")
+            raise UnlearnkitError(
+                "trw similarity='classifier_rows' needs a final nn.Linear with one row per class; "
+                "use similarity='mean_logits' for this model"
+            )
         head = linears[-1]
     return head.weight.detach().float().cpu()
 
@@ -141,16 +149,23 @@ def classifier_rows(model: nn.Module, num_classes: int) -> torch.Tensor:
 # --- the target ----------------------------------------------------------------------------------
 class TRWOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    beta: float = Field(0.0, ge=0, description="tilt strength β; 0 = drop-and-renormalise (measured closest to "
-                                               "retraining, see the module docstring; the paper uses 10)")
+    beta: float = Field(
+        0.0,
+        ge=0,
+        description="tilt strength β; 0 = drop-and-renormalise (measured closest to "
+        "retraining, see the module docstring; the paper uses 10)",
+    )
     temperature: float = Field(0.1, gt=0, description="T of the similarity softmax π (reconstruction)")
-    pca_dims: int | None = Field(None, ge=1, description="PCA width d' of the class embeddings; None = C − 1 "
-                                                         "(reconstruction)")
+    pca_dims: int | None = Field(
+        None, ge=1, description="PCA width d' of the class embeddings; None = C − 1 (reconstruction)"
+    )
     similarity: Literal["mean_logits", "classifier_rows", "unseen_probs"] = Field(
-        "unseen_probs", description="source of π — mean_logits: softmax_T of cosines of PCA'd mean logits per class "
-                                   "under θ_o on D_train (the paper); classifier_rows: the same on the last layer's "
-                                   "weight rows; unseen_probs: θ_o's mean probabilities on the split's unseen samples "
-                                   "of the forget class, renormalised over the remaining classes (no T, no PCA)")
+        "unseen_probs",
+        description="source of π — mean_logits: softmax_T of cosines of PCA'd mean logits per class "
+        "under θ_o on D_train (the paper); classifier_rows: the same on the last layer's "
+        "weight rows; unseen_probs: θ_o's mean probabilities on the split's unseen samples "
+        "of the forget class, renormalised over the remaining classes (no T, no PCA)",
+    )
 
 
 @TARGETS.register("trw")
@@ -170,8 +185,10 @@ class TRW(TabulatedTarget):
         C = ctx.num_classes
         forget_classes = sorted(set(np.unique(ctx.labels(ctx.split.forget)).tolist()))
         if len(forget_classes) >= C:
-            raise UnlearnkitError("trw: the forget set covers every class, so no class is left to push mass to; "
-                                  "use a class scenario that keeps some classes")
+            raise UnlearnkitError(
+                "trw: the forget set covers every class, so no class is left to push mass to; "
+                "use a class scenario that keeps some classes"
+            )
         f_logits = predict_logits(ctx.original, ctx.dataset, ctx.split.forget, device=ctx.device)
         if o.similarity == "unseen_probs":
             un = ctx.split.unseen
@@ -180,8 +197,9 @@ class TRW(TabulatedTarget):
         else:
             if o.similarity == "mean_logits":
                 tr = ctx.split.train
-                emb = mean_logit_embeddings(predict_logits(ctx.original, ctx.dataset, tr, device=ctx.device),
-                                            torch.as_tensor(ctx.labels(tr)), C)
+                emb = mean_logit_embeddings(
+                    predict_logits(ctx.original, ctx.dataset, tr, device=ctx.device), torch.as_tensor(ctx.labels(tr)), C
+                )
             else:
                 emb = classifier_rows(ctx.original, C)
             self.prior = similarity_prior(pca_project(emb, o.pca_dims or C - 1), forget_classes, o.temperature)

@@ -1,4 +1,5 @@
 """Per-sample loss weightings (uniform, falw, soft), by name."""
+
 from . import uniform  # noqa: F401
 from . import falw  # noqa: F401
 from . import soft  # noqa: F401

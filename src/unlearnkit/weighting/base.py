@@ -1,4 +1,5 @@
 """A weighting returns w_i for the per-sample losses of a batch (docs/architecture.md "Contracts")."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar

@@ -29,6 +29,7 @@ count and ``refresh_every: 1`` the two are bit-identical.
 Using FaLW with GA / NegGrad+ / SalUn / SCRUB is our *reconstruction* (the paper only says
 "plug-and-play"): the weight multiplies whatever per-sample forget loss the method defines.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -54,20 +55,32 @@ REFRESH_EVERY = 10
 
 class FaLWOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    tau: float = Field(0.15, ge=0, description="balancing exponent τ in B_c = (N_f/(C·N_f,c))^τ; 0 = off "
-                                                "(the paper tunes 0.1–0.2)")
-    refresh_every: int = Field(REFRESH_EVERY, ge=1, description="optimisation steps between re-estimates of "
-                                                                 "(μ_c, σ_c) on the unseen split (1 = every step, "
-                                                                 "as the paper)")
-    normalize: bool = Field(False, description="divide the weighted forget loss by Σ w_i instead of the batch "
-                                               "size (False = the paper's Σ w_i ℓ_i / B)")
+    tau: float = Field(
+        0.15, ge=0, description="balancing exponent τ in B_c = (N_f/(C·N_f,c))^τ; 0 = off (the paper tunes 0.1–0.2)"
+    )
+    refresh_every: int = Field(
+        REFRESH_EVERY,
+        ge=1,
+        description="optimisation steps between re-estimates of "
+        "(μ_c, σ_c) on the unseen split (1 = every step, "
+        "as the paper)",
+    )
+    normalize: bool = Field(
+        False,
+        description="divide the weighted forget loss by Σ w_i instead of the batch "
+        "size (False = the paper's Σ w_i ℓ_i / B)",
+    )
     eps: float = Field(1e-8, gt=0, description="lower clamp on σ_c")
-    unseen_batch_size: int | None = Field(None, ge=1, description="chunk the reference forward pass (None = the "
-                                                                   "whole unseen split in one batched pass)")
-    unseen_per_class: int | None = Field(UNSEEN_PER_CLASS, ge=2, description=
-                                         "estimate (μ_c, σ_c) on a seeded subsample of at most this many unseen "
-                                         "samples per class, drawn once per run (None = the whole unseen split, "
-                                         "as the paper; see PAPER for the paper's setting)")
+    unseen_batch_size: int | None = Field(
+        None, ge=1, description="chunk the reference forward pass (None = the whole unseen split in one batched pass)"
+    )
+    unseen_per_class: int | None = Field(
+        UNSEEN_PER_CLASS,
+        ge=2,
+        description="estimate (μ_c, σ_c) on a seeded subsample of at most this many unseen "
+        "samples per class, drawn once per run (None = the whole unseen split, "
+        "as the paper; see PAPER for the paper's setting)",
+    )
 
 
 #: the paper's setting: the whole unseen split, re-estimated every step
@@ -103,9 +116,15 @@ def falw_weight(z: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def unseen_reference(model: torch.nn.Module, inputs: torch.Tensor, labels: torch.Tensor, num_classes: int,
-                     eps: float = 1e-8, chunk: int | None = None,
-                     modules: list[torch.nn.Module] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def unseen_reference(
+    model: torch.nn.Module,
+    inputs: torch.Tensor,
+    labels: torch.Tensor,
+    num_classes: int,
+    eps: float = 1e-8,
+    chunk: int | None = None,
+    modules: list[torch.nn.Module] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(μ_c, σ_c) per class of the model's true-class softmax probability on ``inputs`` (population std,
     clamped ≥ eps); a class without samples gets μ = 0, σ = +inf, so its z is 0 and its weight 1.
 
@@ -153,23 +172,29 @@ class FaLW(Weighting):
 
     def prepare(self, ctx) -> None:
         if len(ctx.split.unseen) == 0:
-            raise UnlearnkitError("weighting 'falw' needs a held-out unseen split to estimate (μ_c, σ_c); "
-                                  "build the split with unseen_fraction > 0 (e.g. make_split(..., unseen_fraction=0.1))")
+            raise UnlearnkitError(
+                "weighting 'falw' needs a held-out unseen split to estimate (μ_c, σ_c); "
+                "build the split with unseen_fraction > 0 (e.g. make_split(..., unseen_fraction=0.1))"
+            )
         C = ctx.num_classes
         counts = np.bincount(ctx.labels(ctx.split.forget), minlength=C)
         unseen_counts = np.bincount(ctx.labels(ctx.split.unseen), minlength=C)
         absent = np.flatnonzero((counts > 0) & (unseen_counts == 0))
         if len(absent):
-            warnings.warn(f"falw: class(es) {absent.tolist()} of the forget set have no sample in the unseen split; "
-                          f"their forget samples get weight 1 (enlarge unseen_fraction to weight them)",
-                          RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"falw: class(es) {absent.tolist()} of the forget set have no sample in the unseen split; "
+                f"their forget samples get weight 1 (enlarge unseen_fraction to weight them)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         dev = ctx.device
         self.B = balancing_factors(counts, self.options.tau).to(dev)
         groups = torch.as_tensor(class_thirds(counts), device=dev)
         # class → one-hot head/mid/tail (all zero for classes outside the thirds): diagnostics as one matmul
         self._group_onehot = (groups.view(-1, 1) == torch.arange(3, device=dev)).float()
-        unseen = subsample_per_class(ctx.split.unseen, ctx.labels(ctx.split.unseen), self.options.unseen_per_class,
-                                     ctx.seed)
+        unseen = subsample_per_class(
+            ctx.split.unseen, ctx.labels(ctx.split.unseen), self.options.unseen_per_class, ctx.seed
+        )
         idx = torch.as_tensor(unseen, dtype=torch.long)
         self._unseen_x = ctx.dataset.inputs(idx.to(ctx.dataset.x.device)).to(dev)
         self._unseen_y = ctx.dataset.y[idx.to(ctx.dataset.y.device)].to(dev)
@@ -181,8 +206,15 @@ class FaLW(Weighting):
         """Re-estimate (μ_c, σ_c) from the current ``ctx.model`` in one batched pass over the unseen split."""
         if ctx.model is not self._model:  # cache the module list (a method may swap ctx.model in setup)
             self._model, self._modules = ctx.model, list(ctx.model.modules())
-        self.mu, self.sigma = unseen_reference(ctx.model, self._unseen_x, self._unseen_y, ctx.num_classes,
-                                               self.options.eps, self.options.unseen_batch_size, self._modules)
+        self.mu, self.sigma = unseen_reference(
+            ctx.model,
+            self._unseen_x,
+            self._unseen_y,
+            ctx.num_classes,
+            self.options.eps,
+            self.options.unseen_batch_size,
+            self._modules,
+        )
 
     def weights(self, ctx, batch, logits, step, term):
         if term not in self.terms:

@@ -24,6 +24,7 @@ How the weights drive methods (the split has train/forget/retain; correction has
   On any other split the requested deletion is kept: ε_i = −1 on D_f is fixed and the QP solves for
   the rest with the shifted right-hand side (aᵀε = f0 − a_fᵀε_f, bᵀε = −b_fᵀε_f) — an extension.
 """
+
 from __future__ import annotations
 
 import time
@@ -42,16 +43,26 @@ from .base import WEIGHTINGS, Weighting
 
 class SoftOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    target: Literal["dp", "eop", "robust"] = Field("dp", description="what the correction drives toward 0 (dp, eop) "
-                                                   "or down (robust: adversarial loss)")
+    target: Literal["dp", "eop", "robust"] = Field(
+        "dp", description="what the correction drives toward 0 (dp, eop) or down (robust: adversarial loss)"
+    )
     scheme: Literal["qp", "only_target", "hard", "bounded"] = Field("qp", description="how ε is obtained from a, b")
     k: float = Field(0.2, gt=0, lt=1, description="hard: fraction of D_train removed (the spec's baseline k)")
-    lam: float | None = Field(None, gt=0, description="L2 of the summed objective Σℓ_i + λ/2‖θ‖² in H; None → "
-                              "n_train × the training weight_decay (what θ_o was trained with), at least 1e-4")
+    lam: float | None = Field(
+        None,
+        gt=0,
+        description="L2 of the summed objective Σℓ_i + λ/2‖θ‖² in H; None → "
+        "n_train × the training weight_decay (what θ_o was trained with), at least 1e-4",
+    )
     lower: float = Field(-1.0, lt=0, description="bounded: lower box bound on ε")
     upper: float = Field(1.0, gt=0, description="bounded: upper box bound on ε")
-    exclude_fraction: float = Field(0.0, ge=0, lt=1, description="seeded fraction of D_train kept at ε = 0 (the "
-                                    "reference trains the extractor on such a slice and reweights only the rest)")
+    exclude_fraction: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="seeded fraction of D_train kept at ε = 0 (the "
+        "reference trains the extractor on such a slice and reweights only the rest)",
+    )
     adv_factor: float = Field(1.3, gt=1, description="robust: reflection factor of the adversarial validation set")
 
 
@@ -78,12 +89,16 @@ class Soft(Weighting):
         t0 = time.perf_counter()
         split = ctx.split
         if len(split.unseen) == 0:
-            raise UnlearnkitError("soft weighting needs a validation split (split.unseen) to measure the target; "
-                                  "use unseen_fraction > 0 or a dataset with a fixed validation set (adult)")
+            raise UnlearnkitError(
+                "soft weighting needs a validation split (split.unseen) to measure the target; "
+                "use unseen_fraction > 0 or a dataset with a fixed validation set (adult)"
+            )
         if ctx.dataset.group is None or ctx.num_classes != 2:
-            raise UnlearnkitError(f"soft weighting corrects a binary classifier w.r.t. a sensitive group; dataset "
-                                  f"{ctx.dataset.name!r} has {ctx.num_classes} classes and "
-                                  f"{'a' if ctx.dataset.group is not None else 'no'} group (use adult, compas, german)")
+            raise UnlearnkitError(
+                f"soft weighting corrects a binary classifier w.r.t. a sensitive group; dataset "
+                f"{ctx.dataset.name!r} has {ctx.num_classes} classes and "
+                f"{'a' if ctx.dataset.group is not None else 'no'} group (use adult, compas, german)"
+            )
         train = split.train
         lam = l2_strength(o.lam, ctx.train_config, len(train))
         inf = LinearInfluence.from_model(ctx.original, ctx.dataset, train, lam)
@@ -119,11 +134,20 @@ class Soft(Weighting):
         if len(zero) == 0:
             zero = train[[int(np.argmin(eps))]]
         self.narrowed = replace_forget(split, zero)
-        ctx.record(soft_target=o.target, soft_scheme=o.scheme, soft_f0=f0, soft_lam=lam,
-                   soft_predicted_delta=float(-(eps @ a)), soft_predicted_utility=float(-(eps @ b)),
-                   soft_eps_min=float(eps.min()), soft_eps_max=float(eps.max()),
-                   soft_frac_negative_weight=float(np.mean(1.0 + eps < 0)), soft_n_zero_weight=int(len(zero)),
-                   soft_correction_split=correction, soft_prepare_s=time.perf_counter() - t0)
+        ctx.record(
+            soft_target=o.target,
+            soft_scheme=o.scheme,
+            soft_f0=f0,
+            soft_lam=lam,
+            soft_predicted_delta=float(-(eps @ a)),
+            soft_predicted_utility=float(-(eps @ b)),
+            soft_eps_min=float(eps.min()),
+            soft_eps_max=float(eps.max()),
+            soft_frac_negative_weight=float(np.mean(1.0 + eps < 0)),
+            soft_n_zero_weight=int(len(zero)),
+            soft_correction_split=correction,
+            soft_prepare_s=time.perf_counter() - t0,
+        )
 
     @property
     def label(self) -> str:
@@ -148,5 +172,6 @@ class Soft(Weighting):
 
 def replace_forget(split: Split, forget: np.ndarray) -> Split:
     """The same split with another forget set (train/test/unseen unchanged)."""
-    return Split(split.train, split.test, split.unseen, forget, {**split.info, "forget_from": "soft weights"},
-                 split.purpose)
+    return Split(
+        split.train, split.test, split.unseen, forget, {**split.info, "forget_from": "soft weights"}, split.purpose
+    )

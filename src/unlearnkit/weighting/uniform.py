@@ -1,4 +1,5 @@
 """``uniform``: w_i = 1 for every sample; reproduces the plain method exactly."""
+
 from __future__ import annotations
 
 from .base import WEIGHTINGS, Weighting
