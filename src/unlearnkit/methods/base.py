@@ -35,9 +35,8 @@ class MethodOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     stop: StopMode | None = Field(None, description="auto | none; overrides unlearn(stop=…) for this method")
     stopping: StopOptions = Field(
-        default_factory=StopOptions,
-        description="auto-stop cadence, patience, "  # type: ignore[arg-type]
-        "divergence guards and the proxy's options",
+        default_factory=StopOptions,  # type: ignore[arg-type]
+        description="auto-stop cadence, patience, divergence guards and the proxy's options",
     )
 
 
