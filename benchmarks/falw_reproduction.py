@@ -33,6 +33,7 @@ import torch
 import yaml
 
 import unlearnkit as uk
+from unlearnkit.bench.summary import paired_difference
 from unlearnkit.eval import METRICS, Evaluation, avg_gap
 from unlearnkit.methods import METHODS
 
@@ -279,7 +280,8 @@ def timing(args, cfg, ds, train_cfg, new_model) -> str:
 
 
 def verdict(rows: list[dict]) -> str:
-    """Per (level, regime, method): does falw lower Avg.Gap and |dFA_tail| vs uniform (means over seeds)?"""
+    """Per (level, regime, method): does falw lower Avg.Gap and |dFA_tail| vs uniform? Paired over the same
+    seeds (falw − uniform, mean ± 95 % t-interval); "within noise" when the interval contains 0."""
     g = defaultdict(list)
     for r in rows:
         g[(r["level"], r["regime"], r["method"], r["weighting"])].append(r)
@@ -287,14 +289,22 @@ def verdict(rows: list[dict]) -> str:
     for (level, regime, method, w), rs in g.items():
         if w != "falw" or (level, regime, method, "uniform") not in g:
             continue
-        u = g[(level, regime, method, "uniform")]
-        gu, gf = np.nanmean([r["Avg.Gap"] for r in u]), np.nanmean([r["Avg.Gap"] for r in rs])
-        tu, tf = (np.nanmean([abs(r.get("dFA_tail", math.nan)) for r in x]) for x in (u, rs))
-        wins = sum(a["Avg.Gap"] > b["Avg.Gap"] for a, b in zip(u, rs))
+        by_seed = {r["seed"]: r for r in g[(level, regime, method, "uniform")]}
+        pairs = [(by_seed[r["seed"]], r) for r in rs if r["seed"] in by_seed]
+        gap = paired_difference([f["Avg.Gap"] for _, f in pairs], [u["Avg.Gap"] for u, _ in pairs])
+        tail = paired_difference(
+            [abs(f.get("dFA_tail", math.nan)) for _, f in pairs], [abs(u.get("dFA_tail", math.nan)) for u, _ in pairs]
+        )
+
+        def verdict_of(d, better):
+            if d["within_noise"]:
+                return "within noise"
+            return better if d["mean"] < 0 else "worse"
+
         out.append(
-            f"{level:14s} {regime:8s} {method:12s} Avg.Gap {gu:5.2f} -> {gf:5.2f} "
-            f"({'lower' if gf < gu else 'NOT lower'}; falw better in {wins}/{len(rs)} seeds)  "
-            f"|dFA_tail| {tu:5.2f} -> {tf:5.2f} ({'smaller' if tf < tu else 'NOT smaller'})"
+            f"{level:14s} {regime:8s} {method:12s} Avg.Gap falw−uniform {gap['mean']:+5.2f}±{gap['ci']:.2f} "
+            f"(n={gap['n']}: {verdict_of(gap, 'lower')})  |dFA_tail| {tail['mean']:+5.2f}±{tail['ci']:.2f} "
+            f"({verdict_of(tail, 'smaller')})"
         )
     return "\n".join(out)
 

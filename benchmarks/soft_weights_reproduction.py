@@ -219,7 +219,13 @@ def part_mlp(seeds, lam):
                 wo = {"target": target, "scheme": scheme, "k": 0.2, "lam": lam}
                 res = uk.unlearn(model, ds, split, "if", "soft", weighting_options=wo, device="cpu", train_config=tc)
                 ev = Evaluation(
-                    ds, split, torch.device("cpu"), seed, model, None, Plan.make("if", "soft", weighting_options=wo)
+                    ds,
+                    split,
+                    torch.device("cpu"),
+                    seed,
+                    model,
+                    None,
+                    Plan.make("if", "soft", weighting_options=wo).weighting,
                 )
                 r = METRICS.get("fairness")().compute(res.model, ev)
                 rows.setdefault((target, "original"), []).append(

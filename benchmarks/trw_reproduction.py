@@ -189,6 +189,7 @@ def run_challenge(a) -> None:
     import torch
 
     import unlearnkit as uk
+    from unlearnkit.sources import FixedSource
     from unlearnkit.eval import METRICS, Evaluation
 
     t0 = time.perf_counter()
@@ -225,7 +226,7 @@ def run_challenge(a) -> None:
             original,
             retrained[0],
             None,
-            {"retrained_models": lambda k: retrained[:k], "unlearn": lambda m, sp, seed: runs[seed]},
+            FixedSource(retrained, lambda m, sp, seed, runs=runs: runs[seed]),
         )
         row = {"method": name}
         for protocol in ("reference", "legacy_cv"):

@@ -124,3 +124,39 @@ class SequentialSource:
 
     def map(self, fn: Callable[[Any], Any], items: list) -> list:
         return self._mapper(fn, items) if self._mapper is not None else [fn(x) for x in items]
+
+
+class FixedSource:
+    """A model source over models already at hand: ``retrained(k)`` = the first k of ``retrained``;
+    ``unlearn(model, split, seed)`` = the given function (optional). It trains nothing (``trained``
+    raises): for metrics that need K retrained models or the run's unlearning, not shadows."""
+
+    def __init__(
+        self, retrained: Sequence[nn.Module], unlearn: Callable[[nn.Module, Split, int], nn.Module] | None = None
+    ):
+        self._retrained, self._unlearn = list(retrained), unlearn
+
+    def provides(self, need: Need) -> bool:
+        return need is Need.RETRAINED_K or (need is Need.UNLEARN and self._unlearn is not None)
+
+    def retrained(self, k: int) -> list[nn.Module]:
+        if k > len(self._retrained):
+            raise UnlearnkitError(
+                f"{k} retrained models asked for but this FixedSource holds {len(self._retrained)}; "
+                f"pass more, or use SequentialSource to train them"
+            )
+        return self._retrained[:k]
+
+    def trained(self, indices: np.ndarray, seed: int) -> nn.Module:
+        raise UnlearnkitError("FixedSource trains no models; use SequentialSource for shadow models")
+
+    def trained_many(self, sets: Sequence[np.ndarray], seeds: Sequence[int]) -> list[nn.Module]:
+        raise UnlearnkitError("FixedSource trains no models; use SequentialSource for shadow models")
+
+    def unlearn(self, model: nn.Module, split: Split, seed: int) -> nn.Module:
+        if self._unlearn is None:
+            raise UnlearnkitError("this FixedSource has no unlearning function; pass FixedSource(models, unlearn=…)")
+        return self._unlearn(model, split, seed)
+
+    def map(self, fn: Callable[[Any], Any], items: list) -> list:
+        return [fn(x) for x in items]
