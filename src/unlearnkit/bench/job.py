@@ -228,23 +228,17 @@ def run_job(spec: dict, progress=None, keep_model: bool = False) -> dict:
     plan = Plan.make(m["name"], w["name"], t["name"], m["options"], w["options"], t["options"])
     metrics = [build(METRICS, name, spec["metric_options"].get(name)) for name in spec["metrics"]]
 
-    def unlearn_with_plan(model, other_split, seed):
+    def run_plan(model, on_split, seed, **extra):
+        """The spec's method ∘ weighting ∘ target on ``model`` (θ_o here, shadows in U-LiRA, N runs for the
+        challenge score)."""
         return unlearn(
-            model,
-            data,
-            other_split,
-            m["name"],
-            w["name"],
-            t["name"],
-            options=m["options"],
-            weighting_options=w["options"],
-            target_options=t["options"],
-            device=device,
-            seed=seed,
-            train_config=models.tcfg,
-            new_model=models.new_model,
-            stop=spec.get("stop", "auto"),
-        ).model
+            model, data, on_split, m["name"], w["name"], t["name"], options=m["options"],
+            weighting_options=w["options"], target_options=t["options"], device=device, seed=seed,
+            train_config=models.tcfg, new_model=models.new_model, stop=spec.get("stop", "auto"), **extra,
+        )  # fmt: skip
+
+    def unlearn_with_plan(model, other_split, seed):
+        return run_plan(model, other_split, seed).model
 
     models = BenchSource(
         spec,
@@ -269,23 +263,12 @@ def run_job(spec: dict, progress=None, keep_model: bool = False) -> dict:
                 values.update({k: v for k, v in metric.compute(model, ev_epoch).items() if k in wanted})
         return values
 
-    result = unlearn(
+    result = run_plan(
         original,
-        data,
         split,
-        m["name"],
-        w["name"],
-        t["name"],
-        options=m["options"],
-        weighting_options=w["options"],
-        target_options=t["options"],
-        device=device,
-        seed=spec["seed"],
-        train_config=models.tcfg,
-        new_model=models.new_model,
+        spec["seed"],
         retrained=lambda: (copy.deepcopy(retrained), meta_r["train_s"]),
         progress=progress,
-        stop=spec.get("stop", "auto"),
         on_epoch=epoch_metrics if spec.get("epoch_eval") else None,
     )
     ev = Evaluation(data, split, device, spec["seed"], original, retrained, plan.weighting, models)
