@@ -85,7 +85,18 @@ def test_cap_covering_the_split_is_bit_identical_to_the_paper_setting(method, di
     cover = int(np.bincount(digits.labels[lt_split.unseen]).max())
     opts = {"epochs": 1, "lr": 0.01}
     runs = [
-        uk.unlearn(trained, digits, lt_split, method, "falw", options=opts, weighting_options=wo, device="cpu", seed=2)
+        uk.unlearn(
+            trained,
+            digits,
+            lt_split,
+            method,
+            "falw",
+            options=opts,
+            weighting_options=wo,
+            device="cpu",
+            stop="none",
+            seed=2,
+        )
         for wo in (
             PAPER,
             {"unseen_per_class": cover, "refresh_every": 1},
@@ -108,6 +119,7 @@ def test_cap_covering_the_split_is_bit_identical_to_the_paper_setting(method, di
         options=opts,
         weighting_options={"unseen_per_class": 3, "refresh_every": 1},
         device="cpu",
+        stop="none",
         seed=2,
     )
     assert not torch.equal(small.model.head.weight, runs[0].model.head.weight)
@@ -129,6 +141,7 @@ def test_refresh_every_k_reestimates_on_steps_0_k_2k(digits, lt_split, trained, 
         options={"epochs": 1, "lr": 0.01},
         weighting_options={"refresh_every": 4},
         device="cpu",
+        stop="none",
         seed=0,
     )
     steps = [h["step"] for h in res.history if "falw_mean_w_head" in h]
