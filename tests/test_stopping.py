@@ -237,3 +237,21 @@ def test_cli_stop_typo_fails_before_work():
 
     out = CliRunner().invoke(app, ["unlearn", "--method", "ga", "--stop", "atuo"])
     assert out.exit_code == 2 and "'auto', 'none'" in out.output
+
+
+def test_one_shot_methods_declare_their_strength_and_auto_searches_it(digits, class_split, theta_o):
+    """ssd under stop='auto': α × {¼ … 4} is tried, the proxy keeps the best (θ_o a candidate); an α that
+    can select nothing (α ≥ |D|/|D_f|) is refused by ssd and recorded as skipped, not a crash."""
+    from unlearnkit.methods import METHODS
+
+    assert METHODS.get("ssd").strength_option == "alpha" and METHODS.get("if").strength_option == "scale"
+    res = uk.unlearn(theta_o, digits, class_split, "ssd", device="cpu", seed=0)
+    summary = next(h["auto_stop"] for h in res.history if "auto_stop" in h)
+    assert summary["option"] == "alpha" and summary["tried"] == [1.0, 2.0, 4.0, 8.0, 16.0]
+    tried = [h for h in res.history if "strength" in h and h.get("strength", 0) > 0]
+    assert len(tried) == 5
+    assert any("skipped" in h for h in tried)  # |D|/|D_f| ≈ 10 for one digits class: α = 16 selects nothing
+    scored = [h for h in tried if "proxy_gap" in h]
+    start = next(h for h in res.history if h.get("strength") == 0.0)
+    best = min([start["proxy_gap"]] + [h["proxy_gap"] for h in scored])
+    assert summary["best_proxy_gap"] == best

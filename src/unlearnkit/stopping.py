@@ -227,7 +227,11 @@ def search_strength(method, ctx, option: str, options: StopOptions) -> dict:
         trial.history = []
         if ctx.passes is not None:
             ctx.passes.watch(trial.model)
-        out = method.unlearn(trial)
+        try:
+            out = method.unlearn(trial)
+        except UnlearnkitError as e:  # a strength the method refuses (e.g. ssd's α that selects nothing)
+            ctx.record(strength=value, skipped=str(e))
+            continue
         with evaluating(ctx.passes):
             values = ref.evaluate(out)
         ctx.record(strength=value, **values)

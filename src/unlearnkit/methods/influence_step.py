@@ -34,6 +34,7 @@ class InfluenceStep(Method):
 
     name = "if"
     Options = IFOptions
+    strength_option = "scale"  # stop="auto": the Newton step × {¼ … 4} searched by the proxy
     weightable_terms = frozenset({"influence"})
 
     def unlearn(self, ctx):

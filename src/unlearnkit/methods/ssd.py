@@ -82,6 +82,7 @@ class SSD(Method):
 
     name = "ssd"
     Options = SSDOptions
+    strength_option = "alpha"  # stop="auto": α × {¼ … 4} searched by the proxy (refused values skipped)
     moves_model = False  # it may legitimately select no parameter (no warning then)
 
     def unlearn(self, ctx) -> nn.Module:
