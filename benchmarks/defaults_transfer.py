@@ -27,6 +27,7 @@ such a job is counted as failed). Per method and mode:
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import sys
 import time
@@ -250,7 +251,11 @@ def main(argv=None):
         "--fashion", action="store_true", help="add a Fashion-MNIST subset (3000) on random 5%% and class 2"
     )
     ap.add_argument("--fashion-subset", type=int, default=3000)
-    ap.add_argument("--data-dir", default="/work/shared/data")
+    ap.add_argument(
+        "--data-dir",
+        default=os.environ.get("UNLEARNKIT_DATA"),
+        help="Fashion-MNIST folder (else $UNLEARNKIT_DATA, else the loader's default places)",
+    )
     ap.add_argument("--out", default="/tmp/validate-defaults")
     ap.add_argument("--cache-dir", default="/tmp/validate-cache")
     ap.add_argument("--jobs", type=int, default=1)

@@ -24,6 +24,7 @@ Rows already in ``--out`` are skipped (resumable); models are cached in ``--cach
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -281,7 +282,11 @@ def main(argv=None):
         "--fashion", action="store_true", help="add a Fashion-MNIST subset (5000) on random 10%% and class 0"
     )
     ap.add_argument("--fashion-subset", type=int, default=5000)
-    ap.add_argument("--data-dir", default="/work/shared/data")
+    ap.add_argument(
+        "--data-dir",
+        default=os.environ.get("UNLEARNKIT_DATA"),
+        help="Fashion-MNIST folder (else $UNLEARNKIT_DATA, else the loader's default places)",
+    )
     ap.add_argument("--out", default="/tmp/validate-proxy")
     ap.add_argument("--cache-dir", default="/tmp/validate-cache")
     ap.add_argument("--jobs", type=int, default=1)

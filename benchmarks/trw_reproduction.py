@@ -1,7 +1,7 @@
 """TRW's similarity prior, measured; and the challenge score old vs new (arXiv 2506.20893 / NeurIPS 2023).
 
     python benchmarks/trw_reproduction.py trw [--run-dir DIR] [--jobs 2] [--seeds 0 1 2] [--fashion-seeds 0 1]
-        [--data-dir /work/shared/data] [--ulira]
+        [--data-dir DIR] [--ulira]
     python benchmarks/trw_reproduction.py challenge [--N 8] [--seed 0]
 
 ``trw``: forget digits class 3, digits class 8 and class 0 of a 5,000-image Fashion-MNIST subset with
@@ -249,7 +249,11 @@ def main() -> None:
     t.add_argument("--jobs", type=int, default=2)
     t.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     t.add_argument("--fashion-seeds", type=int, nargs="+", default=[0, 1])
-    t.add_argument("--data-dir", default="/work/shared/data")
+    t.add_argument(
+        "--data-dir",
+        default=os.environ.get("UNLEARNKIT_DATA"),
+        help="Fashion-MNIST folder (else $UNLEARNKIT_DATA, else the loader's default places)",
+    )
     t.add_argument("--ulira", action="store_true")
     c = sub.add_parser("challenge")
     c.add_argument("--N", type=int, default=8)
