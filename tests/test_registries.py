@@ -263,3 +263,6 @@ def test_every_registered_name_has_a_docstring_shown_by_list():
             doc = (obj.__doc__ or "").strip()
             assert doc, f"{reg.kind} {name!r} has no docstring"
             assert name in res.output
+    for cls in METRICS._items.values():  # every declared column is listed with its metric
+        for c in cls.columns:
+            assert c.name in res.output, f"column {c.name} of {cls.name} not shown by list"

@@ -880,6 +880,15 @@ def list_registries() -> None:
         for name, obj in reg.items():
             table.add_row(name, doc(obj))
         console.print(table)
+    table = Table(title="metric columns", title_justify="left")
+    for c in ("metric", "column", "goal", "in Avg.Gap", "needs", "definition"):
+        table.add_column(c)
+    for name, cls in METRICS.items():
+        needs = ", ".join(sorted(n.name.lower() for n in cls.needs)) or "—"
+        for col in cls.columns:
+            goal = col.goal + (" |·|" if col.absolute else "")
+            table.add_row(name, col.name, goal, "yes" if col.in_gap else "", needs, col.short)
+    console.print(table)
     table = Table(title="presets", title_justify="left", show_header=False)
     import yaml
 
