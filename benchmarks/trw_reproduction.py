@@ -88,6 +88,8 @@ def configs(seeds, fashion_seeds, ulira: bool):
             ],
         )
     )
+    if not fashion_seeds:
+        return [digits]
     fashion = BenchConfig.model_validate(
         dict(
             common,
@@ -99,7 +101,7 @@ def configs(seeds, fashion_seeds, ulira: bool):
             scenarios=[{"kind": "class", "classes": [0], "label": "fashion0"}],
         )
     )
-    return [digits, fashion] if fashion_seeds else [digits]
+    return [digits, fashion]
 
 
 def table(res: pd.DataFrame, cols) -> pd.DataFrame:
