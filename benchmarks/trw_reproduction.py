@@ -71,7 +71,7 @@ def configs(seeds, fashion_seeds, ulira: bool):
         method_options=METHOD_OPTIONS,
         targets=TARGETS,
         metrics=metrics,
-        metric_options={"mia_nn": {"R": 3}, "ulira": {"K": 4}},
+        metric_options={"mia_nn": {"R": 3}, **({"ulira": {"K": 4}} if ulira else {})},
         stop="none",  # the paper's fixed schedules: compare targets, not stopping rules
     )
     digits = BenchConfig.model_validate(
@@ -120,7 +120,8 @@ def where_mass_goes(cfg, data_dir) -> list[str]:
     """Per scenario and seed 0: the top remaining class of each target's table vs the retrained models' mean."""
     import torch
 
-    from unlearnkit.bench.job import Models, _dataset, _split, expand
+    from unlearnkit.bench.job import _dataset, _split, expand
+    from unlearnkit.bench.sources import BenchSource
     from unlearnkit.bench.runner import default_cache_dir
     from unlearnkit.context import UnlearnContext
     from unlearnkit.eval import predict_logits
@@ -137,14 +138,11 @@ def where_mass_goes(cfg, data_dir) -> list[str]:
         ds = _dataset(spec)
         split = _split(spec, ds)
         dev = torch.device("cpu")
-        models = Models(spec, ds, split, dev)
+        models = BenchSource(spec, ds, split, dev)
         original, _ = models.original()
         f = int(np.unique(ds.labels[split.forget])[0])
         p_r = np.mean(
-            [
-                torch.softmax(predict_logits(m, ds, split.forget), 1).mean(0).numpy()
-                for m in models.retrained_models(4)[1:]
-            ],
+            [torch.softmax(predict_logits(m, ds, split.forget), 1).mean(0).numpy() for m in models.retrained(4)[1:]],
             0,
         )
         p_r[f] = 0
