@@ -59,13 +59,13 @@ def test_presets_describe_the_mid_scale_grids():
     assert lt.model.name == "cnn" and lt.seeds == [0, 1, 2]
     assert {m.name for m in lt.methods} >= {"rl", "ga", "neggrad_plus", "salun", "scrub"}
     assert [w.name for w in lt.weightings] == ["uniform", "falw"]
-    assert set(lt.metrics) == {"accuracy", "mia_efficacy", "deviation"}
+    assert set(lt.metrics) == {"accuracy", "mia_efficacy", "proxy", "deviation"}
     ratios = {s.options["ratio"] for s in lt.scenarios if s.kind == "long_tail"}
     assert len(ratios) >= 2
     cl = load_config(preset="fashion_class")
     assert cl.model.name == "cnn" and cl.seeds == [0, 1, 2] and [t.name for t in cl.targets] == ["none", "trw"]
     assert max(len(s.options["classes"]) for s in cl.scenarios) >= 2
-    assert set(cl.metrics) == {"accuracy", "mia_efficacy", "mia_nn", "ulira"}
+    assert set(cl.metrics) == {"accuracy", "mia_efficacy", "proxy", "mia_nn", "ulira"}
     assert cl.metric_options["ulira"]["K"] <= 4
 
 

@@ -78,7 +78,7 @@ class BenchConfig(BaseModel):
     targets: list[Entry] = Field(default_factory=lambda: [Entry(name="none")])
     target_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
     seeds: list[int] = Field(default_factory=lambda: [0])
-    metrics: list[str] = Field(default_factory=lambda: ["accuracy", "mia_efficacy"])
+    metrics: list[str] = Field(default_factory=lambda: ["accuracy", "mia_efficacy", "proxy"])
     metric_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
     unseen_fraction: float = Field(0.1, ge=0, lt=1)
     include_original: bool = Field(True, description="add a method=original row per dataset/scenario/seed")
