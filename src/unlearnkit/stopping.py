@@ -56,6 +56,9 @@ class StopOptions(BaseModel):
     every: float = Field(
         0.5, gt=0, description="evaluate the proxy (auto) and the guards every this fraction of an epoch"
     )
+    guard_every: float = Field(
+        1.0, gt=0, description="stop='none': check the divergence guards every this fraction of an epoch"
+    )
     patience: float = Field(1.0, gt=0, description="auto: stop after this many epochs without a better proxy")
     overshoot: float = Field(
         20.0, gt=0, description="auto: stop when the proxy gap exceeds the best by this many percent points"
@@ -97,7 +100,8 @@ class Monitor:
 
     def __init__(self, method_name: str, ctx, steps_per_epoch: int, mode: str, options: StopOptions, lower: str):
         self.name, self.ctx, self.mode, self.o, self.lower = method_name, ctx, mode, options, lower
-        self.every = max(1, round(options.every * steps_per_epoch))
+        cadence = options.every if mode == "auto" else options.guard_every
+        self.every = max(1, round(cadence * steps_per_epoch))
         self.patience_evals = max(1, math.ceil(options.patience * steps_per_epoch / self.every))
         self.norm_o = parameter_norm(ctx.original)
         self.ref = None
