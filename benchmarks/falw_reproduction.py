@@ -163,6 +163,7 @@ def run(args) -> list[dict]:
                                 },
                                 device=dev,
                                 seed=seed,
+                                stop=args.stop,
                             )
                             if not finite_outputs(res.model, ds, split):
                                 raise uk.UnlearnkitError("the model's outputs are not finite after the last step")
@@ -270,6 +271,7 @@ def timing(args, cfg, ds, train_cfg, new_model) -> str:
                     weighting_options=wo,
                     device="cpu",
                     seed=0,
+                    stop="none",  # timing: the same steps for every variant
                 )
                 best[i] = min(best[i], r.seconds)
         lines.append(
@@ -380,6 +382,9 @@ def main() -> None:
     p.add_argument("--weightings", nargs="+", default=["uniform", "falw", "falw_tau0"])
     p.add_argument("--regimes", nargs="+", default=["moderate", "large"], choices=["moderate", "large"])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument(
+        "--stop", default="none", choices=["none", "auto"], help="none: the paper's fixed schedules (default); auto"
+    )
     p.add_argument("--tau", type=float, default=None, help="override τ for the falw rows")
     p.add_argument("--timing-repeats", type=int, default=5, help="0 skips the separate overhead timing")
     p.add_argument("--only-timing", action="store_true", help="skip the grid, run only the overhead timing")
