@@ -128,6 +128,12 @@ def bench(
         f"reused from cache {outcome.reused}; {outcome.seconds:.1f} s"
     )
     console.print(msg)
+    if "peak_rss_mb" in df and df["peak_rss_mb"].notna().any():
+        gpu = df["gpu_peak_mb"].max() if "gpu_peak_mb" in df else float("nan")
+        console.print(
+            f"peak memory of the largest job: CPU RSS {df['peak_rss_mb'].max():.0f} MiB"
+            + ("" if gpu != gpu else f", GPU max allocated {gpu:.0f} MiB")
+        )
     if outcome.notes:
         console.print(
             f"[dim]{len(outcome.notes)} method × weighting × target combinations don't apply and ran plain "

@@ -61,6 +61,7 @@ def test_noise_floor_and_cost_columns_in_every_row(run):
     assert r.loc["ga", "unlearn_passes"].tolist() == [2 * n_f] * 2
     assert r.loc["retrain", "cost_ratio"].tolist() == [1.0, 1.0]
     assert r.loc["original", "unlearn_passes"].tolist() == [0, 0]
+    assert (df["peak_rss_mb"] > 50).all() and df["gpu_peak_mb"].isna().all()  # CPU run: no GPU peak
     assert r.loc[EVIL, "cost_ratio"].tolist() == pytest.approx([2 / 3] * 2)
 
 

@@ -54,6 +54,16 @@ BENCH_COLUMNS: tuple[Column, ...] = (
     Column("retrain_s", "info", "Training time of θ_r (seconds; cached from when it was trained).", "s", show=False),
     Column("train_s", "info", "Training time of θ_o (seconds; cached from when it was trained).", "s", show=False),
     Column("eval_s", "info", "Time spent in the metrics (seconds).", "s", show=False),
+    Column(
+        "peak_rss_mb",
+        "info",
+        "Resident-memory high-water mark of the process that ran the job (MiB).",
+        "MiB",
+        show=False,
+    ),
+    Column(
+        "gpu_peak_mb", "info", "Peak GPU memory allocated by torch during the job (MiB; CUDA only).", "MiB", show=False
+    ),
     Column("param_change", "info", "‖θ_u − θ_o‖₂ over floating-point parameters and buffers.", show=False),
 )
 HEADLINE_BENCH = ("avg_gap", "avg_gap_floor", "unlearn_s", "RTE", "cost_ratio")

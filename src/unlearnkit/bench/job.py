@@ -217,10 +217,25 @@ def reference_values(models: BenchSource, metric, name: str, spec: dict, split, 
     return models.cache.memo(key, lambda: metric.compute(model, ev))
 
 
+def peak_memory(device: torch.device) -> dict:
+    """``peak_rss_mb``: the worker process's resident-memory high-water mark so far (CPU; it covers this
+    job and any before it in the same process); ``gpu_peak_mb``: torch's max allocated on a CUDA device
+    since the job started (NaN elsewhere)."""
+    import resource
+    import sys
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    rss_mb = rss / 2**20 if sys.platform == "darwin" else rss / 1024
+    gpu = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else math.nan
+    return {"peak_rss_mb": rss_mb, "gpu_peak_mb": gpu}
+
+
 def run_job(spec: dict, progress=None, keep_model: bool = False) -> dict:
     """Run one grid job: unlearn θ_o with the spec's method ∘ weighting ∘ target, evaluate, return the row
     (with ``keep_model``, also the unlearned model and the split under ``_model`` / ``_split``)."""
     device = resolve_device(spec["device"])
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
     ds = _dataset(spec)
     split = _split(spec, ds)
     data = ds.to(device)
@@ -317,6 +332,7 @@ def run_job(spec: dict, progress=None, keep_model: bool = False) -> dict:
         "device": str(device),
         "versions": f"unlearnkit {spec['version']}, torch {torch.__version__}, python {platform.python_version()}",
         "config_hash": spec["key"],
+        **peak_memory(device),
     }
     row["_history"] = result.history
     if keep_model:
