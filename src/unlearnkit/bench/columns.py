@@ -26,7 +26,12 @@ BENCH_COLUMNS: tuple[Column, ...] = (
         header="floor",
     ),
     Column(
-        "unlearn_s", "min", "Wall time of the unlearning step in seconds (retrain: its training time).", "s", digits=3
+        "unlearn_s",
+        "min",
+        "Wall time of the unlearning step in seconds (retrain: its training time).",
+        "s",
+        digits=3,
+        machine=True,
     ),
     Column(
         "RTE",
@@ -35,6 +40,7 @@ BENCH_COLUMNS: tuple[Column, ...] = (
         "was trained (retrain_timed_here says whether that was this run): compare cost_ratio for a "
         "load-independent number.",
         digits=3,
+        machine=True,
     ),
     Column(
         "cost_ratio",
@@ -51,18 +57,38 @@ BENCH_COLUMNS: tuple[Column, ...] = (
         show=False,
     ),
     Column("retrain_passes", "info", "Per-sample passes of retraining θ_r: 2 · epochs · |D_r|.", show=False),
-    Column("retrain_s", "info", "Training time of θ_r (seconds; cached from when it was trained).", "s", show=False),
-    Column("train_s", "info", "Training time of θ_o (seconds; cached from when it was trained).", "s", show=False),
-    Column("eval_s", "info", "Time spent in the metrics (seconds).", "s", show=False),
+    Column(
+        "retrain_s",
+        "info",
+        "Training time of θ_r (seconds; cached from when it was trained).",
+        "s",
+        show=False,
+        machine=True,
+    ),
+    Column(
+        "train_s",
+        "info",
+        "Training time of θ_o (seconds; cached from when it was trained).",
+        "s",
+        show=False,
+        machine=True,
+    ),
+    Column("eval_s", "info", "Time spent in the metrics (seconds).", "s", show=False, machine=True),
     Column(
         "peak_rss_mb",
         "info",
         "Resident-memory high-water mark of the process that ran the job (MiB).",
         "MiB",
         show=False,
+        machine=True,
     ),
     Column(
-        "gpu_peak_mb", "info", "Peak GPU memory allocated by torch during the job (MiB; CUDA only).", "MiB", show=False
+        "gpu_peak_mb",
+        "info",
+        "Peak GPU memory allocated by torch during the job (MiB; CUDA only).",
+        "MiB",
+        show=False,
+        machine=True,
     ),
     Column("param_change", "info", "‖θ_u − θ_o‖₂ over floating-point parameters and buffers.", show=False),
 )
@@ -91,3 +117,9 @@ def table_columns(metrics: list[str] | None = None) -> list[str]:
 def required_columns(metrics: list[str] | None = None) -> list[str]:
     """Columns every stored row has, first in the CSV (NaN where a run lacks them)."""
     return IDENTITY + [*gap_columns(metrics), "avg_gap", "unlearn_s", "retrain_s"]
+
+
+def machine_columns(metrics: list[str] | None = None) -> list[str]:
+    """Columns whose values depend on the machine and its load (wall times, memory): everything else in a
+    row is a pure function of the job spec, identical across executors, --jobs and reruns."""
+    return [c.name for c in all_columns(metrics).values() if c.machine]

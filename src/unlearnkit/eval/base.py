@@ -47,6 +47,7 @@ class Column:
     ``in_gap``). ``per_epoch``: cheap enough to evaluate after every unlearning epoch (curves).
     ``kind``: ``number``, ``json`` (a JSON list, e.g. per-class values) or ``text``. ``show``: a
     number column shown in report tables (False: kept in the CSV only). ``digits``: decimals shown.
+    ``machine``: the value depends on the machine and its load (times, memory), not only on the job.
     """
 
     name: str
@@ -61,6 +62,7 @@ class Column:
     digits: int = 2
     header: str | None = None
     show: bool = True
+    machine: bool = False
 
     def __post_init__(self):
         if self.goal not in GOALS:
