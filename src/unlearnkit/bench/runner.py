@@ -99,22 +99,18 @@ def run_bench(
     same count for every executor and --jobs, so their rows are bit-identical)."""
     out = Path(out)
     cache = Path(cache_dir or default_cache_dir())
-    expand(cfg, str(cache), device, data_dir, download)  # bad input fails here: nothing written yet
+    t0 = time.perf_counter()
+    grid = expand(cfg, str(cache), device, data_dir, download)  # bad input fails here: nothing written yet
     check_writable(out, "run directory", "pass a writable --out")
     check_writable(cache, "model cache folder", "pass a writable --cache-dir or set $UNLEARNKIT_CACHE")
     with run_dir_lock(out):
-        return _run_bench(
-            cfg, out, executor, jobs, device, data_dir, download, cache, ray_address, quiet, console, threads
-        )
+        return _run_bench(cfg, grid, out, executor, jobs, ray_address, quiet, console, threads, t0)
 
 
-def _run_bench(
-    cfg, out, executor, jobs, device, data_dir, download, cache_dir, ray_address, quiet, console, threads
-) -> BenchOutcome:
-    t0 = time.perf_counter()
+def _run_bench(cfg, grid, out, executor, jobs, ray_address, quiet, console, threads, t0) -> BenchOutcome:
+    """Run the validated ``grid`` into ``out`` (the run directory lock is held by the caller)."""
     console = console or Console(stderr=True)
     quiet = (not sys.stderr.isatty()) if quiet is None else quiet
-    grid = expand(cfg, str(cache_dir or default_cache_dir()), device, data_dir, download)  # bad input: nothing written
     store = ResultStore(out)
     store.set_meta("config", cfg.model_dump(mode="json"))
     store.set_meta("skipped", grid.skipped)
