@@ -255,3 +255,27 @@ def test_one_shot_methods_declare_their_strength_and_auto_searches_it(digits, cl
     start = next(h for h in res.history if h.get("strength") == 0.0)
     best = min([start["proxy_gap"]] + [h["proxy_gap"] for h in scored])
     assert summary["best_proxy_gap"] == best
+
+
+def test_fisher_auto_searches_its_step_along_one_direction(digits, class_split, theta_o, monkeypatch):
+    """fisher under stop='auto': the Fisher is computed once, the step × {¼ … 4} around the calibrated step is
+    scored along that one direction, and the model kept is exactly the one at the chosen step (or θ_o)."""
+    from unlearnkit.methods import fisher as fisher_mod
+
+    calls = []
+    real = fisher_mod.diagonal_fisher
+    monkeypatch.setattr(fisher_mod, "diagonal_fisher", lambda *a, **k: calls.append(1) or real(*a, **k))
+    res = uk.unlearn(theta_o, digits, class_split, "fisher", device="cpu", seed=0)
+    assert len(calls) == 1  # one Fisher for the five strengths
+    s = auto_summary(res)
+    calibrated = next(h["step"] for h in res.history if h.get("calibrated"))
+    assert s["option"] == "step" and s["centre"] == calibrated > 0
+    assert s["tried"] == pytest.approx([calibrated * f for f in (0.25, 0.5, 1.0, 2.0, 4.0)])
+    scored = {h["strength"]: h["proxy_gap"] for h in res.history if "proxy_gap" in h and "strength" in h}
+    assert s["best_proxy_gap"] == min(scored.values()) and scored[s["best_value"] or 0.0] == s["best_proxy_gap"]
+    assert s["best_value"] is not None  # on a class, some step beats keeping θ_o
+    fixed = uk.unlearn(
+        theta_o, digits, class_split, "fisher", device="cpu", seed=0, stop="none", options={"step": s["best_value"]}
+    )
+    for a, b in zip(res.model.state_dict().values(), fixed.model.state_dict().values()):
+        assert torch.equal(a, b)  # the search's model is the method's own at that step

@@ -213,34 +213,46 @@ class Monitor:
 
 
 def search_strength(method, ctx, option: str, options: StopOptions) -> dict:
-    """Run a one-shot ``method`` at ``option`` × each of ``options.strength_factors`` on copies of θ_o,
-    score each with the proxy and leave the best (θ_o itself included) in ``ctx.model``."""
+    """Run a one-shot ``method`` at ``option`` × each of ``options.strength_factors`` (around the method's
+    :meth:`~unlearnkit.methods.base.Method.strength_path` centre where it has one, moving along the path;
+    else rerunning it on copies of θ_o), score each with the proxy and leave the best (θ_o itself
+    included) in ``ctx.model``."""
     with evaluating(ctx.passes):
         ref = ProxyReference.build(ctx.original, ctx.dataset, ctx.split, options.proxy, ctx.device)
     start_model = copy.deepcopy(ctx.model)  # θ_o as the method receives it (trainable)
-    base_value = getattr(ctx.options, option)
     with evaluating(ctx.passes):
         start = ref.evaluate(ctx.original)
     ctx.record(step=0, strength=0.0, **start)
+    path = method.strength_path(ctx)
+    option = path.option if path is not None else option
+    base_value = path.centre if path is not None else getattr(ctx.options, option)
+    if base_value is None:
+        raise UnlearnkitError(
+            f"method {method.name!r}: stop='auto' searches {option!r} around its value, but it is None; "
+            f"set {option} or pass stop='none'"
+        )
     best = (None, start["proxy_gap"], None)
     for f in options.strength_factors:
         value = base_value * f
-        trial = copy.copy(ctx)
-        trial.model = copy.deepcopy(start_model)
-        trial.options = ctx.options.model_copy(update={option: value})
-        trial.history = []
-        if ctx.passes is not None:
-            ctx.passes.watch(trial.model)
-        try:
-            out = method.unlearn(trial)
-        except UnlearnkitError as e:  # a strength the method refuses (e.g. ssd's α that selects nothing)
-            ctx.record(strength=value, skipped=str(e))
-            continue
+        if path is not None:
+            out = path.place(value)
+        else:
+            trial = copy.copy(ctx)
+            trial.model = copy.deepcopy(start_model)
+            trial.options = ctx.options.model_copy(update={option: value})
+            trial.history = []
+            if ctx.passes is not None:
+                ctx.passes.watch(trial.model)
+            try:
+                out = method.unlearn(trial)
+            except UnlearnkitError as e:  # a strength the method refuses (e.g. ssd's α that selects nothing)
+                ctx.record(strength=value, skipped=str(e))
+                continue
         with evaluating(ctx.passes):
             values = ref.evaluate(out)
         ctx.record(strength=value, **values)
         if values["proxy_gap"] < best[1] - options.min_delta:
-            best = (value, values["proxy_gap"], out.state_dict())
+            best = (value, values["proxy_gap"], {k: v.detach().clone() for k, v in out.state_dict().items()})
     value, gap, state = best
     with torch.no_grad():
         ctx.model.load_state_dict(state if state is not None else ctx.original.state_dict())
@@ -248,6 +260,7 @@ def search_strength(method, ctx, option: str, options: StopOptions) -> dict:
         "option": option,
         "best_value": value,
         "best_proxy_gap": gap,
+        "centre": base_value,
         "tried": [base_value * f for f in options.strength_factors],
         "reason": "strength search",
     }

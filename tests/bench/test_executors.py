@@ -33,6 +33,94 @@ def tiny_cfg(tmp_path_factory):
     )
 
 
+def _where(spec: dict) -> dict:
+    """A job for the executor tests: which process ran it, with how many torch threads."""
+    import os
+
+    import torch
+
+    time.sleep(spec.get("sleep", 0.0))
+    if spec.get("fail"):
+        raise ValueError(f"job {spec['i']} fails on purpose")
+    return {"i": spec["i"], "pid": os.getpid(), "threads": torch.get_num_threads()}
+
+
+def _collect(ex, specs):
+    got: dict[int, tuple] = {}
+
+    def on_done(spec, result, error):
+        assert spec["i"] not in got, f"job {spec['i']} reported twice"
+        got[spec["i"]] = (result, error)
+
+    ex.run(_where, specs, on_done)
+    return got
+
+
+def test_pool_shares_the_jobs_with_this_process_once_warm():
+    import os
+
+    from unlearnkit.bench.executor import LocalExecutor
+
+    with LocalExecutor(jobs=2, threads=1) as ex:
+        ex.start()
+        deadline = time.time() + 120
+        while not ex.ready() and time.time() < deadline:
+            time.sleep(0.1)
+        assert ex.ready() == 1
+        specs = [{"i": i, "sleep": 0.3, "fail": i == 5} for i in range(8)]
+        got = _collect(ex, specs)
+        assert sorted(got) == list(range(8))
+        assert isinstance(got[5][1], ValueError) and got[5][0] is None  # a failing job is reported, not raised
+        ok = [r for i, (r, e) in got.items() if i != 5]
+        assert {r["i"] for r in ok} == set(range(8)) - {5} and all(e is None for i, (r, e) in got.items() if i != 5)
+        pids = {r["pid"] for r in ok}
+        assert os.getpid() in pids and len(pids) == 2  # this process and the one worker both ran jobs
+        assert {r["threads"] for r in ok} == {1}  # the same thread count wherever a job runs
+        again = _collect(ex, [{"i": i} for i in range(4)])  # the same (warm) pool serves a second phase
+        assert sorted(again) == list(range(4))
+
+
+def test_jobs_do_not_wait_for_workers_that_are_still_starting():
+    """A short run on a cold pool finishes in this process (never slower than --jobs 1)."""
+    import os
+
+    from unlearnkit.bench.executor import LocalExecutor
+
+    with LocalExecutor(jobs=2, threads=1) as ex:
+        got = _collect(ex, [{"i": i} for i in range(5)])
+    assert {r["pid"] for r, _ in got.values()} == {os.getpid()}
+
+
+def test_warm_pool_jobs_give_the_rows_of_this_process(tmp_path, tiny_cfg):
+    """The same real jobs run in a warm worker and in this process give identical rows."""
+    import math
+
+    from unlearnkit.bench.executor import LocalExecutor, torch_threads
+    from unlearnkit.bench.job import expand, prepare, run_job
+
+    grid = expand(tiny_cfg, str(tmp_path / "cache"), "cpu", None, False)
+    specs = [s | {"executor": "local"} for s in grid.specs]
+    for s in specs:
+        prepare(s)
+    with torch_threads(1):  # what every executor gives a job
+        here = {s["key"]: run_job(s) for s in specs}
+    rows: dict[str, dict] = {}
+    with LocalExecutor(jobs=2, threads=1) as ex:
+        ex.start()
+        deadline = time.time() + 120
+        while not ex.ready() and time.time() < deadline:
+            time.sleep(0.1)
+        ex.run(run_job, specs, lambda spec, row, err: rows.__setitem__(spec["key"], row))
+    assert rows.keys() == here.keys()
+
+    def same(a, b):
+        return a == b or (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
+
+    for key, row in rows.items():
+        diff = [c for c in row if c not in TIMING and c != "_history" and not same(row[c], here[key][c])]
+        assert not diff, f"{row['method']} seed {row['seed']}: {diff} differ between a worker and this process"
+
+
 def test_process_pool_gives_the_same_rows(tmp_path, tiny_cfg):
     cache = tmp_path / "cache"
     run_bench(tiny_cfg, tmp_path / "a", cache_dir=cache, quiet=True)

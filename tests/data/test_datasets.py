@@ -130,3 +130,18 @@ def test_tabular_csv(tmp_path):
         uk.load_dataset("tabular_csv", path=str(path), label="target")
     with pytest.raises(uk.UnlearnkitError, match="takes no option"):
         uk.load_dataset("digits", path="x")
+
+
+def test_moving_a_dataset_copies_it_once_per_device():
+    """Every job and metric calls ``ds.to(device)``: the tensors must be copied once per process and device,
+    not once per call (a per-call copy of the whole dataset on a GPU)."""
+    import torch
+
+    from unlearnkit.data import load_dataset
+
+    ds = load_dataset("digits")
+    assert ds.to("cpu") is ds and ds.to(torch.device("cpu")) is ds
+    meta = ds.to("meta")  # a second device without a GPU: shapes only, no data
+    assert meta is not ds and meta.x.device.type == "meta" and meta.x.shape == ds.x.shape
+    assert ds.to(torch.device("meta")) is meta  # the same copy, not a new one
+    assert meta.to("meta") is meta

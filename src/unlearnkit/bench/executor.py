@@ -18,6 +18,8 @@ import signal
 import sys
 import threading
 import time
+from collections import deque
+from queue import Empty, SimpleQueue
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Callable
@@ -95,10 +97,99 @@ def _call_with_threads(fn: Callable, threads: int, item):
         return fn(item)
 
 
+def _warm() -> int:
+    """Pool warm-up task: import what every job imports (torch, the job module) so a worker that answers
+    is ready to take jobs at full speed."""
+    from . import job  # noqa: F401
+
+    return os.getpid()
+
+
+def run_hybrid(
+    fn: Callable,
+    specs: list[dict],
+    on_done: OnDone,
+    threads: int,
+    submit: Callable[[dict], cf.Future],
+    capacity: Callable[[], int],
+    **kwargs,
+) -> None:
+    """Run ``specs`` with this process as one of the workers. A feeder thread hands the next job to each
+    warm remote slot as soon as one is free (``capacity()`` = slots ready now); this thread takes the next
+    job itself whenever none is, so jobs start at once, remote workers join as they finish starting up,
+    and a run that ends before they are ready is never slower than ``--jobs 1``. ``on_done`` is always
+    called on this thread (the result store is not shared across threads). Every job runs with ``threads``
+    torch threads wherever it runs, so rows do not depend on where."""
+    queue = deque(specs)
+    lock = threading.Lock()
+    finished: SimpleQueue = SimpleQueue()  # (spec, result, error) from remote slots
+    inflight: dict[cf.Future, dict] = {}
+    stop = threading.Event()
+
+    def feed() -> None:
+        while not stop.is_set():
+            with lock:
+                while queue and len(inflight) < capacity():
+                    spec = queue.popleft()
+                    try:
+                        inflight[submit(spec)] = spec
+                    except Exception as e:  # a broken pool: report the job rather than hang the run
+                        finished.put((spec, None, e))
+                if not queue and not inflight:
+                    return
+                waiting = list(inflight)
+            done, _ = cf.wait(waiting, timeout=0.05, return_when=cf.FIRST_COMPLETED) if waiting else ((), ())
+            if not waiting:
+                time.sleep(0.05)  # no warm slot yet
+            with lock:
+                for fut in done:
+                    spec = inflight.pop(fut)
+                    err = fut.exception()
+                    finished.put((spec, None if err else fut.result(), err))
+
+    feeder = threading.Thread(target=feed, name="unlearnkit-feeder", daemon=True)
+    feeder.start()
+    reported = 0
+    try:
+        while reported < len(specs):
+            while not finished.empty():
+                on_done(*finished.get())
+                reported += 1
+            with lock:
+                spec = queue.popleft() if queue else None
+            if spec is None:
+                if reported < len(specs):
+                    try:
+                        on_done(*finished.get(timeout=0.1))
+                        reported += 1
+                    except Empty:
+                        pass
+                continue
+            try:
+                with torch_threads(threads):
+                    result, error = fn(spec, **kwargs), None
+            except (UnlearnkitError, RuntimeError, ValueError) as e:
+                result, error = None, e
+            on_done(spec, result, error)
+            reported += 1
+    except BaseException:
+        stop.set()
+        with lock:
+            for f in inflight:
+                f.cancel()
+        raise
+    finally:
+        stop.set()
+        feeder.join(timeout=5)
+
+
 @EXECUTORS.register("local")
 class LocalExecutor:
-    """``jobs == 1``: in this process (progress per epoch is shown). ``jobs > 1``: a spawn-based
-    process pool. Either way each job runs with ``threads`` torch threads (default 1, see the module)."""
+    """``jobs == 1``: in this process (progress per epoch is shown). ``jobs > 1``: this process plus a
+    spawn-based pool of ``jobs − 1`` workers (:func:`run_hybrid`), started once and reused by every phase
+    of the run (θ_o/θ_r training, then the jobs); each worker loads the data once (``job.dataset_for``).
+    Either way each job runs with ``threads`` torch threads (default 1, see the module). Call
+    :meth:`close` (or use the executor as a context manager) to stop the workers."""
 
     def __init__(self, jobs: int = 1, threads: int | None = None, **_):
         if jobs < 1:
@@ -107,6 +198,30 @@ class LocalExecutor:
         self.threads = default_threads() if threads is None else threads
         if self.threads < 1:
             raise UnlearnkitError(f"threads per job must be ≥ 1, got {self.threads}")
+        self._pool: cf.ProcessPoolExecutor | None = None
+        self._warm: list[cf.Future] = []
+
+    def __enter__(self) -> "LocalExecutor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the pool's workers (queued work is cancelled); the executor can start a new pool later."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool, self._warm = None, []
+
+    def start(self) -> None:
+        """Start the ``jobs − 1`` pool workers in the background (idempotent); :meth:`run` calls it."""
+        if self._pool is None and self.jobs > 1:
+            self._pool = self.pool(self.jobs - 1)
+            self._warm = [self._pool.submit(_warm) for _ in range(self.jobs - 1)]
+
+    def ready(self) -> int:
+        """Pool workers that have finished starting up."""
+        return sum(f.done() and f.exception() is None for f in self._warm)
 
     def run(self, fn: Callable, specs: list[dict], on_done: OnDone, **kwargs) -> None:
         if self.jobs == 1 or len(specs) <= 1:
@@ -118,35 +233,21 @@ class LocalExecutor:
                     result, error = None, e
                 on_done(spec, result, error)
             return
-        with self.pool() as pool:
-            futures = {pool.submit(fn, spec): spec for spec in specs}
-            try:
-                for fut in cf.as_completed(futures):
-                    err = fut.exception()
-                    on_done(futures[fut], None if err else fut.result(), err)
-            except BaseException:
-                for f in futures:
-                    f.cancel()
-                raise
+        self.start()
+        pool = self._pool
+        assert pool is not None
+        run_hybrid(fn, specs, on_done, self.threads, lambda spec: pool.submit(fn, spec), self.ready, **kwargs)
 
     @staticmethod
     def inner_map(fn: Callable, items: list) -> list:
         """Map inside a running job (shadow models): sequential; local parallelism is across jobs."""
         return [fn(x) for x in items]
 
-    def map(self, fn: Callable, items: list) -> list:
-        """Plain ordered map over a process pool of ``jobs`` workers."""
-        if self.jobs == 1:
-            with torch_threads(self.threads):
-                return [fn(x) for x in items]
-        with self.pool() as pool:
-            return list(pool.map(fn, items))
-
-    def pool(self) -> cf.ProcessPoolExecutor:
-        """A spawn-based pool of ``jobs`` workers, each with ``threads`` torch threads, each exiting when this
-        process dies."""
+    def pool(self, workers: int | None = None) -> cf.ProcessPoolExecutor:
+        """A spawn-based pool of ``workers`` (default ``jobs``) processes, each with ``threads`` torch threads,
+        each exiting when this process dies."""
         return cf.ProcessPoolExecutor(
-            self.jobs,
+            workers or self.jobs,
             mp_context=mp.get_context("spawn"),
             initializer=_init_worker,
             initargs=(self.threads, os.getpid()),
@@ -155,7 +256,8 @@ class LocalExecutor:
 
 @EXECUTORS.register("ray")
 class RayExecutor:
-    """Ray tasks on an existing cluster (``address``) or a local ``ray.init()``; same rows as local."""
+    """Ray tasks on an existing cluster (``address``: every job is a task) or a local ``ray.init()`` (this
+    process plus ``jobs − 1`` task slots, as :class:`LocalExecutor`); same rows as local."""
 
     def __init__(self, jobs: int = 1, address: str | None = None, threads: int | None = None, **_):
         try:
@@ -170,22 +272,46 @@ class RayExecutor:
             else:
                 ray.init(num_cpus=max(jobs, 1), **kwargs)
         self.jobs = jobs
+        self.address = address
         self.threads = default_threads() if threads is None else threads
+        self._warm: list[cf.Future] = []
+
+    def __enter__(self) -> "RayExecutor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Nothing to stop: Ray keeps its worker processes (and their loaded data) for the next run."""
+
+    def ready(self) -> int:
+        """Local task slots whose worker has finished starting up (at most ``jobs − 1``)."""
+        if not self._warm and self.jobs > 1:
+            warm = self.ray.remote(num_cpus=1)(_warm)
+            self._warm = [warm.remote().future() for _ in range(self.jobs - 1)]
+        return sum(f.done() and f.exception() is None for f in self._warm)
 
     def run(self, fn: Callable, specs: list[dict], on_done: OnDone, **kwargs) -> None:
         remote = self.ray.remote(num_cpus=1)(_call_with_threads)
-        pending = {remote.remote(fn, self.threads, spec): spec for spec in specs}
+        refs: dict[cf.Future, object] = {}
+
+        def submit(spec: dict) -> cf.Future:
+            ref = remote.remote(fn, self.threads, spec)
+            fut = ref.future()
+            refs[fut] = ref
+            return fut
+
+        def done(spec: dict, result, error: BaseException | None) -> None:
+            if isinstance(error, self.ray.exceptions.RayTaskError):
+                error = error.as_instanceof_cause()
+            on_done(spec, result, error)
+
+        capacity = (lambda: len(specs)) if self.address else self.ready
         try:
-            while pending:
-                ready, _ = self.ray.wait(list(pending), num_returns=1)
-                for ref in ready:
-                    spec = pending.pop(ref)
-                    try:
-                        on_done(spec, self.ray.get(ref), None)
-                    except self.ray.exceptions.RayTaskError as e:
-                        on_done(spec, None, e.as_instanceof_cause())
+            run_hybrid(fn, specs, done, self.threads, submit, capacity, **kwargs)
         except BaseException:
-            for ref in pending:
+            for ref in refs.values():
                 self.ray.cancel(ref, force=True)
             raise
 
@@ -196,9 +322,6 @@ class RayExecutor:
 
         remote = ray.remote(num_cpus=1)(fn)
         return ray.get([remote.remote(x) for x in items])
-
-    def map(self, fn: Callable, items: list) -> list:
-        return self.inner_map(fn, items)
 
 
 def make_executor(name: str, jobs: int = 1, address: str | None = None, threads: int | None = None):

@@ -119,7 +119,15 @@ def _run_bench(cfg, grid, out, executor, jobs, ray_address, quiet, console, thre
     outcome = BenchOutcome(Path(out), len(grid.specs), 0, len(grid.specs) - len(todo), notes=list(grid.skipped))
     if not quiet and outcome.skipped_done:
         console.print(f"[dim]{outcome.skipped_done} of {outcome.total} jobs already in {store.path}; skipping them[/]")
-    ex = make_executor(executor, jobs, ray_address, threads)
+    with make_executor(executor, jobs, ray_address, threads) as ex:
+        _run_grid(ex, store, todo, outcome, quiet, console)
+    store.export_csv()
+    outcome.seconds = time.perf_counter() - t0
+    return outcome
+
+
+def _run_grid(ex, store: ResultStore, todo: list[dict], outcome: BenchOutcome, quiet: bool, console) -> None:
+    """θ_o/θ_r training, then the jobs, on one executor (a local pool is started once for both)."""
     prep = list({_prepare_key(s): s for s in todo}.values())
 
     with Progress(
@@ -164,6 +172,3 @@ def _run_bench(cfg, grid, out, executor, jobs, ray_address, quiet, console, thre
             bar.update(t_jobs, advance=1, info=f"{spec['method']['name']} seed {spec['seed']}")
 
         ex.run(run_job, todo, finished, **({} if quiet else {"progress": progress}))
-    store.export_csv()
-    outcome.seconds = time.perf_counter() - t0
-    return outcome

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import torch
@@ -34,6 +34,15 @@ def check_labels(y: Tensor, num_classes: int | None, name: str) -> Tensor:
             f"(num_classes={num_classes}); map labels to 0..C−1 or raise num_classes"
         )
     return y
+
+
+def _same_device(have: torch.device, want: torch.device) -> bool:
+    """``want`` without an index means the current device of its type (``cuda`` = ``cuda:<current>``)."""
+    if have.type != want.type:
+        return False
+    if want.index is None or have.index is None:
+        return have.type != "cuda" or have.index in (None, torch.cuda.current_device())
+    return have.index == want.index
 
 
 @dataclass
@@ -108,17 +117,24 @@ class ArrayDataset(torch.utils.data.Dataset):
             xb = (xb.float() / 255.0 - self.mean) / self.std
         return xb
 
-    def to(self, device: torch.device) -> "ArrayDataset":
-        """Move the tensors to ``device`` once (batches are then sliced there without copies)."""
-        if self.x.device == torch.device(device):
+    def to(self, device: torch.device | str) -> "ArrayDataset":
+        """The dataset with its tensors on ``device``: moved once per device and kept (every later call, from
+        any job or metric in this process, gets the same copy; batches are then sliced there without copies).
+        ``"cuda"`` and ``"cuda:0"`` name the same place here when the tensors are on the current CUDA device."""
+        device = torch.device(device)
+        if _same_device(self.x.device, device):
             return self
-        moved = ArrayDataset(**{**self.__dict__})
-        moved.x, moved.y = self.x.to(device), self.y.to(device)
-        if isinstance(self.mean, Tensor):
-            moved.mean, moved.std = self.mean.to(device), self.std.to(device)
-        if self.group is not None:
-            moved.group = self.group.to(device)
-        return moved
+        copies = self.__dict__.setdefault("_copies", {})
+        key = str(device)
+        if key not in copies:
+            moved = ArrayDataset(**{f.name: getattr(self, f.name) for f in fields(self)})
+            moved.x, moved.y = self.x.to(device), self.y.to(device)
+            if isinstance(self.mean, Tensor):
+                moved.mean, moved.std = self.mean.to(device), self.std.to(device)
+            if self.group is not None:
+                moved.group = self.group.to(device)
+            copies[key] = moved
+        return copies[key]
 
     def class_counts(self, idx: np.ndarray) -> np.ndarray:
         return np.bincount(self.y.cpu().numpy()[idx], minlength=self.num_classes)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
-from typing import ClassVar, Iterator, Literal
+from typing import Callable, ClassVar, Iterator, Literal, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -27,6 +27,15 @@ from ..training import batches, make_optimizer, make_scheduler
 from ..weighting.base import reduce_weighted
 
 METHODS: Registry = Registry("method")
+
+
+class StrengthPath(NamedTuple):
+    """A one-shot method's strength as a path: ``place(value)`` sets ``ctx.model`` to the result at that
+    strength of ``option`` and returns it; the search tries ``centre`` × its factors."""
+
+    option: str
+    centre: float
+    place: Callable[[float], nn.Module]
 
 
 class MethodOptions(BaseModel):
@@ -82,6 +91,13 @@ class Method:
     uses_retain: ClassVar[bool] = False
     #: a one-shot method's strength option (e.g. ssd "alpha"): stop="auto" picks its value by the proxy
     strength_option: ClassVar[str | None] = None
+
+    def strength_path(self, ctx) -> StrengthPath | None:
+        """For ``stop="auto"``'s strength search: a :class:`StrengthPath` when the method can move along its
+        strength without recomputing what it derives from the data (``fisher``: one Fisher and one direction
+        serve every step). ``None`` (default): the search reruns :meth:`unlearn` on a copy of θ_o with
+        ``strength_option`` set to each value."""
+        return None
 
     def check_composition(self, weighting, target_name: str) -> None:
         """Reject a weighting or target this method cannot use (at config time, not silently)."""

@@ -41,7 +41,7 @@ from torch import nn
 from torch.func import functional_call, grad, vmap
 
 from ..training import batches
-from .base import METHODS, Method, MethodOptions
+from .base import METHODS, Method, MethodOptions, StrengthPath
 
 
 def _per_sample_grads(model: nn.Module, params: dict, buffers: dict, x: torch.Tensor, y: torch.Tensor) -> dict:
@@ -208,68 +208,84 @@ class Fisher(Method):
     name = "fisher"
     Options = FisherOptions
 
+    #: stop="auto": the step along the (fixed) Newton direction — or the noise scale along a fixed noise
+    #: draw — × {¼ … 4} around the configured or calibrated value, scored by the proxy
+    strength_option = "step"
+
     def unlearn(self, ctx) -> nn.Module:
-        o = ctx.options
-        model = ctx.model
-        fisher = diagonal_fisher(model, ctx.dataset, ctx.split.retain, o.fisher, o.batch_size)
-        if o.variant == "influence":
-            return self._influence(ctx, fisher)
-        gen = torch.Generator(device="cpu").manual_seed(ctx.seed)
-        stds = []
-        with torch.no_grad():
-            for name, p in model.named_parameters():
-                if name not in fisher:
-                    continue
-                std = (o.noise_scale * (fisher[name] + o.damping).pow(-0.25)).clamp(max=o.max_std)
-                noise = torch.randn(p.shape, generator=gen).to(p.device)
-                p.add_(std * noise)
-                stds.append(std.flatten())
-        s = torch.cat(stds)
-        ctx.record(noise_std_mean=float(s.mean()), noise_std_capped=float((s >= o.max_std).float().mean()))
-        model.eval()
+        centre, place, stds = self._path(ctx)
+        model = place(centre)
+        if stds is not None:  # forgetting: how much noise went where
+            s = torch.cat(stds(centre))
+            ctx.record(
+                noise_std_mean=float(s.mean()), noise_std_capped=float((s >= ctx.options.max_std).float().mean())
+            )
         return model
 
-    def _influence(self, ctx, fisher) -> nn.Module:
-        """θ_o + s·(n_f/n_r)·(F_r + damping)^{-1} ⊙ ∇L_f(θ_o), s = ``step`` or calibrated on D_r."""
+    def strength_path(self, ctx):
+        """One Fisher (and one direction or noise draw) for every strength the search tries; the centre is
+        ``step`` (calibrated when None) for ``influence``, ``noise_scale`` for ``forgetting``."""
+        centre, place, stds = self._path(ctx)
+        return StrengthPath("step" if stds is None else "noise_scale", centre, place)
+
+    def _path(self, ctx):
         o = ctx.options
+        fisher = diagonal_fisher(ctx.model, ctx.dataset, ctx.split.retain, o.fisher, o.batch_size)
         model = ctx.model.eval()
-        g_f = self._forget_gradient(ctx)
-        ratio = len(ctx.split.forget) / len(ctx.split.retain)
         params = {name: p for name, p in model.named_parameters() if name in fisher}
         base = {name: p.detach().clone() for name, p in params.items()}
-        direction = {name: ratio * g_f[name] / (fisher[name] + o.damping) for name in params}
+        if o.variant == "influence":
+            g_f = self._forget_gradient(ctx)
+            ratio = len(ctx.split.forget) / len(ctx.split.retain)
+            direction = {name: ratio * g_f[name] / (fisher[name] + o.damping) for name in params}
 
-        def place(step: float) -> None:
+            def place(step: float) -> nn.Module:
+                with torch.no_grad():
+                    for name, p in params.items():
+                        p.copy_(base[name] + step * direction[name])
+                return model
+
+            step = o.step if o.step is not None else self._calibrate(ctx, model, place)
+            ctx.record(step=step, calibrated=o.step is None)
+            return step, place, None
+        gen = torch.Generator(device="cpu").manual_seed(ctx.seed)
+        noise = {name: torch.randn(p.shape, generator=gen).to(p.device) for name, p in params.items()}
+        inv = {name: (fisher[name] + o.damping).pow(-0.25) for name in params}
+
+        def stds(scale: float) -> list[torch.Tensor]:
+            return [(scale * inv[n]).clamp(max=o.max_std).flatten() for n in params]
+
+        def add_noise(scale: float) -> nn.Module:
             with torch.no_grad():
                 for name, p in params.items():
-                    p.copy_(base[name] + step * direction[name])
+                    p.copy_(base[name] + (scale * inv[name]).clamp(max=o.max_std) * noise[name])
+            return model
 
-        step = o.step
-        if step is None:
-            gen = torch.Generator().manual_seed(ctx.seed)
+        return o.noise_scale, add_noise, stds
 
-            def sample(indices):
-                indices = np.asarray(indices)
-                if len(indices) <= o.calibration_samples:
-                    return indices
-                return np.sort(indices[torch.randperm(len(indices), generator=gen)[: o.calibration_samples].numpy()])
+    @staticmethod
+    def _calibrate(ctx, model, place) -> float:
+        """The largest step keeping RA + forget_credit·(FA(θ_o) − FA) within retain_drop of θ_o's (see the
+        module), on seeded D_r/D_f samples."""
+        o = ctx.options
+        gen = torch.Generator().manual_seed(ctx.seed)
 
-            retain, forget = sample(ctx.split.retain), sample(ctx.split.forget)
-            fa0 = retain_accuracy(model, ctx.dataset, forget) if o.forget_credit else 0.0
-            floor = retain_accuracy(model, ctx.dataset, retain) - o.retain_drop
+        def sample(indices):
+            indices = np.asarray(indices)
+            if len(indices) <= o.calibration_samples:
+                return indices
+            return np.sort(indices[torch.randperm(len(indices), generator=gen)[: o.calibration_samples].numpy()])
 
-            def accuracy_at(s: float) -> float:  # RA(s) + credit · (FA(θ_o) − FA(s))
-                place(s)
-                credit = (
-                    o.forget_credit * (fa0 - retain_accuracy(model, ctx.dataset, forget)) if o.forget_credit else 0.0
-                )
-                return retain_accuracy(model, ctx.dataset, retain) + credit
+        retain, forget = sample(ctx.split.retain), sample(ctx.split.forget)
+        fa0 = retain_accuracy(model, ctx.dataset, forget) if o.forget_credit else 0.0
+        floor = retain_accuracy(model, ctx.dataset, retain) - o.retain_drop
 
-            step = calibrate_step(accuracy_at, floor, o.step_min, o.step_max, o.bisections)
-        place(step)
-        ctx.record(step=step, calibrated=o.step is None)
-        model.eval()
-        return model
+        def accuracy_at(s: float) -> float:  # RA(s) + credit · (FA(θ_o) − FA(s))
+            place(s)
+            credit = o.forget_credit * (fa0 - retain_accuracy(model, ctx.dataset, forget)) if o.forget_credit else 0.0
+            return retain_accuracy(model, ctx.dataset, retain) + credit
+
+        return calibrate_step(accuracy_at, floor, o.step_min, o.step_max, o.bisections)
 
     @staticmethod
     def _forget_gradient(ctx) -> dict[str, torch.Tensor]:
