@@ -3,6 +3,10 @@
     python benchmarks/trw_reproduction.py trw [--run-dir DIR] [--jobs 2] [--seeds 0 1 2] [--fashion-seeds 0 1]
         [--data-dir DIR] [--ulira]
     python benchmarks/trw_reproduction.py challenge [--N 8] [--seed 0]
+    python benchmarks/trw_reproduction.py trw --scale fashion [--run-dir runs/fashion_class] [--data-dir DIR]
+        # the fashion_class preset through the bench runner (cached, resumable; ~1 h cold on 2 CPU cores):
+        # full Fashion-MNIST, cnn, class 0 and classes 2+6, methods × {none, trw}, fixed schedules and
+        # stop: auto (``<method>_auto``), MIA-NN (R = 3) and U-LiRA (K = 2), 3 seeds
 
 ``trw``: forget digits class 3, digits class 8 and class 0 of a 5,000-image Fashion-MNIST subset with
 rl and neggrad_plus, each with no target, TRW β = 0 (drop-and-renormalise) and TRW β = 10 with each
@@ -169,8 +173,46 @@ def where_mass_goes(cfg, data_dir) -> list[str]:
     return lines
 
 
+FASHION_COLS = [
+    "FA",
+    "RA",
+    "TA",
+    "MIA",
+    "avg_gap",
+    "avg_gap_floor",
+    "MIA_NN_div",
+    "MIA_NN_floor_max",
+    "MIA_NN_excess",
+    "ULiRA_auc",
+    "ULiRA_acc",
+    "ULiRA_retrain_acc",
+    "unlearn_s",
+]
+
+
+def run_fashion(a) -> None:
+    """``--scale fashion``: the fashion_class preset (run or resumed), summarised per scenario × method × target
+    (mean ± std over seeds); *_auto rows are the same methods under stop: auto."""
+    from unlearnkit.bench.config import load_config
+    from unlearnkit.bench.runner import run_bench
+
+    cfg = load_config(preset="fashion_class")
+    out = Path(a.run_dir or "runs/fashion_class")
+    t0 = time.perf_counter()
+    run_bench(cfg, out, jobs=a.jobs, data_dir=a.data_dir, cache_dir=a.cache_dir, quiet=True, threads=a.threads)
+    print(f"## fashion_class: {time.perf_counter() - t0:.0f} s this call ({out})")
+    res = pd.read_csv(out / "results.csv")
+    with pd.option_context("display.width", 300, "display.max_columns", 30):
+        print(table(res, FASHION_COLS).to_string())
+
+
 def run_trw(a) -> None:
     from unlearnkit.bench.runner import run_bench
+
+    if a.scale == "fashion":
+        run_fashion(a)
+        return
+    a.run_dir = a.run_dir or "runs/trw_similarity"
 
     for cfg in configs(a.seeds, a.fashion_seeds, a.ulira):
         out = Path(a.run_dir) / cfg.name
@@ -246,7 +288,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="part", required=True)
     t = sub.add_parser("trw")
-    t.add_argument("--run-dir", default="runs/trw_similarity")
+    t.add_argument(
+        "--run-dir", default=None, help="default runs/trw_similarity (runs/fashion_class at --scale fashion)"
+    )
     t.add_argument("--jobs", type=int, default=2)
     t.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     t.add_argument("--fashion-seeds", type=int, nargs="*", default=[0, 1], help="none: digits only")
@@ -256,6 +300,14 @@ def main() -> None:
         help="Fashion-MNIST folder (else $UNLEARNKIT_DATA, else the loader's default places)",
     )
     t.add_argument("--ulira", action="store_true")
+    t.add_argument(
+        "--scale",
+        default="small",
+        choices=["small", "fashion"],
+        help="small: digits + a Fashion-MNIST subset (MLP); fashion: the fashion_class preset (full, cnn)",
+    )
+    t.add_argument("--cache-dir", default=None, help="--scale fashion: the model cache (else the bench default)")
+    t.add_argument("--threads", type=int, default=None, help="torch threads per bench job")
     c = sub.add_parser("challenge")
     c.add_argument("--N", type=int, default=8)
     c.add_argument("--seed", type=int, default=0)

@@ -42,8 +42,9 @@ def scripted(monkeypatch):
     """Replace the proxy by a scripted curve; remember the model state seen at each evaluation."""
     seen = []
 
-    def install(values):
+    def install(values, damage=()):
         it = iter(values)
+        hurt = iter(damage)
         real_forward = ProxyReference.forward
 
         def forward(self, model):
@@ -52,7 +53,8 @@ def scripted(monkeypatch):
 
         def evaluate_logits(self, lg):
             v = next(it, 50.0)
-            return {"proxy_gap": v, "proxy_fa": v, "proxy_mia": 0.0, "proxy_dist": 0.0, "proxy_damage": 0.0}
+            d = next(hurt, 0.0)
+            return {"proxy_gap": v, "proxy_fa": v, "proxy_mia": 0.0, "proxy_dist": 0.0, "proxy_damage": d}
 
         monkeypatch.setattr(ProxyReference, "forward", forward)
         monkeypatch.setattr(ProxyReference, "evaluate_logits", evaluate_logits)
@@ -74,6 +76,18 @@ def test_auto_stop_picks_the_best_step_of_a_scripted_curve(digits, random_split,
     # the returned model is exactly the state the proxy saw at that step (seen[0:2]: θ_o, reference and start)
     for name, v in res.model.state_dict().items():
         assert torch.equal(v, seen[4][name]), name
+
+
+def test_auto_never_keeps_a_state_that_lost_too_much_accuracy(digits, random_split, theta_o, scripted):
+    """The lowest proxy gap (1.0) comes with 6 points of damage (> max_damage 5): the next best is kept."""
+    scripted([10.0, 4.0, 1.0, 3.0] + [9.0] * 50, damage=[0.0, 2.0, 6.0, 5.0])
+    opts = dict(epochs=2, lr=0.01, stopping=dict(every=0.25, patience=10, overshoot=100))
+    s = auto_summary(uk.unlearn(theta_o, digits, random_split, "ft", options=opts, device="cpu"))
+    assert s["best_proxy_gap"] == 3.0 and s["best_step"] == 3 * s["every"] and s["refused_for_damage"] == 1
+    scripted([10.0, 4.0, 1.0, 3.0] + [9.0] * 50, damage=[0.0, 2.0, 6.0, 5.0])
+    opts["stopping"]["max_damage"] = 10.0  # the bound is an option
+    s = auto_summary(uk.unlearn(theta_o, digits, random_split, "ft", options=opts, device="cpu"))
+    assert s["best_proxy_gap"] == 1.0 and s["refused_for_damage"] == 0
 
 
 def test_auto_stop_patience_and_overshoot(digits, random_split, theta_o, scripted):

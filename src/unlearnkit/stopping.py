@@ -5,8 +5,10 @@ divergence guards, for every method that runs the shared optimiser step.
 (:mod:`unlearnkit.eval.proxy`, fixed seeded subsamples and a reference computed once from θ_o), keeps
 the best state — the starting θ_o is a candidate too — and stops on overshoot (the proxy rose more than
 ``overshoot`` points above the best), patience (no improvement for ``patience`` epochs) or divergence;
-the loop's own epochs are the budget. At the end the best state is loaded back. ``ctx.history`` gets one
-``{"step", "proxy_gap", …}`` entry per evaluation and a final ``{"auto_stop": {...}}``.
+the loop's own epochs are the budget. At the end the best state is loaded back. A state that lost more
+than ``max_damage`` accuracy points against θ_o (the proxy's damage term) is never kept: a collapse is
+not an answer however well it forgets. ``ctx.history`` gets one ``{"step", "proxy_gap", …}`` entry per
+evaluation and a final ``{"auto_stop": {...}}``.
 
 Guards (both modes), at the same evaluation points: the parameter norm ‖θ‖/‖θ_o‖ above
 ``param_factor``, the mean logit norm on a fixed D_r sample above ``logit_factor``× θ_o's, or a
@@ -64,6 +66,12 @@ class StopOptions(BaseModel):
         20.0, gt=0, description="auto: stop when the proxy gap exceeds the best by this many percent points"
     )
     min_delta: float = Field(0.0, ge=0, description="auto: an improvement must lower the proxy gap by more")
+    max_damage: float = Field(
+        5.0,
+        ge=0,
+        description="auto: a state that lost more than this many accuracy points against θ_o (proxy_damage: "
+        "a D_r sample plus held-out data of the kept classes) is never kept, however low its proxy gap",
+    )
     param_factor: float = Field(3.0, gt=1, description="guard: ‖θ‖ / ‖θ_o‖ above this is divergence")
     logit_factor: float = Field(
         10.0, gt=1, description="guard: mean logit norm on a D_r sample above this × θ_o's is divergence"
@@ -95,6 +103,12 @@ def best_step(curve: list[tuple[int, float]], min_delta: float = 0.0) -> int:
     return best_s
 
 
+def keepable(values: dict, options: StopOptions) -> bool:
+    """Whether auto may keep a state with these proxy values: not if it lost more than ``max_damage``
+    accuracy points against θ_o (a collapse is never the answer, whatever the other terms say)."""
+    return values["proxy_damage"] <= options.max_damage
+
+
 class Monitor:
     """Guards (both modes) and auto-stopping for one run of a gradient method on ``ctx``."""
 
@@ -109,6 +123,7 @@ class Monitor:
         self.curve: list[tuple[int, float]] = []
         self.warnings: list[str] = []
         self.reason = "budget"
+        self.refused = 0  # auto: evaluated states not kept for damage (max_damage)
         if mode == "auto":
             self.ref = ProxyReference.build(ctx.original, ctx.dataset, ctx.split, options.proxy, ctx.device)
             self.logit_norm_o = self.ref.retain_logit_norm_o
@@ -170,7 +185,9 @@ class Monitor:
         values = self.ref.evaluate_logits(lg)
         self._log(step, values)
         gap = values["proxy_gap"]
-        if gap < self.best[1] - self.o.min_delta:
+        if not keepable(values, self.o):
+            self.refused += 1
+        elif gap < self.best[1] - self.o.min_delta:
             self.best = (step, gap, {k: v.detach().clone() for k, v in model.state_dict().items()})
         elif gap > self.best[1] + self.o.overshoot:
             self.reason = f"overshoot: proxy gap {gap:.2f} > best {self.best[1]:.2f} + {self.o.overshoot}"
@@ -206,6 +223,7 @@ class Monitor:
             "every": self.every,
             "reason": self.reason,
             "evaluations": len(self.curve),
+            "refused_for_damage": self.refused,
             "warnings": list(self.warnings),
         }
         self.ctx.record(auto_stop=summary)
@@ -232,6 +250,7 @@ def search_strength(method, ctx, option: str, options: StopOptions) -> dict:
             f"set {option} or pass stop='none'"
         )
     best = (None, start["proxy_gap"], None)
+    refused = 0
     for f in options.strength_factors:
         value = base_value * f
         if path is not None:
@@ -251,7 +270,9 @@ def search_strength(method, ctx, option: str, options: StopOptions) -> dict:
         with evaluating(ctx.passes):
             values = ref.evaluate(out)
         ctx.record(strength=value, **values)
-        if values["proxy_gap"] < best[1] - options.min_delta:
+        if not keepable(values, options):
+            refused += 1
+        elif values["proxy_gap"] < best[1] - options.min_delta:
             best = (value, values["proxy_gap"], {k: v.detach().clone() for k, v in out.state_dict().items()})
     value, gap, state = best
     with torch.no_grad():
@@ -261,6 +282,7 @@ def search_strength(method, ctx, option: str, options: StopOptions) -> dict:
         "best_value": value,
         "best_proxy_gap": gap,
         "centre": base_value,
+        "refused_for_damage": refused,
         "tried": [base_value * f for f in options.strength_factors],
         "reason": "strength search",
     }

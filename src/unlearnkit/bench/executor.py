@@ -183,8 +183,25 @@ def run_hybrid(
         feeder.join(timeout=5)
 
 
+class Executor:
+    """What the runner needs of an executor: ``run(fn, specs, on_done)`` and, as a context manager, ``close()``
+    at the end of the run."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release what the executor holds (worker processes)."""
+
+    def run(self, fn: Callable, specs: list[dict], on_done: OnDone, **kwargs) -> None:
+        raise NotImplementedError
+
+
 @EXECUTORS.register("local")
-class LocalExecutor:
+class LocalExecutor(Executor):
     """``jobs == 1``: in this process (progress per epoch is shown). ``jobs > 1``: this process plus a
     spawn-based pool of ``jobs − 1`` workers (:func:`run_hybrid`), started once and reused by every phase
     of the run (θ_o/θ_r training, then the jobs); each worker loads the data once (``job.dataset_for``).
@@ -200,12 +217,6 @@ class LocalExecutor:
             raise UnlearnkitError(f"threads per job must be ≥ 1, got {self.threads}")
         self._pool: cf.ProcessPoolExecutor | None = None
         self._warm: list[cf.Future] = []
-
-    def __enter__(self) -> "LocalExecutor":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def close(self) -> None:
         """Stop the pool's workers (queued work is cancelled); the executor can start a new pool later."""
@@ -255,7 +266,7 @@ class LocalExecutor:
 
 
 @EXECUTORS.register("ray")
-class RayExecutor:
+class RayExecutor(Executor):
     """Ray tasks on an existing cluster (``address``: every job is a task) or a local ``ray.init()`` (this
     process plus ``jobs − 1`` task slots, as :class:`LocalExecutor`); same rows as local."""
 
@@ -275,12 +286,6 @@ class RayExecutor:
         self.address = address
         self.threads = default_threads() if threads is None else threads
         self._warm: list[cf.Future] = []
-
-    def __enter__(self) -> "RayExecutor":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def close(self) -> None:
         """Nothing to stop: Ray keeps its worker processes (and their loaded data) for the next run."""
