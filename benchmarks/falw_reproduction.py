@@ -360,6 +360,24 @@ def plot(rows: list[dict], out: Path) -> None:
 BENCH_COLUMNS = {"FA": "FA", "RA": "RA", "TA": "TA", "MIA": "MIA", "avg_gap": "Avg.Gap", "unlearn_s": "seconds"}
 
 
+def reduced(cfg, seeds, levels, methods, regimes):
+    """The preset cut to these seeds, scenario labels (None: all), base methods and regimes ("fixed": the
+    preset's schedules; "auto": the ``<method>_auto`` entries); ``retrain`` always stays."""
+    from unlearnkit.bench.config import BenchConfig
+
+    def wanted(m) -> bool:
+        auto = (m.label or "").endswith("_auto")
+        return m.name == "retrain" or (m.name in methods and ("auto" if auto else "fixed") in regimes)
+
+    raw = cfg.model_dump(mode="json")
+    raw["seeds"] = seeds
+    raw["scenarios"] = [sc for sc, e in zip(raw["scenarios"], cfg.scenarios) if levels is None or e.key in levels]
+    raw["methods"] = [m for m, e in zip(raw["methods"], cfg.methods) if wanted(e)]
+    names = {e.name for e in cfg.methods if wanted(e)}
+    raw["method_options"] = {k: v for k, v in raw["method_options"].items() if k in names}
+    return BenchConfig.model_validate(raw)
+
+
 def run_scale_bench(args) -> list[dict]:
     """``--scale fashion``: run (or resume) the fashion_lt preset with the bench runner and return its rows in
     this script's shape: regime "fixed" (the preset's schedules, stop: none) or "auto" (``<method>_auto``
@@ -370,13 +388,16 @@ def run_scale_bench(args) -> list[dict]:
     from unlearnkit.bench.runner import run_bench
 
     cfg = load_config(preset="fashion_lt")
-    if args.seeds != [0, 1, 2]:
-        cfg = cfg.model_copy(update={"seeds": args.seeds})
+    cfg = reduced(cfg, args.seeds, args.level_labels, args.methods, args.bench_regimes)
     out = Path(args.run_dir)
     t0 = time.perf_counter()
     run_bench(cfg, out, data_dir=args.data_dir, cache_dir=args.cache_dir, quiet=True, threads=args.threads)
     print(f"bench fashion_lt: {time.perf_counter() - t0:.0f} s this call ({out})")
     df = pd.read_csv(out / "results.csv")
+    keep = {m.key for m in cfg.methods} | {"original"}
+    df = df[
+        df["scenario"].isin([sc.key for sc in cfg.scenarios]) & df["method"].isin(keep) & df["seed"].isin(cfg.seeds)
+    ]
     rows = []
     for _, r in df.iterrows():
         method = str(r["method"])
@@ -413,6 +434,16 @@ def main() -> None:
     p.add_argument("--run-dir", default="runs/fashion_lt", help="--scale fashion: the bench run directory")
     p.add_argument("--cache-dir", default=None, help="--scale fashion: the model cache (else the bench default)")
     p.add_argument("--threads", type=int, default=2, help="--scale fashion: torch threads for the bench jobs")
+    p.add_argument(
+        "--level-labels", nargs="+", default=None, help="--scale fashion: only these levels (e.g. f0.1r50 f0.1r100)"
+    )
+    p.add_argument(
+        "--bench-regimes",
+        nargs="+",
+        default=["fixed", "auto"],
+        choices=["fixed", "auto"],
+        help="--scale fashion: the preset's fixed schedules and/or the <method>_auto rows",
+    )
     p.add_argument("--train-epochs", type=int, default=None, help="override the preset's training epochs")
     p.add_argument("--dataset", default=None, help="default: the preset's (digits / fashion_mnist)")
     p.add_argument("--data-dir", default=None, help="where fashion-mnist/ lives (e.g. ../shared/data)")

@@ -196,14 +196,30 @@ def run_fashion(a) -> None:
     from unlearnkit.bench.config import load_config
     from unlearnkit.bench.runner import run_bench
 
+    from unlearnkit.bench.config import BenchConfig
+
     cfg = load_config(preset="fashion_class")
+    raw = cfg.model_dump(mode="json")
+    keep = [
+        e.name == "retrain" or (e.name in a.methods and (e.label or "").endswith("_auto") == (a.stop == "auto"))
+        for e in cfg.methods
+    ]
+    raw.update(
+        seeds=a.seeds,
+        scenarios=[sc for sc, e in zip(raw["scenarios"], cfg.scenarios) if not a.scenarios or e.key in a.scenarios],
+        methods=[m for m, k in zip(raw["methods"], keep) if k],
+        method_options={k: v for k, v in raw["method_options"].items() if k in a.methods},
+    )
+    cfg = BenchConfig.model_validate(raw)
     out = Path(a.run_dir or "runs/fashion_class")
     t0 = time.perf_counter()
     run_bench(cfg, out, jobs=a.jobs, data_dir=a.data_dir, cache_dir=a.cache_dir, quiet=True, threads=a.threads)
     print(f"## fashion_class: {time.perf_counter() - t0:.0f} s this call ({out})")
     res = pd.read_csv(out / "results.csv")
+    keep_rows = {e.key for e in cfg.methods} | {"original"}
+    res = res[res["scenario"].isin([e.key for e in cfg.scenarios]) & res["method"].isin(keep_rows)]
     with pd.option_context("display.width", 300, "display.max_columns", 30):
-        print(table(res, FASHION_COLS).to_string())
+        print(table(res[res["seed"].isin(cfg.seeds)], FASHION_COLS).to_string())
 
 
 def run_trw(a) -> None:
@@ -307,6 +323,16 @@ def main() -> None:
         help="small: digits + a Fashion-MNIST subset (MLP); fashion: the fashion_class preset (full, cnn)",
     )
     t.add_argument("--cache-dir", default=None, help="--scale fashion: the model cache (else the bench default)")
+    t.add_argument("--scenarios", nargs="*", default=None, help="--scale fashion: only these (class0, class2+6)")
+    t.add_argument(
+        "--methods",
+        nargs="+",
+        default=["ga", "rl", "neggrad_plus", "salun", "scrub"],
+        help="--scale fashion: base methods kept from the preset",
+    )
+    t.add_argument(
+        "--stop", default="none", choices=["none", "auto"], help="--scale fashion: fixed rows or <method>_auto rows"
+    )
     t.add_argument("--threads", type=int, default=None, help="torch threads per bench job")
     c = sub.add_parser("challenge")
     c.add_argument("--N", type=int, default=8)
