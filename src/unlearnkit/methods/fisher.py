@@ -25,6 +25,10 @@
   and the step stops near FA ≈ held-out accuracy; on a class FA falls ~50× faster than RA and the
   credit lets the step finish the class (RA bound alone: class 0 FA 28% at retain_drop 1).
 
+Under ``stop="auto"`` the step (given or calibrated) is the centre of the proxy's strength search along
+the same direction (× ¼ … 4, θ_o a candidate; one Fisher and one direction for every candidate); for
+``forgetting`` the noise scale along one noise draw. ``stop="none"`` uses the step as above.
+
 Gradient-free (no per-sample loss is optimised), so it takes no weighting or target.
 :func:`diagonal_fisher` (per-sample gradients with ``torch.func``) is shared with ``ssd``.
 """
