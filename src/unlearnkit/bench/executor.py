@@ -206,6 +206,9 @@ class Executor:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def start(self) -> None:
+        """Start workers ahead of :meth:`run` (the runner calls it before it starts any thread of its own)."""
+
     def close(self) -> None:
         """Release what the executor holds (worker processes)."""
 
@@ -238,7 +241,9 @@ class LocalExecutor(Executor):
             self._pool, self._warm = None, []
 
     def start(self) -> None:
-        """Start the ``jobs − 1`` pool workers in the background (idempotent); :meth:`run` calls it."""
+        """Start the ``jobs − 1`` pool workers in the background (idempotent; :meth:`run` calls it too). Forked
+        workers must start before this process has threads that may hold a lock at fork time (the
+        progress display's refresh thread), so the runner calls it first."""
         if self._pool is None and self.jobs > 1:
             self._pool = self.pool(self.jobs - 1)
             self._warm = [self._pool.submit(_warm) for _ in range(self.jobs - 1)]

@@ -129,6 +129,8 @@ def _run_bench(cfg, grid, out, executor, jobs, ray_address, quiet, console, thre
 def _run_grid(ex, store: ResultStore, todo: list[dict], outcome: BenchOutcome, quiet: bool, console) -> None:
     """θ_o/θ_r training, then the jobs, on one executor (a local pool is started once for both)."""
     prep = list({_prepare_key(s): s for s in todo}.values())
+    if todo:
+        ex.start()  # pool workers fork now, before the progress display starts its refresh thread
 
     with Progress(
         TextColumn("[bold]{task.description}"),
