@@ -360,29 +360,13 @@ def plot(rows: list[dict], out: Path) -> None:
 BENCH_COLUMNS = {"FA": "FA", "RA": "RA", "TA": "TA", "MIA": "MIA", "avg_gap": "Avg.Gap", "unlearn_s": "seconds"}
 
 
-def reduced(cfg, seeds, levels, methods, regimes):
-    """The preset cut to these seeds, scenario labels (None: all), base methods and regimes ("fixed": the
-    preset's schedules; "auto": the ``<method>_auto`` entries); ``retrain`` always stays."""
-    from unlearnkit.bench.config import BenchConfig
-
-    def wanted(m) -> bool:
-        auto = (m.label or "").endswith("_auto")
-        return m.name == "retrain" or (m.name in methods and ("auto" if auto else "fixed") in regimes)
-
-    raw = cfg.model_dump(mode="json")
-    raw["seeds"] = seeds
-    raw["scenarios"] = [sc for sc, e in zip(raw["scenarios"], cfg.scenarios) if levels is None or e.key in levels]
-    raw["methods"] = [m for m, e in zip(raw["methods"], cfg.methods) if wanted(e)]
-    names = {e.name for e in cfg.methods if wanted(e)}
-    raw["method_options"] = {k: v for k, v in raw["method_options"].items() if k in names}
-    return BenchConfig.model_validate(raw)
-
-
 def run_scale_bench(args) -> list[dict]:
     """``--scale fashion``: run (or resume) the fashion_lt preset with the bench runner and return its rows in
     this script's shape: regime "fixed" (the preset's schedules, stop: none) or "auto" (``<method>_auto``
     rows, stop: auto); the original's rows, and the noise floor per level and seed as ``floor`` rows."""
     import pandas as pd
+
+    from preset_cut import reduced, rows_of
 
     from unlearnkit.bench.config import load_config
     from unlearnkit.bench.runner import run_bench
@@ -393,11 +377,7 @@ def run_scale_bench(args) -> list[dict]:
     t0 = time.perf_counter()
     run_bench(cfg, out, data_dir=args.data_dir, cache_dir=args.cache_dir, quiet=True, threads=args.threads)
     print(f"bench fashion_lt: {time.perf_counter() - t0:.0f} s this call ({out})")
-    df = pd.read_csv(out / "results.csv")
-    keep = {m.key for m in cfg.methods} | {"original"}
-    df = df[
-        df["scenario"].isin([sc.key for sc in cfg.scenarios]) & df["method"].isin(keep) & df["seed"].isin(cfg.seeds)
-    ]
+    df = rows_of(pd.read_csv(out / "results.csv"), cfg)
     rows = []
     for _, r in df.iterrows():
         method = str(r["method"])

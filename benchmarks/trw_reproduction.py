@@ -196,30 +196,17 @@ def run_fashion(a) -> None:
     from unlearnkit.bench.config import load_config
     from unlearnkit.bench.runner import run_bench
 
-    from unlearnkit.bench.config import BenchConfig
+    from preset_cut import reduced, rows_of
 
-    cfg = load_config(preset="fashion_class")
-    raw = cfg.model_dump(mode="json")
-    keep = [
-        e.name == "retrain" or (e.name in a.methods and (e.label or "").endswith("_auto") == (a.stop == "auto"))
-        for e in cfg.methods
-    ]
-    raw.update(
-        seeds=a.seeds,
-        scenarios=[sc for sc, e in zip(raw["scenarios"], cfg.scenarios) if not a.scenarios or e.key in a.scenarios],
-        methods=[m for m, k in zip(raw["methods"], keep) if k],
-        method_options={k: v for k, v in raw["method_options"].items() if k in a.methods},
-    )
-    cfg = BenchConfig.model_validate(raw)
+    regimes = ["auto"] if a.stop == "auto" else ["fixed"]
+    cfg = reduced(load_config(preset="fashion_class"), a.seeds, a.scenarios, a.methods, regimes)
     out = Path(a.run_dir or "runs/fashion_class")
     t0 = time.perf_counter()
     run_bench(cfg, out, jobs=a.jobs, data_dir=a.data_dir, cache_dir=a.cache_dir, quiet=True, threads=a.threads)
     print(f"## fashion_class: {time.perf_counter() - t0:.0f} s this call ({out})")
-    res = pd.read_csv(out / "results.csv")
-    keep_rows = {e.key for e in cfg.methods} | {"original"}
-    res = res[res["scenario"].isin([e.key for e in cfg.scenarios]) & res["method"].isin(keep_rows)]
+    res = rows_of(pd.read_csv(out / "results.csv"), cfg)
     with pd.option_context("display.width", 300, "display.max_columns", 30):
-        print(table(res[res["seed"].isin(cfg.seeds)], FASHION_COLS).to_string())
+        print(table(res, FASHION_COLS).to_string())
 
 
 def run_trw(a) -> None:

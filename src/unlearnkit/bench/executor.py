@@ -105,6 +105,17 @@ def _warm() -> int:
     return os.getpid()
 
 
+def run_here(fn: Callable, spec: dict, on_done: OnDone, threads: int, **kwargs) -> None:
+    """Run one job in this process with ``threads`` torch threads and report it; a job's own failure
+    (UnlearnkitError, RuntimeError, ValueError) is reported as its error, anything else propagates."""
+    try:
+        with torch_threads(threads):
+            result, error = fn(spec, **kwargs), None
+    except (UnlearnkitError, RuntimeError, ValueError) as e:
+        result, error = None, e
+    on_done(spec, result, error)
+
+
 def run_hybrid(
     fn: Callable,
     specs: list[dict],
@@ -165,12 +176,7 @@ def run_hybrid(
                     except Empty:
                         pass
                 continue
-            try:
-                with torch_threads(threads):
-                    result, error = fn(spec, **kwargs), None
-            except (UnlearnkitError, RuntimeError, ValueError) as e:
-                result, error = None, e
-            on_done(spec, result, error)
+            run_here(fn, spec, on_done, threads, **kwargs)
             reported += 1
     except BaseException:
         stop.set()
@@ -219,9 +225,9 @@ class Executor:
 @EXECUTORS.register("local")
 class LocalExecutor(Executor):
     """``jobs == 1``: in this process (progress per epoch is shown). ``jobs > 1``: this process plus a
-    pool of ``jobs − 1`` workers (:func:`start_method`) (:func:`run_hybrid`), started once and reused by every phase
-    of the run (θ_o/θ_r training, then the jobs); each worker loads the data once (``job.dataset_for``).
-    Either way each job runs with ``threads`` torch threads (default 1, see the module). Call
+    pool of ``jobs − 1`` workers (:func:`run_hybrid`; started as :func:`start_method` says), started once and
+    reused by every phase of the run (θ_o/θ_r training, then the jobs); each worker loads the data once
+    (``job.dataset_for``). Either way each job runs with ``threads`` torch threads (default 1, see the module). Call
     :meth:`close` (or use the executor as a context manager) to stop the workers."""
 
     def __init__(self, jobs: int = 1, threads: int | None = None, **_):
@@ -255,12 +261,7 @@ class LocalExecutor(Executor):
     def run(self, fn: Callable, specs: list[dict], on_done: OnDone, **kwargs) -> None:
         if self.jobs == 1 or len(specs) <= 1:
             for spec in specs:
-                try:
-                    with torch_threads(self.threads):
-                        result, error = fn(spec, **kwargs), None
-                except (UnlearnkitError, RuntimeError, ValueError) as e:
-                    result, error = None, e
-                on_done(spec, result, error)
+                run_here(fn, spec, on_done, self.threads, **kwargs)
             return
         self.start()
         pool = self._pool
