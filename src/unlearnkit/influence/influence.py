@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from ..errors import UnlearnkitError
+from ..predict import inference_batch_size
 from .hessian import cho_solve, cholesky, linear_head_hessian
 from .per_sample import residuals
 
@@ -56,12 +57,14 @@ def set_head_params(lin: nn.Linear, theta: torch.Tensor) -> None:
 
 
 @torch.no_grad()
-def embed(model: nn.Module, dataset, idx: np.ndarray, batch_size: int = 4096) -> torch.Tensor:
-    """φ(x) for ``dataset[idx]`` in float64 (a column of ones appended when the head has a bias)."""
+def embed(model: nn.Module, dataset, idx: np.ndarray, batch_size: int | None = None) -> torch.Tensor:
+    """φ(x) for ``dataset[idx]`` in float64 (a column of ones appended when the head has a bias); batches of
+    ``batch_size`` (default :func:`~unlearnkit.predict.inference_batch_size`)."""
     feats, lin = linear_head(model)
     was = model.training
     model.eval()
     dev = lin.weight.device
+    batch_size = batch_size or inference_batch_size(dataset.input_shape, dev)
     data = dataset.to(dev)
     idx_t = torch.as_tensor(np.asarray(idx), dtype=torch.long, device=dev)
     phi = torch.cat([feats(data.inputs(idx_t[s : s + batch_size])).double() for s in range(0, len(idx_t), batch_size)])
