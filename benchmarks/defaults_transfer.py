@@ -20,8 +20,16 @@ such a job is counted as failed). Per method and mode:
 * passes     — mean ``unlearn_passes`` (the method's per-sample forward/backward cost) and
   ``eval_passes`` (the proxy's / guards' evaluations, counted apart).
 
+``--tuned`` answers the third question, "how far are defaults + auto from the tuned settings?", on the
+tuned presets' own cells: ``quick`` (digits, random 10 % and long_tail ratio 20; ft/ga/rl/neggrad_plus
+tuned with Optuna against θ_r) and ``baselines`` (digits, random 10 % and class [3]; every method, its
+settings measured there). Each preset runs as shipped (its tuned options, ``stop: none``) and again with
+every method's options removed and ``stop: auto``; per method, the ratio of mean Avg.Gap (defaults + auto
+/ tuned) over the cells of both presets it appears in (goal: ≤ 1.3).
+
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/defaults_transfer.py
     PYTHONPATH=src python benchmarks/defaults_transfer.py --report-only
+    PYTHONPATH=src python benchmarks/defaults_transfer.py --tuned --seeds 0 1 2
 """
 
 from __future__ import annotations
@@ -242,6 +250,72 @@ def report(frames: dict[str, pd.DataFrame], fails: dict[str, pd.DataFrame]) -> s
     return "\n".join(out)
 
 
+TUNED_PRESETS = ("quick", "baselines")
+
+
+def untuned(cfg: BenchConfig) -> BenchConfig:
+    """``cfg`` with every method's options removed (library defaults) and ``stop: auto``."""
+    raw = cfg.model_dump(mode="json")
+    raw["name"] = f"{cfg.name}_defaults_auto"
+    raw["method_options"] = {}
+    raw["methods"] = [
+        {k: v for k, v in m.items() if k != "options"} if isinstance(m, dict) else m for m in raw["methods"]
+    ]
+    raw["stop"] = "auto"
+    return BenchConfig.model_validate(raw)
+
+
+def tuned_table(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per method: cells, mean Avg.Gap tuned (as shipped) and defaults + auto, their ratio, θ_o's mean
+    Avg.Gap and the noise floor over the same cells (``excess``: defaults + auto − tuned, in Avg.Gap points); ``frames``: mode ("tuned" / "defaults_auto") → rows."""
+    key = ["preset", *CELL, "method"]
+    t = frames["tuned"][[*key, "avg_gap", "avg_gap_floor"]]
+    d = frames["defaults_auto"][[*key, "avg_gap"]].rename(columns={"avg_gap": "avg_gap_auto"})
+    both = t.merge(d, on=key, how="inner")
+    orig = both[both["method"] == "original"].set_index(["preset", *CELL])["avg_gap"].rename("orig_gap")
+    both = both[~both["method"].isin(["original", "retrain"])].join(orig, on=["preset", *CELL])
+    rows = []
+    for m, g in both.groupby("method", sort=False):
+        rows.append(
+            dict(
+                method=m,
+                presets=" ".join(sorted(g["preset"].unique())),
+                cells=len(g),
+                tuned=g["avg_gap"].mean(),
+                defaults_auto=g["avg_gap_auto"].mean(),
+                ratio=g["avg_gap_auto"].mean() / g["avg_gap"].mean(),
+                excess=g["avg_gap_auto"].mean() - g["avg_gap"].mean(),
+                orig=g["orig_gap"].mean(),
+                floor=g["avg_gap_floor"].mean(),
+            )
+        )
+    return pd.DataFrame(rows).set_index("method")
+
+
+def run_tuned(args) -> None:
+    from unlearnkit.bench.config import load_config
+
+    frames: dict[str, list[pd.DataFrame]] = {"tuned": [], "defaults_auto": []}
+    for preset in TUNED_PRESETS:
+        shipped = load_config(preset=preset)
+        raw = shipped.model_dump(mode="json")
+        raw["seeds"], raw["noise_floor"] = list(args.seeds), True
+        shipped = BenchConfig.model_validate(raw)
+        for mode, cfg in (("tuned", shipped), ("defaults_auto", untuned(shipped))):
+            out = Path(args.out) / "tuned" / mode / preset
+            if not args.report_only:
+                t0 = time.perf_counter()
+                res = run_bench(cfg, out, cache_dir=args.cache_dir, quiet=True, jobs=args.jobs)
+                print(f"{cfg.name}: {res.ran} jobs ran, {len(res.failed)} failed, {time.perf_counter() - t0:.0f} s")
+            df = pd.read_csv(out / "results.csv")
+            frames[mode].append(df[df["seed"].isin(args.seeds)].assign(preset=preset))
+    table = tuned_table({k: pd.concat(v, ignore_index=True) for k, v in frames.items()})
+    print("\nmean Avg.Gap on the tuned presets' own cells: tuned (as shipped, stop none) vs library defaults + auto")
+    print(table.to_string(float_format=lambda v: f"{v:.2f}"))
+    within = table["ratio"] <= 1.3
+    print(f"within 1.3× of tuned: {int(within.sum())} of {len(table)} methods ({', '.join(table.index[~within])} not)")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
@@ -261,6 +335,11 @@ def main(argv=None):
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--report-only", action="store_true")
     ap.add_argument(
+        "--tuned",
+        action="store_true",
+        help="compare library defaults + auto with the tuned presets (quick, baselines) on their own cells",
+    )
+    ap.add_argument(
         "--stopping",
         type=json.loads,
         default=None,
@@ -271,6 +350,9 @@ def main(argv=None):
     args = ap.parse_args(argv)
     # "did not change the model: stop='auto' kept θ_o" warnings: counted as no-op in the tables instead
     warnings.simplefilter("ignore", RuntimeWarning)
+    if args.tuned:
+        run_tuned(args)
+        return
 
     parts = [("digits", ["digits"], SCENARIOS)]
     if args.fashion:

@@ -375,8 +375,10 @@ def run_scale_bench(args) -> list[dict]:
     cfg = reduced(cfg, args.seeds, args.level_labels, args.methods, args.bench_regimes)
     out = Path(args.run_dir)
     t0 = time.perf_counter()
-    run_bench(cfg, out, data_dir=args.data_dir, cache_dir=args.cache_dir, quiet=True, threads=args.threads)
-    print(f"bench fashion_lt: {time.perf_counter() - t0:.0f} s this call ({out})")
+    run_bench(
+        cfg, out, data_dir=args.data_dir, cache_dir=args.cache_dir, quiet=True, threads=args.threads, jobs=args.jobs
+    )
+    print(f"bench fashion_lt: {time.perf_counter() - t0:.0f} s this call, --jobs {args.jobs} ({out})")
     df = rows_of(pd.read_csv(out / "results.csv"), cfg)
     rows = []
     for _, r in df.iterrows():
@@ -414,6 +416,7 @@ def main() -> None:
     p.add_argument("--run-dir", default="runs/fashion_lt", help="--scale fashion: the bench run directory")
     p.add_argument("--cache-dir", default=None, help="--scale fashion: the model cache (else the bench default)")
     p.add_argument("--threads", type=int, default=2, help="--scale fashion: torch threads for the bench jobs")
+    p.add_argument("--jobs", type=int, default=1, help="--scale fashion: parallel bench jobs (e.g. 2 with --threads 1)")
     p.add_argument(
         "--level-labels", nargs="+", default=None, help="--scale fashion: only these levels (e.g. f0.1r50 f0.1r100)"
     )
