@@ -293,3 +293,52 @@ def test_fisher_auto_searches_its_step_along_one_direction(digits, class_split, 
     )
     for a, b in zip(res.model.state_dict().values(), fixed.model.state_dict().values()):
         assert torch.equal(a, b)  # the search's model is the method's own at that step
+
+
+def test_lr_search_keeps_the_run_with_the_lowest_kept_proxy_gap(digits, random_split, theta_o, scripted):
+    """Run ×1: θ_o 10, then 6, then patience; run ×10: θ_o 10, 9, 2 (the best), then patience. The search
+    keeps run ×10's step-2 state, and ×0.3 is not tried (run ×1 peaked after its first evaluation)."""
+    stop = dict(every=0.5, patience=1.0, overshoot=100, lr_factors=(1.0, 10.0), lr_lower=(0.3,))
+    # per run: θ_o's value, then one value per evaluation (every half epoch; patience: 2 evaluations)
+    seen = scripted([10.0, 8.0, 6.0, 7.0, 7.0] + [10.0, 9.0, 2.0, 5.0, 5.0])
+    opts = dict(epochs=3, lr=0.001, stopping=stop)
+    res = uk.unlearn(theta_o, digits, random_split, "ft", options=opts, device="cpu")
+    s = auto_summary(res)
+    assert [r["lr_factor"] for r in s["runs"]] == [1.0, 10.0]
+    assert s["lr_factor"] == 10.0 and s["lr"] == pytest.approx(0.01) and s["best_proxy_gap"] == 2.0
+    assert s["best_step"] == 2 * s["every"]
+    # the kept model is the state the proxy saw at run ×10's second evaluation (seen per run: the reference's
+    # θ_o pass, θ_o's start value, then one per evaluation: 6 in run ×1)
+    for name, v in res.model.state_dict().items():
+        assert torch.equal(v, seen[6 + 3][name]), name
+    assert {h["lr"] for h in res.history if "proxy_gap" in h} == {0.001, 0.01}
+
+
+def test_lr_search_tries_a_lower_lr_when_the_first_run_peaks_at_once(digits, random_split, theta_o, scripted):
+    stop = dict(every=0.5, patience=1.0, overshoot=100, lr_factors=(1.0, 10.0), lr_lower=(0.3,))
+    scripted([10.0, 4.0, 8.0, 8.0] + [10.0, 12.0, 12.0] + [10.0, 9.0, 3.0, 6.0, 6.0])
+    res = uk.unlearn(theta_o, digits, random_split, "ft", options=dict(epochs=3, stopping=stop), device="cpu")
+    s = auto_summary(res)
+    assert [r["lr_factor"] for r in s["runs"]] == [1.0, 10.0, 0.3]
+    assert s["lr_factor"] == 0.3 and s["best_proxy_gap"] == 3.0
+
+
+def test_lr_search_result_equals_the_single_run_at_the_chosen_lr(digits, class_split, theta_o):
+    """Each run starts from θ_o with the same seed: the kept model is bit-identical to auto-stopping one run at
+    the chosen lr (lr_factors (1,): the search off)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = uk.unlearn(theta_o, digits, class_split, "rl", options=dict(epochs=2), device="cpu")
+        s = auto_summary(res)
+        assert len(s["runs"]) >= 2 and s["lr"] is not None
+        alone = uk.unlearn(
+            theta_o,
+            digits,
+            class_split,
+            "rl",
+            options=dict(epochs=2, lr=s["lr"], stopping=dict(lr_factors=(1.0,))),
+            device="cpu",
+        )
+    assert "runs" not in auto_summary(alone) and auto_summary(alone)["best_step"] == s["best_step"]
+    for (name, a), b in zip(res.model.state_dict().items(), alone.model.state_dict().values()):
+        assert torch.equal(a, b), name

@@ -77,6 +77,17 @@ class StopOptions(BaseModel):
         10.0, gt=1, description="guard: mean logit norm on a D_r sample above this × θ_o's is divergence"
     )
     guard_samples: int = Field(256, ge=1, description="D_r samples of the logit-norm guard under stop='none'")
+    lr_factors: tuple[float, ...] = Field(
+        (1.0, 10.0),
+        min_length=1,
+        description="auto, gradient methods: multiples of the method's lr each run from θ_o (auto-stopped); "
+        "the run whose kept state has the lowest proxy gap wins. (1.0,) searches only the step",
+    )
+    lr_lower: tuple[float, ...] = Field(
+        (0.3,),
+        description="auto, gradient methods: multiples of lr also run when the first lr_factors run kept θ_o "
+        "or peaked at its first evaluation (its steps too large to find the point)",
+    )
     strength_factors: tuple[float, ...] = Field(
         (0.25, 0.5, 1.0, 2.0, 4.0),
         min_length=1,
@@ -228,6 +239,67 @@ class Monitor:
         }
         self.ctx.record(auto_stop=summary)
         return summary
+
+
+def search_lr(method, ctx, options: StopOptions) -> dict:
+    """``stop="auto"`` for a gradient method: run it from θ_o at its lr × each of ``options.lr_factors`` (and ×
+    each of ``options.lr_lower`` when the first run kept θ_o or peaked at its first evaluation), each run
+    auto-stopped by its own :class:`Monitor` with the same seed, and leave in ``ctx.model`` the kept state
+    with the lowest proxy gap (θ_o when no run beat it; the earlier run on ties).
+
+    Why: the step at which to stop only helps when the method's lr can reach a good state within its
+    epochs. Default settings chosen on one scenario are too weak for some (ft and ga keep a class) and too
+    strong for others (rl and bad_teacher over-forget random samples at the first evaluation); the proxy
+    can rank the runs as it ranks the steps. The cost is one more run (two when the lower one is tried),
+    measured in ``benchmarks/defaults_transfer.py``. ``ctx.history`` gets every run's curve (its entries
+    carry ``lr``) and one ``auto_stop`` summary: the chosen run's, with ``lr``, ``lr_factor`` and the
+    ``runs`` tried."""
+    start_model = copy.deepcopy(ctx.model)
+    base_lr = ctx.options.lr
+    runs: list[dict] = []
+    best: tuple[float, dict | None, dict | None] = (math.inf, None, None)  # (gap, state, summary)
+
+    def run(factor: float) -> dict:
+        nonlocal best
+        trial = copy.copy(ctx)
+        trial.model = copy.deepcopy(start_model)
+        trial.options = ctx.options.model_copy(update={"lr": base_lr * factor})
+        trial.history, trial.monitor = [], None
+        if ctx.passes is not None:
+            ctx.passes.watch(trial.model)
+        torch.manual_seed(ctx.seed)  # each run as if it were the only one
+        try:
+            method.unlearn(trial)
+        except StopRun:
+            pass
+        summary = trial.monitor.finish() if trial.monitor is not None else None
+        if summary is None:
+            raise UnlearnkitError(f"method {method.name!r} ran without a stopping monitor; pass stop='none'")
+        lr = base_lr * factor
+        ctx.history.extend({**e, "lr": lr} for e in trial.history if "auto_stop" not in e)
+        summary = {**summary, "lr": lr, "lr_factor": factor}
+        runs.append({k: summary[k] for k in ("lr_factor", "best_step", "best_proxy_gap", "steps_run", "reason")})
+        if summary["best_step"] and summary["best_proxy_gap"] < best[0] - options.min_delta:
+            best = (summary["best_proxy_gap"], copy.deepcopy(trial.model.state_dict()), summary)
+        elif best[2] is None:  # no run moved yet: θ_o's gap and this run's summary (θ_o kept)
+            best = (summary["best_proxy_gap"], None, summary)
+        return summary
+
+    first = run(options.lr_factors[0])
+    for f in options.lr_factors[1:]:
+        run(f)
+    if not first["best_step"] or first["best_step"] == first["every"]:
+        for f in options.lr_lower:
+            run(f)
+    gap, state, summary = best
+    with torch.no_grad():
+        ctx.model.load_state_dict(state if state is not None else ctx.original.state_dict())
+    assert summary is not None
+    summary = {**summary, "runs": runs}
+    if state is None:
+        summary.update(best_step=0, lr=None, lr_factor=None)
+    ctx.record(auto_stop=summary)
+    return summary
 
 
 def search_strength(method, ctx, option: str, options: StopOptions) -> dict:

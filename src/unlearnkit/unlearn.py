@@ -18,13 +18,18 @@ from .errors import UnlearnkitError
 from .methods import METHODS, GradientMethod
 from .options import build, parse_options
 from .passes import PassCounter
-from .stopping import StopRun, check_stop, search_strength
+from .stopping import StopRun, check_stop, search_lr, search_strength
 from .targets import TARGETS
 from .training import TrainConfig, train_model
 from .weighting import WEIGHTINGS
 from .context import UnlearnContext
 
 log = logging.getLogger("unlearnkit")
+
+
+def _searches_lr(options) -> bool:
+    """Whether ``stop="auto"`` runs the lr search (more than one lr multiple, or a multiple other than 1)."""
+    return tuple(options.stopping.lr_factors) != (1.0,)
 
 
 @dataclass
@@ -175,6 +180,9 @@ def unlearn(
             if mode == "auto" and strength is not None:
                 search_strength(plan.method, ctx, strength, plan.options.stopping)
                 out = ctx.model
+            elif mode == "auto" and isinstance(plan.method, GradientMethod) and _searches_lr(plan.options):
+                search_lr(plan.method, ctx, plan.options.stopping)
+                out = ctx.model
             else:
                 out = plan.method.unlearn(ctx)
         except StopRun:  # stop="auto" decided inside the loop
@@ -217,7 +225,7 @@ def _warn_unsafe(method: str, plan: Plan, history: list[dict], relative: float, 
     if kept:
         warnings.warn(
             f"method {method!r} did not change the model: stop='auto' kept θ_o because no "
-            f"{'strength' if 'option' in auto else 'step'} lowered the proxy gap below θ_o's "
+            f"{'strength' if 'option' in auto else 'step'}{_lrs_tried(auto)} lowered the proxy gap below θ_o's "
             f"({auto['best_proxy_gap']:.2f}); change its options, or pass stop='none' to keep the "
             f"configured run",
             RuntimeWarning,
@@ -230,6 +238,12 @@ def _warn_unsafe(method: str, plan: Plan, history: list[dict], relative: float, 
             RuntimeWarning,
             stacklevel=3,
         )
+
+
+def _lrs_tried(auto: dict) -> str:
+    runs = auto.get("runs")
+    factors = ", ".join(f"{r['lr_factor']:g}" for r in runs or [])
+    return f" (at lr × {factors})" if runs else ""
 
 
 @torch.no_grad()
