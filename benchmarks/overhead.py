@@ -137,8 +137,10 @@ def main():
     console.print("goal: per-epoch ratio ≤ 1.10; the whole call also copies θ_o twice and prepares the target")
 
     # stop="auto" vs "none" for the same number of steps (patience/overshoot so large that auto never stops
-    # early): the proxy every half epoch, the best-state copies and the reference built from θ_o
-    never = dict(patience=1e9, overshoot=1e9)
+    # early): the proxy every half epoch, the best-state copies and the reference built from θ_o. One run
+    # (lr_factors (1,)): auto's lr search runs the method again at other lrs, a cost counted in
+    # defaults_transfer.py (passes), not per-step overhead
+    never = dict(patience=1e9, overshoot=1e9, lr_factors=(1.0,))
     auto_t = {}
     for epochs in (1, 6):
         runs = {"none": [], "auto": []}
