@@ -13,7 +13,7 @@ overhead over the plain method (refresh every step). Two regimes of the base met
     python benchmarks/falw_reproduction.py --json out.json --plot out_dir
     python benchmarks/falw_reproduction.py --scale fashion --data-dir DIR [--run-dir runs/fashion_lt]
         # the fashion_lt preset through the bench runner (cached models, resumable; ~1 h cold on 2 CPU
-        # cores): full Fashion-MNIST, cnn, 3 levels with ≥ 20 forget samples per class,
+        # cores): full Fashion-MNIST, cnn, 2 levels with ≥ 20 forget samples per class,
         # rl/ga/neggrad_plus/salun/scrub × uniform/falw, fixed schedules ("fixed") and stop: auto
         # ("auto"), 3 seeds, with the noise floor Avg.Gap(θ_r′, θ_r) per level
 
@@ -410,13 +410,13 @@ def main() -> None:
         default="digits",
         choices=list(PRESETS),
         help="digits: the falw preset (MLP), trained here; fashion: the fashion_lt preset (full Fashion-MNIST, "
-        "cnn, 3 levels, + scrub) through the bench runner (cached, resumable)",
+        "cnn, 2 levels, + scrub) through the bench runner (cached, resumable)",
     )
     p.add_argument("--device", default="cpu")
     p.add_argument("--run-dir", default="runs/fashion_lt", help="--scale fashion: the bench run directory")
     p.add_argument("--cache-dir", default=None, help="--scale fashion: the model cache (else the bench default)")
-    p.add_argument("--threads", type=int, default=2, help="--scale fashion: torch threads for the bench jobs")
-    p.add_argument("--jobs", type=int, default=1, help="--scale fashion: parallel bench jobs (e.g. 2 with --threads 1)")
+    p.add_argument("--threads", type=int, default=1, help="--scale fashion: torch threads per bench job")
+    p.add_argument("--jobs", type=int, default=2, help="--scale fashion: parallel bench jobs (one per core)")
     p.add_argument(
         "--level-labels", nargs="+", default=None, help="--scale fashion: only these levels (e.g. f0.1r50 f0.1r100)"
     )

@@ -78,7 +78,7 @@ def bench(
     stop: Optional[str] = typer.Option(
         None,
         help="auto | none: override the config's `stop` (auto: pick each "
-        "run's step/strength by the retrain-free proxy)",
+        "run's step and lr, or strength, by the retrain-free proxy)",
     ),
 ) -> None:
     """Run a grid of datasets × scenarios × methods × weightings × targets × seeds."""
@@ -243,7 +243,7 @@ def unlearn_cmd(
     seed: int = typer.Option(0),
     stop: str = typer.Option(
         "auto",
-        help="auto (keep the step/strength the retrain-free proxy likes best, θ_o "
+        help="auto (keep the step, lr or strength the retrain-free proxy likes best, θ_o "
         "included) | none (the configured run exactly)",
     ),
     train_from: str = typer.Option("quick", help="preset whose `train` settings train θ_o and θ_r"),
