@@ -38,6 +38,7 @@ import unlearnkit as uk
 from unlearnkit.bench.summary import paired_difference
 from unlearnkit.eval import METRICS, Evaluation, avg_gap
 from unlearnkit.methods import METHODS
+from unlearnkit.stopping import kept_run
 
 PRESETS = {
     "digits": Path(uk.__file__).parent / "configs" / "falw.yaml",
@@ -193,7 +194,7 @@ def run(args) -> list[dict]:
                                 "weighting": label,
                                 "Avg.Gap": avg_gap(r, ref),
                                 "seconds": res.seconds,
-                                "history": res.history if args.plot else None,
+                                "history": kept_run(res.history) if args.plot else None,
                             }
                         )
                         print(

@@ -342,3 +342,17 @@ def test_lr_search_result_equals_the_single_run_at_the_chosen_lr(digits, class_s
     assert "runs" not in auto_summary(alone) and auto_summary(alone)["best_step"] == s["best_step"]
     for (name, a), b in zip(res.model.state_dict().items(), alone.model.state_dict().values()):
         assert torch.equal(a, b), name
+
+
+def test_kept_run_filters_per_step_entries_to_the_chosen_run():
+    from unlearnkit.stopping import kept_run
+
+    runs = [{"lr": 0.01, "lr_factor": 1.0}, {"lr": 0.1, "lr_factor": 10.0}]
+    h = [{"mask_fraction": 0.5}, {"step": 0, "lr": 0.01}, {"step": 5, "lr": 0.01}, {"step": 0, "lr": 0.1}]
+    chosen = h + [{"auto_stop": {"lr": 0.1, "runs": runs}}]
+    assert [e.get("lr") for e in kept_run(chosen) if "step" in e] == [0.1]
+    assert kept_run(chosen)[0] == {"mask_fraction": 0.5}  # entries of no run stay
+    kept_theta_o = h + [{"auto_stop": {"lr": None, "runs": runs}}]  # θ_o kept: the first run's curve
+    assert [e["step"] for e in kept_run(kept_theta_o) if "step" in e] == [0, 5]
+    single = [{"step": 0}, {"auto_stop": {"best_step": 0}}]
+    assert kept_run(single) == single

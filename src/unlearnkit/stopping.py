@@ -278,7 +278,7 @@ def search_lr(method, ctx, options: StopOptions) -> dict:
         lr = base_lr * factor
         ctx.history.extend({**e, "lr": lr} for e in trial.history if "auto_stop" not in e)
         summary = {**summary, "lr": lr, "lr_factor": factor}
-        runs.append({k: summary[k] for k in ("lr_factor", "best_step", "best_proxy_gap", "steps_run", "reason")})
+        runs.append({k: summary[k] for k in ("lr", "lr_factor", "best_step", "best_proxy_gap", "steps_run", "reason")})
         if summary["best_step"] and summary["best_proxy_gap"] < best[0] - options.min_delta:
             best = (summary["best_proxy_gap"], copy.deepcopy(trial.model.state_dict()), summary)
         elif best[2] is None:  # no run moved yet: θ_o's gap and this run's summary (θ_o kept)
@@ -300,6 +300,16 @@ def search_lr(method, ctx, options: StopOptions) -> dict:
         summary.update(best_step=0, lr=None, lr_factor=None)
     ctx.record(auto_stop=summary)
     return summary
+
+
+def kept_run(history: list[dict]) -> list[dict]:
+    """The entries of the run a job kept: under ``stop="auto"``'s lr search every run's entries carry its
+    ``lr``, and only the chosen run's (the first run's when θ_o was kept) belong in per-step plots."""
+    auto = next((h["auto_stop"] for h in history if "auto_stop" in h), None)
+    if not auto or not auto.get("runs"):
+        return history
+    lr = auto["lr"] if auto.get("lr") is not None else auto["runs"][0]["lr"]
+    return [h for h in history if h.get("lr", lr) == lr]
 
 
 def search_strength(method, ctx, option: str, options: StopOptions) -> dict:

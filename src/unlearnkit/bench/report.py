@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..errors import UnlearnkitError
 from ..eval.base import Column
+from ..stopping import kept_run
 from ..weighting import WEIGHTINGS
 from .columns import all_columns, table_columns
 from .store import ResultStore
@@ -195,7 +196,7 @@ def plot_fairness(df: pd.DataFrame, out: Path) -> list[Path]:
 def _history_frame(df: pd.DataFrame, histories: dict, keys: set[str]) -> pd.DataFrame:
     rows = []
     for _, r in df.iterrows():
-        for h in histories.get(r["config_hash"], []):
+        for h in kept_run(histories.get(r["config_hash"], [])):
             if keys & set(h):
                 rows.append(
                     {**h, "dataset": r["dataset"], "scenario": r["scenario"], "label": _label(r), "seed": r["seed"]}
