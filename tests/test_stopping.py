@@ -356,3 +356,20 @@ def test_kept_run_filters_per_step_entries_to_the_chosen_run():
     assert [e["step"] for e in kept_run(kept_theta_o) if "step" in e] == [0, 5]
     single = [{"step": 0}, {"auto_stop": {"best_step": 0}}]
     assert kept_run(single) == single
+
+
+def test_lr_search_runs_each_lr_from_the_same_seed(digits, random_split, theta_o):
+    """Two runs at the same lr (factors 1, 1) trace the same proxy curve, even for a method that draws from the
+    global RNG (bad_teacher's random teacher from new_model): each run is seeded as if it were alone."""
+    build = lambda: uk.build_model("mlp", digits.input_shape, digits.num_classes)  # noqa: E731
+    stop = dict(lr_factors=(1.0, 1.0), lr_lower=(), patience=10, overshoot=100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = uk.unlearn(
+            theta_o, digits, random_split, "bad_teacher", options=dict(epochs=1, stopping=stop), device="cpu",
+            new_model=build,
+        )  # fmt: skip
+    steps = [(h["step"], h["proxy_gap"]) for h in res.history if "proxy_gap" in h]
+    half = len(steps) // 2
+    assert len(steps) == 2 * half and half >= 3
+    assert steps[:half] == steps[half:]
