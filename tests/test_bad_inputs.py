@@ -646,6 +646,18 @@ LIB_CASES = [
             t,
         ),
     ),
+    L(
+        "auto-lr-factor-zero",
+        r"bad options for method 'rl': stopping\.lr_factors\.0: Input should be greater than 0",
+        lambda t, d: uk.unlearn(
+            uk.build_model("mlp", d.input_shape, d.num_classes),
+            d,
+            uk.make_split(d, "random", seed=0, fraction=0.1),
+            "rl",
+            options={"stopping": {"lr_factors": [0]}},
+            device="cpu",
+        ),  # fmt: skip
+    ),
     L("tune-zero-trials", r"trials must be a whole number ≥ 1", lambda t, d: _tune(_config(), t / "out", trials=0)),
     L("tune-seeds-empty", r"tuning seeds are empty", lambda t, d: _tune(_config(), t / "out", tuning_seeds=[])),
     L(

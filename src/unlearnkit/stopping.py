@@ -31,7 +31,7 @@ from typing import Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat
 
 from .errors import UnlearnkitError
 from .passes import evaluating
@@ -77,13 +77,13 @@ class StopOptions(BaseModel):
         10.0, gt=1, description="guard: mean logit norm on a D_r sample above this × θ_o's is divergence"
     )
     guard_samples: int = Field(256, ge=1, description="D_r samples of the logit-norm guard under stop='none'")
-    lr_factors: tuple[float, ...] = Field(
+    lr_factors: tuple[PositiveFloat, ...] = Field(
         (1.0, 10.0),
         min_length=1,
         description="auto, gradient methods: multiples of the method's lr each run from θ_o (auto-stopped); "
         "the run whose kept state has the lowest proxy gap wins. (1.0,) searches only the step",
     )
-    lr_lower: tuple[float, ...] = Field(
+    lr_lower: tuple[PositiveFloat, ...] = Field(
         (0.3,),
         description="auto, gradient methods: multiples of lr also run when the first lr_factors run kept θ_o "
         "or peaked at its first evaluation (its steps too large to find the point)",
