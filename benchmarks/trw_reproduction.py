@@ -4,9 +4,9 @@
         [--data-dir DIR] [--ulira]
     python benchmarks/trw_reproduction.py challenge [--N 8] [--seed 0]
     python benchmarks/trw_reproduction.py trw --scale fashion [--run-dir runs/fashion_class] [--data-dir DIR]
-        # the fashion_class preset through the bench runner (cached, resumable; ~1 h cold on 2 CPU cores):
-        # full Fashion-MNIST, cnn, class 0 and classes 2+6, methods × {none, trw}, fixed schedules and
-        # stop: auto (``<method>_auto``), MIA-NN (R = 3) and U-LiRA (K = 2), 3 seeds
+        # the fashion_class preset through the bench runner (cached, resumable; ≈ 45–60 min cold on 2 CPU
+        # cores with --jobs 2): full Fashion-MNIST, cnn, classes 2+6, 5 methods × {none, trw}, fixed
+        # schedules, MIA-NN (R = 3) and U-LiRA (K = 2), 3 seeds
 
 ``trw``: forget digits class 3, digits class 8 and class 0 of a 5,000-image Fashion-MNIST subset with
 rl and neggrad_plus, each with no target, TRW β = 0 (drop-and-renormalise) and TRW β = 10 with each
@@ -192,14 +192,13 @@ FASHION_COLS = [
 
 def run_fashion(a) -> None:
     """``--scale fashion``: the fashion_class preset (run or resumed), summarised per scenario × method × target
-    (mean ± std over seeds); *_auto rows are the same methods under stop: auto."""
+    (mean ± std over seeds); the preset's fixed schedules (stop: none)."""
     from unlearnkit.bench.config import load_config
     from unlearnkit.bench.runner import run_bench
 
     from preset_cut import reduced, rows_of
 
-    regimes = ["auto"] if a.stop == "auto" else ["fixed"]
-    cfg = reduced(load_config(preset="fashion_class"), a.seeds, a.scenarios, a.methods, regimes)
+    cfg = reduced(load_config(preset="fashion_class"), a.seeds, a.scenarios, a.methods, ["fixed"])
     out = Path(a.run_dir or "runs/fashion_class")
     t0 = time.perf_counter()
     run_bench(cfg, out, jobs=a.jobs, data_dir=a.data_dir, cache_dir=a.cache_dir, quiet=True, threads=a.threads)
@@ -310,15 +309,17 @@ def main() -> None:
         help="small: digits + a Fashion-MNIST subset (MLP); fashion: the fashion_class preset (full, cnn)",
     )
     t.add_argument("--cache-dir", default=None, help="--scale fashion: the model cache (else the bench default)")
-    t.add_argument("--scenarios", nargs="*", default=None, help="--scale fashion: only these (class0, class2+6)")
+    t.add_argument(
+        "--scenarios",
+        nargs="*",
+        default=None,
+        help="--scale fashion: only these scenario labels (the preset has class2+6)",
+    )
     t.add_argument(
         "--methods",
         nargs="+",
         default=["ga", "rl", "neggrad_plus", "salun", "scrub"],
         help="--scale fashion: base methods kept from the preset",
-    )
-    t.add_argument(
-        "--stop", default="none", choices=["none", "auto"], help="--scale fashion: fixed rows or <method>_auto rows"
     )
     t.add_argument("--threads", type=int, default=None, help="torch threads per bench job")
     c = sub.add_parser("challenge")
