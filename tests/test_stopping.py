@@ -307,10 +307,11 @@ def test_lr_search_keeps_the_run_with_the_lowest_kept_proxy_gap(digits, random_s
     assert [r["lr_factor"] for r in s["runs"]] == [1.0, 10.0]
     assert s["lr_factor"] == 10.0 and s["lr"] == pytest.approx(0.01) and s["best_proxy_gap"] == 2.0
     assert s["best_step"] == 2 * s["every"]
-    # the kept model is the state the proxy saw at run ×10's second evaluation (seen per run: the reference's
-    # θ_o pass, θ_o's start value, then one per evaluation: 6 in run ×1)
+    # seen: the reference's θ_o pass (once: the runs share it), then per run θ_o's start value and one pass
+    # per evaluation (5 in each run); the kept model is the state run ×10's second evaluation saw
+    assert len(seen) == 1 + 5 + 5
     for name, v in res.model.state_dict().items():
-        assert torch.equal(v, seen[6 + 3][name]), name
+        assert torch.equal(v, seen[1 + 5 + 2][name]), name
     assert {h["lr"] for h in res.history if "proxy_gap" in h} == {0.001, 0.01}
 
 

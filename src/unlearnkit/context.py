@@ -17,6 +17,7 @@ from .passes import PassCounter
 
 if TYPE_CHECKING:
     from .amp import Precision
+    from .eval.proxy import ProxyReference
     from .stopping import Monitor
     from .targets.base import Target
     from .training import TrainConfig
@@ -66,6 +67,7 @@ class UnlearnContext:
     precision: Precision | None = None  # the gradient loop's autocast / grad scaling (set by GradientMethod.start)
     stop: str = "none"  # "auto" | "none" (resolved by unlearn(); see unlearnkit.stopping)
     monitor: Monitor | None = None  # the stopping.Monitor of a gradient loop (set by GradientMethod.start)
+    proxy_reference: ProxyReference | None = None  # stop="auto": the proxy's θ_o reference (built once)
 
     def batch(self, idx: torch.Tensor) -> Batch:
         idx = idx.to(self.device)

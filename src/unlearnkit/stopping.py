@@ -136,7 +136,11 @@ class Monitor:
         self.reason = "budget"
         self.refused = 0  # auto: evaluated states not kept for damage (max_damage)
         if mode == "auto":
-            self.ref = ProxyReference.build(ctx.original, ctx.dataset, ctx.split, options.proxy, ctx.device)
+            if ctx.proxy_reference is None:  # built once per unlearn call; the lr search's runs share it
+                ctx.proxy_reference = ProxyReference.build(
+                    ctx.original, ctx.dataset, ctx.split, options.proxy, ctx.device
+                )
+            self.ref = ctx.proxy_reference
             self.logit_norm_o = self.ref.retain_logit_norm_o
             start = self.ref.evaluate(ctx.original)
             self.best = (0, start["proxy_gap"], None)  # None: the best state is θ_o itself
@@ -241,6 +245,18 @@ class Monitor:
         return summary
 
 
+def _trial(ctx, start_model, **options):
+    """A copy of ``ctx`` for one run of a search: its own copy of ``start_model`` (counted by the pass
+    counter), ``options`` changed, its own history and no monitor yet."""
+    trial = copy.copy(ctx)
+    trial.model = copy.deepcopy(start_model)
+    trial.options = ctx.options.model_copy(update=options)
+    trial.history, trial.monitor = [], None
+    if ctx.passes is not None:
+        ctx.passes.watch(trial.model)
+    return trial
+
+
 def search_lr(method, ctx, options: StopOptions) -> dict:
     """``stop="auto"`` for a gradient method: run it from θ_o at its lr × each of ``options.lr_factors`` (and ×
     each of ``options.lr_lower`` when the first run kept θ_o or peaked at its first evaluation), each run
@@ -256,17 +272,14 @@ def search_lr(method, ctx, options: StopOptions) -> dict:
     ``runs`` tried."""
     start_model = copy.deepcopy(ctx.model)
     base_lr = ctx.options.lr
+    with evaluating(ctx.passes):  # one reference from θ_o for every run (trials copy ctx)
+        ctx.proxy_reference = ProxyReference.build(ctx.original, ctx.dataset, ctx.split, options.proxy, ctx.device)
     runs: list[dict] = []
     best: tuple[float, dict | None, dict | None] = (math.inf, None, None)  # (gap, state, summary)
 
     def run(factor: float) -> dict:
         nonlocal best
-        trial = copy.copy(ctx)
-        trial.model = copy.deepcopy(start_model)
-        trial.options = ctx.options.model_copy(update={"lr": base_lr * factor})
-        trial.history, trial.monitor = [], None
-        if ctx.passes is not None:
-            ctx.passes.watch(trial.model)
+        trial = _trial(ctx, start_model, lr=base_lr * factor)
         torch.manual_seed(ctx.seed)  # each run as if it were the only one
         try:
             method.unlearn(trial)
@@ -338,12 +351,7 @@ def search_strength(method, ctx, option: str, options: StopOptions) -> dict:
         if path is not None:
             out = path.place(value)
         else:
-            trial = copy.copy(ctx)
-            trial.model = copy.deepcopy(start_model)
-            trial.options = ctx.options.model_copy(update={option: value})
-            trial.history = []
-            if ctx.passes is not None:
-                ctx.passes.watch(trial.model)
+            trial = _trial(ctx, start_model, **{option: value})
             try:
                 out = method.unlearn(trial)
             except UnlearnkitError as e:  # a strength the method refuses (e.g. ssd's α that selects nothing)
