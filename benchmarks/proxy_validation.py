@@ -6,7 +6,8 @@ class [3], subclass (class 3, half of it); methods rl, ga, neggrad_plus, ft at l
 their library default (everything else default, ``stop: none``) plus ssd and fisher at their
 defaults, and θ_o itself (``original``); seeds 0 1 (``--seeds``). Jobs that the divergence guards stop
 (``stop: none`` raises) are rerun with the guards out of reach, so divergent models stay in the grid. ``--fashion`` adds a Fashion-MNIST
-subset (5000 samples, ``--data-dir``) on random 10 % and class [0].
+subset (5000 samples, ``--data-dir``) on random 10 % and class [0]; ``--tabular`` adds Adult (a 4000-row
+subset) and COMPAS on random 10 % and 30 % of class 1 (``--data-dir``: their folders' parent).
 
 Every row carries ``avg_gap`` (mean |θ_u − θ_r| over FA/RA/TA/MIA) and ``proxy_gap`` (the ``proxy``
 metric, which never reads θ_r). Printed: Spearman and Pearson of proxy_gap vs avg_gap overall, per
@@ -55,6 +56,12 @@ SCENARIOS = [
 FASHION_SCENARIOS = [
     {"kind": "random", "fraction": 0.1, "label": "random10"},
     {"kind": "class", "classes": [0], "label": "class0"},
+]
+# tables a model cannot memorise, where removing part of a class shifts the class prior a retrained model sees
+TABULAR = [{"name": "adult", "subset": 4000, "label": "adult4k"}, "compas"]
+TABULAR_SCENARIOS = [
+    {"kind": "random", "fraction": 0.1, "label": "random10"},
+    {"kind": "subclass", "classes": [1], "fraction": 0.3, "label": "subclass1"},
 ]
 SWEPT = ("rl", "ga", "neggrad_plus", "ft")
 FACTORS = (0.3, 1.0, 3.0)
@@ -283,6 +290,9 @@ def main(argv=None):
     )
     ap.add_argument("--fashion-subset", type=int, default=5000)
     ap.add_argument(
+        "--tabular", action="store_true", help="add Adult (4000 rows) and COMPAS on random 10%% and 30%% of class 1"
+    )
+    ap.add_argument(
         "--data-dir",
         default=os.environ.get("UNLEARNKIT_DATA"),
         help="Fashion-MNIST folder (else $UNLEARNKIT_DATA, else the loader's default places)",
@@ -299,6 +309,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     outs = [Path(args.out) / "digits"] + ([Path(args.out) / "fashion"] if args.fashion else [])
+    outs += [Path(args.out) / "tabular"] if args.tabular else []
     if not args.report_only:
         cfgs = [config("proxy_validation_digits", ["digits"], SCENARIOS, args.seeds)]
         if args.fashion:
@@ -310,6 +321,8 @@ def main(argv=None):
                     args.seeds,
                 )
             )
+        if args.tabular:
+            cfgs.append(config("proxy_validation_tabular", TABULAR, TABULAR_SCENARIOS, args.seeds))
         for cfg, out in zip(cfgs, outs):
             t0 = time.perf_counter()
             res = run_bench(cfg, out, cache_dir=args.cache_dir, quiet=True, jobs=args.jobs, data_dir=args.data_dir)

@@ -11,6 +11,9 @@ from unlearnkit.eval.proxy import (
     ProxyReference,
     drop_renormalise,
     gone_classes,
+    kept_fraction,
+    paired_damage,
+    prior_correct,
     target_weights,
     threshold_attack,
     total_variation,
@@ -55,6 +58,52 @@ def test_drop_renormalise_and_total_variation():
     assert torch.allclose(total_variation(p, q), torch.tensor([0.5, 1.0], dtype=torch.float64))
 
 
+def test_kept_fraction_and_prior_correct_by_hand():
+    # class 0: 1 of 2 kept, class 1: 2 of 4 kept... class 2: gone, class 3: no training sample
+    assert kept_fraction(np.array([0, 0, 1, 1, 1, 1, 2]), np.array([0, 1, 1]), 4).tolist() == [0.5, 0.5, 0.0, 1.0]
+    p = torch.tensor([[0.5, 0.5, 0.0], [0.8, 0.1, 0.1], [0.0, 0.0, 1.0]], dtype=torch.float64)
+    q = prior_correct(p, np.array([1.0, 0.5, 0.0]))
+    expected = [[2 / 3, 1 / 3, 0.0], [0.8 / 0.85, 0.05 / 0.85, 0.0], [0.5, 0.5, 0.0]]  # last row: uniform on r > 0
+    assert torch.allclose(q, torch.tensor(expected, dtype=torch.float64))
+    # an equal fraction kept of every class changes nothing; 0/1 ratios are drop-and-renormalise
+    assert torch.allclose(prior_correct(p[:2], np.full(3, 0.3)), p[:2])
+    assert torch.equal(prior_correct(p, np.array([1.0, 1.0, 0.0])), drop_renormalise(p, np.array([2])))
+
+
+def test_paired_damage_by_hand():
+    # d = ref − θ = [0, 0, 1, 1]: 50 points lost; se = 100·sd(d, ddof 1)/√4 = 100·0.57735/2
+    damage, se = paired_damage(np.array([1, 1, 1, 1]), np.array([1, 1, 0, 0]))
+    assert damage == 50.0 and se == pytest.approx(100 * np.sqrt(1 / 3) / 2)
+    # a model that gains accuracy loses nothing, though its differences still have a spread
+    damage, se = paired_damage(np.array([0, 0, 1, 1]), np.array([1, 1, 1, 1]))
+    assert damage == 0.0 and se > 0
+    assert paired_damage(np.array([1, 0, 1]), np.array([1, 0, 1])) == (0.0, 0.0)  # agreeing: no noise
+    assert paired_damage(np.array([], bool), np.array([], bool)) == (0.0, 0.0)
+
+
+def test_prior_shift_moves_the_targets_of_a_partly_removed_class(digits, random_split, theta_o):
+    """Half of class 5 forgotten: a model retrained on D_r sees class 5 half as often, so its targets are
+    θ_o's held-out outputs with class 5's probability halved and renormalised (computed here by hand)."""
+    train = random_split.train
+    fives = train[digits.labels[train] == 5]
+    split = uk.Split(train, random_split.test, random_split.unseen, fives[: len(fives) // 2])
+    on = ProxyReference.build(theta_o, digits, split)
+    off = ProxyReference.build(theta_o, digits, split, ProxyOptions(prior_shift=False))
+    assert np.array_equal(on.unseen, off.unseen) and np.allclose(on.ref_w, off.ref_w)
+    p = torch.softmax(on.forward(theta_o)["unseen"].double(), 1)
+    r = np.ones(10)
+    r[5] = (len(fives) - len(fives) // 2) / len(fives)
+    q = p * torch.as_tensor(r)
+    q = q / q.sum(1, keepdim=True)
+    y = on.y_unseen
+    assert on.target_fa == pytest.approx(100 * float(np.sum(on.ref_w * (q.argmax(1) == y).numpy())))
+    assert np.allclose(on.ref_conf, q.gather(1, y.view(-1, 1))[:, 0].numpy())
+    assert off.target_fa == pytest.approx(100 * float(np.sum(off.ref_w * (p.argmax(1) == y).numpy())))
+    is5 = (y == 5).numpy()
+    assert (on.ref_conf[is5] < off.ref_conf[is5]).all()  # class 5's own confidence drops
+    assert (on.ref_conf[~is5] >= off.ref_conf[~is5]).all()  # the others gain its mass
+
+
 @pytest.fixture(scope="module")
 def unseen_like(digits, random_split, theta_o):
     """A split whose D_f is data θ_o never saw: forget = unseen = the held-out samples."""
@@ -64,8 +113,10 @@ def unseen_like(digits, random_split, theta_o):
 
 
 def test_theta_o_on_an_unseen_forget_set_scores_exactly_zero(digits, theta_o, unseen_like):
+    # prior_shift off: this split pretends θ_o was trained on train ∪ unseen, so the class-prior change
+    # "removing" the unseen samples would make is not one θ_o's training saw
     ev = Evaluation(digits, unseen_like, torch.device("cpu"), original=theta_o)
-    out = METRICS.get("proxy")().compute(theta_o, ev)
+    out = METRICS.get("proxy")(ProxyOptions(prior_shift=False)).compute(theta_o, ev)
     assert list(out) == list(METRICS.get("proxy").column_names())
     for k, v in out.items():
         assert v == pytest.approx(0.0, abs=1e-9), k

@@ -12,7 +12,7 @@ import unlearnkit as uk
 from unlearnkit.eval import METRICS, Evaluation
 from unlearnkit.eval.proxy import ProxyReference
 from unlearnkit.methods import METHODS, Method, MethodOptions
-from unlearnkit.stopping import STOP_CHOICES, best_step, check_stop
+from unlearnkit.stopping import STOP_CHOICES, StopOptions, best_step, check_stop, keepable
 
 
 def auto_summary(res):
@@ -42,9 +42,10 @@ def scripted(monkeypatch):
     """Replace the proxy by a scripted curve; remember the model state seen at each evaluation."""
     seen = []
 
-    def install(values, damage=()):
+    def install(values, damage=(), se=()):
         it = iter(values)
         hurt = iter(damage)
+        hurt_se = iter(se)
         real_forward = ProxyReference.forward
 
         def forward(self, model):
@@ -53,8 +54,16 @@ def scripted(monkeypatch):
 
         def evaluate_logits(self, lg):
             v = next(it, 50.0)
-            d = next(hurt, 0.0)
-            return {"proxy_gap": v, "proxy_fa": v, "proxy_mia": 0.0, "proxy_dist": 0.0, "proxy_damage": d}
+            d, e = next(hurt, 0.0), next(hurt_se, 0.0)
+            return {
+                "proxy_gap": v,
+                "proxy_fa": v,
+                "proxy_mia": 0.0,
+                "proxy_dist": 0.0,
+                "proxy_damage": d,
+                "proxy_ra_loss": d,  # all of the scripted damage is RA
+                "proxy_ra_loss_se": e,
+            }
 
         monkeypatch.setattr(ProxyReference, "forward", forward)
         monkeypatch.setattr(ProxyReference, "evaluate_logits", evaluate_logits)
@@ -86,6 +95,21 @@ def test_auto_never_keeps_a_state_that_lost_too_much_accuracy(digits, random_spl
     assert s["best_proxy_gap"] == 3.0 and s["best_step"] == 3 * s["every"] and s["refused_for_damage"] == 1
     scripted([10.0, 4.0, 1.0, 3.0] + [9.0] * 50, damage=[0.0, 2.0, 6.0, 5.0])
     opts["stopping"]["max_damage"] = 10.0  # the bound is an option
+    s = auto_summary(uk.unlearn(theta_o, digits, random_split, "ft", options=opts, device="cpu"))
+    assert s["best_proxy_gap"] == 1.0 and s["refused_for_damage"] == 0
+
+
+def test_auto_refuses_a_state_whose_damage_may_exceed_the_bound(digits, random_split, theta_o, scripted):
+    """The lowest gap (1.0) lost 4 ± 1.5 RA points (standard error): 4 + 1 × 1.5 > 5, so it is refused under
+    the default damage_z 1 and kept with damage_z 0 (the estimate alone); 3.0 has 3 ± 1.5 = 4.5 ≤ 5."""
+    curve = [10.0, 4.0, 1.0, 3.0] + [9.0] * 50
+    damage, se = [0.0, 0.0, 4.0, 3.0], [0.0, 0.0, 1.5, 1.5]
+    opts = dict(epochs=2, lr=0.01, stopping=dict(every=0.25, patience=10, overshoot=100))
+    scripted(curve, damage, se)
+    s = auto_summary(uk.unlearn(theta_o, digits, random_split, "ft", options=opts, device="cpu"))
+    assert s["best_proxy_gap"] == 3.0 and s["refused_for_damage"] == 1
+    scripted(curve, damage, se)
+    opts["stopping"]["damage_z"] = 0.0
     s = auto_summary(uk.unlearn(theta_o, digits, random_split, "ft", options=opts, device="cpu"))
     assert s["best_proxy_gap"] == 1.0 and s["refused_for_damage"] == 0
 
@@ -216,6 +240,8 @@ def test_strength_search_picks_the_best_strength(digits, random_split, theta_o, 
                 "proxy_mia": 0.0,
                 "proxy_dist": 0.0,
                 "proxy_damage": 0.0,
+                "proxy_ra_loss": 0.0,
+                "proxy_ra_loss_se": 0.0,
             }
 
         monkeypatch.setattr(ProxyReference, "evaluate", evaluate)
@@ -285,7 +311,8 @@ def test_fisher_auto_searches_its_step_along_one_direction(digits, class_split, 
     calibrated = next(h["step"] for h in res.history if h.get("calibrated"))
     assert s["option"] == "step" and s["centre"] == calibrated > 0
     assert s["tried"] == pytest.approx([calibrated * f for f in (0.25, 0.5, 1.0, 2.0, 4.0)])
-    scored = {h["strength"]: h["proxy_gap"] for h in res.history if "proxy_gap" in h and "strength" in h}
+    keep = StopOptions()  # the lowest gap among the strengths auto may keep (not over max_damage)
+    scored = {h["strength"]: h["proxy_gap"] for h in res.history if "proxy_gap" in h and keepable(h, keep)}
     assert s["best_proxy_gap"] == min(scored.values()) and scored[s["best_value"] or 0.0] == s["best_proxy_gap"]
     assert s["best_value"] is not None  # on a class, some step beats keeping θ_o
     fixed = uk.unlearn(

@@ -6,8 +6,9 @@ divergence guards, for every method that runs the shared optimiser step.
 the best state — the starting θ_o is a candidate too — and stops on overshoot (the proxy rose more than
 ``overshoot`` points above the best), patience (no improvement for ``patience`` epochs) or divergence;
 the loop's own epochs are the budget. At the end the best state is loaded back. A state that lost more
-than ``max_damage`` accuracy points against θ_o (the proxy's damage term) is never kept: a collapse is
-not an answer however well it forgets. ``ctx.history`` gets one ``{"step", "proxy_gap", …}`` entry per
+than ``max_damage`` accuracy points against θ_o (the proxy's damage term), or whose RA may have (its
+D_r-sample estimate plus ``damage_z`` standard errors), is never kept: a collapse is not an answer
+however well it forgets. ``ctx.history`` gets one ``{"step", "proxy_gap", …}`` entry per
 evaluation and a final ``{"auto_stop": {...}}``.
 
 Guards (both modes), at the same evaluation points: the parameter norm ‖θ‖/‖θ_o‖ above
@@ -72,6 +73,12 @@ class StopOptions(BaseModel):
         description="auto: a state that lost more than this many accuracy points against θ_o (proxy_damage: "
         "a D_r sample plus held-out data of the kept classes) is never kept, however low its proxy gap",
     )
+    damage_z: float = Field(
+        1.0,
+        ge=0,
+        description="auto: a state is kept only if its RA loss on the D_r sample plus damage_z × that "
+        "estimate's standard error is within max_damage too (a collapse is judged on RA); 0 trusts the estimate",
+    )
     param_factor: float = Field(3.0, gt=1, description="guard: ‖θ‖ / ‖θ_o‖ above this is divergence")
     logit_factor: float = Field(
         10.0, gt=1, description="guard: mean logit norm on a D_r sample above this × θ_o's is divergence"
@@ -116,8 +123,11 @@ def best_step(curve: list[tuple[int, float]], min_delta: float = 0.0) -> int:
 
 def keepable(values: dict, options: StopOptions) -> bool:
     """Whether auto may keep a state with these proxy values: not if it lost more than ``max_damage``
-    accuracy points against θ_o (a collapse is never the answer, whatever the other terms say)."""
-    return values["proxy_damage"] <= options.max_damage
+    accuracy points against θ_o (retain plus held-out), nor if its RA may have fallen by more than that
+    — the D_r sample's estimate plus ``damage_z`` standard errors, since it is measured on a sample. A
+    collapse is never the answer, whatever the other terms say."""
+    ra_bound = values["proxy_ra_loss"] + options.damage_z * values["proxy_ra_loss_se"]
+    return values["proxy_damage"] <= options.max_damage and ra_bound <= options.max_damage
 
 
 class Monitor:

@@ -13,25 +13,35 @@ D_f splits by class into a *gone* part G (samples of a class with no sample in D
 detected from the data) and a *partial* part P (random, long-tail, sub-class, explicit indices).
 U = the unseen samples of the classes that are not gone. conf(x) = p_θ(y|x) (true-class confidence).
 
+* Prior shift (``prior_shift``, on by default): removing D_f changes the class prior the model is trained
+  on (a whole class: to 0; half of a class: by half; random forgetting: by almost nothing). A model
+  retrained on D_r sees it; θ_o does not. So every target below reads θ_o's probabilities corrected for
+  that label shift, q(c|x) ∝ p_θo(c|x)·r_c with r_c = n_r(c)/n(c), the fraction of class c's training
+  samples D_r keeps (Saerens et al. 2002). Drop-and-renormalise is its limit for a gone class (r = 0).
+  Without it, on data a model cannot memorise (COMPAS: θ_o's accuracy on D_f equals its held-out
+  accuracy) the proxy scored θ_o ≈ 0.8 on sub-class forgetting while θ_r's FA was 16 points lower.
+
 * Reference weights over U (``target_weights``): w_i = (1−β)·π_P(c_i)/n_U(c_i) + β/|U| (class parts
   renormalised over the classes U has), π_P = P's class histogram, n_U(c) = unseen samples of class c,
   β = prior / (prior + median n_U(c) over P's classes): a per-class target pulled toward the pooled
   one where classes hold a handful of unseen samples (``prior`` pseudo-samples).
-* Attack: a fixed threshold τ on the true-class confidence, fitted once on θ_o by maximising the
-  balanced accuracy of "member ⇔ conf ≥ τ" on the D_r sample (members) vs U (non-members). The
+* Attack: a fixed threshold τ on the true-class confidence, fitted once on θ_o (uncorrected) by
+  maximising the balanced accuracy of "member ⇔ conf ≥ τ" on the D_r sample (members) vs U (non-members). The
   MIA-efficacy of a set is the percent of it with conf < τ (called non-member), as SalUn's.
-* On P:   fa_P   = |FA_θ(P) − Σ_i w_i·100·1[θ_o correct on u_i]|
-          mia_P  = |MIA_θ(P) − Σ_i w_i·100·1[conf_θo(u_i) < τ]|
-          dist_P = 100·W₁(conf_θ on P, the w-weighted conf_θo on U)
+* On P:   fa_P   = |FA_θ(P) − Σ_i w_i·100·1[argmax q(·|u_i) = y_i]|
+          mia_P  = |MIA_θ(P) − Σ_i w_i·100·1[q(y_i|u_i) < τ]|
+          dist_P = 100·W₁(conf_θ on P, the w-weighted q(y_i|u_i) on U)
 * On G:   fa_G   = FA_θ(G) (θ_r never predicts a class it never saw);  mia_G = |MIA_θ(G) − 100|
-          dist_G = 100·mean_x TV(p_θ(·|x), q(x)) with q = θ_o's probabilities with the gone classes
-          dropped and renormalised (where θ_r puts the mass of a forgotten class's input).
+          dist_G = 100·mean_x TV(p_θ(·|x), q(·|x)) (q: θ_o's probabilities with the gone classes
+          dropped and renormalised — where θ_r puts the mass of a forgotten class's input).
 * fa, mia, dist = the size-weighted means of the P and G parts.
-* damage = max(0, RA_θo − RA_θ) on the D_r sample + max(0, UA_θo − UA_θ) on U (unlearning must not
-  cost accuracy on retained or held-out data of the kept classes).
+* damage = max(0, RA_ref − RA_θ) on the D_r sample + max(0, UA_ref − UA_θ) on U, where each baseline is
+  the lower of θ_o's accuracy and q's (unlearning must not cost accuracy on retained or held-out data of
+  the kept classes, beyond what the prior shift itself costs a retrained model).
 * proxy_gap = (w_fa·fa + w_mia·mia + w_dist·dist + w_damage·damage) / (w_fa + w_mia + w_dist + w_damage)
 
-A model equal to θ_o on a D_f that is really unseen data scores exactly 0 (tests/test_proxy.py).
+A model equal to θ_o on a D_f that is really unseen data scores exactly 0 when the removal leaves the
+class prior as it was (tests/test_proxy.py).
 Departures from Avg.Gap's MIA on purpose: SalUn refits an RBF-SVC on θ's own D_r vs D_t features for
 every model; on one confidence feature that attack is essentially a threshold, and refitting it per
 model adds noise that swamps the differences between nearby models (the prototype's finding), so the
@@ -91,6 +101,21 @@ PROXY_COLUMNS = (
         "pp",
         show=False,
     ),
+    Column(
+        "proxy_ra_loss",
+        "min",
+        "The D_r part of proxy_damage: RA points lost against θ_o on the D_r sample.",
+        "pp",
+        show=False,
+    ),
+    Column(
+        "proxy_ra_loss_se",
+        "min",
+        "Standard error of proxy_ra_loss (per-sample differences paired with θ_o; stop='auto' keeps a state "
+        "only if proxy_ra_loss + damage_z × this stays within max_damage).",
+        "pp",
+        show=False,
+    ),
 )
 
 
@@ -103,10 +128,20 @@ class ProxyOptions(BaseModel):
     w_dist: float = Field(1.0, ge=0, description="weight of the confidence-distribution / probability-mass term")
     w_damage: float = Field(1.0, ge=0, description="weight of the retain + unseen accuracy damage term")
     max_forget: int = Field(2000, ge=1, description="D_f samples evaluated (a fixed seeded subsample)")
-    max_retain: int = Field(500, ge=1, description="D_r samples evaluated (RA damage, attack members)")
+    max_retain: int = Field(
+        2000,
+        ge=1,
+        description="D_r samples evaluated (RA damage, attack members); 2000 keeps the RA estimate's standard "
+        "error near half a point, which the collapse guard needs (500 let RA losses of 6 points through)",
+    )
     max_unseen: int = Field(5000, ge=1, description="held-out samples evaluated")
     prior: float = Field(
         10.0, ge=0, description="pseudo-samples pulling per-class targets toward the pooled one (0: purely per-class)"
+    )
+    prior_shift: bool = Field(
+        True,
+        description="correct θ_o's targets for the class-prior change removing D_f causes (label shift: "
+        "q ∝ p_θo·n_r(c)/n(c)); false: θ_o's own outputs (drop-and-renormalise only on gone classes)",
     )
     seed: int = Field(0, description="seed of the fixed subsamples")
 
@@ -161,20 +196,50 @@ def threshold_attack(member: np.ndarray, nonmember: np.ndarray) -> float:
     return float(cands[int(np.argmax(tpr + tnr))])
 
 
+def kept_fraction(train_labels: np.ndarray, retain_labels: np.ndarray, num_classes: int) -> np.ndarray:
+    """r_c = n_r(c) / n(c): the fraction of class c's training samples that D_r keeps (0 for a gone class,
+    1 for a class with no training sample)."""
+    n = np.bincount(np.asarray(train_labels, dtype=np.int64), minlength=num_classes).astype(float)
+    n_r = np.bincount(np.asarray(retain_labels, dtype=np.int64), minlength=num_classes).astype(float)
+    return np.divide(n_r, n, out=np.ones(num_classes), where=n > 0)
+
+
+def prior_correct(p: torch.Tensor, ratio: np.ndarray) -> torch.Tensor:
+    """Label-shift correction of θ_o's probabilities for a model trained on D_r: q(c|x) ∝ p(c|x)·r_c,
+    renormalised (Saerens, Latinne & Decaestecker 2002, "Adjusting the outputs of a classifier to new a
+    priori probabilities"; r_c = π_r(c)/π_o(c) up to a constant). Uniform over the classes with r_c > 0
+    where a row has all its mass on classes with r_c = 0."""
+    r = torch.as_tensor(np.asarray(ratio, dtype=np.float64), dtype=p.dtype)
+    q = p * r
+    s = q.sum(1, keepdim=True)
+    support = (r > 0).to(p.dtype)
+    uniform = support / support.sum()
+    return torch.where(s > 0, q / s.clamp_min(1e-300), uniform.expand_as(q))
+
+
 def drop_renormalise(p: torch.Tensor, gone: np.ndarray) -> torch.Tensor:
     """θ_o's probabilities with the ``gone`` classes set to 0 and the rows renormalised (uniform over
-    the kept classes where a row had all its mass on gone classes)."""
-    keep = torch.ones(p.shape[1], dtype=torch.bool)
-    keep[torch.as_tensor(gone, dtype=torch.long)] = False
-    q = p * keep.to(p.dtype)
-    s = q.sum(1, keepdim=True)
-    uniform = keep.to(p.dtype) / keep.sum()
-    return torch.where(s > 0, q / s.clamp_min(1e-300), uniform.expand_as(q))
+    the kept classes where a row had all its mass on gone classes): :func:`prior_correct` with r = 0 on
+    the gone classes and 1 elsewhere."""
+    ratio = np.ones(p.shape[1])
+    ratio[np.asarray(gone, dtype=np.int64)] = 0.0
+    return prior_correct(p, ratio)
 
 
 def total_variation(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     """Per-row ½‖p − q‖₁."""
     return 0.5 * (p - q).abs().sum(1)
+
+
+def paired_damage(ref_right: np.ndarray, right: np.ndarray) -> tuple[float, float]:
+    """Accuracy points lost against a reference on the same samples, max(0, 100·mean(d)), and the standard
+    error of 100·mean(d), d_i = ref_right_i − right_i (paired: only samples on which the two disagree
+    add variance)."""
+    d = np.asarray(ref_right, float) - np.asarray(right, float)
+    if len(d) == 0:
+        return 0.0, 0.0
+    se = 100.0 * float(d.std(ddof=1)) / np.sqrt(len(d)) if len(d) > 1 else 0.0
+    return max(0.0, 100.0 * float(d.mean())), se
 
 
 def _subsample(idx: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -208,10 +273,12 @@ class ProxyReference:
     target_mia: float
     ref_conf: np.ndarray  # θ_o's true-class confidence on ``unseen``
     ref_w: np.ndarray  # target weights over ``unseen``
-    q_gone: torch.Tensor  # drop-and-renormalise targets for the gone samples
-    ra_o: float
-    ua_o: float
+    q_gone: torch.Tensor  # θ_o's prior-corrected probabilities on the gone samples
+    ra_o: float  # RA baseline on the D_r sample: min(θ_o's, θ_o prior-corrected's)
+    ua_o: float  # accuracy baseline on ``unseen``: min(θ_o's, θ_o prior-corrected's)
     retain_logit_norm_o: float  # mean ‖logits‖₂ of θ_o on the D_r sample (divergence guard)
+    retain_right_ref: np.ndarray = None  # per-sample correctness of the damage baseline on ``retain``
+    unseen_right_ref: np.ndarray = None  # … and on ``unseen``
     y_forget: torch.Tensor = None
     y_retain: torch.Tensor = None
     y_unseen: torch.Tensor = None
@@ -262,20 +329,38 @@ class ProxyReference:
         ref.y_forget, ref.y_retain, ref.y_unseen = (torch.as_tensor(labels[i]) for i in (forget, retain, unseen))
         lg = ref.forward(original)
         p_r, p_u, p_f = _probs(lg["retain"]), _probs(lg["unseen"]), _probs(lg["forget"])
+        if o.prior_shift:
+            ratio = kept_fraction(labels[split.train], labels[split.retain], dataset.num_classes)
+        else:
+            ratio = np.ones(dataset.num_classes)
+        q_r, q_u = prior_correct(p_r, ratio), prior_correct(p_u, ratio)
         y_r, y_u = ref.y_retain, ref.y_unseen
-        ref.ra_o = 100.0 * float((p_r.argmax(1) == y_r).double().mean()) if len(retain) else 0.0
+
+        def baseline(p: torch.Tensor, q: torch.Tensor, y: torch.Tensor) -> np.ndarray:
+            """Per-sample correctness of θ_o, or of the prior-corrected θ_o where the shift lowers its
+            accuracy (a model retrained on fewer samples of a class is expected to lose some of it)."""
+            raw, corrected = (p.argmax(1) == y).numpy(), (q.argmax(1) == y).numpy()
+            if len(y) == 0:
+                return raw
+            return raw if raw.mean() <= corrected.mean() else corrected
+
+        ref.retain_right_ref = baseline(p_r, q_r, y_r)
+        ref.ra_o = 100.0 * float(ref.retain_right_ref.mean()) if len(retain) else 0.0
         ref.retain_logit_norm_o = float(lg["retain"].norm(dim=1).mean()) if len(retain) else 0.0
+        ref.unseen_right_ref = baseline(p_u, q_u, y_u)
         if len(unseen):
-            ref.ref_conf = _true_conf(p_u, y_u)
-            correct_u = (p_u.argmax(1) == y_u).numpy()
-            ref.ua_o = 100.0 * float(correct_u.mean())
-            ref.tau = threshold_attack(_true_conf(p_r, y_r), ref.ref_conf)
+            ref.ref_conf = _true_conf(q_u, y_u)
+            correct_u = (q_u.argmax(1) == y_u).numpy()
+            ref.ua_o = 100.0 * float(ref.unseen_right_ref.mean())
+            # the attack is θ_o's own (uncorrected) members vs non-members
+            ref.tau = threshold_attack(_true_conf(p_r, y_r), _true_conf(p_u, y_u))
             ref.ref_w = target_weights(labels[unseen], labels[partial], dataset.num_classes, o.prior)
             ref.target_fa = 100.0 * float(np.sum(ref.ref_w * correct_u))
             ref.target_mia = 100.0 * float(np.sum(ref.ref_w * (ref.ref_conf < ref.tau)))
         else:  # class forgetting only, no held-out data of the kept classes: the attack uses D_r alone
             ref.tau = float("inf")
-        ref.q_gone = drop_renormalise(p_f[torch.as_tensor(is_gone)], gone)
+        p_gone = p_f[torch.as_tensor(is_gone)]
+        ref.q_gone = prior_correct(p_gone, ratio) if o.prior_shift else drop_renormalise(p_gone, gone)
         return ref
 
     def forward(self, model) -> dict[str, torch.Tensor]:
@@ -320,13 +405,9 @@ class ProxyReference:
                 )
             )
         fa, mia, dist = (sum(p[0] * p[k] for p in parts) / n for k in (1, 2, 3))
-        damage = 0.0
-        if len(self.retain):
-            ra = 100.0 * float((lg["retain"].argmax(1) == self.y_retain).double().mean())
-            damage += max(0.0, self.ra_o - ra)
-        if len(self.unseen):
-            ua = 100.0 * float((lg["unseen"].argmax(1) == self.y_unseen).double().mean())
-            damage += max(0.0, self.ua_o - ua)
+        d_r, se_r = paired_damage(self.retain_right_ref, (lg["retain"].argmax(1) == self.y_retain).numpy())
+        d_u, _ = paired_damage(self.unseen_right_ref, (lg["unseen"].argmax(1) == self.y_unseen).numpy())
+        damage = d_r + d_u
         w = (o.w_fa, o.w_mia, o.w_dist, o.w_damage)
         total = sum(w)
         gap = (w[0] * fa + w[1] * mia + w[2] * dist + w[3] * damage) / total if total > 0 else float("nan")
@@ -336,6 +417,8 @@ class ProxyReference:
             "proxy_mia": float(mia),
             "proxy_dist": float(dist),
             "proxy_damage": float(damage),
+            "proxy_ra_loss": float(d_r),
+            "proxy_ra_loss_se": float(se_r),
         }
 
 
