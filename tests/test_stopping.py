@@ -12,7 +12,7 @@ import unlearnkit as uk
 from unlearnkit.eval import METRICS, Evaluation
 from unlearnkit.eval.proxy import ProxyReference
 from unlearnkit.methods import METHODS, Method, MethodOptions
-from unlearnkit.stopping import STOP_CHOICES, StopOptions, best_step, check_stop, keepable
+from unlearnkit.stopping import STOP_CHOICES, StopOptions, best_step, check_stop, keepable, refine_points
 
 
 def auto_summary(res):
@@ -29,6 +29,20 @@ def test_stop_typo_lists_the_choices(digits, random_split, theta_o):
         uk.unlearn(theta_o, digits, random_split, "ga", stop="atuo", device="cpu")
     with pytest.raises(uk.UnlearnkitError, match=r"stop: Input should be 'auto' or 'none'"):
         uk.unlearn(theta_o, digits, random_split, "ga", options={"stop": "atuo"}, device="cpu")
+
+
+def test_refine_points_by_hand():
+    # around the best: the midpoints to both neighbours (value order, whatever their status)
+    assert refine_points([(1.0, "refused"), (2.0, "best"), (4.0, "kept"), (8.0, "noop")]) == pytest.approx(
+        [2**0.5, 8**0.5]
+    )
+    assert refine_points([(4.0, "best"), (1.0, "kept"), (2.0, "kept")]) == pytest.approx([8**0.5])
+    # nothing kept: across the damage bound, where a refused value meets one that changed nothing
+    assert refine_points([(1.0, "refused"), (2.0, "refused"), (4.0, "refused"), (8.0, "noop")]) == pytest.approx(
+        [32**0.5]
+    )
+    assert refine_points([(1.0, "noop"), (2.0, "noop")]) == []
+    assert refine_points([]) == []
 
 
 def test_best_step_prefers_the_earliest_minimum():
@@ -248,7 +262,8 @@ def test_strength_search_picks_the_best_strength(digits, random_split, theta_o, 
         res = uk.unlearn(theta_o, digits, random_split, "shrink_test", device="cpu")
         s = auto_summary(res)
         assert s["option"] == "strength" and s["best_value"] == pytest.approx(0.4)
-        assert s["tried"] == pytest.approx([0.05, 0.1, 0.2, 0.4, 0.8])
+        # the grid, then one refinement round: the geometric midpoints around the best (0.4)
+        assert s["tried"] == pytest.approx([0.05, 0.1, 0.2, 0.4, 0.8, (0.2 * 0.4) ** 0.5, (0.4 * 0.8) ** 0.5])
         for a, b in zip(res.model.parameters(), theta_o.parameters()):
             assert torch.allclose(a, 0.6 * b)
         plain = uk.unlearn(theta_o, digits, random_split, "shrink_test", stop="none", device="cpu")
@@ -287,11 +302,11 @@ def test_one_shot_methods_declare_their_strength_and_auto_searches_it(digits, cl
     assert METHODS.get("ssd").strength_option == "alpha" and METHODS.get("if").strength_option == "scale"
     res = uk.unlearn(theta_o, digits, class_split, "ssd", device="cpu", seed=0)
     summary = next(h["auto_stop"] for h in res.history if "auto_stop" in h)
-    assert summary["option"] == "alpha" and summary["tried"] == [1.0, 2.0, 4.0, 8.0, 16.0]
+    assert summary["option"] == "alpha" and summary["tried"][:5] == [1.0, 2.0, 4.0, 8.0, 16.0]
     tried = [h for h in res.history if "strength" in h and h.get("strength", 0) > 0]
-    assert len(tried) == 5
+    assert [h["strength"] for h in tried] == summary["tried"]  # the grid, then a refinement round
     assert any("skipped" in h for h in tried)  # |D|/|D_f| ≈ 10 for one digits class: α = 16 selects nothing
-    scored = [h for h in tried if "proxy_gap" in h]
+    scored = [h for h in tried if "proxy_gap" in h and keepable(h, StopOptions())]
     start = next(h for h in res.history if h.get("strength") == 0.0)
     best = min([start["proxy_gap"]] + [h["proxy_gap"] for h in scored])
     assert summary["best_proxy_gap"] == best
@@ -310,7 +325,8 @@ def test_fisher_auto_searches_its_step_along_one_direction(digits, class_split, 
     s = auto_summary(res)
     calibrated = next(h["step"] for h in res.history if h.get("calibrated"))
     assert s["option"] == "step" and s["centre"] == calibrated > 0
-    assert s["tried"] == pytest.approx([calibrated * f for f in (0.25, 0.5, 1.0, 2.0, 4.0)])
+    assert s["tried"][:5] == pytest.approx([calibrated * f for f in (0.25, 0.5, 1.0, 2.0, 4.0)])
+    assert len(s["tried"]) > 5  # a refinement round around the best
     keep = StopOptions()  # the lowest gap among the strengths auto may keep (not over max_damage)
     scored = {h["strength"]: h["proxy_gap"] for h in res.history if "proxy_gap" in h and keepable(h, keep)}
     assert s["best_proxy_gap"] == min(scored.values()) and scored[s["best_value"] or 0.0] == s["best_proxy_gap"]

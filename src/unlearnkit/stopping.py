@@ -100,6 +100,12 @@ class StopOptions(BaseModel):
         min_length=1,
         description="auto, one-shot methods: multipliers of the strength option tried",
     )
+    strength_refine: int = Field(
+        1,
+        ge=0,
+        description="auto, one-shot methods: rounds that then try the geometric midpoints around the best "
+        "strength (or across the damage bound when none was kept); 0: the factors only",
+    )
     proxy: ProxyOptions = Field(default_factory=ProxyOptions)
 
 
@@ -335,11 +341,28 @@ def kept_run(history: list[dict]) -> list[dict]:
     return [h for h in history if h.get("lr", lr) == lr]
 
 
+def refine_points(tried: list[tuple[float, str]]) -> list[float]:
+    """Values for one refinement round of the strength search: the geometric midpoints between the kept
+    best (``"best"``) and its neighbours in value order, or, when no value was kept (θ_o stays), between
+    each neighbouring pair that straddles the damage bound (``"refused"`` next to ``"kept"`` or
+    ``"noop"``) — a factor of 2 between candidates can step over the strength that forgets without
+    costing accuracy. ``tried``: (value, status) with status in best / kept / refused / noop."""
+    pts = sorted((v, st) for v, st in tried if v > 0)
+    has_best = any(st == "best" for _, st in pts)
+    out = []
+    for (a, sa), (b, sb) in zip(pts, pts[1:]):
+        pair = {sa, sb}
+        if ("best" in pair) if has_best else ("refused" in pair and bool(pair & {"kept", "noop"})):
+            out.append(math.sqrt(a * b))
+    return out
+
+
 def search_strength(method, ctx, option: str, options: StopOptions) -> dict:
     """Run a one-shot ``method`` at ``option`` × each of ``options.strength_factors`` (around the method's
     :meth:`~unlearnkit.methods.base.Method.strength_path` centre where it has one, moving along the path;
     else rerunning it on copies of θ_o), score each with the proxy and leave the best (θ_o itself
-    included) in ``ctx.model``."""
+    included) in ``ctx.model``. Then ``options.strength_refine`` rounds try the geometric midpoints
+    around the best (:func:`refine_points`)."""
     with evaluating(ctx.passes):
         ref = ProxyReference.build(ctx.original, ctx.dataset, ctx.split, options.proxy, ctx.device)
     start_model = copy.deepcopy(ctx.model)  # θ_o as the method receives it (trainable)
@@ -356,24 +379,42 @@ def search_strength(method, ctx, option: str, options: StopOptions) -> dict:
         )
     best = (None, start["proxy_gap"], None)
     refused = 0
-    for f in options.strength_factors:
-        value = base_value * f
+    status: dict[float, str] = {}
+
+    def trial(value: float) -> None:
+        nonlocal best, refused
         if path is not None:
             out = path.place(value)
         else:
-            trial = _trial(ctx, start_model, **{option: value})
+            trial_ctx = _trial(ctx, start_model, **{option: value})
             try:
-                out = method.unlearn(trial)
+                out = method.unlearn(trial_ctx)
             except UnlearnkitError as e:  # a strength the method refuses (e.g. ssd's α that selects nothing)
                 ctx.record(strength=value, skipped=str(e))
-                continue
+                status[value] = "noop"
+                return
         with evaluating(ctx.passes):
             values = ref.evaluate(out)
         ctx.record(strength=value, **values)
         if not keepable(values, options):
             refused += 1
+            status[value] = "refused"
         elif values["proxy_gap"] < best[1] - options.min_delta:
+            if best[0] is not None:
+                status[best[0]] = "kept"
             best = (value, values["proxy_gap"], {k: v.detach().clone() for k, v in out.state_dict().items()})
+            status[value] = "best"
+        else:
+            status[value] = "kept" if values["proxy_gap"] < start["proxy_gap"] else "noop"
+
+    tried = [base_value * f for f in options.strength_factors]
+    for value in tried:
+        trial(value)
+    for _ in range(options.strength_refine):
+        extra = [v for v in refine_points(list(status.items())) if v not in status]
+        for value in extra:
+            trial(value)
+        tried += extra
     value, gap, state = best
     with torch.no_grad():
         ctx.model.load_state_dict(state if state is not None else ctx.original.state_dict())
@@ -383,7 +424,7 @@ def search_strength(method, ctx, option: str, options: StopOptions) -> dict:
         "best_proxy_gap": gap,
         "centre": base_value,
         "refused_for_damage": refused,
-        "tried": [base_value * f for f in options.strength_factors],
+        "tried": tried,
         "reason": "strength search",
     }
     ctx.record(auto_stop=summary)
