@@ -101,6 +101,18 @@ def test_auto_stop_picks_the_best_step_of_a_scripted_curve(digits, random_split,
         assert torch.equal(v, seen[4][name]), name
 
 
+def test_auto_evaluates_at_most_max_interval_steps_apart(digits, random_split, theta_o, scripted):
+    """Batch 4: an epoch of ft is ~300 steps, so half an epoch is ~150; max_interval (50) caps the spacing."""
+    opts = dict(epochs=1, lr=0.001, retain_batch_size=4, stopping=dict(patience=10, overshoot=100, lr_factors=(1.0,)))
+    scripted([10.0] * 50)
+    s = auto_summary(uk.unlearn(theta_o, digits, random_split, "ft", options=opts, device="cpu"))
+    assert s["every"] == 50 and s["evaluations"] == 1 + math.ceil(s["steps_run"] / 50)
+    scripted([10.0] * 50)
+    opts["stopping"]["max_interval"] = None
+    s = auto_summary(uk.unlearn(theta_o, digits, random_split, "ft", options=opts, device="cpu"))
+    assert s["every"] == round(s["steps_run"] / 2) > 50
+
+
 def test_auto_never_keeps_a_state_that_lost_too_much_accuracy(digits, random_split, theta_o, scripted):
     """The lowest proxy gap (1.0) comes with 6 points of damage (> max_damage 5): the next best is kept."""
     scripted([10.0, 4.0, 1.0, 3.0] + [9.0] * 50, damage=[0.0, 2.0, 6.0, 5.0])

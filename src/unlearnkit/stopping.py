@@ -1,8 +1,9 @@
 """Safe-by-default unlearning: ``stop="auto"`` (pick the step / strength by the retrain-free proxy) and
 divergence guards, for every method that runs the shared optimiser step.
 
-``stop="auto"``: every ``every`` of an epoch the :class:`Monitor` scores the model with the proxy
-(:mod:`unlearnkit.eval.proxy`, fixed seeded subsamples and a reference computed once from θ_o), keeps
+``stop="auto"``: every ``every`` of an epoch (at most ``max_interval`` steps apart) the :class:`Monitor`
+scores the model with the proxy (:mod:`unlearnkit.eval.proxy`, fixed seeded subsamples and a reference
+computed once from θ_o), keeps
 the best state — the starting θ_o is a candidate too — and stops on overshoot (the proxy rose more than
 ``overshoot`` points above the best), patience (no improvement for ``patience`` epochs) or divergence;
 the loop's own epochs are the budget. At the end the best state is loaded back. A state that lost more
@@ -58,6 +59,12 @@ class StopOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     every: float = Field(
         0.5, gt=0, description="evaluate the proxy (auto) and the guards every this fraction of an epoch"
+    )
+    max_interval: int | None = Field(
+        50,
+        ge=1,
+        description="auto: evaluate at least every this many optimiser steps (on a large D_r half an epoch is "
+        "hundreds of steps, and a method can pass its best state inside one); null: `every` alone",
     )
     guard_every: float = Field(
         1.0, gt=0, description="stop='none': check the divergence guards every this fraction of an epoch"
@@ -143,6 +150,8 @@ class Monitor:
         self.name, self.ctx, self.mode, self.o, self.lower = method_name, ctx, mode, options, lower
         cadence = options.every if mode == "auto" else options.guard_every
         self.every = max(1, round(cadence * steps_per_epoch))
+        if mode == "auto" and options.max_interval is not None:
+            self.every = min(self.every, options.max_interval)
         self.patience_evals = max(1, math.ceil(options.patience * steps_per_epoch / self.every))
         self.norm_o = parameter_norm(ctx.original)
         self.ref = None
