@@ -4,8 +4,8 @@
         [--data-dir DIR] [--ulira]
     python benchmarks/trw_reproduction.py challenge [--N 8] [--seed 0]
     python benchmarks/trw_reproduction.py trw --scale fashion [--run-dir runs/fashion_class] [--data-dir DIR]
-        # the fashion_class preset through the bench runner (cached, resumable; ≈ 45–60 min cold on 2 CPU
-        # cores with --jobs 2): full Fashion-MNIST, cnn, classes 2+6, 5 methods × {none, trw}, fixed
+        # the fashion_class preset through the bench runner (cached, resumable; 34 min cold on an idle
+        # 2-core CPU with --jobs 2 --threads 1): full Fashion-MNIST, cnn, classes 2+6, 5 methods × {none, trw}, fixed
         # schedules, MIA-NN (R = 3) and U-LiRA (K = 2), 3 seeds
 
 ``trw``: forget digits class 3, digits class 8 and class 0 of a 5,000-image Fashion-MNIST subset with
