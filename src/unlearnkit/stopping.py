@@ -3,10 +3,9 @@ divergence guards, for every method that runs the shared optimiser step.
 
 ``stop="auto"``: every ``every`` of an epoch (at most ``max_interval`` steps apart) the :class:`Monitor`
 scores the model with the proxy (:mod:`unlearnkit.eval.proxy`, fixed seeded subsamples and a reference
-computed once from θ_o), keeps
-the best state — the starting θ_o is a candidate too — and stops on overshoot (the proxy rose more than
-``overshoot`` points above the best), patience (no improvement for ``patience`` epochs) or divergence;
-the loop's own epochs are the budget. At the end the best state is loaded back. A state that lost more
+computed once from θ_o), keeps the best state — the starting θ_o is a candidate too — and stops on
+overshoot (the proxy rose more than ``overshoot`` points above the best), patience (no improvement for
+``patience`` epochs) or divergence; the loop's own epochs are the budget. At the end the best state is loaded back. A state that lost more
 than ``max_damage`` accuracy points against θ_o (the proxy's damage term), or whose RA may have (its
 D_r-sample estimate plus ``damage_z`` standard errors), is never kept: a collapse is not an answer
 however well it forgets. ``ctx.history`` gets one ``{"step", "proxy_gap", …}`` entry per
