@@ -133,6 +133,15 @@ def best_step(curve: list[tuple[int, float]], min_delta: float = 0.0) -> int:
     return best_s
 
 
+def shared_reference(ctx, options: StopOptions) -> ProxyReference:
+    """The proxy's reference from θ_o for this unlearn call, built once (evaluation passes) and shared by
+    the :class:`Monitor`, the lr search's runs (trials copy ``ctx``) and the strength search."""
+    if ctx.proxy_reference is None:
+        with evaluating(ctx.passes):
+            ctx.proxy_reference = ProxyReference.build(ctx.original, ctx.dataset, ctx.split, options.proxy, ctx.device)
+    return ctx.proxy_reference
+
+
 def keepable(values: dict, options: StopOptions) -> bool:
     """Whether auto may keep a state with these proxy values: not if it lost more than ``max_damage``
     accuracy points against θ_o (retain plus held-out), nor if its RA may have fallen by more than that
@@ -160,11 +169,7 @@ class Monitor:
         self.reason = "budget"
         self.refused = 0  # auto: evaluated states not kept for damage (max_damage)
         if mode == "auto":
-            if ctx.proxy_reference is None:  # built once per unlearn call; the lr search's runs share it
-                ctx.proxy_reference = ProxyReference.build(
-                    ctx.original, ctx.dataset, ctx.split, options.proxy, ctx.device
-                )
-            self.ref = ctx.proxy_reference
+            self.ref = shared_reference(ctx, options)
             self.logit_norm_o = self.ref.retain_logit_norm_o
             start = self.ref.evaluate(ctx.original)
             self.best = (0, start["proxy_gap"], None)  # None: the best state is θ_o itself
@@ -296,8 +301,7 @@ def search_lr(method, ctx, options: StopOptions) -> dict:
     ``runs`` tried."""
     start_model = copy.deepcopy(ctx.model)
     base_lr = ctx.options.lr
-    with evaluating(ctx.passes):  # one reference from θ_o for every run (trials copy ctx)
-        ctx.proxy_reference = ProxyReference.build(ctx.original, ctx.dataset, ctx.split, options.proxy, ctx.device)
+    shared_reference(ctx, options)  # one reference from θ_o for every run (trials copy ctx)
     runs: list[dict] = []
     best: tuple[float, dict | None, dict | None] = (math.inf, None, None)  # (gap, state, summary)
 
@@ -371,8 +375,7 @@ def search_strength(method, ctx, option: str, options: StopOptions) -> dict:
     else rerunning it on copies of θ_o), score each with the proxy and leave the best (θ_o itself
     included) in ``ctx.model``. Then ``options.strength_refine`` rounds try the geometric midpoints
     around the best (:func:`refine_points`)."""
-    with evaluating(ctx.passes):
-        ref = ProxyReference.build(ctx.original, ctx.dataset, ctx.split, options.proxy, ctx.device)
+    ref = shared_reference(ctx, options)
     start_model = copy.deepcopy(ctx.model)  # θ_o as the method receives it (trainable)
     with evaluating(ctx.passes):
         start = ref.evaluate(ctx.original)

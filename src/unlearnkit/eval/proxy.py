@@ -274,8 +274,6 @@ class ProxyReference:
     ref_conf: np.ndarray  # θ_o's true-class confidence on ``unseen``
     ref_w: np.ndarray  # target weights over ``unseen``
     q_gone: torch.Tensor  # θ_o's prior-corrected probabilities on the gone samples
-    ra_o: float  # RA baseline on the D_r sample: min(θ_o's, θ_o prior-corrected's)
-    ua_o: float  # accuracy baseline on ``unseen``: min(θ_o's, θ_o prior-corrected's)
     retain_logit_norm_o: float  # mean ‖logits‖₂ of θ_o on the D_r sample (divergence guard)
     retain_right_ref: np.ndarray = None  # per-sample correctness of the damage baseline on ``retain``
     unseen_right_ref: np.ndarray = None  # … and on ``unseen``
@@ -323,8 +321,6 @@ class ProxyReference:
             np.zeros(0),
             torch.zeros(0),
             0.0,
-            0.0,
-            0.0,
         )
         ref.y_forget, ref.y_retain, ref.y_unseen = (torch.as_tensor(labels[i]) for i in (forget, retain, unseen))
         lg = ref.forward(original)
@@ -345,13 +341,11 @@ class ProxyReference:
             return raw if raw.mean() <= corrected.mean() else corrected
 
         ref.retain_right_ref = baseline(p_r, q_r, y_r)
-        ref.ra_o = 100.0 * float(ref.retain_right_ref.mean()) if len(retain) else 0.0
         ref.retain_logit_norm_o = float(lg["retain"].norm(dim=1).mean()) if len(retain) else 0.0
         ref.unseen_right_ref = baseline(p_u, q_u, y_u)
         if len(unseen):
             ref.ref_conf = _true_conf(q_u, y_u)
             correct_u = (q_u.argmax(1) == y_u).numpy()
-            ref.ua_o = 100.0 * float(ref.unseen_right_ref.mean())
             # the attack is θ_o's own (uncorrected) members vs non-members
             ref.tau = threshold_attack(_true_conf(p_r, y_r), _true_conf(p_u, y_u))
             ref.ref_w = target_weights(labels[unseen], labels[partial], dataset.num_classes, o.prior)
@@ -362,6 +356,16 @@ class ProxyReference:
         p_gone = p_f[torch.as_tensor(is_gone)]
         ref.q_gone = prior_correct(p_gone, ratio) if o.prior_shift else drop_renormalise(p_gone, gone)
         return ref
+
+    @property
+    def ra_o(self) -> float:
+        """RA baseline on the D_r sample: the lower of θ_o's and θ_o prior-corrected's."""
+        return 100.0 * float(self.retain_right_ref.mean()) if len(self.retain_right_ref) else 0.0
+
+    @property
+    def ua_o(self) -> float:
+        """Accuracy baseline on ``unseen``: the lower of θ_o's and θ_o prior-corrected's."""
+        return 100.0 * float(self.unseen_right_ref.mean()) if len(self.unseen_right_ref) else 0.0
 
     def forward(self, model) -> dict[str, torch.Tensor]:
         """Logits of ``model`` on the fixed forget / retain / unseen samples (one batched pass)."""
