@@ -212,6 +212,7 @@ def main() -> None:
                     options=opts,  # noqa: E731
                     device=dev,
                     seed=0,
+                    stop="none",  # the same fixed schedule as the bare loop (auto would add proxy evaluations)
                 )
                 run_bare = lambda: bare_unlearn(
                     method,

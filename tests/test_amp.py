@@ -193,3 +193,31 @@ def test_unlearning_loop_under_autocast_on_cpu_moves_like_fp32(digits, random_sp
         .mean()
     )
     assert agree > 0.95
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (run on a GPU machine)")
+@pytest.mark.parametrize("mode", ["fp32", "bf16", "fp16"])
+def test_cuda_training_and_unlearning_with_channels_last_follow_the_cpu_run(digits, random_split, mode):
+    """On a GPU: the conv model goes channels_last, the loops run under autocast (fp16 through the scaler);
+    training and unlearning (fixed schedule and stop: auto) stay finite and agree with the CPU fp32 run, and
+    the result is saveable (contiguous CPU tensors)."""
+    from unlearnkit.cache import cpu_state
+
+    idx = random_split.train
+    torch.manual_seed(0)
+    init = uk.build_model("cnn", digits.input_shape, digits.num_classes, width=8)
+    cfg = CFG.model_copy(update={"epochs": 4})
+    cpu = uk.train_model(copy.deepcopy(init), digits, idx, cfg, torch.device("cpu"), seed=1)
+    gpu = uk.train_model(
+        copy.deepcopy(init), digits, idx, cfg.model_copy(update={"precision": mode}), torch.device("cuda"), seed=1
+    )
+    x = digits.inputs(torch.as_tensor(random_split.test))
+    gpu_pred = gpu(x.cuda()).argmax(1).cpu()
+    assert (cpu(x).argmax(1) == gpu_pred).float().mean().item() > 0.9
+    gpu.cpu()
+    for stop in ("none", "auto"):
+        opts = {"epochs": 1, "grad_clip": 1.0, **({} if mode == "fp32" else {"precision": mode})}
+        res = uk.unlearn(gpu, digits, random_split, "rl", options=opts, device="cuda", stop=stop)
+        state = cpu_state(res.model)
+        assert all(t.is_contiguous() and t.device.type == "cpu" and torch.isfinite(t).all() for t in state.values())
+        assert res.moved or stop == "auto"

@@ -108,6 +108,21 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
+def cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Contiguous CPU tensors of ``model.state_dict()`` that safetensors can store: a tensor sharing memory
+    with an earlier key (tied weights, a module registered under two names) is cloned."""
+    out, seen = {}, set()
+    for k, v in model.state_dict().items():
+        t = v.detach().cpu()
+        ptr = (t.untyped_storage().data_ptr(), t.storage_offset()) if t.numel() else None
+        if ptr is not None and ptr in seen:
+            t = t.clone()
+        elif ptr is not None:
+            seen.add(ptr)
+        out[k] = t.contiguous()
+    return out
+
+
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -200,8 +215,7 @@ class ModelCache:
     def save(self, key: str, model: nn.Module, meta: dict) -> None:
         """Weights first, then the metadata that vouches for them (key + sha256), each written atomically."""
         weights, meta_path = self.paths(key)
-        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        blob = save_bytes(state)
+        blob = save_bytes(cpu_state(model))
         atomic_write(weights, blob)
         atomic_write(meta_path, json.dumps({**meta, "key": key, "sha256": sha256(blob)}).encode())
 

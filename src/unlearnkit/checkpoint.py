@@ -35,6 +35,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from torch import nn
 
+from .cache import cpu_state
 from .data.split import Split, base_split
 from .errors import UnlearnkitError
 from .models import build_model
@@ -172,17 +173,9 @@ def load_state(path: str | Path) -> dict[str, torch.Tensor]:
 def state_of(model: nn.Module, like: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
     """CPU tensors of ``model.state_dict()``, cast to the dtypes of ``like`` (the input checkpoint) where given;
     tensors that share memory (tied weights) are cloned so safetensors can store every key."""
-    out, seen = {}, set()
-    for k, v in model.state_dict().items():
-        t = v.detach().cpu()
-        if like is not None and k in like:
-            t = t.to(like[k].dtype)
-        ptr = (t.untyped_storage().data_ptr(), t.storage_offset()) if t.numel() else None
-        if ptr is not None and ptr in seen:
-            t = t.clone()
-        elif ptr is not None:
-            seen.add(ptr)
-        out[k] = t.contiguous()
+    out = cpu_state(model)
+    if like is not None:
+        out = {k: t.to(like[k].dtype) if k in like else t for k, t in out.items()}
     if like is not None and set(out) != set(like):
         missing = sorted(set(like) - set(out))[:3]
         extra = sorted(set(out) - set(like))[:3]

@@ -108,13 +108,14 @@ class ResNet18(nn.Module):
         if len(input_shape) != 3:
             raise UnlearnkitError(f"resnet18 needs image inputs (C, H, W); got shape {input_shape}")
         w = width
-        self.stem = nn.Sequential(nn.Conv2d(input_shape[0], w, 3, 1, 1, bias=False), nn.BatchNorm2d(w), nn.ReLU())
+        # the stem lives in ``body`` only: a second attribute would give its tensors two state-dict names
+        stem = nn.Sequential(nn.Conv2d(input_shape[0], w, 3, 1, 1, bias=False), nn.BatchNorm2d(w), nn.ReLU())
         blocks, cin = [], w
         for i, cout in enumerate([w, 2 * w, 4 * w, 8 * w]):
             for j in range(2):
                 blocks.append(BasicBlock(cin, cout, 2 if (j == 0 and i > 0) else 1))
                 cin = cout
-        self.body = nn.Sequential(self.stem, *blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.body = nn.Sequential(stem, *blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.head = nn.Linear(cin, num_classes)
 
     def features(self, x):
