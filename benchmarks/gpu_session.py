@@ -59,8 +59,10 @@ def stage(name: str, cmd: list[str], log: Path, limit: float, env: dict) -> int:
     return proc.returncode
 
 
-def grid_config(smoke: bool, work: Path) -> Path:
+def grid_config(smoke: bool, work: Path, kinds: list[str] | None) -> Path:
     cfg = yaml.safe_load((HERE / "gpu_grid.yaml").read_text())
+    if kinds:
+        cfg["scenarios"] = [s for s in cfg["scenarios"] if s["kind"] in kinds]
     if smoke:
         cfg["datasets"] = [{"name": "fashion_mnist", "subset": 600}]
         cfg["model"]["options"]["width"] = 8
@@ -82,6 +84,9 @@ def main() -> None:
     p.add_argument("--tests-limit", type=float, default=90.0, help="seconds for tests/test_amp.py (CUDA tests)")
     p.add_argument("--throughput-limit", type=float, default=150.0, help="seconds for gpu_throughput.py")
     p.add_argument("--grid-limit", type=float, default=300.0, help="seconds for the grid")
+    p.add_argument("--stop", choices=["none", "auto"], default=None, help="override the grid's stop (none)")
+    p.add_argument("--kinds", nargs="+", default=None, help="keep only these scenario kinds (e.g. random)")
+    p.add_argument("--no-tests", action="store_true", help="skip the CUDA tests")
     p.add_argument("--subset", type=int, default=12000, help="training-pool subset for gpu_throughput.py")
     args = p.parse_args()
     out = Path(args.out)
@@ -108,7 +113,9 @@ def main() -> None:
     (out / "env.txt").write_text("\n".join(info) + "\n")
     print("\n".join(info[:3]), flush=True)
 
-    if (ROOT / "tests" / "test_amp.py").exists():  # the CUDA checks of the AMP / channels_last paths
+    if (
+        not args.no_tests and (ROOT / "tests" / "test_amp.py").exists()
+    ):  # the CUDA checks of the AMP / channels_last paths
         tests = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(ROOT / "tests" / "test_amp.py")]
         stage("amp tests", tests, out / "amp_tests.log", args.tests_limit, env)
 
@@ -118,8 +125,9 @@ def main() -> None:
 
     run_dir = work / "grid"
     bench = [sys.executable, "-c", "from unlearnkit.cli import main; main()", "bench"]
-    bench += ["--config", str(grid_config(args.smoke, work)), "--out", str(run_dir), "--device", device]
+    bench += ["--config", str(grid_config(args.smoke, work, args.kinds)), "--out", str(run_dir), "--device", device]
     bench += ["--data-dir", args.data_dir, "--cache-dir", str(work / "cache"), "--quiet"]
+    bench += ["--stop", args.stop] if args.stop else []
     stage("grid", bench, out / "grid.log", args.grid_limit, env)
     for name in ("results.db", "results.csv", "report.md"):
         if (run_dir / name).exists():

@@ -70,7 +70,7 @@ class UnlearnContext:
     proxy_reference: ProxyReference | None = None  # stop="auto": the proxy's θ_o reference (built once)
 
     def batch(self, idx: torch.Tensor) -> Batch:
-        idx = idx.to(self.device)
+        idx = idx.to(self.device, non_blocking=True)  # a blocking copy would wait for the GPU every batch
         return Batch(idx, self.dataset.inputs(idx), self.dataset.y[idx])
 
     def labels(self, idx: np.ndarray) -> np.ndarray:
