@@ -221,3 +221,36 @@ def test_cuda_training_and_unlearning_with_channels_last_follow_the_cpu_run(digi
         state = cpu_state(res.model)
         assert all(t.is_contiguous() and t.device.type == "cpu" and torch.isfinite(t).all() for t in state.values())
         assert res.moved or stop == "auto"
+
+
+def test_unlearning_loop_in_channels_last_matches_the_default_format_and_hands_back_contiguous(
+    digits, random_split, monkeypatch
+):
+    """The NHWC path of the unlearning loop (taken on CUDA for conv models), forced on CPU: batches follow the
+    model's format, the run matches the contiguous one to float tolerance, and the model comes back contiguous."""
+    import unlearnkit.methods.base as base
+
+    torch.manual_seed(0)
+    cnn = uk.build_model("cnn", digits.input_shape, digits.num_classes, width=8)
+    theta = uk.train_model(cnn, digits, random_split.train, CFG.model_copy(update={"epochs": 2}), "cpu")
+    opts = {"epochs": 1, "lr": 0.01}
+    ref = uk.unlearn(theta, digits, random_split, "rl", options=opts, device="cpu", stop="none")
+    seen = []
+
+    def forced(model, device):
+        model.to(memory_format=torch.channels_last)
+        return True
+
+    import unlearnkit.context as context
+
+    def spy(x, flag):
+        seen.append(flag)
+        return to_format(x, flag)
+
+    monkeypatch.setattr(base, "channels_last", forced)
+    monkeypatch.setattr(context, "to_format", spy)
+    nhwc = uk.unlearn(theta, digits, random_split, "rl", options=opts, device="cpu", stop="none")
+    assert seen and all(seen)  # every training batch was put in the model's format
+    for (k, a), b in zip(ref.model.state_dict().items(), nhwc.model.state_dict().values()):
+        assert b.is_contiguous(), k
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)

@@ -11,6 +11,7 @@ import torch
 from pydantic import BaseModel
 from torch import nn
 
+from .amp import to_format
 from .data.dataset import ArrayDataset
 from .data.split import Split
 from .passes import PassCounter
@@ -65,13 +66,14 @@ class UnlearnContext:
     cost_passes: int | None = None
     passes: PassCounter | None = None
     precision: Precision | None = None  # the gradient loop's autocast / grad scaling (set by GradientMethod.start)
+    nhwc: bool = False  # the model runs channels_last (a conv model on CUDA; set by GradientMethod.start)
     stop: str = "none"  # "auto" | "none" (resolved by unlearn(); see unlearnkit.stopping)
     monitor: Monitor | None = None  # the stopping.Monitor of a gradient loop (set by GradientMethod.start)
     proxy_reference: ProxyReference | None = None  # stop="auto": the proxy's θ_o reference (built once)
 
     def batch(self, idx: torch.Tensor) -> Batch:
         idx = idx.to(self.device, non_blocking=True)  # a blocking copy would wait for the GPU every batch
-        return Batch(idx, self.dataset.inputs(idx), self.dataset.y[idx])
+        return Batch(idx, to_format(self.dataset.inputs(idx), self.nhwc), self.dataset.y[idx])
 
     def labels(self, idx: np.ndarray) -> np.ndarray:
         return self.dataset.labels[idx]

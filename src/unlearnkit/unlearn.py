@@ -12,6 +12,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from .amp import contiguous
 from .data.split import Split, check_model, check_split
 from .device import resolve_device
 from .errors import UnlearnkitError
@@ -189,6 +190,8 @@ def unlearn(
             out = ctx.model
         if ctx.monitor is not None:
             ctx.monitor.finish()  # auto: load the best state, record the summary
+    if ctx.nhwc:  # the loop ran channels_last: hand back the default format
+        contiguous(out)
     if correction and (plan.options.stop or stop) == "auto":
         ctx.record(
             auto_stop={

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from ..amp import Precision
+from ..amp import Precision, channels_last
 from ..errors import CompositionError, UnlearnkitError
 from ..passes import evaluating
 from ..registry import Registry
@@ -220,6 +220,7 @@ class GradientMethod(Method):
         self.setup(ctx)
         opt = make_optimizer(list(self.parameters(ctx)), o.optimizer, o.lr, o.momentum, o.weight_decay)
         ctx.precision = Precision(o.precision, ctx.device)
+        ctx.nhwc = channels_last(ctx.model, ctx.device)  # CUDA + conv: NHWC model and batches (undone by unlearn())
         with evaluating(ctx.passes):  # the proxy reference and guard baselines are evaluation passes
             ctx.monitor = Monitor(
                 self.name,
