@@ -457,3 +457,25 @@ def test_auto_beats_theta_o_where_only_the_class_prior_shifts(overlap_mlp, metho
         warnings.simplefilter("ignore", RuntimeWarning)  # "did not change the model"
         res_off = uk.unlearn(theta_o, ds, split, method, device="cpu", seed=0, options=off)
     assert not res_off.moved
+
+
+@pytest.mark.parametrize("stop", ["none", "auto"])
+def test_a_finished_run_frees_its_context_without_waiting_for_the_garbage_collector(
+    digits, random_split, theta_o, stop
+):
+    """The context (model copies, best state, proxy reference: GPU memory on a GPU) must go when the call
+    returns: a reference cycle would keep it until a cyclic collection, growing each bench job's memory."""
+    import gc
+
+    from unlearnkit.context import UnlearnContext
+
+    gc.collect()
+    gc.disable()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            uk.unlearn(theta_o, digits, random_split, "rl", options={"epochs": 1}, stop=stop)
+        alive = [o for o in gc.get_objects() if isinstance(o, UnlearnContext)]
+    finally:
+        gc.enable()
+    assert alive == []

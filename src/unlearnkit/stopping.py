@@ -28,6 +28,7 @@ from __future__ import annotations
 import copy
 import difflib
 import math
+import weakref
 from typing import Literal
 
 import numpy as np
@@ -155,7 +156,8 @@ class Monitor:
     """Guards (both modes) and auto-stopping for one run of a gradient method on ``ctx``."""
 
     def __init__(self, method_name: str, ctx, steps_per_epoch: int, mode: str, options: StopOptions, lower: str):
-        self.name, self.ctx, self.mode, self.o, self.lower = method_name, ctx, mode, options, lower
+        self.name, self.mode, self.o, self.lower = method_name, mode, options, lower
+        self._ctx = weakref.ref(ctx)  # ctx.monitor is this Monitor: a strong reference back would make a cycle
         cadence = options.every if mode == "auto" else options.guard_every
         self.every = max(1, round(cadence * steps_per_epoch))
         if mode == "auto" and options.max_interval is not None:
@@ -193,6 +195,16 @@ class Monitor:
     # called by GradientMethod.optimizer_step --------------------------------------------------------------
     def nonfinite(self, step: int, value: float, where: str) -> None:
         self.diverged(step, f"loss is {value} at step {step} ({where})")
+
+    @property
+    def ctx(self):
+        """The run's context (alive while its run is: the Monitor is only used inside it). Held weakly, so
+        that a finished context (its model copies, the best state, the proxy reference: GPU memory) is
+        freed when its job ends, not at the next cyclic garbage collection."""
+        ctx = self._ctx()
+        if ctx is None:
+            raise RuntimeError("the Monitor outlived its run's context")
+        return ctx
 
     def after_step(self, step: int) -> None:
         """``step`` updates done; evaluates every ``self.every`` steps (raises StopRun when auto decides)."""
