@@ -10,9 +10,9 @@ ResNet-18 (``resnet18``, CIFAR stem) on Fashion-MNIST (and CIFAR-10 where its fi
   weights restored after each step; SCRUB: one max pass over D_f (−KL to θ_o) then one min pass over
   D_r (CE + KL)), samples/s = samples forwarded with gradient / seconds;
 
-each with AMP off (fp32) and on (``--amp bf16`` by default on CUDA: autocast, no scaler). Unlearning
-through unlearnkit uses AMP only where the method options have a ``precision`` field (the shared
-loop's AMP is wired by the lead); otherwise its AMP row says n/a.
+each with AMP off (fp32) and on (``--amp bf16`` by default: autocast, no scaler; ``fp16`` adds the
+gradient scaler). Unlearning through unlearnkit runs the fixed schedule (``stop="none"``, as the bare loop)
+with the method's ``precision`` option. Measured on an H200: README, "On a GPU".
 
     python benchmarks/gpu_throughput.py --data-dir /path/with/fashion-mnist          # on a GPU
     python benchmarks/gpu_throughput.py --tiny --data-dir ../shared/data             # CPU smoke: 1 step each
