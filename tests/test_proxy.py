@@ -198,3 +198,9 @@ def test_prior_shift_ranks_the_retrained_model_first_where_nothing_is_memorised(
     assert abs(on.target_fa - fa_r) < 3 < 7 < abs(off.target_fa - fa_r)
     assert on.evaluate(theta_r)["proxy_gap"] < on.evaluate(theta_o)["proxy_gap"]
     assert off.evaluate(theta_r)["proxy_gap"] > off.evaluate(theta_o)["proxy_gap"]
+
+
+def test_reference_scores_theta_o_with_the_pass_that_built_it(digits, random_split, theta_o):
+    """``values_o`` (the auto search's starting point, no second pass) is exactly θ_o's evaluation."""
+    ref = ProxyReference.build(theta_o, digits, random_split)
+    assert ref.values_o == ref.evaluate(theta_o)

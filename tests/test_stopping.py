@@ -96,9 +96,10 @@ def test_auto_stop_picks_the_best_step_of_a_scripted_curve(digits, random_split,
     steps = [st for st, _ in curve(res)]
     assert steps[:4] == [0, k, 2 * k, 3 * k]
     assert s["best_step"] == 3 * k and s["best_proxy_gap"] == 3.0
-    # the returned model is exactly the state the proxy saw at that step (seen[0:2]: θ_o, reference and start)
+    # the returned model is exactly the state the proxy saw at that step (seen[0]: θ_o's one pass, which
+    # builds the reference and scores the start)
     for name, v in res.model.state_dict().items():
-        assert torch.equal(v, seen[4][name]), name
+        assert torch.equal(v, seen[3][name]), name
 
 
 def test_auto_evaluates_at_most_max_interval_steps_apart(digits, random_split, theta_o, scripted):
@@ -149,9 +150,14 @@ def test_auto_stop_patience_and_overshoot(digits, random_split, theta_o, scripte
     assert s["reason"].startswith("patience") and s["best_step"] == s["every"]
     per_epoch = math.ceil(len(random_split.retain) / 64)
     assert s["steps_run"] == s["every"] * (1 + math.ceil(0.5 * per_epoch / s["every"]))
-    scripted([10.0, 5.0, 40.0, 1.0])
+    scripted([10.0, 5.0, 40.0, 1.0])  # one run (no lr search): it stops at 40, never reaching the 1.0
     res = uk.unlearn(
-        theta_o, digits, random_split, "ft", options=dict(epochs=5, stopping=dict(overshoot=20)), device="cpu"
+        theta_o,
+        digits,
+        random_split,
+        "ft",
+        options=dict(epochs=5, stopping=dict(overshoot=20, lr_factors=(1.0,))),
+        device="cpu",
     )
     s = auto_summary(res)
     assert s["reason"].startswith("overshoot") and s["steps_run"] == 2 * s["every"] and s["best_proxy_gap"] == 5.0
@@ -351,28 +357,29 @@ def test_fisher_auto_searches_its_step_along_one_direction(digits, class_split, 
 
 
 def test_lr_search_keeps_the_run_with_the_lowest_kept_proxy_gap(digits, random_split, theta_o, scripted):
-    """Run ×1: θ_o 10, then 6, then patience; run ×10: θ_o 10, 9, 2 (the best), then patience. The search
-    keeps run ×10's step-2 state, and ×0.3 is not tried (run ×1 peaked after its first evaluation)."""
+    """Run ×1: θ_o 10, then 8, 6, then patience; run ×10: 9, 2 (the best), then patience. The search keeps
+    run ×10's step-2 state, and ×0.3 is not tried (run ×1 peaked after its first evaluation)."""
     stop = dict(every=0.5, patience=1.0, overshoot=100, lr_factors=(1.0, 10.0), lr_lower=(0.3,))
-    # per run: θ_o's value, then one value per evaluation (every half epoch; patience: 2 evaluations)
-    seen = scripted([10.0, 8.0, 6.0, 7.0, 7.0] + [10.0, 9.0, 2.0, 5.0, 5.0])
+    # θ_o's value (once: the runs share the reference), then per run one value per evaluation (every half
+    # epoch; patience: 2 evaluations)
+    seen = scripted([10.0, 8.0, 6.0, 7.0, 7.0] + [9.0, 2.0, 5.0, 5.0])
     opts = dict(epochs=3, lr=0.001, stopping=stop)
     res = uk.unlearn(theta_o, digits, random_split, "ft", options=opts, device="cpu")
     s = auto_summary(res)
     assert [r["lr_factor"] for r in s["runs"]] == [1.0, 10.0]
     assert s["lr_factor"] == 10.0 and s["lr"] == pytest.approx(0.01) and s["best_proxy_gap"] == 2.0
     assert s["best_step"] == 2 * s["every"]
-    # seen: the reference's θ_o pass (once: the runs share it), then per run θ_o's start value and one pass
-    # per evaluation (5 in each run); the kept model is the state run ×10's second evaluation saw
-    assert len(seen) == 1 + 5 + 5
+    # seen: the reference's θ_o pass (once: the runs share it, and it scores their start), then one pass per
+    # evaluation (4 in each run); the kept model is the state run ×10's second evaluation saw
+    assert len(seen) == 1 + 4 + 4
     for name, v in res.model.state_dict().items():
-        assert torch.equal(v, seen[1 + 5 + 2][name]), name
+        assert torch.equal(v, seen[1 + 4 + 1][name]), name
     assert {h["lr"] for h in res.history if "proxy_gap" in h} == {0.001, 0.01}
 
 
 def test_lr_search_tries_a_lower_lr_when_the_first_run_peaks_at_once(digits, random_split, theta_o, scripted):
     stop = dict(every=0.5, patience=1.0, overshoot=100, lr_factors=(1.0, 10.0), lr_lower=(0.3,))
-    scripted([10.0, 4.0, 8.0, 8.0] + [10.0, 12.0, 12.0] + [10.0, 9.0, 3.0, 6.0, 6.0])
+    scripted([10.0, 4.0, 8.0, 8.0] + [12.0, 12.0] + [9.0, 3.0, 6.0, 6.0])  # θ_o once, then each run's evaluations
     res = uk.unlearn(theta_o, digits, random_split, "ft", options=dict(epochs=3, stopping=stop), device="cpu")
     s = auto_summary(res)
     assert [r["lr_factor"] for r in s["runs"]] == [1.0, 10.0, 0.3]

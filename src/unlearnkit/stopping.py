@@ -173,7 +173,7 @@ class Monitor:
         if mode == "auto":
             self.ref = shared_reference(ctx, options)
             self.logit_norm_o = self.ref.retain_logit_norm_o
-            start = self.ref.evaluate(ctx.original)
+            start = dict(self.ref.values_o)  # θ_o's score, computed with the reference
             self.best = (0, start["proxy_gap"], None)  # None: the best state is θ_o itself
             self._log(0, start)
         else:
@@ -389,8 +389,7 @@ def search_strength(method, ctx, option: str, options: StopOptions) -> dict:
     around the best (:func:`refine_points`)."""
     ref = shared_reference(ctx, options)
     start_model = copy.deepcopy(ctx.model)  # θ_o as the method receives it (trainable)
-    with evaluating(ctx.passes):
-        start = ref.evaluate(ctx.original)
+    start = dict(ref.values_o)  # θ_o's score, computed with the reference
     ctx.record(step=0, strength=0.0, **start)
     path = method.strength_path(ctx)
     option = path.option if path is not None else option

@@ -280,6 +280,7 @@ class ProxyReference:
     y_forget: torch.Tensor = None
     y_retain: torch.Tensor = None
     y_unseen: torch.Tensor = None
+    values_o: dict = None  # the proxy's columns for θ_o itself (from the pass that built the reference)
 
     @classmethod
     def build(
@@ -355,6 +356,7 @@ class ProxyReference:
             ref.tau = float("inf")
         p_gone = p_f[torch.as_tensor(is_gone)]
         ref.q_gone = prior_correct(p_gone, ratio) if o.prior_shift else drop_renormalise(p_gone, gone)
+        ref.values_o = ref.evaluate_logits(lg)  # θ_o's score, so its starting point costs no second pass
         return ref
 
     @property
