@@ -1,5 +1,4 @@
 import gzip
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +7,8 @@ import torch
 
 import unlearnkit as uk
 from unlearnkit.data.locations import ENV_VAR, data_root
+
+from helpers import write_cifar
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 
@@ -64,31 +65,6 @@ def test_missing_data_names_the_places_and_the_fix(tmp_path, monkeypatch):
     assert data_root() == tmp_path
     with pytest.raises(uk.UnlearnkitError, match="no data found for 'cifar-10-batches-py'.*--download"):
         uk.load_dataset("cifar10")
-
-
-def write_cifar(root: Path, kind: str) -> None:
-    rng = np.random.default_rng(1)
-    if kind == "cifar10":
-        d = root / "cifar-10-batches-py"
-        d.mkdir()
-        for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-            with open(d / name, "wb") as f:
-                pickle.dump({b"data": rng.integers(0, 255, (4, 3072), dtype=np.uint8), b"labels": [0, 1, 2, 9]}, f)
-        with open(d / "batches.meta", "wb") as f:
-            pickle.dump({b"label_names": [f"c{i}".encode() for i in range(10)]}, f)
-    else:
-        d = root / "cifar-100-python"
-        d.mkdir()
-        for name, n in [("train", 6), ("test", 3)]:
-            with open(d / name, "wb") as f:
-                pickle.dump(
-                    {
-                        b"data": rng.integers(0, 255, (n, 3072), dtype=np.uint8),
-                        b"fine_labels": list(range(n)),
-                        b"coarse_labels": [0] * n,
-                    },
-                    f,
-                )
 
 
 @pytest.mark.parametrize("kind,n_train,n_test,classes", [("cifar10", 20, 4, 10), ("cifar100", 6, 3, 100)])

@@ -1,0 +1,46 @@
+"""Smoke test of the `paper` preset (CIFAR, ResNet-18): it loads, and a shrunken copy (written CIFAR-10 files
+of 300 training images, ResNet-18 at width 4, 1 training and 1 unlearning epoch, rl only, each scenario, one
+seed) runs end to end through ``run_bench`` — training, the model cache (ResNet-18's state dict must be
+storable), every metric of the preset. The full preset is a GPU benchmark (see benchmarks/gpu_session.py)."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import yaml
+
+from helpers import write_cifar
+from unlearnkit.bench.config import load_config
+from unlearnkit.bench.runner import run_bench
+
+
+def test_paper_preset_shrunk_runs_every_scenario_and_caches_resnet18(tmp_path):
+    full = load_config(preset="paper")
+    assert full.model.name == "resnet18" and {d.name for d in full.datasets} == {"cifar10", "cifar100"}
+    raw = full.model_dump(mode="json")
+    raw.update(
+        datasets=[{"name": "cifar10"}],
+        model={"name": "resnet18", "options": {"width": 4}},
+        train={**raw["train"], "epochs": 1, "batch_size": 64},
+        methods=["rl"],
+        method_options={"rl": {**raw["method_options"]["rl"], "epochs": 1, "batch_size": 32, "retain_batch_size": 32}},
+        weightings=["uniform"],
+        seeds=[0],
+        metric_options={"mia_efficacy": {"max_shadow": 50}},
+        noise_floor=False,
+    )
+    path = tmp_path / "paper.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    cfg = load_config(path=path)
+    write_cifar(tmp_path, "cifar10", per_batch=60)
+    out = run_bench(cfg, tmp_path / "run", data_dir=str(tmp_path), cache_dir=tmp_path / "cache", quiet=True)
+    assert not out.failed, out.failed
+    assert out.trained > 0 and list((tmp_path / "cache").rglob("*.safetensors"))  # θ_o / θ_r were cached
+    df = pd.read_csv(tmp_path / "run" / "results.csv")
+    rl = df[df["method"] == "rl"]
+    assert len(rl) == len(full.scenarios)
+    for col in ("FA", "RA", "TA", "MIA", "avg_gap", "proxy_gap"):
+        assert rl[col].map(lambda v: isinstance(v, float) and math.isfinite(v)).all(), col
+    again = run_bench(cfg, tmp_path / "run2", data_dir=str(tmp_path), cache_dir=tmp_path / "cache", quiet=True)
+    assert again.trained == 0 and again.reused > 0  # the second run reads every model back from the cache
