@@ -106,6 +106,13 @@ def test_auto_evaluates_at_most_max_interval_steps_apart(digits, random_split, t
     """Batch 4: an epoch of ft is ~300 steps, so half an epoch is ~150; max_interval (50) caps the spacing."""
     opts = dict(epochs=1, lr=0.001, retain_batch_size=4, stopping=dict(patience=10, overshoot=100, lr_factors=(1.0,)))
     scripted([10.0] * 50)
+    res = uk.unlearn(theta_o, digits, random_split, "ft", options=opts, device="cpu")
+    s = auto_summary(res)
+    # early evaluations at every/2, every/4 (≥ early_min 10 steps), then every 50 steps
+    assert s["every"] == 50 and s["evaluations"] == 1 + 2 + math.ceil(s["steps_run"] / 50)
+    assert [st for st, _ in curve(res)][:6] == [0, 12, 25, 50, 100, 150]
+    scripted([10.0] * 50)
+    opts["stopping"]["early_min"] = None  # off: the regular spacing alone
     s = auto_summary(uk.unlearn(theta_o, digits, random_split, "ft", options=opts, device="cpu"))
     assert s["every"] == 50 and s["evaluations"] == 1 + math.ceil(s["steps_run"] / 50)
     scripted([10.0] * 50)
@@ -486,3 +493,19 @@ def test_a_finished_run_frees_its_context_without_waiting_for_the_garbage_collec
     finally:
         gc.enable()
     assert alive == []
+
+
+def test_early_evaluations_catch_a_best_state_before_the_first_regular_one_and_do_not_shorten_patience(
+    digits, random_split, theta_o, scripted
+):
+    """every = 50 steps (batch 4); the best state comes at step 12, an early evaluation. Patience (in steps,
+    0.5 epoch ≈ 150 steps = 3 regular intervals) runs from step 12, whatever the early evaluations add."""
+    stop = dict(patience=0.5, overshoot=100, lr_factors=(1.0,))
+    opts = dict(epochs=2, lr=0.001, retain_batch_size=4, stopping=stop)
+    seen = scripted([10.0, 2.0, 6.0] + [7.0] * 50)  # θ_o, step 12, step 25, then regular evaluations
+    res = uk.unlearn(theta_o, digits, random_split, "ft", options=opts, device="cpu")
+    s = auto_summary(res)
+    assert s["every"] == 50 and s["best_step"] == 12 and s["best_proxy_gap"] == 2.0
+    assert s["reason"].startswith("patience") and s["steps_run"] == 200  # first regular step ≥ 12 + 150
+    for name, v in res.model.state_dict().items():
+        assert torch.equal(v, seen[1][name]), name  # the state the step-12 evaluation saw

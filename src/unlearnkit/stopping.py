@@ -66,6 +66,12 @@ class StopOptions(BaseModel):
         description="auto: evaluate at least every this many optimiser steps (on a large D_r half an epoch is "
         "hundreds of steps, and a method can pass its best state inside one); null: `every` alone",
     )
+    early_min: int | None = Field(
+        10,
+        ge=1,
+        description="auto: also evaluate at every/2, every/4, … steps while that is at least this many steps "
+        "(a method with a large lr can pass its best state before the first regular evaluation); null: off",
+    )
     guard_every: float = Field(
         1.0, gt=0, description="stop='none': check the divergence guards every this fraction of an epoch"
     )
@@ -163,6 +169,12 @@ class Monitor:
         if mode == "auto" and options.max_interval is not None:
             self.every = min(self.every, options.max_interval)
         self.patience_evals = max(1, math.ceil(options.patience * steps_per_epoch / self.every))
+        self.early: set[int] = set()  # auto: evaluations before the first regular one (every/2, every/4, …)
+        if mode == "auto" and options.early_min is not None:
+            s = self.every // 2
+            while s >= options.early_min:
+                self.early.add(s)
+                s //= 2
         self.norm_o = parameter_norm(ctx.original)
         self.ref = None
         self.last_step = 0
@@ -209,7 +221,7 @@ class Monitor:
     def after_step(self, step: int) -> None:
         """``step`` updates done; evaluates every ``self.every`` steps (raises StopRun when auto decides)."""
         self.last_step = step
-        if step % self.every:
+        if step % self.every and step not in self.early:
             return
         self.evaluate(step)
 
@@ -248,7 +260,7 @@ class Monitor:
         elif gap > self.best[1] + self.o.overshoot:
             self.reason = f"overshoot: proxy gap {gap:.2f} > best {self.best[1]:.2f} + {self.o.overshoot}"
             raise StopRun
-        elif (len(self.curve) - 1 - [s for s, _ in self.curve].index(self.best[0])) >= self.patience_evals:
+        elif step - self.best[0] >= self.patience_evals * self.every:  # in steps: early evaluations don't count
             self.reason = f"patience: no better proxy gap for {self.o.patience} epoch(s)"
             raise StopRun
 
