@@ -44,3 +44,12 @@ def test_paper_preset_shrunk_runs_every_scenario_and_caches_resnet18(tmp_path):
         assert rl[col].map(lambda v: isinstance(v, float) and math.isfinite(v)).all(), col
     again = run_bench(cfg, tmp_path / "run2", data_dir=str(tmp_path), cache_dir=tmp_path / "cache", quiet=True)
     assert again.trained == 0 and again.reused > 0  # the second run reads every model back from the cache
+
+
+def test_the_gpu_session_grid_validates():
+    """benchmarks/gpu_grid.yaml (run by benchmarks/gpu_session.py on a lent GPU) is a valid bench config."""
+    from pathlib import Path
+
+    cfg = load_config(path=Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_grid.yaml")
+    assert cfg.model.name == "resnet18" and cfg.datasets[0].name == "fashion_mnist" and cfg.stop == "none"
+    assert {s.kind for s in cfg.scenarios} == {"random", "class"} and cfg.train.precision == "bf16"
