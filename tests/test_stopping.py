@@ -509,3 +509,16 @@ def test_early_evaluations_catch_a_best_state_before_the_first_regular_one_and_d
     assert s["reason"].startswith("patience") and s["steps_run"] == 200  # first regular step ≥ 12 + 150
     for name, v in res.model.state_dict().items():
         assert torch.equal(v, seen[1][name]), name  # the state the step-12 evaluation saw
+
+
+def test_lr_search_counts_an_early_evaluation_as_the_first_one(digits, random_split, theta_o, scripted):
+    """every = 50 steps (batch 4), so the first evaluation is the early one at step 12: a run whose best state
+    is there peaked at once, and the lower lr is tried."""
+    stop = dict(patience=0.5, overshoot=20, lr_factors=(1.0, 10.0), lr_lower=(0.3,))
+    scripted([10.0, 4.0] + [8.0] * 5)  # run ×1: best at step 12, then flat; later runs read 50 (overshoot)
+    opts = dict(epochs=1, lr=0.001, retain_batch_size=4, stopping=stop)
+    res = uk.unlearn(theta_o, digits, random_split, "ft", options=opts, device="cpu")
+    s = auto_summary(res)
+    assert s["first_evaluation"] == 12 and s["every"] == 50
+    assert [r["lr_factor"] for r in s["runs"]] == [1.0, 10.0, 0.3]
+    assert s["lr_factor"] == 1.0 and s["best_step"] == 12

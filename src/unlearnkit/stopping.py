@@ -289,6 +289,7 @@ class Monitor:
             "best_proxy_gap": gap,
             "steps_run": self.last_step,
             "every": self.every,
+            "first_evaluation": min(self.early, default=self.every),
             "reason": self.reason,
             "evaluations": len(self.curve),
             "refused_for_damage": self.refused,
@@ -353,7 +354,7 @@ def search_lr(method, ctx, options: StopOptions) -> dict:
     first = run(options.lr_factors[0])
     for f in options.lr_factors[1:]:
         run(f)
-    if not first["best_step"] or first["best_step"] == first["every"]:
+    if not first["best_step"] or first["best_step"] == first["first_evaluation"]:
         for f in options.lr_lower:
             run(f)
     gap, state, summary = best
