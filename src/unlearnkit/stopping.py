@@ -219,7 +219,8 @@ class Monitor:
         return ctx
 
     def after_step(self, step: int) -> None:
-        """``step`` updates done; evaluates every ``self.every`` steps (raises StopRun when auto decides)."""
+        """``step`` updates done; evaluates every ``self.every`` steps and, under auto, at the early steps
+        before the first of those (raises StopRun when auto decides)."""
         self.last_step = step
         if step % self.every and step not in self.early:
             return
