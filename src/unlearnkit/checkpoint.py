@@ -174,16 +174,16 @@ def state_of(model: nn.Module, like: dict[str, torch.Tensor] | None = None) -> d
     """CPU tensors of ``model.state_dict()``, cast to the dtypes of ``like`` (the input checkpoint) where given;
     tensors that share memory (tied weights) are cloned so safetensors can store every key."""
     out = cpu_state(model)
-    if like is not None:
-        out = {k: t.to(like[k].dtype) if k in like else t for k, t in out.items()}
-    if like is not None and set(out) != set(like):
+    if like is None:
+        return out
+    if set(out) != set(like):
         missing = sorted(set(like) - set(out))[:3]
         extra = sorted(set(out) - set(like))[:3]
         raise UnlearnkitError(
             f"the model's keys differ from the input checkpoint's (missing {missing}, "
             f"extra {extra}); this is a bug in the architecture resolution"
         )
-    return out
+    return {k: t.to(like[k].dtype) for k, t in out.items()}
 
 
 def save_checkpoint(

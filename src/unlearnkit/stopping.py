@@ -414,11 +414,10 @@ def search_strength(method, ctx, option: str, options: StopOptions) -> dict:
             f"set {option} or pass stop='none'"
         )
     best = (None, start["proxy_gap"], None)
-    refused = 0
-    status: dict[float, str] = {}
+    status: dict[float, str] = {}  # value → best / kept / refused / noop
 
     def trial(value: float) -> None:
-        nonlocal best, refused
+        nonlocal best
         if path is not None:
             out = path.place(value)
         else:
@@ -433,7 +432,6 @@ def search_strength(method, ctx, option: str, options: StopOptions) -> dict:
             values = ref.evaluate(out)
         ctx.record(strength=value, **values)
         if not keepable(values, options):
-            refused += 1
             status[value] = "refused"
         elif values["proxy_gap"] < best[1] - options.min_delta:
             if best[0] is not None:
@@ -459,7 +457,7 @@ def search_strength(method, ctx, option: str, options: StopOptions) -> dict:
         "best_value": value,
         "best_proxy_gap": gap,
         "centre": base_value,
-        "refused_for_damage": refused,
+        "refused_for_damage": sum(st == "refused" for st in status.values()),
         "tried": tried,
         "reason": "strength search",
     }

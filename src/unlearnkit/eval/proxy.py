@@ -359,16 +359,6 @@ class ProxyReference:
         ref.values_o = ref.evaluate_logits(lg)  # θ_o's score, so its starting point costs no second pass
         return ref
 
-    @property
-    def ra_o(self) -> float:
-        """RA baseline on the D_r sample: the lower of θ_o's and θ_o prior-corrected's."""
-        return 100.0 * float(self.retain_right_ref.mean()) if len(self.retain_right_ref) else 0.0
-
-    @property
-    def ua_o(self) -> float:
-        """Accuracy baseline on ``unseen``: the lower of θ_o's and θ_o prior-corrected's."""
-        return 100.0 * float(self.unseen_right_ref.mean()) if len(self.unseen_right_ref) else 0.0
-
     def forward(self, model) -> dict[str, torch.Tensor]:
         """Logits of ``model`` on the fixed forget / retain / unseen samples (one batched pass)."""
         parts = {"forget": self.forget, "retain": self.retain, "unseen": self.unseen}
