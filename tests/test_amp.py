@@ -254,3 +254,41 @@ def test_unlearning_loop_in_channels_last_matches_the_default_format_and_hands_b
     for (k, a), b in zip(ref.model.state_dict().items(), nhwc.model.state_dict().values()):
         assert b.is_contiguous(), k
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def _gradient_methods() -> list[str]:
+    from unlearnkit.methods import METHODS
+    from unlearnkit.methods.base import GradientMethod
+
+    return [n for n in METHODS.names() if issubclass(METHODS.get(n), GradientMethod)]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (run on a GPU machine)")
+@pytest.mark.parametrize("method", _gradient_methods())
+def test_cuda_unlearning_loop_syncs_the_host_only_for_the_loss_check(digits, random_split, theta_o, method):
+    """Every registered gradient method on CUDA, fixed schedule: CUDA's sync debug mode records each call that
+    waits for the GPU, by source line. The only line that syncs once per step (or more) is the shared loop's
+    loss check; setup and the guards' evaluations (every half epoch) may sync, but not per step."""
+    import collections
+    import inspect
+    import warnings
+
+    import unlearnkit.methods.base as base
+
+    src, first = inspect.getsourcelines(base.GradientMethod.optimizer_step)
+    check = (base.__file__, first + next(i for i, line in enumerate(src) if "loss.item()" in line))
+    opts = {"epochs": 2}
+    uk.unlearn(theta_o, digits, random_split, method, options=opts, device="cuda", stop="none")  # warm-up
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            res = uk.unlearn(theta_o, digits, random_split, method, options=opts, device="cuda", stop="none")
+        finally:
+            torch.cuda.set_sync_debug_mode(0)
+    assert res.moved
+    by_line = collections.Counter((w.filename, w.lineno) for w in caught if "synchroniz" in str(w.message))
+    assert by_line[check] >= 2, f"the loss check was not seen syncing: {by_line.most_common(5)}"
+    steps = by_line[check]  # the loss check runs once per step
+    per_step = {k: c for k, c in by_line.items() if c >= steps and k != check}
+    assert not per_step, f"{method}: lines that sync the host every step besides the loss check: {per_step}"

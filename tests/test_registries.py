@@ -23,6 +23,7 @@ from unlearnkit.models import MODELS
 from unlearnkit.options import build
 from unlearnkit.sources import SequentialSource
 from unlearnkit.targets import TARGETS
+from unlearnkit.targets.base import TabulatedTarget
 from unlearnkit.unlearn import Plan
 from unlearnkit.weighting import WEIGHTINGS
 
@@ -171,6 +172,10 @@ def test_target_rows_are_distributions_that_zero_the_forgotten_class(name, setup
     assert torch.all(q >= 0)
     assert torch.allclose(q.sum(1), torch.ones(len(idx)), atol=1e-5)
     assert torch.all(q[:, 3] == 0), f"target {name!r} leaves mass on the forgotten class"
+    if isinstance(target, TabulatedTarget):  # a retain sample has no row: an error, not another sample's row
+        mixed = torch.cat([idx[:2], torch.as_tensor(split.retain[:1])])
+        with pytest.raises(RuntimeError, match="outside the forget set"):
+            target.distribution(ctx, ctx.batch(mixed))
 
 
 # --- metrics -------------------------------------------------------------------------------------

@@ -27,11 +27,13 @@ if TYPE_CHECKING:
 
 @dataclass
 class Batch:
-    """A batch of dataset indices with its model-ready inputs and labels (all on the device)."""
+    """A batch of dataset indices with its model-ready inputs and labels (all on the device), and the
+    indices as drawn on the host (``host_idx``: checks on them cost no device sync)."""
 
     idx: torch.Tensor
     x: torch.Tensor
     y: torch.Tensor
+    host_idx: torch.Tensor
 
 
 @dataclass
@@ -72,8 +74,9 @@ class UnlearnContext:
     proxy_reference: ProxyReference | None = None  # stop="auto": the proxy's θ_o reference (built once)
 
     def batch(self, idx: torch.Tensor) -> Batch:
+        host = idx
         idx = idx.to(self.device, non_blocking=True)  # a blocking copy would wait for the GPU every batch
-        return Batch(idx, to_format(self.dataset.inputs(idx), self.nhwc), self.dataset.y[idx])
+        return Batch(idx, to_format(self.dataset.inputs(idx), self.nhwc), self.dataset.y[idx], host)
 
     def labels(self, idx: np.ndarray) -> np.ndarray:
         return self.dataset.labels[idx]

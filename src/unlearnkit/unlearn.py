@@ -203,7 +203,9 @@ def unlearn(
     passes = counter.as_dict()
     if ctx.cost_passes is not None:
         passes["total"] = ctx.cost_passes
-    bad = [k for k, v in out.state_dict().items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    floats = {k: v for k, v in out.state_dict().items() if v.is_floating_point()}
+    finite = torch.stack([torch.isfinite(v).all() for v in floats.values()]).tolist() if floats else []
+    bad = [k for k, ok in zip(floats, finite) if not ok]  # one host sync, not one per tensor
     if bad:
         raise UnlearnkitError(
             f"method {method!r} left non-finite parameters ({', '.join(bad[:3])}); lower its lr or epochs"
@@ -253,8 +255,11 @@ def _lrs_tried(auto: dict) -> str:
 def parameter_distance(a: nn.Module, b: nn.Module | None) -> float:
     """‖θ_a − θ_b‖₂ (‖θ_a‖₂ when ``b`` is None) over all floating-point parameters and buffers."""
     sa, sb = a.state_dict(), (b.state_dict() if b is not None else None)
-    total = 0.0
-    for k, v in sa.items():
-        if v.is_floating_point():
-            total += float(((v - (sb[k].to(v.device) if sb is not None else 0)) ** 2).sum())
-    return total**0.5
+    parts = [
+        ((v - (sb[k].to(v.device) if sb is not None else 0)) ** 2).sum().double()
+        for k, v in sa.items()
+        if v.is_floating_point()
+    ]
+    if not parts:
+        return 0.0
+    return float(torch.stack([p.to(parts[0].device) for p in parts]).sum()) ** 0.5  # one host sync

@@ -39,19 +39,20 @@ class TabulatedTarget(Target):
     """A target computed once per forget sample and looked up by dataset index."""
 
     table: torch.Tensor  # [len(forget), C]
-    position: torch.Tensor  # dataset index → row in table (−1 elsewhere)
+    position: torch.Tensor  # dataset index → row in table (−1 elsewhere), on the device
+    host_position: torch.Tensor  # the same on the host: the membership check costs no device sync
 
     def set_table(self, ctx, table: torch.Tensor) -> None:
         pos = torch.full((len(ctx.dataset),), -1, dtype=torch.long)
         pos[torch.as_tensor(ctx.split.forget)] = torch.arange(len(ctx.split.forget))
+        self.host_position = pos
         self.position = pos.to(ctx.device)
         self.table = table.to(ctx.device)
 
     def distribution(self, ctx, batch) -> torch.Tensor:
-        rows = self.position[batch.idx]
-        if (rows < 0).any():
+        if (self.host_position[batch.host_idx] < 0).any():  # on the host: a check on device rows would sync
             raise RuntimeError(f"target {self.name!r} asked for a sample outside the forget set")
-        return self.table[rows]
+        return self.table[self.position[batch.idx]]
 
 
 def other_class_labels(labels: np.ndarray, num_classes: int, rng: np.random.Generator) -> np.ndarray:
