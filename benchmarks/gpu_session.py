@@ -88,6 +88,7 @@ def main() -> None:
     p.add_argument("--kinds", nargs="+", default=None, help="keep only these scenario kinds (e.g. random)")
     p.add_argument("--no-tests", action="store_true", help="skip the CUDA tests")
     p.add_argument("--subset", type=int, default=12000, help="training-pool subset for gpu_throughput.py")
+    p.add_argument("--repeats", type=int, default=1, help="gpu_throughput.py --repeats (the min is reported)")
     args = p.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -120,7 +121,8 @@ def main() -> None:
         stage("amp tests", tests, out / "amp_tests.log", args.tests_limit, env)
 
     tp = [sys.executable, str(HERE / "gpu_throughput.py"), "--data-dir", args.data_dir, "--datasets", "fashion_mnist"]
-    tp += ["--device", device] + (["--tiny"] if args.smoke else ["--subset", str(args.subset)])
+    tp += ["--device", device, "--marginal", "--repeats", str(args.repeats)]
+    tp += ["--tiny"] if args.smoke else ["--subset", str(args.subset)]
     stage("throughput", tp, out / "throughput.log", args.throughput_limit, env)
 
     run_dir = work / "grid"
