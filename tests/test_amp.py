@@ -277,18 +277,23 @@ def test_cuda_unlearning_loop_syncs_the_host_only_for_the_loss_check(digits, ran
 
     src, first = inspect.getsourcelines(base.GradientMethod.optimizer_step)
     check = (base.__file__, first + next(i for i, line in enumerate(src) if "loss.item()" in line))
-    opts = {"epochs": 2}
-    uk.unlearn(theta_o, digits, random_split, method, options=opts, device="cuda", stop="none")  # warm-up
+    # small batches: many more steps than the setup's per-tensor syncs (6 tensors in the MLP)
+    opts = {"epochs": 2, "lr": 1e-4, "batch_size": 4, "retain_batch_size": 16}
+    new = lambda: uk.build_model("mlp", digits.input_shape, digits.num_classes)  # noqa: E731 - bad_teacher's teacher
+    run = lambda: uk.unlearn(  # noqa: E731
+        theta_o, digits, random_split, method, options=opts, device="cuda", stop="none", new_model=new
+    )
+    run()  # warm-up
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         torch.cuda.set_sync_debug_mode("warn")
         try:
-            res = uk.unlearn(theta_o, digits, random_split, method, options=opts, device="cuda", stop="none")
+            res = run()
         finally:
             torch.cuda.set_sync_debug_mode(0)
     assert res.moved
     by_line = collections.Counter((w.filename, w.lineno) for w in caught if "synchroniz" in str(w.message))
-    assert by_line[check] >= 2, f"the loss check was not seen syncing: {by_line.most_common(5)}"
+    assert by_line[check] >= 60, f"the loss check was not seen syncing every step: {by_line.most_common(5)}"
     steps = by_line[check]  # the loss check runs once per step
     per_step = {k: c for k, c in by_line.items() if c >= steps and k != check}
     assert not per_step, f"{method}: lines that sync the host every step besides the loss check: {per_step}"

@@ -128,7 +128,8 @@ class StopRun(Exception):
 
 @torch.no_grad()
 def parameter_norm(model) -> float:
-    return float(sum(float((p.detach().double() ** 2).sum()) for p in model.parameters())) ** 0.5
+    parts = [(p.detach().double() ** 2).sum() for p in model.parameters()]
+    return float(torch.stack(parts).sum()) ** 0.5 if parts else 0.0  # one host sync, not one per tensor
 
 
 def best_step(curve: list[tuple[int, float]], min_delta: float = 0.0) -> int:

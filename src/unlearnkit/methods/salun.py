@@ -90,7 +90,7 @@ class SalUn(GradientMethod):
         frozen = dict(ctx.original.named_parameters())
         self._masked = [(p, mask[n], frozen[n]) for n, p in ctx.model.named_parameters() if n in mask]
         self._hooks = [p.register_hook(lambda g, m=m: g * m) for p, m, _ in self._masked]
-        kept = sum(int(m.sum()) for _, m, _ in self._masked)
+        kept = int(torch.stack([m.sum() for _, m, _ in self._masked]).sum())  # one host sync
         ctx.record(mask_fraction=kept / sum(m.numel() for _, m, _ in self._masked), mask_entries=kept)
 
     def forget_loss(self, ctx, logits, batch):
