@@ -25,6 +25,7 @@ Rows already in ``--out`` are skipped (resumable); models are cached in ``--cach
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 from pathlib import Path
@@ -78,6 +79,8 @@ def method_entries() -> list[dict]:
     return out
 
 
+PROXY_OPTIONS: dict = {}  # --proxy-options: the proxy metric's options for the whole grid
+
 UNGUARDED = {"stopping": {"param_factor": 1e12, "logit_factor": 1e12}}
 
 
@@ -98,6 +101,7 @@ def config(
         methods=methods or method_entries(),
         seeds=seeds,
         metrics=["accuracy", "mia_efficacy", "proxy"],
+        metric_options={"proxy": PROXY_OPTIONS},
         stop="none",
         include_original=include_original,
         noise_floor=True,
@@ -306,7 +310,9 @@ def main(argv=None):
         action="store_true",
         help="leave out the jobs the divergence guards stop instead of rerunning them unguarded",
     )
+    ap.add_argument("--proxy-options", default="{}", help="the proxy metric's options as JSON, e.g. '{\"w_dist\": 0}'")
     args = ap.parse_args(argv)
+    PROXY_OPTIONS.update(json.loads(args.proxy_options))
 
     outs = [Path(args.out) / "digits"] + ([Path(args.out) / "fashion"] if args.fashion else [])
     outs += [Path(args.out) / "tabular"] if args.tabular else []
