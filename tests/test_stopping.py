@@ -393,6 +393,17 @@ def test_lr_search_tries_a_lower_lr_when_the_first_run_peaks_at_once(digits, ran
     assert s["lr_factor"] == 0.3 and s["best_proxy_gap"] == 3.0
 
 
+def test_lr_search_descends_while_each_lower_lr_still_peaks_at_once(digits, random_split, theta_o, scripted):
+    """lr_lower is a descent: × 0.3 peaks at its first evaluation too, so × 0.1 runs; it peaks later, so × 0.03
+    does not run. The kept state is × 0.1's (the lowest kept gap over all runs)."""
+    stop = dict(every=0.5, patience=1.0, overshoot=100, lr_factors=(1.0, 10.0), lr_lower=(0.3, 0.1, 0.03))
+    scripted([10.0, 4.0, 8.0, 8.0] + [12.0, 12.0] + [5.0, 9.0, 9.0] + [9.0, 3.0, 6.0, 6.0] + [1.0] * 10)
+    res = uk.unlearn(theta_o, digits, random_split, "ft", options=dict(epochs=3, stopping=stop), device="cpu")
+    s = auto_summary(res)
+    assert [r["lr_factor"] for r in s["runs"]] == [1.0, 10.0, 0.3, 0.1]
+    assert s["lr_factor"] == 0.1 and s["best_proxy_gap"] == 3.0 and s["best_step"] == 2 * s["every"]
+
+
 def test_lr_search_result_equals_the_single_run_at_the_chosen_lr(digits, class_split, theta_o):
     """Each run starts from θ_o with the same seed: the kept model is bit-identical to auto-stopping one run at
     the chosen lr (lr_factors (1,): the search off)."""
@@ -449,8 +460,9 @@ def test_lr_search_runs_each_lr_from_the_same_seed(digits, random_split, theta_o
 def test_auto_beats_theta_o_where_only_the_class_prior_shifts(overlap_mlp, method):
     """Overlapping Gaussians, an MLP, 40 % of class 1 forgotten: θ_o already treats D_f like held-out data,
     and what retraining changes is the class prior. With the prior-shift proxy (the default) auto moves
-    and lands closer to θ_r than θ_o; with the uncorrected proxy it keeps θ_o (measured: Avg.Gap 4.03 →
-    1.84 / 0.98 / 1.09 for ft / ga / neggrad_plus)."""
+    and lands closer to θ_r than θ_o; with the uncorrected proxy it keeps θ_o or stays near it (measured:
+    Avg.Gap 4.03 → 1.84 / 0.98 / 1.09 for ft / ga / neggrad_plus; uncorrected, ft and neggrad_plus keep θ_o
+    and ga's lr descent moves it to 3.93 at × 0.1)."""
     ds, split, theta_o, theta_r = overlap_mlp
     ev = Evaluation(ds, split, torch.device("cpu"), original=theta_o, retrained=theta_r)
 
@@ -470,7 +482,7 @@ def test_auto_beats_theta_o_where_only_the_class_prior_shifts(overlap_mlp, metho
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # "did not change the model"
         res_off = uk.unlearn(theta_o, ds, split, method, device="cpu", seed=0, options=off)
-    assert not res_off.moved
+    assert not res_off.moved or gap(res_off.model) > gap(theta_o) - 0.5
 
 
 @pytest.mark.parametrize("stop", ["none", "auto"])

@@ -104,9 +104,10 @@ class StopOptions(BaseModel):
         "the run whose kept state has the lowest proxy gap wins. (1.0,) searches only the step",
     )
     lr_lower: tuple[PositiveFloat, ...] = Field(
-        (0.3,),
-        description="auto, gradient methods: multiples of lr also run when the first lr_factors run kept θ_o "
-        "or peaked at its first evaluation (its steps too large to find the point)",
+        (0.3, 0.1, 0.03),
+        description="auto, gradient methods: multiples of lr tried in turn when the first lr_factors run kept "
+        "θ_o or peaked at its first evaluation (its steps too large to find the point), each only while the "
+        "previous one did too",
     )
     strength_factors: tuple[float, ...] = Field(
         (0.25, 0.5, 1.0, 2.0, 4.0),
@@ -353,12 +354,16 @@ def search_lr(method, ctx, options: StopOptions) -> dict:
             best = (summary["best_proxy_gap"], None, summary)
         return summary
 
-    first = run(options.lr_factors[0])
+    def too_fast(summary: dict) -> bool:  # kept θ_o, or peaked at its first evaluation
+        return not summary["best_step"] or summary["best_step"] == summary["first_evaluation"]
+
+    last = run(options.lr_factors[0])
     for f in options.lr_factors[1:]:
         run(f)
-    if not first["best_step"] or first["best_step"] == first["first_evaluation"]:
-        for f in options.lr_lower:
-            run(f)
+    for f in options.lr_lower:  # a descent: each lower lr only while the last one was still too fast
+        if not too_fast(last):
+            break
+        last = run(f)
     gap, state, summary = best
     with torch.no_grad():
         ctx.model.load_state_dict(state if state is not None else ctx.original.state_dict())
