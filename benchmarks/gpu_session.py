@@ -88,7 +88,7 @@ def main() -> None:
     p.add_argument("--kinds", nargs="+", default=None, help="keep only these scenario kinds (e.g. random)")
     p.add_argument("--no-tests", action="store_true", help="skip the CUDA tests")
     p.add_argument("--subset", type=int, default=12000, help="training-pool subset for gpu_throughput.py")
-    p.add_argument("--repeats", type=int, default=1, help="gpu_throughput.py --repeats (the min is reported)")
+    p.add_argument("--repeats", type=int, default=5, help="gpu_throughput.py --repeats (interleaved timed pairs)")
     args = p.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,9 @@ with the method's ``precision`` option. Measured on an H200: README, "On a GPU".
     python benchmarks/gpu_throughput.py --data-dir /path/with/fashion-mnist          # on a GPU
     python benchmarks/gpu_throughput.py --tiny --data-dir ../shared/data             # CPU smoke: 1 step each
 
-Every time is wall seconds between ``torch.cuda.synchronize()`` calls, after one warm-up run.
+Every time is wall seconds between ``torch.cuda.synchronize()`` calls, after one warm-up run; the two sides
+run interleaved ``--repeats`` times and the table shows median samples/s and the median (and range) of the
+per-pair ratios.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import argparse
 import copy
 import math
 import platform
+import statistics
 import time
 
 import numpy as np
@@ -56,6 +59,18 @@ def timed(fn, dev) -> float:
     fn()
     sync(dev)
     return time.perf_counter() - t0
+
+
+def paired(run_uk, run_bare, dev, repeats: int) -> tuple[float, float, float, float, float]:
+    """Interleaved timings (unlearnkit, bare, unlearnkit, bare, …), so drift of the machine (clocks, other
+    tenants) hits both sides alike: the median time of each side and the median, min and max of the
+    per-pair ratios bare ÷ unlearnkit."""
+    t_uk, t_bare = [], []
+    for _ in range(repeats):
+        t_uk.append(timed(run_uk, dev))
+        t_bare.append(timed(run_bare, dev))
+    ratios = [b / u for u, b in zip(t_uk, t_bare)]
+    return statistics.median(t_uk), statistics.median(t_bare), statistics.median(ratios), min(ratios), max(ratios)
 
 
 # ------------------------------------------------------------------------------- bare loops
@@ -171,7 +186,7 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--subset", type=int, default=None, help="training-pool subset (default: all)")
     p.add_argument("--width", type=int, default=64, help="resnet18 base width")
-    p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--repeats", type=int, default=5, help="interleaved timed pairs per row")
     p.add_argument("--tiny", action="store_true", help="CPU smoke: 200 samples, width 8, batch = one step")
     p.add_argument(
         "--marginal",
@@ -186,8 +201,8 @@ def main() -> None:
     amp = args.amp or "bf16"
     print(f"device: {device_name(dev)}")
     lines = [
-        "| dataset | what | precision | unlearnkit samples/s | bare samples/s | ratio |",
-        "|---|---|---|---|---|---|",
+        "| dataset | what | precision | unlearnkit samples/s | bare samples/s | ratio | ratio range |",
+        "|---|---|---|---|---|---|---|",
     ]
     steady = [
         "| dataset | method | precision | steady ratio (2nd epoch) | unlearnkit setup s | bare setup s | "
@@ -215,10 +230,11 @@ def main() -> None:
             run_uk = lambda: uk.train_model(copy.deepcopy(init), data, train_idx, cfg, dev)  # noqa: E731
             run_bare = lambda: bare_train(copy.deepcopy(init), data, train_idx, bs, 0.05, dev, Precision(prec, dev))  # noqa: E731
             run_uk(), run_bare()  # warm-up (cuDNN autotune, allocator)
-            t_uk = min(timed(run_uk, dev) for _ in range(args.repeats))
-            t_bare = min(timed(run_bare, dev) for _ in range(args.repeats))
+            t_uk, t_bare, r, lo, hi = paired(run_uk, run_bare, dev, args.repeats)
             n = len(train_idx)
-            lines.append(f"| {name} | train | {prec} | {n / t_uk:.0f} | {n / t_bare:.0f} | {t_bare / t_uk:.2f} |")
+            lines.append(
+                f"| {name} | train | {prec} | {n / t_uk:.0f} | {n / t_bare:.0f} | {r:.2f} | {lo:.2f}–{hi:.2f} |"
+            )
             print(lines[-1], flush=True)
         original = uk.train_model(
             copy.deepcopy(init), data, train_idx, uk.TrainConfig(epochs=1, lr=0.05, batch_size=bs), dev
@@ -231,7 +247,9 @@ def main() -> None:
                     opts["msteps"] = 1
                 if prec != "fp32":
                     if not has_prec:
-                        lines.append(f"| {name} | unlearn {method} | {prec} | n/a (loop has no precision option) | | |")
+                        lines.append(
+                            f"| {name} | unlearn {method} | {prec} | n/a (loop has no precision option) | | | |"
+                        )
                         print(lines[-1], flush=True)
                         continue
                     opts["precision"] = prec
@@ -258,11 +276,11 @@ def main() -> None:
                     Precision(prec, dev),
                 )
                 run_uk(), run_bare()
-                t_uk = min(timed(run_uk, dev) for _ in range(args.repeats))
-                t_bare = min(timed(run_bare, dev) for _ in range(args.repeats))
+                t_uk, t_bare, r, lo, hi = paired(run_uk, run_bare, dev, args.repeats)
                 n = unlearn_samples(method, split, bs)
                 lines.append(
-                    f"| {name} | unlearn {method} | {prec} | {n / t_uk:.0f} | {n / t_bare:.0f} | {t_bare / t_uk:.2f} |"
+                    f"| {name} | unlearn {method} | {prec} | {n / t_uk:.0f} | {n / t_bare:.0f} | {r:.2f} | "
+                    f"{lo:.2f}–{hi:.2f} |"
                 )
                 print(lines[-1], flush=True)
                 if args.marginal:  # a second epoch: the steady per-epoch rate, without the per-call setup
@@ -289,8 +307,8 @@ def main() -> None:
                         Precision(prec, dev),
                         epochs=2,
                     )
-                    d_uk = min(timed(run_uk2, dev) for _ in range(args.repeats)) - t_uk
-                    d_bare = min(timed(run_bare2, dev) for _ in range(args.repeats)) - t_bare
+                    t_uk2, t_bare2, *_ = paired(run_uk2, run_bare2, dev, args.repeats)
+                    d_uk, d_bare = t_uk2 - t_uk, t_bare2 - t_bare
                     steady.append(
                         f"| {name} | {method} | {prec} | {d_bare / d_uk:.2f} | {t_uk - d_uk:.3f} | "
                         f"{t_bare - d_bare:.3f} | {host_syncs(run_uk, dev)} |"
@@ -300,7 +318,7 @@ def main() -> None:
     if args.marginal:
         print("\n" + "\n".join(steady))
     print(
-        "\nratio = unlearnkit samples/s ÷ bare samples/s (goal ≥ 0.9). unlearnkit's unlearn() time includes "
+        "\nratio = median over interleaved pairs of bare time ÷ unlearnkit time (goal ≥ 0.9). unlearnkit's unlearn() time includes "
         "its setup (model copy, weighting/target prepare, SalUn's mask — the bare SalUn computes it too)."
     )
 
