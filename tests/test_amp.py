@@ -120,6 +120,45 @@ def test_autocast_context_casts_matmuls_only_when_enabled():
         assert lin(x).dtype == torch.bfloat16
 
 
+def _weight_casts(fn) -> int:
+    """How many times ``fn`` copies a float32 tensor to bfloat16 (autocast's weight casts among them)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+        fn()
+    return sum(
+        1 for e in prof.events() if e.name == "aten::_to_copy" and e.input_shapes and e.input_shapes[0] == [3, 4]
+    )
+
+
+def test_step_region_casts_each_weight_once_for_two_autocast_forwards_and_leaves_the_rest_full_precision():
+    """Two forwards in their own autocast blocks (the loop's forget and retain terms) cast the weight twice; inside
+    one ``step_region`` once, with the same outputs. Code between the blocks stays float32. fp32: a null context."""
+    lin, prec = nn.Linear(4, 3), Precision("bf16")
+    x1, x2 = torch.randn(2, 4), torch.randn(5, 4)
+
+    def two_forwards(out):
+        with prec.autocast():
+            out.append(lin(x1))
+        out.append((x1 @ x1.T).dtype)  # between the blocks
+        with prec.autocast():
+            out.append(lin(x2))
+
+    apart, shared = [], []
+    n_apart = _weight_casts(lambda: two_forwards(apart))
+
+    def in_region():
+        with prec.step_region():
+            two_forwards(shared)
+
+    n_shared = _weight_casts(in_region)
+    assert n_apart == 2 and n_shared == 1
+    assert shared[1] == torch.float32 and shared[0].dtype == shared[2].dtype == torch.bfloat16
+    assert torch.equal(apart[0], shared[0]) and torch.equal(apart[2], shared[2])
+    with Precision("fp32").step_region():
+        assert lin(x1).dtype == torch.float32
+
+
 def test_fp32_precision_step_is_a_plain_step():
     torch.manual_seed(0)
     a = nn.Linear(3, 2)

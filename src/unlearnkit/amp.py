@@ -62,6 +62,17 @@ class Precision:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.dtype)
 
+    def step_region(self):
+        """Context around one step's forward passes (``fp32``: a null context). Autocast keeps its
+        lower-precision copies of the weights until the outermost autocast region ends; inside this
+        (itself autocast *disabled*) region, a step whose forget and retain forwards each run in their own
+        :meth:`autocast` therefore casts every weight once, not once per forward, while the code between
+        them (weights, reductions) still runs at full precision. On ResNet-18 that is about 20 casts a step
+        fewer; the values are the same, since the weights do not change within a step."""
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.dtype, enabled=False)
+
     def backward(self, loss: torch.Tensor) -> None:
         (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
         self._unscaled = False

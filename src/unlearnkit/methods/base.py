@@ -255,10 +255,11 @@ class GradientMethod(Method):
     def step_loss(self, ctx, forget_stream, retain_stream, step: int, total: int) -> torch.Tensor:
         o = ctx.options
         terms = []
-        if forget_stream is not None:
-            terms.append(o.forget_weight * self.term(ctx, next(forget_stream), step, "forget", self.forget_loss))
-        if retain_stream is not None:
-            terms.append(o.retain_weight * self.term(ctx, next(retain_stream), step, "retain", self.retain_loss))
+        with ctx.precision.step_region() if ctx.precision is not None else contextlib.nullcontext():
+            if forget_stream is not None:  # under autocast: the two forwards share one cast of the weights
+                terms.append(o.forget_weight * self.term(ctx, next(forget_stream), step, "forget", self.forget_loss))
+            if retain_stream is not None:
+                terms.append(o.retain_weight * self.term(ctx, next(retain_stream), step, "retain", self.retain_loss))
         extra = self.extra_loss(ctx, step, total)
         if extra is not None:
             terms.append(extra)
