@@ -534,3 +534,14 @@ def test_lr_search_counts_an_early_evaluation_as_the_first_one(digits, random_sp
     assert s["first_evaluation"] == 12 and s["every"] == 50
     assert [r["lr_factor"] for r in s["runs"]] == [1.0, 10.0, 0.3]
     assert s["lr_factor"] == 1.0 and s["best_step"] == 12
+
+
+def test_strength_search_counts_the_strengths_it_refused_for_damage(digits, random_split, theta_o, scripted):
+    """ssd α around 1: × ½ has the lowest gap but lost 6 points (> max_damage 5), so × 1 is kept; of the
+    refinement round's midpoints √½ is kept-but-worse and √2 is refused too: 2 refused in the summary."""
+    scripted([10.0, 8.0, 2.0, 5.0, 9.0, 12.0, 7.0, 6.0], damage=[0.0, 0.0, 6.0, 0.0, 0.0, 0.0, 0.0, 7.0])
+    res = uk.unlearn(theta_o, digits, random_split, "ssd", options={"alpha": 1.0}, device="cpu")
+    s = auto_summary(res)
+    assert s["tried"] == pytest.approx([0.25, 0.5, 1.0, 2.0, 4.0, math.sqrt(0.5), math.sqrt(2.0)])
+    assert s["best_value"] == 1.0 and s["best_proxy_gap"] == 5.0
+    assert s["refused_for_damage"] == 2
