@@ -253,28 +253,20 @@ def main() -> None:
                         print(lines[-1], flush=True)
                         continue
                     opts["precision"] = prec
-                run_uk = lambda: uk.unlearn(
-                    original,
-                    data,
-                    split,
-                    method,
-                    "uniform",
-                    options=opts,  # noqa: E731
-                    device=dev,
-                    seed=0,
-                    stop="none",  # the same fixed schedule as the bare loop (auto would add proxy evaluations)
-                )
-                run_bare = lambda: bare_unlearn(
-                    method,
-                    copy.deepcopy(original),
-                    original,
-                    data,
-                    split,
-                    bs,
-                    1e-3,  # noqa: E731
-                    dev,
-                    Precision(prec, dev),
-                )
+
+                def runs(epochs: int):
+                    """unlearnkit (the fixed schedule, as the bare loop: auto would add proxy evaluations) and
+                    the bare loop, each for ``epochs`` epochs."""
+                    o = {**opts, "epochs": epochs}
+                    return (
+                        lambda: uk.unlearn(original, data, split, method, "uniform", options=o, device=dev, seed=0, stop="none"),
+                        lambda: bare_unlearn(
+                            method, copy.deepcopy(original), original, data, split, bs, 1e-3, dev, Precision(prec, dev),
+                            epochs=epochs,
+                        ),
+                    )  # fmt: skip
+
+                run_uk, run_bare = runs(1)
                 run_uk(), run_bare()
                 t_uk, t_bare, r, lo, hi = paired(run_uk, run_bare, dev, args.repeats)
                 n = unlearn_samples(method, split, bs)
@@ -284,29 +276,7 @@ def main() -> None:
                 )
                 print(lines[-1], flush=True)
                 if args.marginal:  # a second epoch: the steady per-epoch rate, without the per-call setup
-                    run_uk2 = lambda: uk.unlearn(  # noqa: E731
-                        original,
-                        data,
-                        split,
-                        method,
-                        "uniform",
-                        options={**opts, "epochs": 2},
-                        device=dev,
-                        seed=0,
-                        stop="none",
-                    )
-                    run_bare2 = lambda: bare_unlearn(  # noqa: E731
-                        method,
-                        copy.deepcopy(original),
-                        original,
-                        data,
-                        split,
-                        bs,
-                        1e-3,
-                        dev,
-                        Precision(prec, dev),
-                        epochs=2,
-                    )
+                    run_uk2, run_bare2 = runs(2)
                     t_uk2, t_bare2, *_ = paired(run_uk2, run_bare2, dev, args.repeats)
                     d_uk, d_bare = t_uk2 - t_uk, t_bare2 - t_bare
                     steady.append(
