@@ -74,7 +74,7 @@ class UnlearnContext:
     proxy_reference: ProxyReference | None = None  # stop="auto": the proxy's θ_o reference (built once)
 
     def batch(self, idx: torch.Tensor) -> Batch:
-        host = idx
+        host = idx if idx.device.type == "cpu" else idx.cpu()  # the loops draw on the host; others pay one copy
         idx = idx.to(self.device, non_blocking=True)  # a blocking copy would wait for the GPU every batch
         return Batch(idx, to_format(self.dataset.inputs(idx), self.nhwc), self.dataset.y[idx], host)
 
