@@ -13,7 +13,8 @@ The same grid runs twice: ``stop: auto`` (the library default — the proxy keep
 ``stop: none`` (the "before": the default schedule run to its end; divergence guards then raise, and
 such a job is counted as failed). Per method and mode:
 
-* won        — cells (dataset × scenario × seed) where Avg.Gap < the untouched θ_o's Avg.Gap;
+* won        — cells (dataset × scenario × seed) where Avg.Gap < the untouched θ_o's Avg.Gap; the others
+               split into tied (equal to 0.005), worse within the cell's noise floor, and worse beyond it;
 * collapsed  — cells where RA < θ_o's RA − 5 points;
 * no-op      — cells where the model did not move (``moved`` False: param_change 0, or the proxy kept θ_o);
 * failed     — jobs that raised (stop none: a divergence guard);
@@ -108,9 +109,13 @@ def config(
     )
 
 
+TIE = 0.005  # Avg.Gap points: a cell whose Avg.Gap equals θ_o's to this is a tie, not a loss
+
+
 def method_table(df: pd.DataFrame, failed: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per method: cells, won, collapsed, no_op, failed, mean Avg.Gap (method vs original over the
-    cells the method has), mean passes."""
+    """One row per method: cells, won, the cells not won as tied / worse within the noise floor / worse
+    beyond it, collapsed, no_op, failed, mean Avg.Gap (method vs original over the cells the method has),
+    mean passes."""
     orig = (
         df[df["method"] == "original"]
         .set_index(CELL)[["avg_gap", "RA"]]
@@ -120,11 +125,17 @@ def method_table(df: pd.DataFrame, failed: pd.DataFrame | None = None) -> pd.Dat
     for m, g in df[df["method"] != "original"].groupby("method", sort=False):
         g = g.join(orig, on=CELL)
         nfail = 0 if failed is None or failed.empty else int((failed["method"] == m).sum())
+        worse = g["avg_gap"] - g["orig_gap"]
         rows.append(
             dict(
                 method=m,
                 cells=len(g) + nfail,
-                won=int((g["avg_gap"] < g["orig_gap"]).sum()),
+                won=int((worse < 0).sum()),
+                # the cells not won: equal to θ_o's Avg.Gap (to 0.005: θ_o kept, or a move no metric shows),
+                # worse by at most the cell's noise floor, or worse by more
+                tied=int((worse.abs() < TIE).sum()),
+                worse_in_floor=int(((worse >= TIE) & (worse <= g["avg_gap_floor"])).sum()),
+                worse_beyond_floor=int(((worse >= TIE) & (worse > g["avg_gap_floor"])).sum()),
                 collapsed=int((g["RA"] < g["orig_RA"] - 5).sum()),
                 no_op=int((~g["moved"].astype(bool) | (g["param_change"] == 0)).sum()),
                 failed=nfail,
@@ -221,10 +232,12 @@ def report(frames: dict[str, pd.DataFrame], fails: dict[str, pd.DataFrame]) -> s
             )
     for mode, t in tabs.items():
         out.append(f"\nstop={mode}:\n" + t.to_string(float_format=lambda v: f"{v:.2f}"))
-        tot = t[["cells", "won", "collapsed", "no_op", "failed"]].sum()
+        tot = t[["cells", "won", "tied", "worse_in_floor", "worse_beyond_floor", "collapsed", "no_op", "failed"]].sum()
         out.append(
-            f"total: won {int(tot.won)}/{int(tot.cells)} ({100 * tot.won / tot.cells:.1f} %), collapsed "
-            f"{int(tot.collapsed)}, no-op {int(tot.no_op)}, failed {int(tot.failed)}"
+            f"total: won {int(tot.won)}/{int(tot.cells)} ({100 * tot.won / tot.cells:.1f} %); not won: tied "
+            f"{int(tot.tied)}, worse within the noise floor {int(tot.worse_in_floor)}, worse beyond it "
+            f"{int(tot.worse_beyond_floor)}; collapsed {int(tot.collapsed)}, no-op {int(tot.no_op)}, "
+            f"failed {int(tot.failed)}"
         )
     for mode, df in frames.items():
         orig = df[df["method"] == "original"].set_index(CELL)["avg_gap"].rename("orig_gap")
