@@ -59,10 +59,12 @@ def stage(name: str, cmd: list[str], log: Path, limit: float, env: dict) -> int:
     return proc.returncode
 
 
-def grid_config(smoke: bool, work: Path, kinds: list[str] | None) -> Path:
+def grid_config(smoke: bool, work: Path, kinds: list[str] | None, seeds: list[int] | None = None) -> Path:
     cfg = yaml.safe_load((HERE / "gpu_grid.yaml").read_text())
     if kinds:
         cfg["scenarios"] = [s for s in cfg["scenarios"] if s["kind"] in kinds]
+    if seeds:
+        cfg["seeds"] = list(seeds)
     if smoke:
         cfg["datasets"] = [{"name": "fashion_mnist", "subset": 600}]
         cfg["model"]["options"]["width"] = 8
@@ -86,6 +88,7 @@ def main() -> None:
     p.add_argument("--grid-limit", type=float, default=300.0, help="seconds for the grid")
     p.add_argument("--stop", choices=["none", "auto"], default=None, help="override the grid's stop (none)")
     p.add_argument("--kinds", nargs="+", default=None, help="keep only these scenario kinds (e.g. random)")
+    p.add_argument("--seeds", type=int, nargs="+", default=None, help="override the grid's seeds (0)")
     p.add_argument("--no-tests", action="store_true", help="skip the CUDA tests")
     p.add_argument("--subset", type=int, default=12000, help="training-pool subset for gpu_throughput.py")
     p.add_argument("--repeats", type=int, default=5, help="gpu_throughput.py --repeats (interleaved timed pairs)")
@@ -127,7 +130,14 @@ def main() -> None:
 
     run_dir = work / "grid"
     bench = [sys.executable, "-c", "from unlearnkit.cli import main; main()", "bench"]
-    bench += ["--config", str(grid_config(args.smoke, work, args.kinds)), "--out", str(run_dir), "--device", device]
+    bench += [
+        "--config",
+        str(grid_config(args.smoke, work, args.kinds, args.seeds)),
+        "--out",
+        str(run_dir),
+        "--device",
+        device,
+    ]
     bench += ["--data-dir", args.data_dir, "--cache-dir", str(work / "cache"), "--quiet"]
     bench += ["--stop", args.stop] if args.stop else []
     stage("grid", bench, out / "grid.log", args.grid_limit, env)
