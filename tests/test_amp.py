@@ -303,8 +303,10 @@ def _gradient_methods() -> list[str]:
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (run on a GPU machine)")
-@pytest.mark.parametrize("method", _gradient_methods())
-def test_cuda_unlearning_loop_syncs_the_host_only_for_the_loss_check(digits, random_split, theta_o, method):
+@pytest.mark.parametrize(
+    "method, weighting", [(m, "uniform") for m in _gradient_methods()] + [("rl", "falw"), ("neggrad_plus", "falw")]
+)
+def test_cuda_unlearning_loop_syncs_the_host_only_for_the_loss_check(digits, random_split, theta_o, method, weighting):
     """Every registered gradient method on CUDA, fixed schedule: CUDA's sync debug mode records each call that
     waits for the GPU, by source line. The only line that syncs once per step (or more) is the shared loop's
     loss check; setup and the guards' evaluations (every half epoch) may sync, but not per step."""
@@ -320,7 +322,7 @@ def test_cuda_unlearning_loop_syncs_the_host_only_for_the_loss_check(digits, ran
     opts = {"epochs": 2, "lr": 1e-4, "batch_size": 4, "retain_batch_size": 16}
     new = lambda: uk.build_model("mlp", digits.input_shape, digits.num_classes)  # noqa: E731 - bad_teacher's teacher
     run = lambda: uk.unlearn(  # noqa: E731
-        theta_o, digits, random_split, method, options=opts, device="cuda", stop="none", new_model=new
+        theta_o, digits, random_split, method, weighting, options=opts, device="cuda", stop="none", new_model=new
     )
     run()  # warm-up
     with warnings.catch_warnings(record=True) as caught:

@@ -289,3 +289,27 @@ def test_every_model_round_trips_through_the_model_cache(name, tmp_path):
     assert cache.load("k", fresh) == {"what": name}
     for (k, a), b in zip(model.state_dict().items(), fresh.state_dict().values()):
         assert torch.equal(a, b), k
+
+
+def test_history_tensors_become_numbers_once_at_the_end():
+    """ctx.record may take device tensors (per-step diagnostics without a host sync); ``materialise`` turns them
+    into the numbers / lists they hold, exactly, and leaves everything else alone."""
+    from unlearnkit.context import materialise
+
+    half = torch.tensor(0.1, dtype=torch.float32)  # not exactly 0.1: the float32 value must survive
+    hist = [
+        {"step": 1, "a": half, "b": torch.tensor([1.5, float("nan")]), "name": "x"},
+        {"step": 2, "c": torch.arange(6).reshape(2, 3), "d": 2.5},
+    ]
+    out = materialise(hist)
+    assert out is hist
+    assert hist[0]["a"] == float(half) and type(hist[0]["a"]) is float
+    assert hist[0]["b"][0] == 1.5 and math.isnan(hist[0]["b"][1])
+    assert hist[1]["c"] == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
+    assert (hist[0]["step"], hist[0]["name"], hist[1]["d"]) == (1, "x", 2.5)
+
+
+def test_falw_records_its_per_step_group_means_as_numbers(digits, random_split, theta_o):
+    res = uk.unlearn(theta_o, digits, random_split, "rl", "falw", options={"epochs": 1}, device="cpu", stop="none")
+    diag = [h for h in res.history if "falw_mean_w_head" in h]
+    assert diag and all(isinstance(h[f"falw_mean_w_{g}"], float) for h in diag for g in ("head", "mid", "tail"))

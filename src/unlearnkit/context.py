@@ -82,6 +82,8 @@ class UnlearnContext:
         return self.dataset.labels[idx]
 
     def record(self, **values) -> None:
+        """Append one history entry. Values may be device tensors, so that a per-step diagnostic costs no
+        host sync; ``unlearn()`` turns them into Python numbers at the end (:func:`materialise`)."""
         self.history.append(values)
 
     def end_epoch(self, epoch: int, epochs: int, **losses) -> None:
@@ -93,3 +95,21 @@ class UnlearnContext:
                 values = self.on_epoch(self.model, epoch)
             if values:
                 self.record(epoch=epoch, **values)
+
+
+def materialise(history: list[dict]) -> list[dict]:
+    """Replace the tensors recorded in ``history`` (in place) by Python numbers (0-d) or lists (1-d; higher
+    ranks: nested lists), copying them to the host once per device instead of once per record."""
+    found: dict[torch.device, list[tuple[dict, str, torch.Tensor]]] = {}
+    for entry in history:
+        for key, value in entry.items():
+            if isinstance(value, torch.Tensor):
+                found.setdefault(value.device, []).append((entry, key, value.detach()))
+    for refs in found.values():
+        flat = torch.cat([v.reshape(-1).double() for _, _, v in refs]).tolist()
+        start = 0
+        for entry, key, v in refs:
+            part = flat[start : start + v.numel()]
+            start += v.numel()
+            entry[key] = part[0] if v.dim() == 0 else torch.tensor(part, dtype=torch.float64).reshape(v.shape).tolist()
+    return history

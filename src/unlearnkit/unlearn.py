@@ -23,7 +23,7 @@ from .stopping import StopRun, check_stop, search_lr, search_strength
 from .targets import TARGETS
 from .training import TrainConfig, train_model
 from .weighting import WEIGHTINGS
-from .context import UnlearnContext
+from .context import UnlearnContext, materialise
 
 log = logging.getLogger("unlearnkit")
 
@@ -212,6 +212,7 @@ def unlearn(
         )
     change = parameter_distance(out, original)
     moved = change > 0
+    materialise(ctx.history)  # per-step diagnostics recorded as device tensors: one host copy, here
     _warn_unsafe(method, plan, ctx.history, change / max(parameter_distance(original, None), 1e-12), min_change)
     return UnlearnResult(
         out.eval(), seconds, moved, change, ctx.history, method, plan.weighting.name, plan.target.name, passes

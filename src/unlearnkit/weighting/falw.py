@@ -227,6 +227,7 @@ class FaLW(Weighting):
             p = F.softmax(logits.detach().float(), dim=1).gather(1, y.view(-1, 1)).squeeze(1)
             w = falw_weight((p - self.mu[y]) / self.sigma[y], self.B[y])
             onehot = self._group_onehot[y]  # [B, 3]
-            means = (w @ onehot / onehot.sum(0)).tolist()  # NaN (0/0) for a group absent from the batch
-        ctx.record(step=step, **{f"falw_mean_w_{name}": m for name, m in zip(GROUPS, means)})
+            means = w @ onehot / onehot.sum(0)  # NaN (0/0) for a group absent from the batch
+        # recorded as device tensors (no host sync per step); unlearn() turns them into numbers at the end
+        ctx.record(step=step, **{f"falw_mean_w_{name}": means[i] for i, name in enumerate(GROUPS)})
         return w
