@@ -106,10 +106,7 @@ def materialise(history: list[dict]) -> list[dict]:
             if isinstance(value, torch.Tensor):
                 found.setdefault(value.device, []).append((entry, key, value.detach()))
     for refs in found.values():
-        flat = torch.cat([v.reshape(-1).double() for _, _, v in refs]).tolist()
-        start = 0
-        for entry, key, v in refs:
-            part = flat[start : start + v.numel()]
-            start += v.numel()
-            entry[key] = part[0] if v.dim() == 0 else torch.tensor(part, dtype=torch.float64).reshape(v.shape).tolist()
+        flat = torch.cat([v.reshape(-1).double() for _, _, v in refs]).cpu()  # the one copy (and sync)
+        for (entry, key, v), piece in zip(refs, flat.split([v.numel() for _, _, v in refs])):
+            entry[key] = piece.reshape(v.shape).tolist()  # a host tensor: 0-d gives a number
     return history
