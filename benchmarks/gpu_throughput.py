@@ -37,6 +37,7 @@ import torch.nn.functional as F
 
 import unlearnkit as uk
 from unlearnkit.amp import Precision, channels_last, to_format
+from unlearnkit.device import host_syncs as uk_host_syncs
 from unlearnkit.methods import METHODS
 from unlearnkit.methods.salun import saliency_mask
 from unlearnkit.training import batches
@@ -153,24 +154,15 @@ def unlearn_samples(method, split, bs) -> int:
 
 
 def host_syncs(fn, dev) -> str:
-    """Run ``fn`` once with CUDA's sync debug mode on; the synchronizing calls by source line, most first."""
-    import collections
+    """The host's waits for the GPU during one run of ``fn``, by source line, most first."""
     import os
-    import warnings
 
     if dev.type != "cuda":
         return "n/a (CPU)"
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        torch.cuda.set_sync_debug_mode("warn")
-        try:
-            fn()
-        finally:
-            torch.cuda.set_sync_debug_mode(0)
-    lines = collections.Counter(
-        f"{os.path.basename(w.filename)}:{w.lineno}" for w in caught if "synchroniz" in str(w.message)
+    lines = uk_host_syncs(fn)
+    return f"{sum(lines.values())} in all; " + ", ".join(
+        f"{os.path.basename(f)}:{n} ×{c}" for (f, n), c in lines.most_common(6)
     )
-    return f"{sum(lines.values())} in all; " + ", ".join(f"{k} ×{n}" for k, n in lines.most_common(6))
 
 
 # ------------------------------------------------------------------------------- main

@@ -310,11 +310,10 @@ def test_cuda_unlearning_loop_syncs_the_host_only_for_the_loss_check(digits, ran
     """Every registered gradient method on CUDA, fixed schedule: CUDA's sync debug mode records each call that
     waits for the GPU, by source line. The only line that syncs once per step (or more) is the shared loop's
     loss check; setup and the guards' evaluations (every half epoch) may sync, but not per step."""
-    import collections
     import inspect
-    import warnings
 
     import unlearnkit.methods.base as base
+    from unlearnkit.device import host_syncs
 
     src, first = inspect.getsourcelines(base.GradientMethod.optimizer_step)
     check = (base.__file__, first + next(i for i, line in enumerate(src) if "loss.item()" in line))
@@ -325,16 +324,21 @@ def test_cuda_unlearning_loop_syncs_the_host_only_for_the_loss_check(digits, ran
         theta_o, digits, random_split, method, weighting, options=opts, device="cuda", stop="none", new_model=new
     )
     run()  # warm-up
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        torch.cuda.set_sync_debug_mode("warn")
-        try:
-            res = run()
-        finally:
-            torch.cuda.set_sync_debug_mode(0)
-    assert res.moved
-    by_line = collections.Counter((w.filename, w.lineno) for w in caught if "synchroniz" in str(w.message))
+    results = []
+    by_line = host_syncs(lambda: results.append(run()))
+    assert results[0].moved
     assert by_line[check] >= 60, f"the loss check was not seen syncing every step: {by_line.most_common(5)}"
     steps = by_line[check]  # the loss check runs once per step
     per_step = {k: c for k, c in by_line.items() if c >= steps and k != check}
     assert not per_step, f"{method}: lines that sync the host every step besides the loss check: {per_step}"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the no-CUDA error")
+def test_host_syncs_without_cuda_is_a_clear_error_and_runs_nothing():
+    from unlearnkit.device import host_syncs
+    from unlearnkit.errors import UnlearnkitError
+
+    ran = []
+    with pytest.raises(UnlearnkitError, match="needs a CUDA device"):
+        host_syncs(lambda: ran.append(1))
+    assert not ran

@@ -1,6 +1,10 @@
-"""Device choice: ``auto`` picks CUDA, then MPS, then CPU."""
+"""Device choice: ``auto`` picks CUDA, then MPS, then CPU; :func:`host_syncs` finds where the host waits."""
 
 from __future__ import annotations
+
+import collections
+import warnings
+from typing import Callable
 
 import torch
 
@@ -24,3 +28,19 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
     if base == "cuda" and not torch.cuda.is_available():
         raise UnlearnkitError("device 'cuda' asked for but no CUDA GPU is visible; use --device auto or cpu")
     return torch.device(name)
+
+
+def host_syncs(fn: Callable[[], object]) -> collections.Counter:
+    """Run ``fn`` once under CUDA's sync debug mode: the calls that made the host wait for the GPU, counted by
+    the Python source line ``(filename, lineno)`` that issued them. Used by the sync contract test and
+    ``benchmarks/gpu_throughput.py --marginal``."""
+    if not torch.cuda.is_available():
+        raise UnlearnkitError("host_syncs needs a CUDA device (CUDA's sync debug mode)")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            fn()
+        finally:
+            torch.cuda.set_sync_debug_mode(0)
+    return collections.Counter((w.filename, w.lineno) for w in caught if "synchroniz" in str(w.message))
