@@ -79,8 +79,6 @@ def method_entries() -> list[dict]:
     return out
 
 
-PROXY_OPTIONS: dict = {}  # --proxy-options: the proxy metric's options for the whole grid
-
 UNGUARDED = {"stopping": {"param_factor": 1e12, "logit_factor": 1e12}}
 
 
@@ -91,6 +89,7 @@ def config(
     seeds: list[int],
     methods: list[dict] | None = None,
     include_original: bool = True,
+    proxy_options: dict | None = None,
 ) -> BenchConfig:
     return BenchConfig(
         name=name,
@@ -101,7 +100,7 @@ def config(
         methods=methods or method_entries(),
         seeds=seeds,
         metrics=["accuracy", "mia_efficacy", "proxy"],
-        metric_options={"proxy": PROXY_OPTIONS},
+        metric_options={"proxy": proxy_options or {}},  # --proxy-options
         stop="none",
         include_original=include_original,
         noise_floor=True,
@@ -137,6 +136,7 @@ def rerun_unguarded(cfg: BenchConfig, out: Path, args) -> None:
             cfg.seeds,
             methods,
             include_original=False,
+            proxy_options=cfg.metric_options.get("proxy"),
         )
         t0 = time.perf_counter()
         res = run_bench(
@@ -312,12 +312,12 @@ def main(argv=None):
     )
     ap.add_argument("--proxy-options", default="{}", help="the proxy metric's options as JSON, e.g. '{\"w_dist\": 0}'")
     args = ap.parse_args(argv)
-    PROXY_OPTIONS.update(json.loads(args.proxy_options))
+    proxy = json.loads(args.proxy_options)
 
     outs = [Path(args.out) / "digits"] + ([Path(args.out) / "fashion"] if args.fashion else [])
     outs += [Path(args.out) / "tabular"] if args.tabular else []
     if not args.report_only:
-        cfgs = [config("proxy_validation_digits", ["digits"], SCENARIOS, args.seeds)]
+        cfgs = [config("proxy_validation_digits", ["digits"], SCENARIOS, args.seeds, proxy_options=proxy)]
         if args.fashion:
             cfgs.append(
                 config(
@@ -325,10 +325,11 @@ def main(argv=None):
                     [{"name": "fashion_mnist", "subset": args.fashion_subset, "label": "fashion5k"}],
                     FASHION_SCENARIOS,
                     args.seeds,
+                    proxy_options=proxy,
                 )
             )
         if args.tabular:
-            cfgs.append(config("proxy_validation_tabular", TABULAR, TABULAR_SCENARIOS, args.seeds))
+            cfgs.append(config("proxy_validation_tabular", TABULAR, TABULAR_SCENARIOS, args.seeds, proxy_options=proxy))
         for cfg, out in zip(cfgs, outs):
             t0 = time.perf_counter()
             res = run_bench(cfg, out, cache_dir=args.cache_dir, quiet=True, jobs=args.jobs, data_dir=args.data_dir)
