@@ -6,6 +6,7 @@ import torch
 
 import unlearnkit as uk
 from unlearnkit.eval import METRICS, Evaluation
+from unlearnkit.eval.mia import fit_attack, mia_efficacy_score
 from unlearnkit.predict import predict_logits
 from unlearnkit.eval.proxy import (
     ProxyOptions,
@@ -15,6 +16,7 @@ from unlearnkit.eval.proxy import (
     kept_fraction,
     paired_damage,
     prior_correct,
+    svc_threshold,
     target_weights,
     threshold_attack,
     total_variation,
@@ -49,6 +51,30 @@ def test_threshold_attack_separates_and_prefers_balanced_accuracy():
     assert threshold_attack([0.9, 0.95, 1.0], [0.1, 0.5, 0.8]) == pytest.approx(0.9)
     # overlap: τ = 0.6 gets members 2/3 and non-members 3/3 right — the best balanced accuracy
     assert threshold_attack([0.5, 0.6, 1.0], [0.1, 0.2, 0.55]) == pytest.approx(0.6)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_svc_threshold_is_avg_gaps_own_attack(seed):
+    """τ read off SalUn's SVC calls exactly the confidences the SVC itself calls non-member (Avg.Gap's
+    ``mia_efficacy_score`` on the same members / non-members / seed), on a spread-out case and on a
+    saturated one, where the balanced-accuracy τ sits above 0.999 and calls a slight loss of confidence
+    non-member while the SVC does not."""
+    rng = np.random.default_rng(seed)
+    probes = np.concatenate([np.linspace(0, 1, 401), rng.uniform(0.9, 1, 200)])
+    spread = (rng.beta(8, 1, 300), rng.beta(2, 2, 200))
+    saturated = (1 - rng.uniform(0, 1e-5, 300), np.concatenate([1 - rng.uniform(0, 1e-3, 180), rng.uniform(0, 1, 20)]))
+    for member, nonmember in (spread, saturated):
+        tau = svc_threshold(member, nonmember, seed)
+        near = tau + np.linspace(-1e-3, 1e-3, 41)  # the boundary itself, to 1e-5
+        called = np.concatenate([probes, near])
+        called = called[np.abs(called - tau) > 1e-5][:, None]
+        svc_says = fit_attack(member[:, None], nonmember[:, None], seed).predict(called) == 0
+        assert ((called[:, 0] < tau) == svc_says).all()
+        assert mia_efficacy_score(member[:, None], nonmember[:, None], called, seed) == pytest.approx(
+            100 * svc_says.mean()
+        )
+    member, nonmember = saturated
+    assert threshold_attack(member, nonmember) > 0.999 > svc_threshold(member, nonmember, seed) > 0.05
 
 
 def test_drop_renormalise_and_total_variation():
@@ -166,6 +192,20 @@ def test_class_forgetting_by_hand(digits, class_split, theta_o):
     dropped = ref.evaluate(DropClass(theta_o, [3]).eval())
     assert dropped["proxy_fa"] == 0 and dropped["proxy_mia"] == 0
     assert dropped["proxy_dist"] < 1e-6 and dropped["proxy_gap"] < 0.5 < 20 < out["proxy_gap"]
+
+
+def test_gone_mass_is_compared_in_aggregate(digits, class_split, theta_o):
+    """Class forgetting: where the forgotten class's inputs put their mass is compared as a distribution
+    over D_f (mean probabilities), not sample by sample: outputs equal to the target's with the rows
+    shuffled among D_f score 0, though every row moved."""
+    ref = ProxyReference.build(theta_o, digits, class_split)
+    lg = ref.forward(theta_o)
+    perm = torch.as_tensor(np.random.default_rng(0).permutation(len(ref.forget)))
+    shuffled = {**lg, "forget": torch.log(ref.q_gone[perm].clamp_min(1e-300))}
+    out = ref.evaluate_logits(shuffled)
+    assert out["proxy_dist"] == pytest.approx(0.0, abs=1e-9)
+    assert out["proxy_fa"] == 0 and out["proxy_mia"] == 0 and out["proxy_damage"] == 0
+    assert float(total_variation(ref.q_gone[perm], ref.q_gone).mean()) > 0.1  # per sample they differ
 
 
 def test_proxy_is_deterministic_and_reads_no_test_or_retrained(digits, random_split, theta_o):

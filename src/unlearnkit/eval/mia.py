@@ -40,20 +40,26 @@ def confidence_features(logits: torch.Tensor, labels: torch.Tensor, kind: str = 
     return FEATURES[kind](F.softmax(logits.double(), dim=1), labels).numpy()
 
 
-def mia_efficacy_score(
-    member: np.ndarray, nonmember: np.ndarray, target: np.ndarray, seed: int = 0, max_shadow: int | None = None
-) -> float:
-    """Fit an RBF-SVC (C=3, gamma='auto', as SalUn's SVC_MIA) on member(1)/non-member(0) features,
-    return the percent of ``target`` predicted non-member. Both sides are subsampled to the same size
-    (the smaller side, capped at ``max_shadow``): SalUn uses a retain subset of test size; when the test
-    split is the larger one (e.g. a training subset), an unbalanced fit would call everything non-member."""
+def fit_attack(member: np.ndarray, nonmember: np.ndarray, seed: int = 0, max_shadow: int | None = None) -> SVC:
+    """SalUn's SVC_MIA attack: an RBF-SVC (C=3, gamma='auto') fitted on member(1)/non-member(0) features.
+    Both sides are subsampled to the same size (the smaller side, capped at ``max_shadow``): SalUn uses a
+    retain subset of test size; when the test split is the larger one (e.g. a training subset), an
+    unbalanced fit would call everything non-member."""
     rng = np.random.default_rng(seed)
     n = min(len(nonmember), len(member)) if max_shadow is None else min(len(nonmember), len(member), max_shadow)
     m = member[rng.choice(len(member), size=min(n, len(member)), replace=False)]
     nm = nonmember[rng.choice(len(nonmember), size=n, replace=False)]
     x = np.concatenate([m, nm])
     y = np.concatenate([np.ones(len(m)), np.zeros(len(nm))])
-    clf = SVC(C=3, gamma="auto", kernel="rbf").fit(x, y)
+    return SVC(C=3, gamma="auto", kernel="rbf").fit(x, y)
+
+
+def mia_efficacy_score(
+    member: np.ndarray, nonmember: np.ndarray, target: np.ndarray, seed: int = 0, max_shadow: int | None = None
+) -> float:
+    """The percent of ``target`` that :func:`fit_attack`'s SVC (fitted on ``member`` / ``nonmember``)
+    predicts non-member."""
+    clf = fit_attack(member, nonmember, seed, max_shadow)
     return 100.0 * float(1.0 - clf.predict(target).mean())
 
 
