@@ -77,6 +77,19 @@ def test_svc_threshold_is_avg_gaps_own_attack(seed):
     assert threshold_attack(member, nonmember) > 0.999 > svc_threshold(member, nonmember, seed) > 0.05
 
 
+def test_svc_threshold_reads_the_low_confidence_end_when_the_svc_is_not_monotone():
+    """Members in the middle, non-members at both ends: the SVC calls both ends non-member; the proxy's
+    monotone attack keeps the low end (τ at the SVC's first member region) and never calls 0.99 out."""
+    rng = np.random.default_rng(0)
+    member = rng.uniform(0.4, 0.6, 200)
+    nonmember = np.concatenate([rng.uniform(0, 0.1, 100), rng.uniform(0.9, 1, 100)])
+    tau = svc_threshold(member, nonmember)
+    clf = fit_attack(member[:, None], nonmember[:, None], 0)
+    assert clf.predict([[0.05], [0.5], [0.99]]).tolist() == [0, 1, 0]
+    assert 0.1 < tau < 0.4
+    assert clf.predict([[tau - 1e-6]])[0] == 0 and clf.predict([[tau + 1e-6]])[0] == 1
+
+
 def test_drop_renormalise_and_total_variation():
     p = torch.tensor([[0.5, 0.25, 0.25], [1.0, 0.0, 0.0]], dtype=torch.float64)
     q = drop_renormalise(p, np.array([0]))
