@@ -4,7 +4,8 @@ A grid WITH θ_r on digits (MLP, the ``quick`` preset's training: SGD lr 0.05, m
 30 epochs, batch 64, cosine): scenarios random 10 %, long_tail (exp, fraction 0.1, ratio 10 and 50),
 class [3], subclass (class 3, half of it); methods rl, ga, neggrad_plus, ft at lr × {0.3, 1, 3} of
 their library default (everything else default, ``stop: none``) plus ssd and fisher at their
-defaults, and θ_o itself (``original``); seeds 0 1 (``--seeds``). Jobs that the divergence guards stop
+defaults, θ_o itself (``original``) and θ_r itself (``retrain``: Avg.Gap 0, reported apart as the
+proxy's floor, not ranked); seeds 0 1 (``--seeds``). Jobs that the divergence guards stop
 (``stop: none`` raises) are rerun with the guards out of reach, so divergent models stay in the grid. ``--fashion`` adds a Fashion-MNIST
 subset (5000 samples, ``--data-dir``) on random 10 % and class [0]; ``--tabular`` adds Adult (a 4000-row
 subset) and COMPAS on random 10 % and 30 % of class 1 (``--data-dir``: their folders' parent).
@@ -76,6 +77,7 @@ def method_entries() -> list[dict]:
         for f in FACTORS:
             out.append({"name": name, "label": f"{name}@lr×{f:g}", "options": {"lr": base * f}})
     out += [{"name": n} for n in DEFAULT_ONLY]
+    out.append({"name": "retrain"})  # θ_r itself (Avg.Gap 0): what the proxy says of retraining, its floor
     return out
 
 
@@ -183,6 +185,8 @@ def corr(a, b) -> tuple[float, float, int]:
 def report(df: pd.DataFrame) -> str:
     df = df.copy()
     df["kind"] = df["scenario"].map(kind_of)
+    retrained = df[df["method"] == "retrain"]
+    df = df[df["method"] != "retrain"]  # θ_r's rows are the floor below, not candidates to rank
     lines = []
     s, p, n = corr(df["proxy_gap"], df["avg_gap"])
     lines.append(f"| slice | n | Spearman | Pearson |\n|---|---|---|---|\n| all | {n} | {s:.3f} | {p:.3f} |")
@@ -273,6 +277,16 @@ def report(df: pd.DataFrame) -> str:
     fam = df.groupby("family")["rank_err"].agg(["mean", "count"]).sort_values("mean")
     out += "\nMean overall rank error by method family (> 0: the proxy rates it worse than Avg.Gap does):\n"
     out += " ".join(f"{k} {v:+.2f}" for k, v in fam["mean"].items()) + "\n"
+    if len(retrained):
+        floor = retrained.groupby(["dataset", "scenario"], sort=False)[["proxy_gap", "proxy_dist"]].agg(
+            ["mean", "min", "max"]
+        )
+        out += "\nθ_r's own proxy gap (its Avg.Gap is 0: the proxy's floor), mean [min, max] over seeds; proxy_dist part:\n"
+        for (ds, sc), r in floor.iterrows():
+            out += (
+                f"  {ds} {sc}: {r[('proxy_gap', 'mean')]:.2f} [{r[('proxy_gap', 'min')]:.2f}, "
+                f"{r[('proxy_gap', 'max')]:.2f}]; dist {r[('proxy_dist', 'mean')]:.2f}\n"
+            )
     # per-term: which proxy term tracks which gap term
     out += (
         "\nSpearman of each proxy term vs Avg.Gap (all rows): "
