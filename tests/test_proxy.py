@@ -90,6 +90,13 @@ def test_svc_threshold_reads_the_low_confidence_end_when_the_svc_is_not_monotone
     assert clf.predict([[tau - 1e-6]])[0] == 0 and clf.predict([[tau + 1e-6]])[0] == 1
 
 
+def test_svc_threshold_on_degenerate_inputs():
+    """One member and one non-member: the SVC's boundary is their midpoint, a point of the scan grid
+    (where the decision is 0 up to rounding); identical confidences on both sides: no error."""
+    assert svc_threshold(np.array([1.0]), np.array([0.0])) == pytest.approx(0.5)
+    assert 0.0 <= svc_threshold(np.ones(10), np.ones(10)) <= np.nextafter(1.0, 2.0)
+
+
 def test_drop_renormalise_and_total_variation():
     p = torch.tensor([[0.5, 0.25, 0.25], [1.0, 0.0, 0.0]], dtype=torch.float64)
     q = drop_renormalise(p, np.array([0]))

@@ -257,7 +257,13 @@ def svc_threshold(member: np.ndarray, nonmember: np.ndarray, seed: int = 0, max_
     k = int(inside[0])
     if k == 0:
         return 0.0
-    return float(brentq(lambda c: float(svc_decision(clf, np.array([c]))[0]), xs[k - 1], xs[k], xtol=1e-12))
+    f = lambda c: float(svc_decision(clf, np.array([c]))[0])  # noqa: E731
+    # a zero at a grid point itself: a 1-row product can differ from the grid's in the last bit
+    if f(xs[k - 1]) >= 0:
+        return float(xs[k - 1])
+    if f(xs[k]) <= 0:
+        return float(xs[k])
+    return float(brentq(f, xs[k - 1], xs[k], xtol=1e-12))
 
 
 ATTACKS = {"svc": svc_threshold, "balanced": threshold_attack}
