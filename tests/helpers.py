@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import pickle
 from pathlib import Path
 
@@ -9,7 +10,17 @@ import numpy as np
 
 from unlearnkit.sources import FixedSource as ListSource  # models already trained: retrained(k) = the first k
 
-__all__ = ["ListSource", "write_cifar"]
+__all__ = ["ListSource", "load_benchmark", "write_cifar"]
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def load_benchmark(name: str):
+    """The module ``benchmarks/<name>.py`` (the scripts are not a package), to test its pure parts."""
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def write_cifar(root: Path, kind: str, per_batch: int = 4) -> None:

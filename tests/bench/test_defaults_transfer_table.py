@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pandas as pd
-
-PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "defaults_transfer.py"
+from helpers import load_benchmark
 
 
 def load():
-    spec = importlib.util.spec_from_file_location("defaults_transfer", PATH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("defaults_transfer")
 
 
 def test_cells_not_won_split_into_tied_within_floor_and_beyond():

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pandas as pd
+from helpers import load_benchmark
 import pytest
-
-PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "proxy_validation.py"
 
 
 def load():
-    spec = importlib.util.spec_from_file_location("proxy_validation", PATH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("proxy_validation")
 
 
 @pytest.mark.filterwarnings("ignore::scipy.stats.ConstantInputWarning")
