@@ -221,15 +221,15 @@ def threshold_attack(member: np.ndarray, nonmember: np.ndarray, seed: int = 0, m
     return float(cands[int(np.argmax(tpr + tnr))])
 
 
-SVC_GRID = 257  # confidences in [0, 1] at which the SVC's decision function is scanned for its last zero
+SVC_GRID = 257  # confidences in [0, 1] at which the SVC's decision function is scanned for its first member
 
 
 def svc_decision(clf, x: np.ndarray) -> np.ndarray:
     """A fitted one-feature RBF :class:`~sklearn.svm.SVC`'s ``decision_function`` at the points ``x``
     (Σ_i α_i·exp(−γ(x − s_i)²) + b, vectorised: sklearn's costs ~40 µs a point here)."""
-    assert clf.gamma == "auto"  # fit_attack's: γ = 1 / n_features
+    gamma = 1.0 / clf.n_features_in_ if clf.gamma == "auto" else float(clf.gamma)  # fit_attack's is "auto"
     s = clf.support_vectors_[:, 0]
-    k = np.exp(-(1.0 / clf.n_features_in_) * (np.asarray(x, float)[:, None] - s[None, :]) ** 2)
+    k = np.exp(-gamma * (np.asarray(x, float)[:, None] - s[None, :]) ** 2)
     return k @ clf.dual_coef_[0] + clf.intercept_[0]
 
 
