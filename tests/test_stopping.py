@@ -103,8 +103,9 @@ def test_auto_stop_picks_the_best_step_of_a_scripted_curve(digits, random_split,
 
 
 def test_auto_evaluates_at_most_max_interval_steps_apart(digits, random_split, theta_o, scripted):
-    """Batch 4: an epoch of ft is ~300 steps, so half an epoch is ~150; max_interval (50) caps the spacing."""
-    opts = dict(epochs=1, lr=0.001, retain_batch_size=4, stopping=dict(patience=10, overshoot=100, lr_factors=(1.0,)))
+    """Batch 4: an epoch of ft is ~300 steps, so half an epoch is ~150; max_interval 50 caps the spacing."""
+    stopping = dict(patience=10, overshoot=100, lr_factors=(1.0,), max_interval=50)
+    opts = dict(epochs=1, lr=0.001, retain_batch_size=4, stopping=stopping)
     scripted([10.0] * 50)
     res = uk.unlearn(theta_o, digits, random_split, "ft", options=opts, device="cpu")
     s = auto_summary(res)
