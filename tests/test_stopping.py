@@ -511,9 +511,9 @@ def test_a_finished_run_frees_its_context_without_waiting_for_the_garbage_collec
 def test_early_evaluations_catch_a_best_state_before_the_first_regular_one_and_do_not_shorten_patience(
     digits, random_split, theta_o, scripted
 ):
-    """every = 50 steps (batch 4); the best state comes at step 12, an early evaluation. Patience (in steps,
+    """every = 50 steps (batch 4, max_interval 50); the best state comes at step 12, an early evaluation. Patience (in steps,
     0.5 epoch ≈ 150 steps = 3 regular intervals) runs from step 12, whatever the early evaluations add."""
-    stop = dict(patience=0.5, overshoot=100, lr_factors=(1.0,))
+    stop = dict(patience=0.5, overshoot=100, lr_factors=(1.0,), max_interval=50)
     opts = dict(epochs=2, lr=0.001, retain_batch_size=4, stopping=stop)
     seen = scripted([10.0, 2.0, 6.0] + [7.0] * 50)  # θ_o, step 12, step 25, then regular evaluations
     res = uk.unlearn(theta_o, digits, random_split, "ft", options=opts, device="cpu")
@@ -525,9 +525,9 @@ def test_early_evaluations_catch_a_best_state_before_the_first_regular_one_and_d
 
 
 def test_lr_search_counts_an_early_evaluation_as_the_first_one(digits, random_split, theta_o, scripted):
-    """every = 50 steps (batch 4), so the first evaluation is the early one at step 12: a run whose best state
+    """every = 50 steps (batch 4, max_interval 50), so the first evaluation is the early one at step 12: a run whose best state
     is there peaked at once, and the lower lr is tried."""
-    stop = dict(patience=0.5, overshoot=20, lr_factors=(1.0, 10.0), lr_lower=(0.3,))
+    stop = dict(patience=0.5, overshoot=20, lr_factors=(1.0, 10.0), lr_lower=(0.3,), max_interval=50)
     scripted([10.0, 4.0] + [8.0] * 5)  # run ×1: best at step 12, then flat; later runs read 50 (overshoot)
     opts = dict(epochs=1, lr=0.001, retain_batch_size=4, stopping=stop)
     res = uk.unlearn(theta_o, digits, random_split, "ft", options=opts, device="cpu")
