@@ -264,3 +264,17 @@ def test_reference_scores_theta_o_with_the_pass_that_built_it(digits, random_spl
     """``values_o`` (the auto search's starting point, no second pass) is exactly θ_o's evaluation."""
     ref = ProxyReference.build(theta_o, digits, random_split)
     assert ref.values_o == ref.evaluate(theta_o)
+
+
+def test_the_attack_option_picks_how_tau_is_fitted(digits, random_split, theta_o):
+    """``attack``: 'svc' (default) reads τ off the SVC, 'balanced' is the balanced-accuracy optimum, both on
+    θ_o's D_r sample vs held-out confidences."""
+    ref = ProxyReference.build(theta_o, digits, random_split)
+    lg = ref.forward(theta_o)
+    conf = {
+        k: torch.softmax(lg[k].double(), 1).gather(1, y.view(-1, 1))[:, 0].numpy()
+        for k, y in (("retain", ref.y_retain), ("unseen", ref.y_unseen))
+    }
+    assert ref.tau == svc_threshold(conf["retain"], conf["unseen"], 0, ProxyOptions().attack_samples)
+    balanced = ProxyReference.build(theta_o, digits, random_split, ProxyOptions(attack="balanced"))
+    assert balanced.tau == threshold_attack(conf["retain"], conf["unseen"]) != ref.tau

@@ -210,9 +210,8 @@ def weighted_w1(a: np.ndarray, b: np.ndarray, wb: np.ndarray | None = None) -> f
     return float(np.sum(np.abs(cdf_diff[:-1]) * np.diff(x)))
 
 
-def threshold_attack(member: np.ndarray, nonmember: np.ndarray, seed: int = 0, max_samples: int | None = None) -> float:
-    """τ maximising the balanced accuracy of "member ⇔ score ≥ τ" (ties: the smallest τ), on every
-    sample (``seed`` and ``max_samples``: the signature of :data:`ATTACKS`)."""
+def threshold_attack(member: np.ndarray, nonmember: np.ndarray) -> float:
+    """τ maximising the balanced accuracy of "member ⇔ score ≥ τ" (ties: the smallest τ), on every sample."""
     member, nonmember = np.asarray(member, float), np.asarray(nonmember, float)
     cands = np.unique(np.concatenate([member, nonmember, [np.inf]]))
     ms, ns = np.sort(member), np.sort(nonmember)
@@ -266,7 +265,11 @@ def svc_threshold(member: np.ndarray, nonmember: np.ndarray, seed: int = 0, max_
     return float(brentq(f, xs[k - 1], xs[k], xtol=1e-12))
 
 
-ATTACKS = {"svc": svc_threshold, "balanced": threshold_attack}
+# proxy.attack → τ from (member, nonmember, seed, max_samples); the balanced optimum reads every sample
+ATTACKS = {
+    "svc": svc_threshold,
+    "balanced": lambda member, nonmember, seed, max_samples: threshold_attack(member, nonmember),
+}
 
 
 def kept_fraction(train_labels: np.ndarray, retain_labels: np.ndarray, num_classes: int) -> np.ndarray:
