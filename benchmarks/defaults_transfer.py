@@ -3,8 +3,8 @@
 Every method with its LIBRARY DEFAULTS (no method_options) on a held-out grid: digits (MLP, the
 ``quick`` preset's training: SGD lr 0.05, momentum 0.9, wd 5e-4, 30 epochs, batch 64, cosine),
 random 5 % and 20 %, long_tail (exp, fraction 0.1) ratio 10 and 50, class [7], subclass (class 5,
-half); seeds 0 1 (``--seeds``); ``--fashion`` adds a Fashion-MNIST subset (3000 samples) on random 5 %
-and class [2]; ``--tabular`` adds Adult (4000 rows), German credit and COMPAS (the same MLP training) on
+half); seeds 0 1 (``--seeds``); ``--fashion`` adds a Fashion-MNIST subset (3000 samples) on random 5 %,
+long_tail ratio 10, class [2] and subclass (class 4, half); ``--tabular`` adds Adult (4000 rows), German credit and COMPAS (the same MLP training) on
 random 10 % and 30 % of class 1. None of these scenarios is one a preset or a method's defaults were measured on
 (presets: random 10 %, long_tail ratio 20 / 30, class 0 / 3 / 3+8; the baselines' docstrings: random
 10 %, class 0 / 3 / 7 / 9 — class 7 is in SSD's and Fisher's sweep, kept as the one repeated cell).
@@ -71,7 +71,9 @@ SCENARIOS = [
 ]
 FASHION_SCENARIOS = [
     {"kind": "random", "fraction": 0.05, "label": "random5"},
+    {"kind": "long_tail", "fraction": 0.1, "profile": "exp", "ratio": 10, "label": "long_tail_r10"},
     {"kind": "class", "classes": [2], "label": "class2"},
+    {"kind": "subclass", "classes": [4], "fraction": 0.5, "label": "subclass4"},
 ]
 TABULAR = [{"name": "adult", "subset": 4000, "label": "adult4k"}, "german", "compas"]
 TABULAR_SCENARIOS = [
@@ -341,7 +343,9 @@ def main(argv=None):
     ap.add_argument("--methods", nargs="+", default=METHODS)
     ap.add_argument("--modes", nargs="+", default=["auto", "none"], choices=["auto", "none"])
     ap.add_argument(
-        "--fashion", action="store_true", help="add a Fashion-MNIST subset (3000) on random 5%% and class 2"
+        "--fashion",
+        action="store_true",
+        help="add a Fashion-MNIST subset (3000) on random 5%%, long_tail ratio 10, class 2 and half of class 4",
     )
     ap.add_argument("--fashion-subset", type=int, default=3000)
     ap.add_argument(

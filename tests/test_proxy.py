@@ -173,6 +173,7 @@ def test_theta_o_on_its_training_data_is_not_zero_and_damage_counts(digits, rand
     ref = ProxyReference.build(theta_o, digits, random_split)
     out = ref.evaluate(theta_o)
     assert out["proxy_damage"] == 0.0  # θ_o against itself loses nothing
+    assert out["proxy_mass"] == 0.0  # no class is gone
     # θ_o fits D_f like D_r: FA term = 100·(FA_o − target) where target is θ_o's accuracy on unseen data
     fa_o = 100.0 * float((ref.forward(theta_o)["forget"].argmax(1) == ref.y_forget).double().mean())
     assert out["proxy_fa"] == pytest.approx(abs(fa_o - ref.target_fa))
@@ -206,7 +207,11 @@ def test_class_forgetting_by_hand(digits, class_split, theta_o):
     assert not np.isin(digits.labels[ref.unseen], [3]).any()  # held-out samples of the gone class are excluded
     out = ref.evaluate(theta_o)
     p = torch.softmax(ref.forward(theta_o)["forget"].double(), 1)
-    assert out["proxy_dist"] == pytest.approx(100 * float(p[:, 3].mean()))  # TV = mass on the gone class
+    assert out["proxy_mass"] == pytest.approx(100 * float(p[:, 3].mean()))  # TV = mass on the gone class
+    assert out["proxy_dist"] == pytest.approx(0.1 * out["proxy_mass"])  # mass_weight's default
+    full = ProxyReference.build(theta_o, digits, class_split, ProxyOptions(mass_weight=1.0)).evaluate(theta_o)
+    assert full["proxy_dist"] == pytest.approx(out["proxy_mass"])
+    assert full["proxy_gap"] - out["proxy_gap"] == pytest.approx(0.9 * out["proxy_mass"] / 4)
     fa_o = 100 * float((p.argmax(1) == 3).double().mean())
     assert out["proxy_fa"] == pytest.approx(fa_o)
     dropped = ref.evaluate(DropClass(theta_o, [3]).eval())
