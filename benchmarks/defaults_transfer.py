@@ -252,6 +252,14 @@ def report(frames: dict[str, pd.DataFrame], fails: dict[str, pd.DataFrame]) -> s
             f"\nstop={mode}: cells won per scenario (of {int(n.min().min())}–{int(n.max().max())} seeds):\n"
             + piv.fillna(0).astype(int).to_string()
         )
+        per_ds = g.groupby("dataset", sort=False)["won"].agg(["sum", "count"])
+        out.append(
+            "won per data set: "
+            + ", ".join(
+                f"{d} {int(r['sum'])}/{int(r['count'])} ({100 * r['sum'] / r['count']:.1f} %)"
+                for d, r in per_ds.iterrows()
+            )
+        )
         floor = df.groupby(["dataset", "scenario"])["avg_gap_floor"].mean()
         og = df[df["method"] == "original"].groupby(["dataset", "scenario"])["avg_gap"].mean()
         out.append(

@@ -285,11 +285,18 @@ def test_strength_search_picks_the_best_strength(digits, random_split, theta_o, 
             }
 
         monkeypatch.setattr(ProxyReference, "evaluate", evaluate)
-        res = uk.unlearn(theta_o, digits, random_split, "shrink_test", device="cpu")
+        one = {"stopping": {"strength_refine": 1}}
+        res = uk.unlearn(theta_o, digits, random_split, "shrink_test", options=one, device="cpu")
         s = auto_summary(res)
         assert s["option"] == "strength" and s["best_value"] == pytest.approx(0.4)
         # the grid, then one refinement round: the geometric midpoints around the best (0.4)
         assert s["tried"] == pytest.approx([0.05, 0.1, 0.2, 0.4, 0.8, (0.2 * 0.4) ** 0.5, (0.4 * 0.8) ** 0.5])
+        # the default's three rounds close in on the best: each round's midpoints halve the log-distance
+        d = auto_summary(uk.unlearn(theta_o, digits, random_split, "shrink_test", device="cpu"))
+        assert d["tried"][:7] == pytest.approx(s["tried"]) and d["best_value"] == pytest.approx(0.4)
+        assert d["tried"][7:] == pytest.approx(
+            [0.4 * 2 ** (-k / 4) if i == 0 else 0.4 * 2 ** (k / 4) for k in (1, 0.5) for i in (0, 1)]
+        )
         for a, b in zip(res.model.parameters(), theta_o.parameters()):
             assert torch.allclose(a, 0.6 * b)
         plain = uk.unlearn(theta_o, digits, random_split, "shrink_test", stop="none", device="cpu")
@@ -541,7 +548,8 @@ def test_strength_search_counts_the_strengths_it_refused_for_damage(digits, rand
     """ssd α around 1: × ½ has the lowest gap but lost 6 points (> max_damage 5), so × 1 is kept; of the
     refinement round's midpoints √½ is kept-but-worse and √2 is refused too: 2 refused in the summary."""
     scripted([10.0, 8.0, 2.0, 5.0, 9.0, 12.0, 7.0, 6.0], damage=[0.0, 0.0, 6.0, 0.0, 0.0, 0.0, 0.0, 7.0])
-    res = uk.unlearn(theta_o, digits, random_split, "ssd", options={"alpha": 1.0}, device="cpu")
+    opts = {"alpha": 1.0, "stopping": {"strength_refine": 1}}
+    res = uk.unlearn(theta_o, digits, random_split, "ssd", options=opts, device="cpu")
     s = auto_summary(res)
     assert s["tried"] == pytest.approx([0.25, 0.5, 1.0, 2.0, 4.0, math.sqrt(0.5), math.sqrt(2.0)])
     assert s["best_value"] == 1.0 and s["best_proxy_gap"] == 5.0

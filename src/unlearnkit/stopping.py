@@ -116,10 +116,12 @@ class StopOptions(BaseModel):
         description="auto, one-shot methods: multipliers of the strength option tried",
     )
     strength_refine: int = Field(
-        1,
+        3,
         ge=0,
         description="auto, one-shot methods: rounds that then try the geometric midpoints around the best "
-        "strength (or across the damage bound when none was kept); 0: the factors only",
+        "strength (or across the damage bound when none was kept); 0: the factors only. ssd's α is a "
+        "selection threshold, so its effect jumps within a factor of 2 (digits half of class 5: α 8 leaves θ_o, "
+        "5.7 drops FA to 6 %); 3 rounds instead of 1 won 2 more of ssd's 48 held-out cells",
     )
     proxy: ProxyOptions = Field(default_factory=ProxyOptions)
 
@@ -425,16 +427,15 @@ def search_strength(method, ctx, option: str, options: StopOptions) -> dict:
 
     def trial(value: float) -> None:
         nonlocal best
-        if path is not None:
-            out = path.place(value)
-        else:
-            trial_ctx = _trial(ctx, start_model, **{option: value})
-            try:
-                out = method.unlearn(trial_ctx)
-            except UnlearnkitError as e:  # a strength the method refuses (e.g. ssd's α that selects nothing)
-                ctx.record(strength=value, skipped=str(e))
-                status[value] = "noop"
-                return
+        try:
+            if path is not None:
+                out = path.place(value)
+            else:
+                out = method.unlearn(_trial(ctx, start_model, **{option: value}))
+        except UnlearnkitError as e:  # a strength the method refuses (e.g. ssd's α that selects nothing)
+            ctx.record(strength=value, skipped=str(e))
+            status[value] = "noop"
+            return
         with evaluating(ctx.passes):
             values = ref.evaluate(out)
         ctx.record(strength=value, **values)

@@ -34,7 +34,7 @@ from pydantic import Field
 from torch import nn
 
 from ..errors import UnlearnkitError
-from .base import METHODS, Method, MethodOptions
+from .base import METHODS, Method, MethodOptions, StrengthPath
 from .fisher import diagonal_fisher
 
 
@@ -82,25 +82,57 @@ class SSD(Method):
 
     name = "ssd"
     Options = SSDOptions
-    strength_option = "alpha"  # stop="auto": α × {¼ … 4} searched by the proxy (refused values skipped)
+    strength_option = "alpha"  # stop="auto": α × {¼ … 4} searched by the proxy along strength_path
     moves_model = False  # it may legitimately select no parameter (no warning then)
 
     def unlearn(self, ctx) -> nn.Module:
         o = ctx.options
+        self._check_alpha(ctx, o.alpha)
+        imp_f, imp_d = self._importances(ctx)
+        self._apply(ctx, ctx.model, imp_f, imp_d, o.alpha)
+        ctx.model.eval()
+        return ctx.model
+
+    def strength_path(self, ctx) -> StrengthPath:
+        """One pair of importances (I_f, I_D) for every α the search tries: ``place(α)`` dampens θ_o's
+        parameters at α (the same arithmetic as :meth:`unlearn`, so the model is identical); an α that can
+        select nothing is refused as in :meth:`unlearn`."""
+        imp_f, imp_d = self._importances(ctx)
         model = ctx.model
+        base = {name: p.detach().clone() for name, p in model.named_parameters() if name in imp_f}
+
+        def place(alpha: float) -> nn.Module:
+            self._check_alpha(ctx, alpha)
+            with torch.no_grad():
+                for name, p in model.named_parameters():
+                    if name in base:
+                        p.copy_(base[name])
+            self._apply(ctx, model, imp_f, imp_d, alpha)
+            return model.eval()
+
+        return StrengthPath("alpha", ctx.options.alpha, place)
+
+    @staticmethod
+    def _check_alpha(ctx, alpha: float) -> None:
         n_f, n = len(ctx.split.forget), len(ctx.split.train)
-        if o.fisher in ("empirical", "true") and o.alpha * n_f >= n:
+        if ctx.options.fisher in ("empirical", "true") and alpha * n_f >= n:
             raise UnlearnkitError(
-                f"ssd: alpha={o.alpha} selects no parameter with a per-sample Fisher here: I_D ≥ (|D_f|/|D|)·I_f "
+                f"ssd: alpha={alpha} selects no parameter with a per-sample Fisher here: I_D ≥ (|D_f|/|D|)·I_f "
                 f"and |D|/|D_f| = {n}/{n_f} = {n / n_f:.2f}; use alpha below {n / n_f:.2f} (e.g. {n / n_f / 2.5:.2g})"
             )
-        imp_f = diagonal_fisher(model, ctx.dataset, ctx.split.forget, o.fisher, o.batch_size, o.chunk_size)
-        imp_d = diagonal_fisher(model, ctx.dataset, ctx.split.train, o.fisher, o.batch_size, o.chunk_size)
+
+    @staticmethod
+    def _importances(ctx) -> tuple[dict, dict]:
+        o = ctx.options
+        imp_f = diagonal_fisher(ctx.model, ctx.dataset, ctx.split.forget, o.fisher, o.batch_size, o.chunk_size)
+        imp_d = diagonal_fisher(ctx.model, ctx.dataset, ctx.split.train, o.fisher, o.batch_size, o.chunk_size)
+        return imp_f, imp_d
+
+    @staticmethod
+    def _apply(ctx, model: nn.Module, imp_f: dict, imp_d: dict, alpha: float) -> None:
         selected = total = 0
         for name, p in model.named_parameters():
             if name in imp_f:
-                selected += int(dampen(p, imp_f[name], imp_d[name], o.alpha, o.lam).sum())
+                selected += int(dampen(p, imp_f[name], imp_d[name], alpha, ctx.options.lam).sum())
                 total += p.numel()
         ctx.record(dampened=selected, dampened_fraction=selected / max(total, 1))
-        model.eval()
-        return model
