@@ -173,9 +173,15 @@ def test_auto_stop_patience_and_overshoot(digits, random_split, theta_o, scripte
 
 def test_theta_o_is_a_candidate_and_kept_with_a_warning(digits, random_split, theta_o, scripted):
     scripted([1.0] + [5.0] * 50)
-    with pytest.warns(RuntimeWarning, match="did not change the model: stop='auto' kept θ_o"):
+    with pytest.warns(RuntimeWarning, match="did not change the model: stop='auto' kept θ_o") as rec:
         res = uk.unlearn(theta_o, digits, random_split, "rl", device="cpu")
-    assert auto_summary(res)["best_step"] == 0
+    s = auto_summary(res)
+    assert s["best_step"] == 0
+    # the warning says what the proxy's targets rest on: the held-out samples of D_f's classes
+    ref = ProxyReference.build(theta_o, digits, random_split)
+    assert s["held_out"] == len(ref.unseen) > 0 and s["partial"] and s["target_fa"] == ref.target_fa
+    msg = next(str(w.message) for w in rec if "kept θ_o" in str(w.message))
+    assert f"from {len(ref.unseen)} held-out samples, on which θ_o is {ref.target_fa:.1f} % accurate" in msg
     assert all(torch.equal(a, b) for a, b in zip(res.model.state_dict().values(), theta_o.state_dict().values()))
 
 
@@ -336,6 +342,7 @@ def test_one_shot_methods_declare_their_strength_and_auto_searches_it(digits, cl
     res = uk.unlearn(theta_o, digits, class_split, "ssd", device="cpu", seed=0)
     summary = next(h["auto_stop"] for h in res.history if "auto_stop" in h)
     assert summary["option"] == "alpha" and summary["tried"][:5] == [1.0, 2.0, 4.0, 8.0, 16.0]
+    assert summary["partial"] is False  # a whole class: the targets are FA 0 and MIA 100, no held-out hint
     tried = [h for h in res.history if "strength" in h and h.get("strength", 0) > 0]
     assert [h["strength"] for h in tried] == summary["tried"]  # the grid, then a refinement round
     assert any("skipped" in h for h in tried)  # |D|/|D_f| ≈ 10 for one digits class: α = 16 selects nothing

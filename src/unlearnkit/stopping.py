@@ -154,6 +154,18 @@ def shared_reference(ctx, options: StopOptions) -> ProxyReference:
     return ctx.proxy_reference
 
 
+def reference_facts(ref: ProxyReference) -> dict:
+    """What the proxy's targets for D_f rest on, for the auto summary and its warnings: the number of
+    held-out samples of D_f's classes and θ_o's (target-weighted) accuracy and MIA-efficacy on them;
+    ``partial`` is False when every forgotten class is gone (the targets are then FA 0 and MIA 100)."""
+    return {
+        "held_out": int(len(ref.unseen)),
+        "target_fa": float(ref.target_fa),
+        "target_mia": float(ref.target_mia),
+        "partial": bool((~ref.is_gone).any()),
+    }
+
+
 def keepable(values: dict, options: StopOptions) -> bool:
     """Whether auto may keep a state with these proxy values: not if it lost more than ``max_damage``
     accuracy points against θ_o (retain plus held-out), nor if its RA may have fallen by more than that
@@ -332,7 +344,7 @@ def search_lr(method, ctx, options: StopOptions) -> dict:
     ``runs`` tried."""
     start_model = copy.deepcopy(ctx.model)
     base_lr = ctx.options.lr
-    shared_reference(ctx, options)  # one reference from θ_o for every run (trials copy ctx)
+    ref = shared_reference(ctx, options)  # one reference from θ_o for every run (trials copy ctx)
     runs: list[dict] = []
     best: tuple[float, dict | None, dict | None] = (math.inf, None, None)  # (gap, state, summary)
 
@@ -371,7 +383,7 @@ def search_lr(method, ctx, options: StopOptions) -> dict:
     with torch.no_grad():
         ctx.model.load_state_dict(state if state is not None else ctx.original.state_dict())
     assert summary is not None
-    summary = {**summary, "runs": runs}
+    summary = {**summary, "runs": runs, **reference_facts(ref)}
     if state is None:
         summary.update(best_step=0, lr=None, lr_factor=None)
     ctx.record(auto_stop=summary)
@@ -468,6 +480,7 @@ def search_strength(method, ctx, option: str, options: StopOptions) -> dict:
         "refused_for_damage": sum(st == "refused" for st in status.values()),
         "tried": tried,
         "reason": "strength search",
+        **reference_facts(ref),
     }
     ctx.record(auto_stop=summary)
     return summary
