@@ -88,10 +88,12 @@ class StopOptions(BaseModel):
         "a D_r sample plus held-out data of the kept classes) is never kept, however low its proxy gap",
     )
     damage_z: float = Field(
-        1.0,
+        2.0,
         ge=0,
         description="auto: a state is kept only if its RA loss on the D_r sample plus damage_z × that "
-        "estimate's standard error is within max_damage too (a collapse is judged on RA); 0 trusts the estimate",
+        "estimate's standard error is within max_damage too (a collapse is judged on RA); 0 trusts the estimate. "
+        "1 let a 5.2-point RA loss through on a confirmation grid (ft, Adult random 10 %, estimated 4.3 ± 0.65 "
+        "after 24 evaluations); 2 refused it and won as many cells on both grids (445 and 408 of 480)",
     )
     param_factor: float = Field(3.0, gt=1, description="guard: ‖θ‖ / ‖θ_o‖ above this is divergence")
     logit_factor: float = Field(
