@@ -159,7 +159,7 @@ class ProxyOptions(BaseModel):
         description="factor on the gone classes' mass term (proxy_mass) inside the distance term: Avg.Gap does "
         "not measure where a forgotten class's mass goes and θ_r itself reads 18–24 on it (digits), so at 1 it "
         "ranks class forgetting by another yardstick (pooled Spearman with Avg.Gap 0.75; 0.1: 0.87); raise it "
-        "to stop on the neighbour-class leak MIA-NN measures",
+        "to weigh where the mass goes (the kind of leak MIA-NN probes) as much as the other terms",
     )
     max_forget: int = Field(2000, ge=1, description="D_f samples evaluated (a fixed seeded subsample)")
     max_retain: int = Field(
