@@ -18,6 +18,7 @@ from unlearnkit.eval.proxy import (
     prior_correct,
     svc_threshold,
     target_weights,
+    empirical_prior,
     threshold_attack,
     total_variation,
     weighted_w1,
@@ -38,6 +39,28 @@ def test_target_weights_by_hand():
     w = target_weights(unseen, forget, 3, prior=3.0)
     assert np.allclose(w, 0.5 * np.array([3 / 8, 3 / 8, 1 / 16, 1 / 16, 1 / 16, 1 / 16]) + 0.5 / 6)
     assert w.sum() == pytest.approx(1.0)
+
+
+def test_empirical_prior_by_hand():
+    labels = np.array([0] * 4 + [1] * 4)
+    right = np.array([1, 1, 1, 1, 1, 0, 1, 0])  # rates 1 and ½, pooled ¾
+    # v = ¾·¼ = 3/16; mean (p_c − p)² = 1/16; mean σ_c² = v/4 = 3/64 → τ² = 1/64 → prior = v/τ² = 12
+    assert empirical_prior(labels, right) == pytest.approx(12.0)
+    assert empirical_prior(labels, np.array([1, 1, 1, 0, 1, 1, 1, 0])) == np.inf  # same rates: pool
+    assert empirical_prior(labels, np.ones(8)) == np.inf  # every sample right: nothing to estimate
+    assert empirical_prior(np.array([0, 0, 0, 1]), np.array([1, 0, 1, 1])) == np.inf  # one class with ≥ 2
+    # an infinite prior pools every class: uniform weights over the held-out samples
+    assert np.allclose(target_weights(np.array([0, 0, 1, 1, 1]), np.array([0]), 2, np.inf), 0.2)
+
+
+def test_prior_auto_is_estimated_from_the_held_out_data(digits, random_split, theta_o):
+    ref = ProxyReference.build(theta_o, digits, random_split, ProxyOptions(prior="auto"))
+    lg = ref.forward(theta_o)
+    labels = digits.labels
+    ratio = kept_fraction(labels[random_split.train], labels[random_split.retain], digits.num_classes)
+    right = (prior_correct(torch.softmax(lg["unseen"].double(), 1), ratio).argmax(1) == ref.y_unseen).numpy()
+    assert ref.prior == empirical_prior(digits.labels[ref.unseen], right)
+    assert ProxyReference.build(theta_o, digits, random_split).prior == 10.0  # a number is used as given
 
 
 def test_weighted_w1_by_hand():

@@ -70,7 +70,7 @@ from typing import Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat
 from scipy.optimize import brentq
 
 from ..errors import UnlearnkitError
@@ -169,8 +169,10 @@ class ProxyOptions(BaseModel):
         "error near half a point, which the collapse guard needs (500 let RA losses of 6 points through)",
     )
     max_unseen: int = Field(5000, ge=1, description="held-out samples evaluated")
-    prior: float = Field(
-        10.0, ge=0, description="pseudo-samples pulling per-class targets toward the pooled one (0: purely per-class)"
+    prior: NonNegativeFloat | Literal["auto"] = Field(
+        10.0,
+        description="pseudo-samples pulling per-class targets toward the pooled one (0: purely per-class); "
+        "'auto': estimated from the held-out data (empirical Bayes, :func:`empirical_prior`)",
     )
     prior_shift: bool = Field(
         True,
@@ -214,8 +216,32 @@ def target_weights(unseen_labels: np.ndarray, forget_labels: np.ndarray, num_cla
     pi /= pi.sum()
     per_class = pi[unseen_labels] / n_u[unseen_labels]
     m = float(np.median(n_u[pi > 0]))
-    beta = prior / (prior + m) if prior + m > 0 else 1.0
+    beta = 1.0 if np.isinf(prior) else prior / (prior + m) if prior + m > 0 else 1.0
     return (1 - beta) * per_class + beta * pooled
+
+
+def empirical_prior(labels: np.ndarray, right: np.ndarray) -> float:
+    """The pseudo-sample count of :func:`target_weights` estimated from the held-out data (empirical Bayes,
+    method of moments): with p̂ the pooled rate of ``right`` and p̂_c each class's, the sampling variance of
+    p̂_c is σ_c² = p̂(1−p̂)/n_c and the spread of the true class rates is τ² = max(0, mean_c (p̂_c − p̂)² −
+    mean_c σ_c²); shrinking p̂_c by β_c = σ_c²/(σ_c² + τ²) is :func:`target_weights`' β with
+    prior = p̂(1−p̂)/τ². ``inf`` (pool every class) where the classes' rates differ by no more than their
+    sampling noise, or where every sample is right (or every one wrong). Classes with fewer than 2 samples
+    are left out of the estimate."""
+    labels, right = np.asarray(labels), np.asarray(right, float)
+    classes, counts = np.unique(labels, return_counts=True)
+    keep = classes[counts >= 2]
+    if len(keep) < 2:
+        return float("inf")
+    mask = np.isin(labels, keep)
+    p = float(right[mask].mean())
+    v = p * (1.0 - p)
+    if v == 0.0:
+        return float("inf")
+    rates = np.array([right[labels == c].mean() for c in keep])
+    n_c = np.array([(labels == c).sum() for c in keep], float)
+    tau2 = float(np.mean((rates - p) ** 2) - np.mean(v / n_c))
+    return v / tau2 if tau2 > 0 else float("inf")
 
 
 def weighted_w1(a: np.ndarray, b: np.ndarray, wb: np.ndarray | None = None) -> float:
@@ -380,6 +406,7 @@ class ProxyReference:
     y_retain: torch.Tensor = None
     y_unseen: torch.Tensor = None
     values_o: dict = None  # the proxy's columns for θ_o itself (from the pass that built the reference)
+    prior: float = float("nan")  # the pseudo-sample count the target weights used (options.prior, or estimated)
 
     @classmethod
     def build(
@@ -448,7 +475,9 @@ class ProxyReference:
             correct_u = (q_u.argmax(1) == y_u).numpy()
             # the attack is θ_o's own (uncorrected) members vs non-members
             ref.tau = ATTACKS[o.attack](_true_conf(p_r, y_r), _true_conf(p_u, y_u), o.seed, o.attack_samples)
-            ref.ref_w = target_weights(labels[unseen], labels[partial], dataset.num_classes, o.prior)
+            prior = empirical_prior(labels[unseen], correct_u) if o.prior == "auto" else float(o.prior)
+            ref.prior = prior
+            ref.ref_w = target_weights(labels[unseen], labels[partial], dataset.num_classes, prior)
             ref.target_fa = 100.0 * float(np.sum(ref.ref_w * correct_u))
             ref.target_mia = 100.0 * float(np.sum(ref.ref_w * (ref.ref_conf < ref.tau)))
         else:  # class forgetting only, no held-out data of the kept classes: the attack uses D_r alone
