@@ -60,7 +60,9 @@ def test_prior_auto_is_estimated_from_the_held_out_data(digits, random_split, th
     ratio = kept_fraction(labels[random_split.train], labels[random_split.retain], digits.num_classes)
     right = (prior_correct(torch.softmax(lg["unseen"].double(), 1), ratio).argmax(1) == ref.y_unseen).numpy()
     assert ref.prior == empirical_prior(digits.labels[ref.unseen], right)
-    assert ProxyReference.build(theta_o, digits, random_split).prior == 10.0  # a number is used as given
+    assert ProxyReference.build(theta_o, digits, random_split).prior == ref.prior  # 'auto' is the default
+    fixed = ProxyReference.build(theta_o, digits, random_split, ProxyOptions(prior=10.0))
+    assert fixed.prior == 10.0  # a number is used as given
 
 
 def test_weighted_w1_by_hand():

@@ -181,6 +181,7 @@ def test_theta_o_is_a_candidate_and_kept_with_a_warning(digits, random_split, th
     # the warning says what the proxy's targets rest on: the held-out samples of D_f's classes
     ref = ProxyReference.build(theta_o, digits, random_split)
     assert s["held_out"] == len(ref.unseen) > 0 and s["partial"] and s["target_fa"] == ref.target_fa
+    assert s["prior"] == (ref.prior if math.isfinite(ref.prior) else None)  # JSON-safe: None = pooled
     msg = next(str(w.message) for w in rec if "kept θ_o" in str(w.message))
     assert f"from {len(ref.unseen)} held-out samples, on which θ_o is {ref.target_fa:.1f} % accurate" in msg
     assert all(torch.equal(a, b) for a, b in zip(res.model.state_dict().values(), theta_o.state_dict().values()))

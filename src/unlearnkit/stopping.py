@@ -159,12 +159,15 @@ def shared_reference(ctx, options: StopOptions) -> ProxyReference:
 def reference_facts(ref: ProxyReference) -> dict:
     """What the proxy's targets for D_f rest on, for the auto summary and its warnings: the number of
     held-out samples of D_f's classes and θ_o's (target-weighted) accuracy and MIA-efficacy on them;
-    ``partial`` is False when every forgotten class is gone (the targets are then FA 0 and MIA 100)."""
+    ``partial`` is False when every forgotten class is gone (the targets are then FA 0 and MIA 100);
+    ``prior`` is the pseudo-sample count the target weights used (None where infinite, i.e. pooled over
+    classes, or where no held-out data was used)."""
     return {
         "held_out": int(len(ref.unseen)),
         "target_fa": float(ref.target_fa),
         "target_mia": float(ref.target_mia),
         "partial": bool((~ref.is_gone).any()),
+        "prior": float(ref.prior) if math.isfinite(ref.prior) else None,  # JSON-safe: None = pooled / unused
     }
 
 

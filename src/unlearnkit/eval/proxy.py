@@ -24,7 +24,13 @@ U = the unseen samples of the classes that are not gone. conf(x) = p_θ(y|x) (tr
 * Reference weights over U (``target_weights``): w_i = (1−β)·π_P(c_i)/n_U(c_i) + β/|U| (class parts
   renormalised over the classes U has), π_P = P's class histogram, n_U(c) = unseen samples of class c,
   β = prior / (prior + median n_U(c) over P's classes): a per-class target pulled toward the pooled
-  one where classes hold a handful of unseen samples (``prior`` pseudo-samples).
+  one where classes hold a handful of unseen samples (``prior`` pseudo-samples). ``prior="auto"`` (the
+  default) estimates it from the held-out data by empirical Bayes (:func:`empirical_prior`): prior =
+  p̂(1−p̂)/τ², τ² the spread of the classes' true accuracies beyond their sampling noise, so classes are
+  pooled where their held-out accuracies differ by no more than chance (digits: about 14 held-out
+  samples a class) and kept apart where they really differ (Fashion-MNIST's shirts and trousers). With
+  the fixed 10 it replaces, a half-removed digit class read its MIA target off ~14 samples (digits
+  sub-class 5 seed 2: target 9.4 % where θ_r reads 4.6 %, and four methods over-forgot).
 * Attack: a fixed threshold τ on the true-class confidence, fitted once on θ_o (uncorrected) on the D_r
   sample (members) vs U (non-members): by default (``attack="svc"``) read off Avg.Gap's own attack,
   SalUn's RBF-SVC on balanced subsamples (:func:`svc_threshold`), so the proxy's MIA has the resolution
@@ -170,9 +176,12 @@ class ProxyOptions(BaseModel):
     )
     max_unseen: int = Field(5000, ge=1, description="held-out samples evaluated")
     prior: NonNegativeFloat | Literal["auto"] = Field(
-        10.0,
+        "auto",
         description="pseudo-samples pulling per-class targets toward the pooled one (0: purely per-class); "
-        "'auto': estimated from the held-out data (empirical Bayes, :func:`empirical_prior`)",
+        "'auto': estimated from the held-out data (empirical Bayes, :func:`empirical_prior`: all pooled where "
+        "the classes' held-out accuracies differ by no more than their sampling noise). The fixed 10 it "
+        "replaces: defaults transfer 445 → 448 of 480 cells won (seeds 3–5: 408 → 411), pooled Spearman of "
+        "proxy_validation 0.875 → 0.860",
     )
     prior_shift: bool = Field(
         True,
