@@ -237,18 +237,17 @@ def empirical_prior(labels: np.ndarray, right: np.ndarray) -> float:
     prior = p̂(1−p̂)/τ². ``inf`` (pool every class) where the classes' rates differ by no more than their
     sampling noise, or where every sample is right (or every one wrong). Classes with fewer than 2 samples
     are left out of the estimate."""
-    labels, right = np.asarray(labels), np.asarray(right, float)
-    classes, counts = np.unique(labels, return_counts=True)
-    keep = classes[counts >= 2]
-    if len(keep) < 2:
+    _, inverse, counts = np.unique(np.asarray(labels), return_inverse=True, return_counts=True)
+    right = np.asarray(right, float)
+    keep = counts >= 2
+    if keep.sum() < 2:
         return float("inf")
-    mask = np.isin(labels, keep)
-    p = float(right[mask].mean())
+    n_c = counts[keep].astype(float)
+    rates = np.bincount(inverse, weights=right)[keep] / n_c
+    p = float(np.sum(rates * n_c) / n_c.sum())  # the pooled rate over the kept classes' samples
     v = p * (1.0 - p)
     if v == 0.0:
         return float("inf")
-    rates = np.array([right[labels == c].mean() for c in keep])
-    n_c = np.array([(labels == c).sum() for c in keep], float)
     tau2 = float(np.mean((rates - p) ** 2) - np.mean(v / n_c))
     return v / tau2 if tau2 > 0 else float("inf")
 
@@ -484,9 +483,8 @@ class ProxyReference:
             correct_u = (q_u.argmax(1) == y_u).numpy()
             # the attack is θ_o's own (uncorrected) members vs non-members
             ref.tau = ATTACKS[o.attack](_true_conf(p_r, y_r), _true_conf(p_u, y_u), o.seed, o.attack_samples)
-            prior = empirical_prior(labels[unseen], correct_u) if o.prior == "auto" else float(o.prior)
-            ref.prior = prior
-            ref.ref_w = target_weights(labels[unseen], labels[partial], dataset.num_classes, prior)
+            ref.prior = empirical_prior(labels[unseen], correct_u) if o.prior == "auto" else float(o.prior)
+            ref.ref_w = target_weights(labels[unseen], labels[partial], dataset.num_classes, ref.prior)
             ref.target_fa = 100.0 * float(np.sum(ref.ref_w * correct_u))
             ref.target_mia = 100.0 * float(np.sum(ref.ref_w * (ref.ref_conf < ref.tau)))
         else:  # class forgetting only, no held-out data of the kept classes: the attack uses D_r alone
