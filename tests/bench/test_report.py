@@ -116,3 +116,31 @@ def test_paired_difference_by_hand():
     assert clear["mean"] == pytest.approx(9.0) and not clear["within_noise"]
     with pytest.raises(ValueError, match="same seeds"):
         paired_difference([1.0, 2.0], [1.0])
+
+
+def test_per_class_fa_plot_averages_only_measured_classes(tmp_path):
+    """Class forgetting leaves FA_per_class null for every class D_f lacks: the plot averages the measured
+    classes per method, with no empty-slice warning (it used to print one per plot)."""
+    import json
+    import warnings
+
+    from unlearnkit.bench.report import measured_mean, plot_per_class_fa
+
+    fa = lambda a, b: json.dumps([None, a, None, b])  # noqa: E731
+    df = pd.DataFrame(
+        {
+            "dataset": "d",
+            "scenario": "class",
+            "method": ["retrain", "rl", "rl"],
+            "weighting": "uniform",
+            "target": "none",
+            "forget_counts": json.dumps([0, 5, 0, 3]),
+            "FA_per_class": [fa(0.0, 0.0), fa(10.0, None), fa(30.0, 50.0)],
+        }
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        files = plot_per_class_fa(df, tmp_path)
+    assert [f.name for f in files] == ["per_class_fa_d_class.png"] and files[0].stat().st_size > 0
+    y = measured_mean(np.array([[np.nan, 10.0, np.nan], [np.nan, 30.0, 50.0]]))
+    assert np.isnan(y[0]) and y[1:].tolist() == [20.0, 50.0]

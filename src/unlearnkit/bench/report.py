@@ -78,6 +78,12 @@ def _save(fig, path: Path, dpi: int = 110) -> Path:
     return path
 
 
+def measured_mean(table: np.ndarray) -> np.ndarray:
+    """Column means over the non-NaN entries; NaN where a column has none (no empty-slice warning)."""
+    seen = (~np.isnan(table)).sum(0)
+    return np.where(seen > 0, np.nansum(table, axis=0) / np.maximum(seen, 1), np.nan)
+
+
 def plot_per_class_fa(df: pd.DataFrame, out: Path) -> list[Path]:
     """Per-class FA, classes ordered head → tail by forget count, each method vs retrain."""
     plt = _plt()
@@ -94,7 +100,7 @@ def plot_per_class_fa(df: pd.DataFrame, out: Path) -> list[Path]:
             table = np.array(
                 [[np.nan if v is None else v for v in json.loads(s)] for s in gg["FA_per_class"]], dtype=float
             )
-            y = np.nanmean(table, axis=0)[classes]
+            y = measured_mean(table[:, classes])
             style = dict(color="black", lw=2.5, ls="--") if label == "retrain" else dict(lw=1.3, marker="o", ms=3)
             ax.plot(range(len(classes)), y, label=label, **style)
         ax.set_xticks(range(len(classes)), [f"{c}\n({counts[c]})" for c in classes], fontsize=8)
