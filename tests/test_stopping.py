@@ -421,6 +421,41 @@ def test_lr_search_descends_while_each_lower_lr_still_peaks_at_once(digits, rand
     assert s["lr_factor"] == 0.1 and s["best_proxy_gap"] == 3.0 and s["best_step"] == 2 * s["every"]
 
 
+def test_lr_search_refines_upward_while_the_best_run_ends_still_improving(digits, random_split, theta_o, scripted):
+    """One epoch, two evaluations a run. ×1 is still improving at its end (8, 6) and ×10 is worse (9, 12): the
+    midpoint ×√10 runs (5, 3) and ends improving too, so round 2 tries the midpoint of √10 and 10 (4, 7); it
+    does not beat 3, and the kept state is ×√10's last."""
+    stop = dict(patience=10, overshoot=100, lr_factors=(1.0, 10.0), lr_lower=(0.3,), lr_refine=2)
+    seen = scripted([10.0] + [8.0, 6.0] + [9.0, 12.0] + [5.0, 3.0] + [4.0, 7.0] + [1.0] * 10)
+    res = uk.unlearn(theta_o, digits, random_split, "ft", options=dict(epochs=1, stopping=stop), device="cpu")
+    s = auto_summary(res)
+    assert [r["lr_factor"] for r in s["runs"]] == pytest.approx([1.0, 10.0, 10**0.5, 10**0.75])
+    assert s["lr_factor"] == pytest.approx(10**0.5) and s["best_proxy_gap"] == 3.0
+    assert s["best_step"] == s["steps_run"]
+    for name, v in res.model.state_dict().items():
+        assert torch.equal(v, seen[1 + 2 + 2 + 1][name]), name  # ×√10's second evaluation
+
+
+def test_lr_search_ascends_above_the_largest_lr_up_to_lr_max_factor(digits, random_split, theta_o, scripted):
+    """×10 is the best run and ends still improving: ×100 is tried (one round), unless lr_max_factor is below it;
+    with lr_refine 0, or when the best run stopped before its end, nothing more runs."""
+    curves = [10.0] + [8.0, 7.0] + [6.0, 2.0] + [12.0, 12.0] + [1.0] * 10
+
+    def factors(**stop):
+        scripted(curves)
+        stop = dict(patience=10, overshoot=100, lr_factors=(1.0, 10.0), lr_lower=(), **stop)
+        res = uk.unlearn(theta_o, digits, random_split, "ft", options=dict(epochs=1, stopping=stop), device="cpu")
+        return [r["lr_factor"] for r in auto_summary(res)["runs"]]
+
+    assert factors(lr_refine=1) == [1.0, 10.0, 100.0]
+    assert factors(lr_refine=1, lr_max_factor=50.0) == [1.0, 10.0]
+    assert factors(lr_refine=0) == [1.0, 10.0]
+    scripted([10.0] + [8.0, 7.0] + [2.0, 6.0] + [1.0] * 10)  # ×10's best is its first evaluation: no ascent
+    stop = dict(patience=10, overshoot=100, lr_factors=(1.0, 10.0), lr_lower=(), lr_refine=2)
+    res = uk.unlearn(theta_o, digits, random_split, "ft", options=dict(epochs=1, stopping=stop), device="cpu")
+    assert [r["lr_factor"] for r in auto_summary(res)["runs"]] == [1.0, 10.0]
+
+
 def test_lr_search_result_equals_the_single_run_at_the_chosen_lr(digits, class_split, theta_o):
     """Each run starts from θ_o with the same seed: the kept model is bit-identical to auto-stopping one run at
     the chosen lr (lr_factors (1,): the search off)."""
@@ -460,7 +495,7 @@ def test_lr_search_runs_each_lr_from_the_same_seed(digits, random_split, theta_o
     """Two runs at the same lr (factors 1, 1) trace the same proxy curve, even for a method that draws from the
     global RNG (bad_teacher's random teacher from new_model): each run is seeded as if it were alone."""
     build = lambda: uk.build_model("mlp", digits.input_shape, digits.num_classes)  # noqa: E731
-    stop = dict(lr_factors=(1.0, 1.0), lr_lower=(), patience=10, overshoot=100)
+    stop = dict(lr_factors=(1.0, 1.0), lr_lower=(), lr_refine=0, patience=10, overshoot=100)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = uk.unlearn(

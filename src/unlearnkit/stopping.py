@@ -112,6 +112,18 @@ class StopOptions(BaseModel):
         "θ_o or peaked at its first evaluation (its steps too large to find the point), each only while the "
         "previous one did too",
     )
+    lr_refine: int = Field(
+        2,
+        ge=0,
+        description="auto, gradient methods: rounds that then try a larger lr while the best run was still "
+        "improving when its epochs ran out (its last state its best): the geometric midpoint with the next larger "
+        "lr tried, or × 10 above the largest (up to lr_max_factor). A class scenario no grid names (digits, cnn, "
+        "classes 1 and 8) left neggrad_plus at 31.9 proxy gap after lr × 1 (still falling) while × 10 diverged; "
+        "0: off",
+    )
+    lr_max_factor: PositiveFloat = Field(
+        100.0, description="auto, gradient methods: the largest multiple of the method's lr lr_refine may try"
+    )
     strength_factors: tuple[float, ...] = Field(
         (0.25, 0.5, 1.0, 2.0, 4.0),
         min_length=1,
@@ -377,6 +389,9 @@ def search_lr(method, ctx, options: StopOptions) -> dict:
     def too_fast(summary: dict) -> bool:  # kept θ_o, or peaked at its first evaluation
         return not summary["best_step"] or summary["best_step"] == summary["first_evaluation"]
 
+    def budget_bound(summary: dict) -> bool:  # its last state was its best: still improving when it ran out
+        return summary["reason"] == "budget" and 0 < summary["best_step"] == summary["steps_run"]
+
     last = run(options.lr_factors[0])
     for f in options.lr_factors[1:]:
         run(f)
@@ -384,6 +399,15 @@ def search_lr(method, ctx, options: StopOptions) -> dict:
         if not too_fast(last):
             break
         last = run(f)
+    for _ in range(options.lr_refine):  # an ascent: a larger lr while the best run ran out of epochs improving
+        chosen = best[2]
+        if chosen is None or not budget_bound(chosen):
+            break
+        above = [r["lr_factor"] for r in runs if r["lr_factor"] > chosen["lr_factor"]]
+        f = math.sqrt(chosen["lr_factor"] * min(above)) if above else chosen["lr_factor"] * 10.0
+        if f > options.lr_max_factor or any(math.isclose(f, r["lr_factor"]) for r in runs):
+            break
+        run(f)
     gap, state, summary = best
     with torch.no_grad():
         ctx.model.load_state_dict(state if state is not None else ctx.original.state_dict())
