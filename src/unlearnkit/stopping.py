@@ -117,9 +117,9 @@ class StopOptions(BaseModel):
         ge=0,
         description="auto, gradient methods: rounds that then try a larger lr while the best run was still "
         "improving when its epochs ran out (its last state its best): the geometric midpoint with the next larger "
-        "lr tried, or × 10 above the largest (up to lr_max_factor). A class scenario no grid names (digits, cnn, "
-        "classes 1 and 8) left neggrad_plus at 31.9 proxy gap after lr × 1 (still falling) while × 10 diverged; "
-        "0: off",
+        "lr tried, or × 10 above the largest (up to lr_max_factor). Defaults-transfer grids: the same cells won "
+        "(448 and 411 of 480), mean Avg.Gap neggrad_plus 6.03 → 5.68 and 6.57 → 6.29, bad_teacher 4.79 → 4.51 "
+        "(seeds 3–5), for up to 13 % more passes; 0: off",
     )
     lr_max_factor: PositiveFloat = Field(
         100.0, description="auto, gradient methods: the largest multiple of the method's lr lr_refine may try"
@@ -349,7 +349,9 @@ def _trial(ctx, start_model, **options):
 def search_lr(method, ctx, options: StopOptions) -> dict:
     """``stop="auto"`` for a gradient method: run it from θ_o at its lr × each of ``options.lr_factors`` (and ×
     each of ``options.lr_lower`` when the first run kept θ_o or peaked at its first evaluation), each run
-    auto-stopped by its own :class:`Monitor` with the same seed, and leave in ``ctx.model`` the kept state
+    auto-stopped by its own :class:`Monitor` with the same seed — then, for ``options.lr_refine`` rounds while the
+    best run's last state was its best (its epochs ran out while it still improved), a larger lr: the geometric
+    midpoint with the next larger lr tried, or × 10 above the largest — and leave in ``ctx.model`` the kept state
     with the lowest proxy gap (θ_o when no run beat it; the earlier run on ties).
 
     Why: the step at which to stop only helps when the method's lr can reach a good state within its

@@ -53,3 +53,13 @@ def test_the_gpu_session_grid_validates():
     cfg = load_config(path=Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_grid.yaml")
     assert cfg.model.name == "resnet18" and cfg.datasets[0].name == "fashion_mnist" and cfg.stop == "none"
     assert {s.kind for s in cfg.scenarios} == {"random", "class"} and cfg.train.precision == "bf16"
+
+
+def test_the_unnamed_grid_validates_and_runs_under_the_library_default_stop():
+    """benchmarks/unnamed_grid.yaml (the README's "grid nobody chose") is a valid config that leaves `stop` at the
+    library default, auto, with every method at its defaults."""
+    from pathlib import Path
+
+    cfg = load_config(path=Path(__file__).resolve().parents[2] / "benchmarks" / "unnamed_grid.yaml")
+    assert cfg.stop == "auto" and cfg.model.name == "cnn" and not cfg.method_options
+    assert {s.kind for s in cfg.scenarios} == {"random", "class", "long_tail", "subclass"}
