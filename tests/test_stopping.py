@@ -456,6 +456,51 @@ def test_lr_search_ascends_above_the_largest_lr_up_to_lr_max_factor(digits, rand
     assert [r["lr_factor"] for r in auto_summary(res)["runs"]] == [1.0, 10.0]
 
 
+def test_at_steps_evaluates_exactly_there_on_the_same_trajectory(digits, random_split, theta_o, scripted):
+    """stopping.at_steps: a run evaluates only at those steps and stops after the last; from the same seed it is the
+    same trajectory, so its state at step 20 is the one a run on the usual cadence evaluates at step 20."""
+    stop = dict(patience=10, overshoot=100, lr_factors=(1.0,))
+    seen = scripted([10.0] + [9.0, 8.0, 7.0] + [50.0] * 10)
+    full = uk.unlearn(theta_o, digits, random_split, "ft", options=dict(epochs=2, stopping=stop), device="cpu")
+    at_20 = seen[2]  # seen: θ_o (the reference), then steps 10, 20, …
+    assert [h["step"] for h in full.history if "proxy_gap" in h][:3] == [0, 10, 20]
+    scripted([10.0] + [3.0])
+    res = uk.unlearn(
+        theta_o, digits, random_split, "ft", options=dict(epochs=2, stopping={**stop, "at_steps": [20]}), device="cpu"
+    )  # fmt: skip
+    s = auto_summary(res)
+    assert [h["step"] for h in res.history if "proxy_gap" in h] == [0, 20]
+    assert s["steps_run"] == 20 and s["reason"] == "at_steps" and s["best_step"] == 20
+    for name, v in res.model.state_dict().items():
+        assert torch.equal(v, at_20[name]), name
+
+
+def test_step_refine_looks_between_the_kept_state_and_a_lower_one_refused_for_damage(
+    digits, random_split, theta_o, scripted
+):
+    """Run ×1 (evaluations at 10, 20, …, 57): 9, 6, then 3 but refused for damage (9 > max_damage 5). Round 1
+    re-runs ×1 evaluating 22, 25, 27: 5, 4, then 2 refused again; round 2 evaluates 26: 3.5, kept. × 10 is worse
+    throughout. The kept state is the re-run's at step 26; with step_refine 0 it is run ×1's at step 20."""
+    ok = [0.0] * 20
+    values = [10.0] + [9.0, 6.0, 3.0, 8.0, 8.0, 8.0] + [12.0] * 6 + [5.0, 4.0, 2.0] + [3.5]
+    damage = [0.0] + [0.0, 0.0, 9.0, 0.0, 0.0, 0.0] + ok[:6] + [0.0, 0.0, 9.0] + [0.0]
+    stop = dict(patience=10, overshoot=100, lr_factors=(1.0, 10.0), lr_lower=(), lr_refine=0, step_refine=2)
+    seen = scripted(values, damage)
+    res = uk.unlearn(theta_o, digits, random_split, "ft", options=dict(epochs=3, stopping=stop), device="cpu")
+    s = auto_summary(res)
+    assert [r.get("at_steps") for r in s["runs"]] == [None, None, [22, 25, 27], [26]]
+    assert s["lr_factor"] == 1.0 and s["best_step"] == 26 and s["best_proxy_gap"] == 3.5
+    for name, v in res.model.state_dict().items():
+        assert torch.equal(v, seen[-1][name]), name  # the last evaluation: step 26
+    refined = [(h["step"], h["proxy_gap"]) for h in res.history if h.get("refined")]
+    assert refined == [(22, 5.0), (25, 4.0), (27, 2.0), (26, 3.5)]
+    scripted(values, damage)
+    off = uk.unlearn(
+        theta_o, digits, random_split, "ft", options=dict(epochs=3, stopping={**stop, "step_refine": 0}), device="cpu"
+    )  # fmt: skip
+    assert auto_summary(off)["best_step"] == 20 and len(auto_summary(off)["runs"]) == 2
+
+
 def test_lr_search_result_equals_the_single_run_at_the_chosen_lr(digits, class_split, theta_o):
     """Each run starts from θ_o with the same seed: the kept model is bit-identical to auto-stopping one run at
     the chosen lr (lr_factors (1,): the search off)."""

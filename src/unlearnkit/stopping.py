@@ -33,7 +33,7 @@ from typing import Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
 
 from .errors import UnlearnkitError
 from .passes import evaluating
@@ -121,6 +121,20 @@ class StopOptions(BaseModel):
         "(448 and 411 of 480), mean Avg.Gap neggrad_plus 6.03 → 5.68 and 6.57 → 6.29, bad_teacher 4.79 → 4.51 "
         "(seeds 3–5), for up to 13 % more passes; 0: off",
     )
+    step_refine: int = Field(
+        2,
+        ge=0,
+        description="auto, gradient methods: rounds that re-run the kept run's lr from θ_o (same seed, so the same "
+        "trajectory) and evaluate three steps between its kept state and its next evaluation, when that next one "
+        "had a lower proxy gap but was refused for damage (max_damage): a method that crosses the damage bound "
+        "between two evaluations (ga, neggrad_plus on class forgetting) is stopped short by the coarse cadence, "
+        "not by the bound; 0: off",
+    )
+    at_steps: tuple[PositiveInt, ...] | None = Field(
+        None,
+        description="auto: evaluate at exactly these optimiser steps and stop after the last (no cadence, no "
+        "patience or overshoot); step_refine's re-runs set it; null: the cadence above",
+    )
     lr_max_factor: PositiveFloat = Field(
         100.0, description="auto, gradient methods: the largest multiple of the method's lr lr_refine may try"
     )
@@ -204,7 +218,8 @@ class Monitor:
             self.every = min(self.every, options.max_interval)
         self.patience_evals = max(1, math.ceil(options.patience * steps_per_epoch / self.every))
         self.early: set[int] = set()  # auto: evaluations before the first regular one (every/2, every/4, …)
-        if mode == "auto" and options.early_min is not None:
+        self.at = set(options.at_steps) if mode == "auto" and options.at_steps else None  # exact steps only
+        if mode == "auto" and options.early_min is not None and self.at is None:
             s = self.every // 2
             while s >= options.early_min:
                 self.early.add(s)
@@ -256,6 +271,13 @@ class Monitor:
         """``step`` updates done; evaluates every ``self.every`` steps and, under auto, at the early steps
         before the first of those (raises StopRun when auto decides)."""
         self.last_step = step
+        if self.at is not None:  # exact steps (step_refine's re-runs): evaluate there, stop after the last
+            if step in self.at:
+                self.evaluate(step)
+            if step >= max(self.at):
+                self.reason = "at_steps"
+                raise StopRun
+            return
         if step % self.every and step not in self.early:
             return
         self.evaluate(step)
@@ -292,6 +314,8 @@ class Monitor:
             self.refused += 1
         elif gap < self.best[1] - self.o.min_delta:
             self.best = (step, gap, {k: v.detach().clone() for k, v in model.state_dict().items()})
+        elif self.at is not None:  # exact steps: no overshoot or patience
+            return
         elif gap > self.best[1] + self.o.overshoot:
             self.reason = f"overshoot: proxy gap {gap:.2f} > best {self.best[1]:.2f} + {self.o.overshoot}"
             raise StopRun
@@ -351,7 +375,9 @@ def search_lr(method, ctx, options: StopOptions) -> dict:
     each of ``options.lr_lower`` when the first run kept θ_o or peaked at its first evaluation), each run
     auto-stopped by its own :class:`Monitor` with the same seed — then, for ``options.lr_refine`` rounds while the
     best run's last state was its best (its epochs ran out while it still improved), a larger lr: the geometric
-    midpoint with the next larger lr tried, or × 10 above the largest — and leave in ``ctx.model`` the kept state
+    midpoint with the next larger lr tried, or × 10 above the largest; then, for ``options.step_refine`` rounds while
+    the kept run's next evaluation had a lower proxy gap but was refused for damage, a re-run of that lr (the
+    same trajectory) evaluated at three steps between the two — and leave in ``ctx.model`` the kept state
     with the lowest proxy gap (θ_o when no run beat it; the earlier run on ties).
 
     Why: the step at which to stop only helps when the method's lr can reach a good state within its
@@ -367,9 +393,16 @@ def search_lr(method, ctx, options: StopOptions) -> dict:
     runs: list[dict] = []
     best: tuple[float, dict | None, dict | None] = (math.inf, None, None)  # (gap, state, summary)
 
-    def run(factor: float) -> dict:
+    evals: dict[float, dict[int, dict]] = {}  # lr factor → step → proxy values (runs at one lr share a trajectory)
+
+    def run(factor: float, at_steps: tuple[int, ...] | None = None) -> dict:
         nonlocal best
-        trial = _trial(ctx, start_model, lr=base_lr * factor)
+        if at_steps is None:
+            trial = _trial(ctx, start_model, lr=base_lr * factor)
+        else:
+            trial = _trial(
+                ctx, start_model, lr=base_lr * factor, stopping=options.model_copy(update={"at_steps": at_steps})
+            )
         torch.manual_seed(ctx.seed)  # each run as if it were the only one
         try:
             method.unlearn(trial)
@@ -379,9 +412,15 @@ def search_lr(method, ctx, options: StopOptions) -> dict:
         if summary is None:
             raise UnlearnkitError(f"method {method.name!r} ran without a stopping monitor; pass stop='none'")
         lr = base_lr * factor
-        ctx.history.extend({**e, "lr": lr} for e in trial.history if "auto_stop" not in e)
+        scored = [e for e in trial.history if "proxy_gap" in e]
+        evals.setdefault(factor, {}).update((e["step"], e) for e in scored)
+        if at_steps is None:
+            ctx.history.extend({**e, "lr": lr} for e in trial.history if "auto_stop" not in e)
+        else:  # a re-run of a trajectory already recorded: only its new evaluations
+            ctx.history.extend({**e, "lr": lr, "refined": True} for e in scored if e["step"] in at_steps)
         summary = {**summary, "lr": lr, "lr_factor": factor}
-        runs.append({k: summary[k] for k in ("lr", "lr_factor", "best_step", "best_proxy_gap", "steps_run", "reason")})
+        keys = ("lr", "lr_factor", "best_step", "best_proxy_gap", "steps_run", "reason")
+        runs.append({k: summary[k] for k in keys} | ({"at_steps": list(at_steps)} if at_steps else {}))
         if summary["best_step"] and summary["best_proxy_gap"] < best[0] - options.min_delta:
             best = (summary["best_proxy_gap"], copy.deepcopy(trial.model.state_dict()), summary)
         elif best[2] is None:  # no run moved yet: θ_o's gap and this run's summary (θ_o kept)
@@ -410,6 +449,19 @@ def search_lr(method, ctx, options: StopOptions) -> dict:
         if f > options.lr_max_factor or any(math.isclose(f, r["lr_factor"]) for r in runs):
             break
         run(f)
+    for _ in range(options.step_refine):  # a closer look where the kept run crossed the damage bound
+        gap, state, chosen = best
+        if state is None or chosen is None:
+            break
+        f, b = chosen["lr_factor"], chosen["best_step"]
+        seen = evals[f]
+        n = min((s for s in seen if s > b), default=None)
+        if n is None or keepable(seen[n], options) or seen[n]["proxy_gap"] >= gap:
+            break  # the next state was worse, not refused: the kept one is a minimum at this resolution
+        between = sorted({b + (n - b) * j // 4 for j in (1, 2, 3)} - set(seen) - {b})
+        if not between:
+            break
+        run(f, tuple(between))
     gap, state, summary = best
     with torch.no_grad():
         ctx.model.load_state_dict(state if state is not None else ctx.original.state_dict())
