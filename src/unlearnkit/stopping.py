@@ -129,7 +129,7 @@ class StopOptions(BaseModel):
         "had a lower proxy gap but was refused for damage (max_damage): a method that crosses the damage bound "
         "between two evaluations (ga, neggrad_plus on class forgetting) is stopped short by the coarse cadence, "
         "not by the bound. Defaults-transfer grid (seeds 0–2, after lr_refine): 448 → 449 of 480 cells won, mean "
-        "Avg.Gap neggrad_plus 5.68 → 3.49, ga 7.91 → 5.92, for 2–9 % more passes; 0: off",
+        "Avg.Gap neggrad_plus 5.68 → 3.49, ga 7.91 → 5.92, for 1–9 % more passes; 0: off",
     )
     at_steps: tuple[PositiveInt, ...] | None = Field(
         None,
