@@ -384,8 +384,9 @@ def search_lr(method, ctx, options: StopOptions) -> dict:
     Why: the step at which to stop only helps when the method's lr can reach a good state within its
     epochs. Default settings chosen on one scenario are too weak for some (ft and ga keep a class) and too
     strong for others (rl and bad_teacher over-forget random samples at the first evaluation); the proxy
-    can rank the runs as it ranks the steps. The cost is one more run (two when the lower one is tried),
-    measured in ``benchmarks/defaults_transfer.py``. ``ctx.history`` gets every run's curve (its entries
+    can rank the runs as it ranks the steps. The cost is one more run, and up to seven more where the descent,
+    the ascent or the step refinement run (a refinement re-run stops at its last step), measured in
+    ``benchmarks/defaults_transfer.py``. ``ctx.history`` gets every run's curve (its entries
     carry ``lr``) and one ``auto_stop`` summary: the chosen run's, with ``lr``, ``lr_factor`` and the
     ``runs`` tried."""
     start_model = copy.deepcopy(ctx.model)
@@ -393,17 +394,12 @@ def search_lr(method, ctx, options: StopOptions) -> dict:
     ref = shared_reference(ctx, options)  # one reference from θ_o for every run (trials copy ctx)
     runs: list[dict] = []
     best: tuple[float, dict | None, dict | None] = (math.inf, None, None)  # (gap, state, summary)
-
     evals: dict[float, dict[int, dict]] = {}  # lr factor → step → proxy values (runs at one lr share a trajectory)
 
     def run(factor: float, at_steps: tuple[int, ...] | None = None) -> dict:
         nonlocal best
-        if at_steps is None:
-            trial = _trial(ctx, start_model, lr=base_lr * factor)
-        else:
-            trial = _trial(
-                ctx, start_model, lr=base_lr * factor, stopping=options.model_copy(update={"at_steps": at_steps})
-            )
+        exact = {} if at_steps is None else {"stopping": options.model_copy(update={"at_steps": at_steps})}
+        trial = _trial(ctx, start_model, lr=base_lr * factor, **exact)
         torch.manual_seed(ctx.seed)  # each run as if it were the only one
         try:
             method.unlearn(trial)
