@@ -121,3 +121,26 @@ def test_moving_a_dataset_copies_it_once_per_device():
     assert meta is not ds and meta.x.device.type == "meta" and meta.x.shape == ds.x.shape
     assert ds.to(torch.device("meta")) is meta  # the same copy, not a new one
     assert meta.to("meta") is meta
+
+
+def test_uint8_inputs_are_normalised_exactly_as_the_out_of_place_formula():
+    """ArrayDataset.inputs normalises uint8 images in place on its one new float tensor; the values are those of
+    (x / 255 − mean) / std bit for bit, with a scalar and with a per-channel mean and std, and the stored uint8
+    tensor is untouched."""
+    import numpy as np
+    import torch
+
+    from unlearnkit.data.dataset import ArrayDataset
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (40, 3, 4, 4), dtype=torch.uint8, generator=g)
+    y = torch.arange(40) % 4
+    kept = x.clone()
+    for mean, std in (
+        (0.286, 0.353),
+        (torch.tensor([0.49, 0.48, 0.45])[:, None, None], torch.tensor([0.25, 0.24, 0.26])[:, None, None]),
+    ):
+        ds = ArrayDataset("u8", x, y, 4, np.arange(30), np.arange(30, 40), mean=mean, std=std)
+        idx = torch.tensor([5, 0, 39, 5])
+        assert torch.equal(ds.inputs(idx), (x[idx].float() / 255.0 - mean) / std)
+    assert torch.equal(x, kept)
