@@ -62,13 +62,20 @@ def scripted(monkeypatch):
         hurt_se = iter(se)
         real_forward = ProxyReference.forward
 
-        def forward(self, model):
+        def forward(self, model, retain=slice(None)):
             seen.append(copy.deepcopy(model.state_dict()))
-            return real_forward(self, model)
+            return real_forward(self, model, retain)
+
+        pending = []  # a screening evaluation's values, which its whole-sample evaluation (if any) repeats
 
         def evaluate_logits(self, lg):
-            v = next(it, 50.0)
-            d, e = next(hurt, 0.0), next(hurt_se, 0.0)
+            if len(lg["retain"]) == len(self.retain) and pending:
+                v, d, e = pending.pop()
+            else:
+                v, d, e = next(it, 50.0), next(hurt, 0.0), next(hurt_se, 0.0)
+                pending.clear()
+                if len(lg["retain"]) < len(self.retain):
+                    pending.append((v, d, e))
             return {
                 "proxy_gap": v,
                 "proxy_fa": v,
@@ -499,6 +506,38 @@ def test_step_refine_looks_between_the_kept_state_and_a_lower_one_refused_for_da
         theta_o, digits, random_split, "ft", options=dict(epochs=3, stopping={**stop, "step_refine": 0}), device="cpu"
     )  # fmt: skip
     assert auto_summary(off)["best_step"] == 20 and len(auto_summary(off)["runs"]) == 2
+
+
+def test_screening_on_the_head_of_the_retain_sample_keeps_every_decision(digits, class_split, random_split, theta_o):
+    """stopping.screen_retain: evaluations first see 500 of the proxy's D_r sample and all of it only where the state
+    could beat the best. The kept model, its step and every run of the lr search are those of whole-sample
+    evaluations; the evaluation passes are fewer."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for method, split in (("rl", random_split), ("ga", class_split)):
+            runs = {}
+            for screen in (500, None):
+                opts = dict(epochs=3, stopping=dict(screen_retain=screen))
+                runs[screen] = uk.unlearn(theta_o, digits, split, method, options=opts, device="cpu", seed=0)
+            a, b = auto_summary(runs[500]), auto_summary(runs[None])
+            assert a["runs"] == b["runs"] and a["best_step"] == b["best_step"], method
+            for (name, x), y in zip(runs[500].model.state_dict().items(), runs[None].model.state_dict().values()):
+                assert torch.equal(x, y), (method, name)
+            assert runs[500].passes["eval_forward"] < runs[None].passes["eval_forward"], method
+
+
+def test_may_improve_bounds_the_whole_sample_gap_by_hand():
+    """A screened proxy gap of 6 with an RA loss of 4 (weights 1, 1, 1, 1: a quarter of the gap is RA loss) is at
+    least 5 on the whole sample: it may beat a best of 5.5, not one of 4.9."""
+    from unlearnkit.stopping import Monitor
+
+    m = Monitor.__new__(Monitor)
+    m.o = StopOptions()
+    values = {"proxy_gap": 6.0, "proxy_ra_loss": 4.0}
+    m.best = (3, 5.5, None)
+    assert m._may_improve(values)
+    m.best = (3, 4.9, None)
+    assert not m._may_improve(values)
 
 
 def test_lr_search_result_equals_the_single_run_at_the_chosen_lr(digits, class_split, theta_o):

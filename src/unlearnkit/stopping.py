@@ -95,6 +95,14 @@ class StopOptions(BaseModel):
         "1 let a 5.2-point RA loss through on a confirmation grid (ft, Adult random 10 %, estimated 4.3 ± 0.65 "
         "after 24 evaluations); 2 refused it and won as many cells on both grids (445 and 408 of 480)",
     )
+    screen_retain: int | None = Field(
+        500,
+        ge=1,
+        description="auto: score each evaluation first with this many of the proxy's D_r sample (its head, a seeded "
+        "subsample too) and with all of it only where the state could beat the best so far (its proxy gap less the "
+        "RA-loss part is below the best): every kept state, and every decision about one, sees the whole sample, "
+        "at about half the evaluation cost once a run stops improving; null: always the whole sample",
+    )
     param_factor: float = Field(3.0, gt=1, description="guard: ‖θ‖ / ‖θ_o‖ above this is divergence")
     logit_factor: float = Field(
         10.0, gt=1, description="guard: mean logit norm on a D_r sample above this × θ_o's is divergence"
@@ -294,8 +302,11 @@ class Monitor:
             self.diverged(
                 step, f"the parameter norm grew {ratio:.3g}× θ_o's (stopping.param_factor {self.o.param_factor})"
             )
+        screened = False
         if self.mode == "auto":
-            lg = self.ref.forward(model)
+            head = self.o.screen_retain
+            screened = head is not None and head < len(self.ref.retain)
+            lg = self.ref.forward(model, slice(0, head) if screened else slice(None))
             logit_norm = self._logit_norm(lg["retain"])
         else:
             logit_norm = self._logit_norm(
@@ -309,6 +320,9 @@ class Monitor:
         if self.mode != "auto":
             return
         values = self.ref.evaluate_logits(lg)
+        if screened and self._may_improve(values):  # score it on the whole D_r sample
+            rest = self.ref.retain_logits(model, slice(self.o.screen_retain, None))
+            values = self.ref.evaluate_logits({**lg, "retain": torch.cat([lg["retain"], rest])})
         self._log(step, values)
         gap = values["proxy_gap"]
         if not keepable(values, self.o):
@@ -323,6 +337,13 @@ class Monitor:
         elif step - self.best[0] >= self.patience_evals * self.every:  # in steps: early evaluations don't count
             self.reason = f"patience: no better proxy gap for {self.o.patience} epoch(s)"
             raise StopRun
+
+    def _may_improve(self, values: dict) -> bool:
+        """Whether a state scored on the head of the D_r sample could beat the best on all of it: its RA loss
+        there is at least 0, so its proxy gap there is at least this one less the RA-loss part."""
+        w = self.o.proxy
+        share = w.w_damage / max(w.w_fa + w.w_mia + w.w_dist + w.w_damage, 1e-12)
+        return values["proxy_gap"] - share * values["proxy_ra_loss"] < self.best[1] - self.o.min_delta
 
     def diverged(self, step: int, what: str) -> None:
         if self.mode != "auto":

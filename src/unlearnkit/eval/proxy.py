@@ -496,15 +496,20 @@ class ProxyReference:
         ref.values_o = ref.evaluate_logits(lg)  # θ_o's score, so its starting point costs no second pass
         return ref
 
-    def forward(self, model) -> dict[str, torch.Tensor]:
-        """Logits of ``model`` on the fixed forget / retain / unseen samples (one batched pass)."""
-        parts = {"forget": self.forget, "retain": self.retain, "unseen": self.unseen}
+    def forward(self, model, retain: slice = slice(None)) -> dict[str, torch.Tensor]:
+        """Logits of ``model`` on the fixed forget / retain / unseen samples (one batched pass); ``retain`` selects
+        a part of the D_r sample (its head is a seeded random subsample too)."""
+        parts = {"forget": self.forget, "retain": self.retain[retain], "unseen": self.unseen}
         logits = predict_logits(model, self.dataset, np.concatenate(list(parts.values())), device=self.device)
         out, start = {}, 0
         for name, idx in parts.items():
             out[name] = logits[start : start + len(idx)]
             start += len(idx)
         return out
+
+    def retain_logits(self, model, part: slice) -> torch.Tensor:
+        """Logits of ``model`` on a part of the fixed D_r sample."""
+        return predict_logits(model, self.dataset, self.retain[part], device=self.device)
 
     def evaluate(self, model) -> dict[str, float]:
         return self.evaluate_logits(self.forward(model))
@@ -542,7 +547,8 @@ class ProxyReference:
                 )
             )
         fa, mia, dist = (sum(p[0] * p[k] for p in parts) / n for k in (1, 2, 3))
-        d_r, se_r = paired_damage(self.retain_right_ref, (lg["retain"].argmax(1) == self.y_retain).numpy())
+        k = len(lg["retain"])  # the whole D_r sample, or its head (a screening evaluation)
+        d_r, se_r = paired_damage(self.retain_right_ref[:k], (lg["retain"].argmax(1) == self.y_retain[:k]).numpy())
         d_u, _ = paired_damage(self.unseen_right_ref, (lg["unseen"].argmax(1) == self.y_unseen).numpy())
         damage = d_r + d_u
         w = (o.w_fa, o.w_mia, o.w_dist, o.w_damage)
