@@ -320,7 +320,7 @@ class Monitor:
         if self.mode != "auto":
             return
         values = self.ref.evaluate_logits(lg)
-        if screened and self._may_improve(values):  # score it on the whole D_r sample
+        if screened and (self._may_improve(values) or not keepable(values, self.o)):  # on the whole D_r sample
             rest = self.ref.retain_logits(model, slice(self.o.screen_retain, None))
             values = self.ref.evaluate_logits({**lg, "retain": torch.cat([lg["retain"], rest])})
         self._log(step, values)
@@ -340,7 +340,9 @@ class Monitor:
 
     def _may_improve(self, values: dict) -> bool:
         """Whether a state scored on the head of the D_r sample could beat the best on all of it: its RA loss
-        there is at least 0, so its proxy gap there is at least this one less the RA-loss part."""
+        there is at least 0, so its proxy gap there is at least this one less the RA-loss part. (A state the head
+        calls unkeepable is scored on the whole sample too: a refused state does not count toward patience, so
+        that decision needs the whole sample as well.)"""
         w = self.o.proxy
         share = w.w_damage / max(w.w_fa + w.w_mia + w.w_dist + w.w_damage, 1e-12)
         return values["proxy_gap"] - share * values["proxy_ra_loss"] < self.best[1] - self.o.min_delta
