@@ -100,8 +100,8 @@ class StopOptions(BaseModel):
         ge=1,
         description="auto: score each evaluation first with this many of the proxy's D_r sample (its head, a seeded "
         "subsample too) and with all of it only where the state could beat the best so far (its proxy gap less the "
-        "RA-loss part is below the best) or the head calls it unkeepable: the defaults-transfer and unnamed grids "
-        "came out identical row for row with 7–8 % fewer evaluation passes, and auto's cost per epoch on a "
+        "RA-loss part is below the best) or the head calls it unkeepable: the defaults-transfer and unnamed grids kept "
+        "the same state in every row with 7–8 % fewer evaluation passes, and auto's cost per epoch on a "
         "3000-image Fashion-MNIST subset fell from 1.36× to 1.13×; null: always the whole sample",
     )
     param_factor: float = Field(3.0, gt=1, description="guard: ‖θ‖ / ‖θ_o‖ above this is divergence")
