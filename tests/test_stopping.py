@@ -463,6 +463,27 @@ def test_lr_search_ascends_above_the_largest_lr_up_to_lr_max_factor(digits, rand
     assert [r["lr_factor"] for r in auto_summary(res)["runs"]] == [1.0, 10.0]
 
 
+def test_lr_search_tries_between_the_best_lr_and_a_larger_one_that_never_beat_theta_o(
+    digits, random_split, theta_o, scripted
+):
+    """×1 improves, then patience stops it (not budget-bound); ×10 never beats θ_o (12, 12). The best lr may lie
+    between them: ×√10 runs (5, 3, then patience) and beats ×1, and as ×10 is still the next larger lr and never
+    beat θ_o, round 2 tries 10^0.75 (4, …). When ×10 beat θ_o once (9 < 10), nothing more runs."""
+    stop = dict(every=0.5, patience=1.0, overshoot=100, lr_factors=(1.0, 10.0), lr_lower=(), lr_refine=2)
+    opts = dict(epochs=3, stopping=stop)
+    curves = [10.0] + [8.0, 6.0, 7.0, 7.0] + [12.0, 12.0] + [5.0, 3.0, 4.0, 4.0] + [4.0, 5.0, 5.0] + [20.0] * 10
+    seen = scripted(curves)
+    res = uk.unlearn(theta_o, digits, random_split, "ft", options=opts, device="cpu")
+    s = auto_summary(res)
+    assert [r["lr_factor"] for r in s["runs"]] == pytest.approx([1.0, 10.0, 10**0.5, 10**0.75])
+    assert s["lr_factor"] == pytest.approx(10**0.5) and s["best_proxy_gap"] == 3.0
+    for name, v in res.model.state_dict().items():
+        assert torch.equal(v, seen[1 + 4 + 2 + 1][name]), name  # ×√10's second evaluation
+    scripted([10.0] + [8.0, 6.0, 7.0, 7.0] + [9.0, 12.0, 12.0] + [1.0] * 10)
+    res = uk.unlearn(theta_o, digits, random_split, "ft", options=opts, device="cpu")
+    assert [r["lr_factor"] for r in auto_summary(res)["runs"]] == [1.0, 10.0]
+
+
 def test_at_steps_evaluates_exactly_there_on_the_same_trajectory(digits, random_split, theta_o, scripted):
     """stopping.at_steps: a run evaluates only at those steps and stops after the last; from the same seed it is the
     same trajectory, so its state at step 20 is the one a run on the usual cadence evaluates at step 20."""
@@ -662,7 +683,7 @@ def test_early_evaluations_catch_a_best_state_before_the_first_regular_one_and_d
 def test_lr_search_counts_an_early_evaluation_as_the_first_one(digits, random_split, theta_o, scripted):
     """every = 50 steps (batch 4, max_interval 50), so the first evaluation is the early one at step 12: a run whose best state
     is there peaked at once, and the lower lr is tried."""
-    stop = dict(patience=0.5, overshoot=20, lr_factors=(1.0, 10.0), lr_lower=(0.3,), max_interval=50)
+    stop = dict(patience=0.5, overshoot=20, lr_factors=(1.0, 10.0), lr_lower=(0.3,), max_interval=50, lr_refine=0)
     scripted([10.0, 4.0] + [8.0] * 5)  # run ×1: best at step 12, then flat; later runs read 50 (overshoot)
     opts = dict(epochs=1, lr=0.001, retain_batch_size=4, stopping=stop)
     res = uk.unlearn(theta_o, digits, random_split, "ft", options=opts, device="cpu")

@@ -399,8 +399,9 @@ def search_lr(method, ctx, options: StopOptions) -> dict:
     """``stop="auto"`` for a gradient method: run it from θ_o at its lr × each of ``options.lr_factors`` (and ×
     each of ``options.lr_lower`` when the first run kept θ_o or peaked at its first evaluation), each run
     auto-stopped by its own :class:`Monitor` with the same seed — then, for ``options.lr_refine`` rounds while the
-    best run's last state was its best (its epochs ran out while it still improved), a larger lr: the geometric
-    midpoint with the next larger lr tried, or × 10 above the largest; then, for ``options.step_refine`` rounds while
+    best run's last state was its best (its epochs ran out while it still improved) or the next larger lr tried
+    never beat θ_o (it diverged or over-forgot from its first evaluation on, so the best lr may lie between the
+    two), a larger lr: the geometric midpoint with the next larger lr tried, or × 10 above the largest; then, for ``options.step_refine`` rounds while
     the kept run's next evaluation had a lower proxy gap but was refused for damage, a re-run of that lr (the
     same trajectory) evaluated at three steps between the two — and leave in ``ctx.model`` the kept state
     with the lowest proxy gap (θ_o when no run beat it; the earlier run on ties).
@@ -454,6 +455,9 @@ def search_lr(method, ctx, options: StopOptions) -> dict:
     def budget_bound(summary: dict) -> bool:  # its last state was its best: still improving when it ran out
         return summary["reason"] == "budget" and 0 < summary["best_step"] == summary["steps_run"]
 
+    def blocked(factor: float) -> bool:  # every run at this lr kept θ_o: too large from its first evaluation on
+        return all(not r["best_step"] for r in runs if math.isclose(r["lr_factor"], factor))
+
     last = run(options.lr_factors[0])
     for f in options.lr_factors[1:]:
         run(f)
@@ -461,11 +465,14 @@ def search_lr(method, ctx, options: StopOptions) -> dict:
         if not too_fast(last):
             break
         last = run(f)
-    for _ in range(options.lr_refine):  # an ascent: a larger lr while the best run ran out of epochs improving
+    for _ in range(options.lr_refine):  # an ascent: a larger lr while the best run ran out of epochs improving,
+        # or into the gap below the next larger lr when that one never beat θ_o (diverged or over-forgot at once)
         chosen = best[2]
-        if chosen is None or not budget_bound(chosen):
+        if chosen is None or not chosen["best_step"]:
             break
         above = [r["lr_factor"] for r in runs if r["lr_factor"] > chosen["lr_factor"]]
+        if not (budget_bound(chosen) or (above and blocked(min(above)))):
+            break
         f = math.sqrt(chosen["lr_factor"] * min(above)) if above else chosen["lr_factor"] * 10.0
         if f > options.lr_max_factor or any(math.isclose(f, r["lr_factor"]) for r in runs):
             break
