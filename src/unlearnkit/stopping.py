@@ -125,10 +125,12 @@ class StopOptions(BaseModel):
         2,
         ge=0,
         description="auto, gradient methods: rounds that then try a larger lr while the best run was still "
-        "improving when its epochs ran out (its last state its best): the geometric midpoint with the next larger "
-        "lr tried, or × 10 above the largest (up to lr_max_factor). Defaults-transfer grids: the same cells won "
-        "(448 and 411 of 480), mean Avg.Gap neggrad_plus 6.03 → 5.68 and 6.57 → 6.29, bad_teacher 4.79 → 4.51 "
-        "(seeds 3–5), for up to 13 % more passes; 0: off",
+        "improving when its epochs ran out (its last state its best), or while the next larger lr tried never beat "
+        "θ_o (it diverged or over-forgot from its first evaluation on): the geometric midpoint with the next larger "
+        "lr tried, or × 10 above the largest (up to lr_max_factor). Defaults-transfer grids, the first trigger: the "
+        "same cells won (448 and 411 of 480), mean Avg.Gap neggrad_plus 6.03 → 5.68 and 6.57 → 6.29, for up to 13 % "
+        "more passes; the second (2026-11-26, with step_refine): 449 → 451 and 411 → 412, mean Avg.Gap scrub "
+        "6.45 → 4.49 and 6.65 → 4.59, ft 8.27 → 7.06 and 7.24 → 5.91, for 8–64 % more passes (l1_sparse the most); 0: off",
     )
     step_refine: int = Field(
         2,

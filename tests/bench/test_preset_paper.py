@@ -63,3 +63,27 @@ def test_the_unnamed_grid_validates_and_runs_under_the_library_default_stop():
     cfg = load_config(path=Path(__file__).resolve().parents[2] / "benchmarks" / "unnamed_grid.yaml")
     assert cfg.stop == "auto" and cfg.model.name == "cnn" and not cfg.method_options
     assert {s.kind for s in cfg.scenarios} == {"random", "class", "long_tail", "subclass"}
+
+
+def test_the_other_unnamed_grids_validate_with_library_defaults_and_differ_from_each_other():
+    """benchmarks/unnamed_grid_*.yaml (the README's "grids nobody chose"): valid configs at the library default stop
+    (auto) and method defaults, each with a data set, model or training recipe the others and the tuned presets
+    do not share."""
+    from pathlib import Path
+
+    paths = sorted((Path(__file__).resolve().parents[2] / "benchmarks").glob("unnamed_grid_*.yaml"))
+    cfgs = [load_config(path=p) for p in paths]
+    assert [p.stem for p in paths] == [
+        "unnamed_grid_fashion_adam",
+        "unnamed_grid_german_logreg",
+        "unnamed_grid_small_holdout",
+    ]
+    for cfg in cfgs:
+        assert cfg.stop == "auto" and not cfg.method_options and len(cfg.seeds) >= 2
+        assert {"original", "retrain"} <= {m.name for m in cfg.methods} and len(cfg.methods) == 12
+    recipes = {(c.datasets[0].name, c.model.name, c.train.optimizer, c.unseen_fraction) for c in cfgs}
+    assert recipes == {
+        ("fashion_mnist", "mlp", "adam", 0.2),
+        ("german", "logreg", "adam", 0.1),
+        ("digits", "mlp", "sgd", 0.05),
+    }
