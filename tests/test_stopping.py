@@ -141,6 +141,24 @@ def test_auto_never_keeps_a_state_that_lost_too_much_accuracy(digits, random_spl
     assert s["best_proxy_gap"] == 1.0 and s["refused_for_damage"] == 0
 
 
+def test_keepable_bounds_ra_with_its_error_and_held_out_accuracy_apart():
+    """By hand: RA loss + 2 SE ≤ max_damage (5) and held-out loss (proxy_damage − proxy_ra_loss) ≤
+    max_unseen_damage (10), each on its own — not their sum against 5."""
+
+    def v(damage: float, ra: float, se: float) -> dict:
+        return {"proxy_damage": damage, "proxy_ra_loss": ra, "proxy_ra_loss_se": se}
+
+    o = StopOptions()
+    assert keepable(v(8.0, 0.0, 0.0), o)  # 8 held-out points, no RA loss: kept (the old sum rule refused it)
+    assert not keepable(v(10.5, 0.0, 0.0), o)  # 10.5 held-out points
+    assert keepable(v(13.0, 4.0, 0.5), o)  # RA 4 + 2 × 0.5 = 5, held-out 9
+    assert not keepable(v(13.0, 4.0, 0.51), o)  # RA bound 5.02
+    assert not keepable(v(14.5, 4.0, 0.0), o)  # held-out 10.5
+    assert not keepable(v(5.5, 5.5, 0.0), o)  # RA alone over 5
+    tight = StopOptions(max_unseen_damage=8.0)
+    assert keepable(v(8.0, 0.0, 0.0), tight) and not keepable(v(8.5, 0.0, 0.0), tight)
+
+
 def test_auto_refuses_a_state_whose_damage_may_exceed_the_bound(digits, random_split, theta_o, scripted):
     """The lowest gap (1.0) lost 4 ± 0.8 RA points (standard error): 4 + 2 × 0.8 > 5, so it is refused under
     the default damage_z 2, and kept with damage_z 1 (4.8) or 0 (the estimate alone); 3.0 has 3 + 2 × 1 = 5 ≤ 5."""
