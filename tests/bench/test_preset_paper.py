@@ -77,6 +77,7 @@ def test_the_other_unnamed_grids_validate_with_library_defaults_and_differ_from_
         "unnamed_grid_fashion_adam",
         "unnamed_grid_german_logreg",
         "unnamed_grid_small_holdout",
+        "unnamed_grid_syn20",
     ]
     for cfg in cfgs:
         assert cfg.stop == "auto" and not cfg.method_options and len(cfg.seeds) >= 2
@@ -86,4 +87,5 @@ def test_the_other_unnamed_grids_validate_with_library_defaults_and_differ_from_
         ("fashion_mnist", "mlp", "adam", 0.2),
         ("german", "logreg", "adam", 0.1),
         ("digits", "mlp", "sgd", 0.05),
+        ("npz", "mlp", "sgd", 0.1),
     }
