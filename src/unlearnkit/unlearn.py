@@ -225,8 +225,14 @@ def _warn_unsafe(method: str, plan: Plan, history: list[dict], relative: float, 
     m = plan.method
     knob = m.strength_option or ("lr or epochs" if isinstance(m, GradientMethod) else "its options")
     auto = next((h["auto_stop"] for h in reversed(history) if "auto_stop" in h), None)
+    at = f" at lr {auto['lr']:.3g} = its lr × {auto['lr_factor']:.3g}" if auto and auto.get("lr") else ""
     for w in (auto or {}).get("warnings", []):
-        warnings.warn(f"method {method!r} {w} (stop='auto'); lower {knob}", RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"method {method!r} {w} (stop='auto'{at}; the model returned is that earlier state, not the diverged "
+            f"one); lower {knob} for a run that does not diverge",
+            RuntimeWarning,
+            stacklevel=3,
+        )
     kept = auto is not None and (auto.get("best_step") == 0 or ("best_value" in auto and auto["best_value"] is None))
     if kept:
         warnings.warn(
