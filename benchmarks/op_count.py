@@ -8,8 +8,8 @@ more.
 
     python benchmarks/op_count.py [--method rl|salun|scrub] [--width 4]
 
-fp32 only: mixed precision is off on a CPU (``Precision`` enables autocast on CUDA alone), so a bf16 count here
-would be the fp32 one.
+fp32 only: under autocast the weight casts run inside each operator (below its top-level profiler event), so a
+count of top-level operators reads the same with bf16 and cannot show what mixed precision adds.
 """
 
 from __future__ import annotations
