@@ -358,8 +358,7 @@ class Monitor:
         there is at least 0, so its proxy gap there is at least this one less the RA-loss part. (A state the head
         calls unkeepable is scored on the whole sample too: a refused state does not count toward patience, so
         that decision needs the whole sample as well.)"""
-        w = self.o.proxy
-        share = w.w_damage / max(w.w_fa + w.w_mia + w.w_dist + w.w_damage, 1e-12)
+        share = self.o.proxy.damage_share
         return values["proxy_gap"] - share * values["proxy_ra_loss"] < self.best[1] - self.o.min_delta
 
     def diverged(self, step: int, what: str) -> None:

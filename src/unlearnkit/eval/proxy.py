@@ -205,6 +205,17 @@ class ProxyOptions(BaseModel):
     )
     seed: int = Field(0, description="seed of the fixed subsamples (and of the attack's balanced fit)")
 
+    @property
+    def weights(self) -> tuple[float, float, float, float]:
+        """The weights of the fa, mia, dist and damage terms; proxy_gap is their weighted mean."""
+        return (self.w_fa, self.w_mia, self.w_dist, self.w_damage)
+
+    @property
+    def damage_share(self) -> float:
+        """The damage term's share of proxy_gap (its weight over the weights' sum; 0 where they sum to 0)."""
+        total = sum(self.weights)
+        return self.w_damage / total if total > 0 else 0.0
+
 
 # pure functions -------------------------------------------------------------------------------------
 def gone_classes(forget_labels: np.ndarray, retain_labels: np.ndarray) -> np.ndarray:
@@ -551,7 +562,7 @@ class ProxyReference:
         d_r, se_r = paired_damage(self.retain_right_ref[:k], (lg["retain"].argmax(1) == self.y_retain[:k]).numpy())
         d_u, _ = paired_damage(self.unseen_right_ref, (lg["unseen"].argmax(1) == self.y_unseen).numpy())
         damage = d_r + d_u
-        w = (o.w_fa, o.w_mia, o.w_dist, o.w_damage)
+        w = o.weights
         total = sum(w)
         gap = (w[0] * fa + w[1] * mia + w[2] * dist + w[3] * damage) / total if total > 0 else float("nan")
         return {
