@@ -80,15 +80,40 @@ def test_pool_shares_the_jobs_with_this_process_once_warm():
         assert sorted(again) == list(range(4))
 
 
-def test_jobs_do_not_wait_for_workers_that_are_still_starting():
-    """A short run on a cold pool finishes in this process (never slower than --jobs 1)."""
+def _gated_warm(gate: str) -> int:
+    """A pool warm-up that cannot finish before the test creates ``gate``: a worker still starting up,
+    however fast ``fork`` is on this machine."""
     import os
 
+    deadline = time.time() + 60
+    while not os.path.exists(gate) and time.time() < deadline:
+        time.sleep(0.01)
+    return os.getpid()
+
+
+def test_jobs_do_not_wait_for_workers_that_are_still_starting(tmp_path, monkeypatch):
+    """A run on a pool whose worker is still starting finishes in this process (never slower than
+    --jobs 1), and the worker takes jobs once it is ready."""
+    import functools
+    import os
+
+    from unlearnkit.bench import executor
     from unlearnkit.bench.executor import LocalExecutor
 
+    gate = tmp_path / "worker-may-start"
+    monkeypatch.setattr(executor, "_warm", functools.partial(_gated_warm, str(gate)))
     with LocalExecutor(jobs=2, threads=1) as ex:
         got = _collect(ex, [{"i": i} for i in range(5)])
-    assert {r["pid"] for r, _ in got.values()} == {os.getpid()}
+        assert ex.ready() == 0  # the worker was still starting all along
+        assert {r["pid"] for r, _ in got.values()} == {os.getpid()}
+        gate.touch()
+        deadline = time.time() + 60
+        while not ex.ready() and time.time() < deadline:
+            time.sleep(0.01)
+        assert ex.ready() == 1
+        later = _collect(ex, [{"i": i, "sleep": 0.3} for i in range(6)])
+    assert sorted(later) == list(range(6))
+    assert len({r["pid"] for r, _ in later.values()}) == 2  # this process and the now-warm worker
 
 
 def test_warm_pool_jobs_give_the_rows_of_this_process(tmp_path, tiny_cfg):
