@@ -305,6 +305,37 @@ def test_the_attack_option_picks_how_tau_is_fitted(digits, random_split, theta_o
         k: torch.softmax(lg[k].double(), 1).gather(1, y.view(-1, 1))[:, 0].numpy()
         for k, y in (("retain", ref.y_retain), ("unseen", ref.y_unseen))
     }
-    assert ref.tau == svc_threshold(conf["retain"], conf["unseen"], 0, ProxyOptions().attack_samples)
+    members = conf["retain"][np.argsort(ref.retain)]  # the attack reads the D_r sample in index order
+    assert ref.tau == svc_threshold(members, conf["unseen"], 0, ProxyOptions().attack_samples)
     balanced = ProxyReference.build(theta_o, digits, random_split, ProxyOptions(attack="balanced"))
-    assert balanced.tau == threshold_attack(conf["retain"], conf["unseen"]) != ref.tau
+    assert balanced.tau == threshold_attack(members, conf["unseen"]) != ref.tau
+
+
+def test_the_d_r_sample_is_in_random_order_so_a_screening_head_covers_every_class(digits):
+    """Data stored class by class (index order = class order): the D_r sample's head, which screening
+    evaluations score, is a random subsample of it (every class, in proportion), not the lowest classes;
+    the divergence guard compares a state with θ_o on the same head; the proxy's values do not depend on
+    the order."""
+    import dataclasses
+
+    order = np.argsort(digits.labels, kind="stable")  # a class-sorted copy of digits
+    inv = np.argsort(order)
+    ds = dataclasses.replace(
+        digits, x=digits.x[order], y=digits.y[order], pool=np.sort(inv[digits.pool]), test=np.sort(inv[digits.test])
+    )
+    split = uk.make_split(ds, "random", seed=0, fraction=0.1)
+    torch.manual_seed(0)
+    theta = uk.train_model(
+        uk.build_model("mlp", ds.input_shape, ds.num_classes), ds, split.train, uk.TrainConfig(epochs=5), "cpu"
+    )
+    ref = ProxyReference.build(theta, ds, split)
+    head = ref.retain[:300]
+    labels = np.asarray(ds.labels)
+    counts = np.bincount(labels[head], minlength=10)
+    expected = 300 * np.bincount(labels[ref.retain], minlength=10) / len(ref.retain)
+    assert (np.abs(counts - expected) < 15).all()  # sorted order would give classes 0–1 only
+    norms = predict_logits(theta, ds, head, device="cpu").double().norm(dim=1)
+    assert ref.retain_logit_norm(300) == pytest.approx(float(norms.mean()), rel=1e-6)
+    assert sorted(ref.retain) == sorted(split.retain)  # all of D_r (digits' is under max_retain)
+    lg = ref.forward(theta)
+    assert ref.evaluate_logits(lg) == pytest.approx(ref.values_o, rel=1e-9, abs=1e-9)

@@ -257,7 +257,6 @@ class Monitor:
         self.refused = 0  # auto: evaluated states not kept for damage (max_damage, max_unseen_damage)
         if mode == "auto":
             self.ref = shared_reference(ctx, options)
-            self.logit_norm_o = self.ref.retain_logit_norm_o
             start = dict(self.ref.values_o)  # θ_o's score, computed with the reference
             self.best = (0, start["proxy_gap"], None)  # None: the best state is θ_o itself
             self._log(0, start)
@@ -323,11 +322,13 @@ class Monitor:
             screened = head is not None and head < len(self.ref.retain)
             lg = self.ref.forward(model, slice(0, head) if screened else slice(None))
             logit_norm = self._logit_norm(lg["retain"])
+            logit_norm_o = self.ref.retain_logit_norm(len(lg["retain"]))  # θ_o's on the same samples
         else:
             logit_norm = self._logit_norm(
                 predict_logits(model, self.ctx.dataset, self.guard_idx, device=self.ctx.device)
             )
-        lr = logit_norm / max(self.logit_norm_o, 1e-12)
+            logit_norm_o = self.logit_norm_o
+        lr = logit_norm / max(logit_norm_o, 1e-12)
         if not math.isfinite(lr) or lr > self.o.logit_factor:
             self.diverged(
                 step, f"the mean logit norm on D_r grew {lr:.3g}× θ_o's (stopping.logit_factor {self.o.logit_factor})"

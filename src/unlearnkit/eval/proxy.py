@@ -410,7 +410,7 @@ class ProxyReference:
     device: torch.device
     options: ProxyOptions
     forget: np.ndarray  # fixed D_f sample
-    retain: np.ndarray  # fixed D_r sample
+    retain: np.ndarray  # fixed D_r sample, in a seeded random order (a head of it is a random subsample)
     unseen: np.ndarray  # held-out samples of the kept classes
     gone: np.ndarray  # forgotten classes
     is_gone: np.ndarray  # bool over ``forget``
@@ -420,7 +420,6 @@ class ProxyReference:
     ref_conf: np.ndarray  # θ_o's true-class confidence on ``unseen``
     ref_w: np.ndarray  # target weights over ``unseen``
     q_gone: torch.Tensor  # θ_o's prior-corrected probabilities on the gone samples
-    retain_logit_norm_o: float  # mean ‖logits‖₂ of θ_o on the D_r sample (divergence guard)
     retain_right_ref: np.ndarray = None  # per-sample correctness of the damage baseline on ``retain``
     unseen_right_ref: np.ndarray = None  # … and on ``unseen``
     y_forget: torch.Tensor = None
@@ -428,6 +427,7 @@ class ProxyReference:
     y_unseen: torch.Tensor = None
     values_o: dict = None  # the proxy's columns for θ_o itself (from the pass that built the reference)
     prior: float = float("nan")  # the pseudo-sample count the target weights used (options.prior, or estimated)
+    retain_logit_norms_o: np.ndarray = None  # θ_o's per-sample ‖logits‖₂ on ``retain`` (in its order)
 
     @classmethod
     def build(
@@ -468,7 +468,6 @@ class ProxyReference:
             np.zeros(0),
             np.zeros(0),
             torch.zeros(0),
-            0.0,
         )
         ref.y_forget, ref.y_retain, ref.y_unseen = (torch.as_tensor(labels[i]) for i in (forget, retain, unseen))
         lg = ref.forward(original)
@@ -489,7 +488,6 @@ class ProxyReference:
             return raw if raw.mean() <= corrected.mean() else corrected
 
         ref.retain_right_ref = baseline(p_r, q_r, y_r)
-        ref.retain_logit_norm_o = float(lg["retain"].norm(dim=1).mean()) if len(retain) else 0.0
         ref.unseen_right_ref = baseline(p_u, q_u, y_u)
         if len(unseen):
             ref.ref_conf = _true_conf(q_u, y_u)
@@ -505,7 +503,18 @@ class ProxyReference:
         p_gone = p_f[torch.as_tensor(is_gone)]
         ref.q_gone = prior_correct(p_gone, ratio) if o.prior_shift else drop_renormalise(p_gone, gone)
         ref.values_o = ref.evaluate_logits(lg)  # θ_o's score, so its starting point costs no second pass
+        # the D_r sample in a seeded random order, so that any head of it is a random subsample (screening
+        # evaluations score a head): index order can be class order (a data set stored class by class)
+        perm = rng.permutation(len(retain))
+        ref.retain, ref.y_retain, ref.retain_right_ref = retain[perm], ref.y_retain[perm], ref.retain_right_ref[perm]
+        ref.retain_logit_norms_o = lg["retain"].double().norm(dim=1)[perm].numpy()
         return ref
+
+    def retain_logit_norm(self, k: int | None = None) -> float:
+        """θ_o's mean ‖logits‖₂ on the first ``k`` samples of the D_r sample (all of it: None), the divergence
+        guard's reference for a state scored on the same samples."""
+        norms = self.retain_logit_norms_o[:k]
+        return float(norms.mean()) if len(norms) else 0.0
 
     def forward(self, model, retain: slice = slice(None)) -> dict[str, torch.Tensor]:
         """Logits of ``model`` on the fixed forget / retain / unseen samples (one batched pass); ``retain`` selects
