@@ -180,9 +180,9 @@ def test_html_is_escaped_and_self_contained(toy):
 # ------------------------------------------------------------------------------------------------ from files
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    """`unlearnkit train` (3 epochs) then `unlearnkit unlearn --checkpoint` on 36 ids, RA on a 300-sample."""
+    """`unlearnkit train` (10 epochs: θ_o fits D_f better than held-out data, so unlearning moves it) then `unlearnkit unlearn --checkpoint` on 36 ids, RA on a 300-sample."""
     root = tmp_path_factory.mktemp("audit")
-    res = cli("train", "--train-option", "epochs=3", "--seed", 0, "--device", "cpu", "--out", root / "model")
+    res = cli("train", "--train-option", "epochs=10", "--seed", 0, "--device", "cpu", "--out", root / "model")
     assert res.exit_code == 0, res.output
     ds = uk.load_dataset("digits")
     meta = read_meta(root / "model" / "model.safetensors")

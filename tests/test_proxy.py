@@ -11,6 +11,8 @@ from unlearnkit.predict import predict_logits
 from unlearnkit.eval.proxy import (
     ProxyOptions,
     ProxyReference,
+    capped_quantiles,
+    quantile_w1,
     drop_renormalise,
     gone_classes,
     kept_fraction,
@@ -70,6 +72,38 @@ def test_weighted_w1_by_hand():
     assert weighted_w1([0.2, 0.4], [0.4, 0.2]) == pytest.approx(0.0)
     # a = δ_0; b = 0 w.p. 3/4, 1 w.p. 1/4 → W1 = 1/4
     assert weighted_w1([0.0], [0.0, 1.0], [3.0, 1.0]) == pytest.approx(0.25)
+
+
+def test_capped_quantiles_by_hand_and_uncapped_equals_weighted_w1():
+    # cap quantiles 0.2 | 1.0 and b's 0.5 | 0.9 on u ∈ (0, ½] | (½, 1]: the target is 0.2 | 0.9
+    grid = capped_quantiles(np.array([1.0, 0.2]), np.array([0.9, 0.5]))
+    assert quantile_w1([0.9, 0.2], grid) == pytest.approx(0.0)
+    assert quantile_w1([0.5, 0.9], grid) == pytest.approx(0.5 * 0.3)
+    # weighted b (0.5 w.p. ¾): target 0.2 on (0, ½], 0.5 on (½, ¾], 0.9 on (¾, 1]
+    grid = capped_quantiles(np.array([0.2, 1.0]), np.array([0.5, 0.9]), np.array([3.0, 1.0]))
+    assert quantile_w1([0.2, 0.9], grid) == pytest.approx(0.25 * 0.4)
+    rng = np.random.default_rng(0)
+    for n, m in ((1, 5), (7, 3), (40, 113)):
+        a, b, w = rng.random(n), rng.random(m), rng.random(m)
+        assert quantile_w1(a, capped_quantiles(np.ones(n), b, w)) == pytest.approx(weighted_w1(a, b, w), abs=1e-12)
+
+
+def test_a_sample_theta_o_misclassifies_is_not_pushed_toward_held_out_accuracy(digits, theta_o):
+    """θ_r does not fit D_f better than θ_o, which trained on it: a deletion request for one training sample θ_o
+    gets wrong has FA target 0 and θ_o scores 0 on D_f's terms (the held-out targets alone, cap_at_original off,
+    read FA ~97 and call θ_o ~97 points from retraining, so auto once moved scrub to classify the sample — and
+    cost 3 RA points)."""
+    split0 = uk.make_split(digits, "random", seed=0, fraction=0.1)
+    right = predict_logits(theta_o, digits, split0.train, device="cpu").argmax(1).numpy() == digits.labels[split0.train]
+    wrong = int(split0.train[np.flatnonzero(~right)[0]])
+    split = uk.Split(split0.train, split0.test, split0.unseen, [wrong])
+    ref = ProxyReference.build(theta_o, digits, split)
+    assert ref.target_fa == 0.0 and ref.held_out_fa > 90 and ref.target_mia >= ref.held_out_mia
+    v = ref.values_o
+    assert v["proxy_fa"] == 0.0 and v["proxy_mia"] == 0.0
+    assert v["proxy_dist"] < 1  # only the prior shift's correction of θ_o's confidence (one sample fewer)
+    off = ProxyReference.build(theta_o, digits, split, ProxyOptions(cap_at_original=False))
+    assert off.target_fa == ref.held_out_fa and off.values_o["proxy_fa"] > 90 and off.values_o["proxy_dist"] > 30
 
 
 def test_threshold_attack_separates_and_prefers_balanced_accuracy():

@@ -260,7 +260,7 @@ def _held_out_hint(auto: dict) -> str:
         return ""
     return (
         f"; its targets for D_f come from {auto['held_out']} held-out samples, on which θ_o is "
-        f"{auto['target_fa']:.1f} % accurate (MIA-efficacy {auto['target_mia']:.1f} %): on a small held-out split "
+        f"{auto['held_out_fa']:.1f} % accurate (MIA-efficacy {auto['held_out_mia']:.1f} %): on a small held-out split "
         f"θ_o can look like a model that never saw D_f by chance, and more held-out data sharpens the proxy"
     )
 

@@ -36,9 +36,22 @@ U = the unseen samples of the classes that are not gone. conf(x) = p_θ(y|x) (tr
   SalUn's RBF-SVC on balanced subsamples (:func:`svc_threshold`), so the proxy's MIA has the resolution
   of the MIA it estimates; ``"balanced"`` maximises balanced accuracy instead. The MIA-efficacy of a set
   is the percent of it with conf < τ (called non-member), as SalUn's.
-* On P:   fa_P   = |FA_θ(P) − Σ_i w_i·100·1[argmax q(·|u_i) = y_i]|
-          mia_P  = |MIA_θ(P) − Σ_i w_i·100·1[q(y_i|u_i) < τ]|
-          dist_P = 100·W₁(conf_θ on P, the w-weighted q(y_i|u_i) on U)
+* On P:   fa_P   = |FA_θ(P) − min(Σ_i w_i·100·1[argmax q(·|u_i) = y_i], FA_q(P))|
+          mia_P  = |MIA_θ(P) − max(Σ_i w_i·100·1[q(y_i|u_i) < τ], MIA_q(P))|
+          dist_P = 100·W₁(conf_θ on P, T),  Q_T(u) = min(Q_U(u), Q_P(u))
+          where Q_U is the quantile function of the w-weighted q(y_i|u_i) on U, and FA_q(P), MIA_q(P), Q_P
+          are θ_o's own (q-read) accuracy, MIA-efficacy and confidence quantiles on P: the cap at θ_o
+          (``cap_at_original``, on by default). A model retrained without D_f fits D_f no better than θ_o,
+          which trained on it, so the held-out targets are capped at θ_o's values, quantile by quantile for
+          the confidences (MIA-efficacy, conf < τ, is then exactly T's mass below τ). Where θ_o fits D_f at
+          least as well as held-out data — it memorised D_f, every image grid here — the cap changes
+          nothing; where D_f is harder than held-out data of its classes (a sample θ_o misclassifies, atypical
+          samples, a model that cannot memorise), the held-out targets alone asked for a model that fits D_f
+          better than θ_o does: a one-sample request for a digit θ_o gets wrong scored θ_o 70 and moved scrub
+          to classify it, at 3 points of RA; with the cap θ_o scores 0.02 and every method keeps it. Limit:
+          where θ_o memorised D_f but retraining would not classify it like held-out data (mislabelled or
+          poisoned samples), the targets are wrong either way — the proxy assumes D_f's labels are as
+          trustworthy as the held-out data's.
 * On G:   fa_G   = FA_θ(G) (θ_r never predicts a class it never saw);  mia_G = |MIA_θ(G) − 100|
           dist_G = mass_weight · proxy_mass,  proxy_mass = 100·TV(mean_x p_θ(·|x), mean_x q(·|x)) over G
           (q: θ_o's probabilities with the gone classes dropped and renormalised — where θ_r puts the mass
@@ -203,6 +216,14 @@ class ProxyOptions(BaseModel):
         description="'svc': at most this many samples a side in the attack's fit (the fit costs O(n²): 0.2 s at "
         "2000 a side, 15 ms at 500); null: all (the smaller side's size, as Avg.Gap's MIA)",
     )
+    cap_at_original: bool = Field(
+        True,
+        description="a model retrained without D_f fits D_f no better than θ_o, which trained on it: cap D_f's "
+        "targets at θ_o's own values on D_f — FA at most θ_o's, MIA-efficacy at least θ_o's, and the confidence "
+        "distribution quantile by quantile at most θ_o's (exactly the held-out targets where θ_o fits D_f at "
+        "least as well as held-out data, i.e. wherever it memorised D_f). It matters where D_f is harder than "
+        "held-out data of its classes: a misclassified sample, atypical samples, a model that underfits",
+    )
     seed: int = Field(0, description="seed of the fixed subsamples (and of the attack's balanced fit)")
 
     @property
@@ -278,6 +299,34 @@ def weighted_w1(a: np.ndarray, b: np.ndarray, wb: np.ndarray | None = None) -> f
     order = np.argsort(x, kind="stable")
     x, cdf_diff = x[order], np.cumsum(d[order])
     return float(np.sum(np.abs(cdf_diff[:-1]) * np.diff(x)))
+
+
+def capped_quantiles(
+    cap: np.ndarray, b: np.ndarray, wb: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The target distribution T with quantile function Q_T(u) = min(Q_cap(u), Q_b(u)) — ``b`` (weights ``wb``)
+    capped quantile by quantile at the uniform empirical distribution of ``cap`` — as steps over u ∈ (0, 1]
+    for :func:`quantile_w1` against a distribution of ``len(cap)`` points: (lengths of the u-intervals, the
+    index of the ``len(cap)``-point quantile in each, Q_T on each). Where every cap quantile is at least
+    b's, T is b."""
+    cap, b = np.sort(np.asarray(cap, float)), np.asarray(b, float)
+    n = len(cap)
+    wb = np.full(len(b), 1.0 / len(b)) if wb is None else np.asarray(wb, float) / np.sum(wb)
+    order = np.argsort(b, kind="stable")
+    b, cum = b[order], np.cumsum(wb[order])
+    cum[-1] = 1.0
+    edges = np.unique(np.concatenate([[0.0], np.arange(1, n + 1) / n, cum]))
+    mid = 0.5 * (edges[:-1] + edges[1:])
+    k = np.minimum((mid * n).astype(np.int64), n - 1)  # the n-point quantile function's step at mid
+    qb = b[np.minimum(np.searchsorted(cum, mid, side="left"), len(b) - 1)]
+    return np.diff(edges), k, np.minimum(cap[k], qb)
+
+
+def quantile_w1(a: np.ndarray, grid: tuple[np.ndarray, np.ndarray, np.ndarray]) -> float:
+    """Wasserstein-1 distance ∫₀¹ |Q_a(u) − Q_T(u)| du between the uniform empirical distribution of ``a``
+    and the target :func:`capped_quantiles` built for ``len(a)`` points."""
+    lengths, k, qt = grid
+    return float(np.sum(lengths * np.abs(np.sort(np.asarray(a, float))[k] - qt)))
 
 
 def threshold_attack(member: np.ndarray, nonmember: np.ndarray) -> float:
@@ -428,6 +477,9 @@ class ProxyReference:
     values_o: dict = None  # the proxy's columns for θ_o itself (from the pass that built the reference)
     prior: float = float("nan")  # the pseudo-sample count the target weights used (options.prior, or estimated)
     retain_logit_norms_o: np.ndarray = None  # θ_o's per-sample ‖logits‖₂ on ``retain`` (in its order)
+    held_out_fa: float = float("nan")  # θ_o's (target-weighted) accuracy on the held-out samples
+    held_out_mia: float = float("nan")  # … and MIA-efficacy there (the targets before the cap at θ_o)
+    dist_grid: tuple = ()  # capped_quantiles of the confidence target for D_f's partial part
 
     @classmethod
     def build(
@@ -496,8 +548,17 @@ class ProxyReference:
             ref.tau = ATTACKS[o.attack](_true_conf(p_r, y_r), _true_conf(p_u, y_u), o.seed, o.attack_samples)
             ref.prior = empirical_prior(labels[unseen], correct_u) if o.prior == "auto" else float(o.prior)
             ref.ref_w = target_weights(labels[unseen], labels[partial], dataset.num_classes, ref.prior)
-            ref.target_fa = 100.0 * float(np.sum(ref.ref_w * correct_u))
-            ref.target_mia = 100.0 * float(np.sum(ref.ref_w * (ref.ref_conf < ref.tau)))
+            ref.held_out_fa = ref.target_fa = 100.0 * float(np.sum(ref.ref_w * correct_u))
+            ref.held_out_mia = ref.target_mia = 100.0 * float(np.sum(ref.ref_w * (ref.ref_conf < ref.tau)))
+            cap = np.ones(int((~is_gone).sum()))  # no cap: confidences are at most 1
+            if len(partial):
+                y_p = ref.y_forget[torch.as_tensor(~is_gone)]
+                q_p = prior_correct(p_f[torch.as_tensor(~is_gone)], ratio)  # θ_o on D_f, read as the targets are
+                if o.cap_at_original:
+                    cap = _true_conf(q_p, y_p)
+                    ref.target_fa = min(ref.target_fa, 100.0 * float((q_p.argmax(1) == y_p).double().mean()))
+                    ref.target_mia = max(ref.target_mia, 100.0 * float(np.mean(cap < ref.tau)))
+                ref.dist_grid = capped_quantiles(cap, ref.ref_conf, ref.ref_w)
         else:  # class forgetting only, no held-out data of the kept classes: the attack uses D_r alone
             ref.tau = float("inf")
         p_gone = p_f[torch.as_tensor(is_gone)]
@@ -550,7 +611,7 @@ class ProxyReference:
                     int((~g).sum()),
                     abs(100.0 * correct_f[~g].mean() - self.target_fa),
                     abs(100.0 * called_out[~g].mean() - self.target_mia),
-                    100.0 * weighted_w1(conf_f[~g], self.ref_conf, self.ref_w),
+                    100.0 * quantile_w1(conf_f[~g], self.dist_grid),
                 )
             )
         if g.any():
