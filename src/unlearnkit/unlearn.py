@@ -17,6 +17,7 @@ from .data.split import Split, check_model, check_split
 from .device import resolve_device
 from .errors import UnlearnkitError
 from .methods import METHODS, GradientMethod
+from .models.fresh import reinitialised
 from .options import build, parse_options
 from .passes import PassCounter
 from .stopping import StopRun, check_stop, search_lr, search_strength
@@ -101,7 +102,9 @@ def unlearn(
 
     ``dataset`` is an :class:`~unlearnkit.data.ArrayDataset` (wrap your own with
     ``from_torch_dataset``). ``new_model`` builds a fresh model of the same architecture (needed by
-    ``retrain`` and methods with a random teacher); ``retrained`` may supply a cached θ_r.
+    ``retrain`` and methods with a random teacher); without it, a copy of ``model`` with every layer
+    re-initialised by its own ``reset_parameters()`` (:func:`~unlearnkit.models.fresh.reinitialised`, which
+    raises for a parameter no such layer owns); ``retrained`` may supply a cached θ_r.
     ``on_epoch(model, epoch)`` may return values (e.g. FA/RA/TA) recorded in the history per epoch.
 
     ``stop="auto"`` (default; a method's ``stop`` option overrides it): gradient methods keep the state
@@ -139,8 +142,8 @@ def unlearn(
     data = dataset.to(dev)
 
     def fresh_model():
-        if new_model is None:
-            raise UnlearnkitError(f"method {method!r} needs a fresh model: pass new_model=lambda: MyNet()")
+        if new_model is None:  # the same architecture, every layer re-drawn by its own reset_parameters()
+            return reinitialised(original).to(dev).requires_grad_(True).train()
         return new_model().to(dev)
 
     def retrain_provider():

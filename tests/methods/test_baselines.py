@@ -261,7 +261,18 @@ def test_salun_accepts_weighting_and_target():
     assert Plan.make("salun").target.name == "random_label"
 
 
-def test_bad_teacher_needs_new_model(setup):
+def test_bad_teacher_asks_for_new_model_only_where_it_cannot_reinitialise_the_model(setup):
+    """Without ``new_model`` the random teacher is the model's architecture re-initialised; a parameter that no
+    layer's reset_parameters() draws makes that impossible, and the error says what to pass."""
     ds, split, model, _ = setup
-    with pytest.raises(UnlearnkitError, match="new_model"):
-        uk.unlearn(model, ds, split, "bad_teacher", device="cpu")
+
+    class Scaled(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner, self.scale = inner, torch.nn.Parameter(torch.ones(()))
+
+        def forward(self, x):
+            return self.inner(x) * self.scale
+
+    with pytest.raises(UnlearnkitError, match=r"scale belong to no module .* pass new_model=lambda: Scaled"):
+        uk.unlearn(Scaled(model), ds, split, "bad_teacher", device="cpu")

@@ -2,7 +2,8 @@
 Teaching Induce Forgetting?", §3 Eq. 3–4). The student starts at θ_o and minimises per sample
 KL(T_s‖S) to the competent teacher θ_o on D_r and KL(T_d‖S) to a randomly initialised ("incompetent")
 teacher T_d on D_f, both at temperature T. The random teacher comes from ``ctx.new_model()``
-(seeded by the run's seed), so ``unlearn`` needs ``new_model=``."""
+(seeded by the run's seed): ``unlearn``'s ``new_model=``, or without it θ_o's architecture re-initialised
+(:func:`~unlearnkit.models.fresh.reinitialised`)."""
 
 from __future__ import annotations
 
