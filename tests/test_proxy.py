@@ -104,6 +104,9 @@ def test_a_sample_theta_o_misclassifies_is_not_pushed_toward_held_out_accuracy(d
     assert v["proxy_dist"] < 1  # only the prior shift's correction of θ_o's confidence (one sample fewer)
     off = ProxyReference.build(theta_o, digits, split, ProxyOptions(cap_at_original=False))
     assert off.target_fa == ref.held_out_fa and off.values_o["proxy_fa"] > 90 and off.values_o["proxy_dist"] > 30
+    with pytest.warns(RuntimeWarning, match=r"kept θ_o .* θ_o fits D_f less well .* \(FA target 0\.0 % against"):
+        res = uk.unlearn(theta_o, digits, split, "scrub", device="cpu")  # the method auto once moved
+    assert not res.moved
 
 
 def test_threshold_attack_separates_and_prefers_balanced_accuracy():

@@ -261,6 +261,13 @@ def _held_out_hint(auto: dict) -> str:
     confirmation grid), and then nothing looks closer to retraining than θ_o."""
     if not auto.get("partial") or "held_out" not in auto:
         return ""
+    if auto["target_fa"] < auto["held_out_fa"] - 0.05 or auto["target_mia"] > auto["held_out_mia"] + 0.05:
+        return (  # the cap at θ_o (proxy.cap_at_original) set the targets: D_f is harder than held-out data
+            f"; θ_o fits D_f less well than the {auto['held_out']} held-out samples of its classes (FA target "
+            f"{auto['target_fa']:.1f} % against {auto['held_out_fa']:.1f} % held out, MIA-efficacy "
+            f"{auto['target_mia']:.1f} % against {auto['held_out_mia']:.1f} %), and retraining does not fit D_f "
+            f"better than θ_o: θ_o may already be what retraining gives"
+        )
     return (
         f"; its targets for D_f come from {auto['held_out']} held-out samples, on which θ_o is "
         f"{auto['held_out_fa']:.1f} % accurate (MIA-efficacy {auto['held_out_mia']:.1f} %): on a small held-out split "
