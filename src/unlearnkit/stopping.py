@@ -33,6 +33,7 @@ from typing import Literal
 
 import numpy as np
 import torch
+from torch.nn.utils import get_total_norm
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
 
 from .errors import UnlearnkitError
@@ -183,8 +184,12 @@ class StopRun(Exception):
 
 @torch.no_grad()
 def parameter_norm(model) -> float:
-    parts = [(p.detach().double() ** 2).sum() for p in model.parameters()]
-    return float(torch.stack(parts).sum()) ** 0.5 if parts else 0.0  # one host sync, not one per tensor
+    """‖θ‖₂ over all parameters: :func:`torch.nn.utils.get_total_norm` (one fused norm per device and dtype, not
+    an operator chain per tensor: the once-an-epoch guard cost ResNet-18 about 250 operators this way; fp32
+    accumulation, relative error ~1e-7 against float64, for a guard that compares with a factor of 3); one
+    host sync."""
+    params = list(model.parameters())  # no detach needed (no_grad): one operator fewer per tensor
+    return float(get_total_norm(params, 2.0)) if params else 0.0
 
 
 def best_step(curve: list[tuple[int, float]], min_delta: float = 0.0) -> int:
