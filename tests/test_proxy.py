@@ -23,7 +23,6 @@ from unlearnkit.eval.proxy import (
     empirical_prior,
     threshold_attack,
     total_variation,
-    weighted_w1,
 )
 
 
@@ -67,14 +66,25 @@ def test_prior_auto_is_estimated_from_the_held_out_data(digits, random_split, th
     assert fixed.prior == 10.0  # a number is used as given
 
 
-def test_weighted_w1_by_hand():
-    assert weighted_w1([0.0], [1.0]) == pytest.approx(1.0)
-    assert weighted_w1([0.2, 0.4], [0.4, 0.2]) == pytest.approx(0.0)
-    # a = δ_0; b = 0 w.p. 3/4, 1 w.p. 1/4 → W1 = 1/4
-    assert weighted_w1([0.0], [0.0, 1.0], [3.0, 1.0]) == pytest.approx(0.25)
+def test_quantile_w1_uncapped_by_hand_and_against_scipy():
+    """Without a cap (θ_o's D_f confidences all 1) the target is the held-out distribution itself, and
+    quantile_w1 is the plain Wasserstein-1 distance: by hand, and scipy.stats.wasserstein_distance on random
+    weighted samples."""
+    from scipy.stats import wasserstein_distance
+
+    def w1(a, b, wb=None):
+        return quantile_w1(a, capped_quantiles(np.ones(len(a)), np.asarray(b, float), wb))
+
+    assert w1([0.0], [1.0]) == pytest.approx(1.0)
+    assert w1([0.2, 0.4], [0.4, 0.2]) == pytest.approx(0.0)
+    assert w1([0.0], [0.0, 1.0], [3.0, 1.0]) == pytest.approx(0.25)  # b = 0 w.p. ¾, 1 w.p. ¼
+    rng = np.random.default_rng(0)
+    for n, m in ((1, 5), (7, 3), (40, 113)):
+        a, b, w = rng.random(n), rng.random(m), rng.random(m)
+        assert w1(a, b, w) == pytest.approx(wasserstein_distance(a, b, None, w), abs=1e-12)
 
 
-def test_capped_quantiles_by_hand_and_uncapped_equals_weighted_w1():
+def test_capped_quantiles_by_hand():
     # cap quantiles 0.2 | 1.0 and b's 0.5 | 0.9 on u ∈ (0, ½] | (½, 1]: the target is 0.2 | 0.9
     grid = capped_quantiles(np.array([1.0, 0.2]), np.array([0.9, 0.5]))
     assert quantile_w1([0.9, 0.2], grid) == pytest.approx(0.0)
@@ -82,10 +92,6 @@ def test_capped_quantiles_by_hand_and_uncapped_equals_weighted_w1():
     # weighted b (0.5 w.p. ¾): target 0.2 on (0, ½], 0.5 on (½, ¾], 0.9 on (¾, 1]
     grid = capped_quantiles(np.array([0.2, 1.0]), np.array([0.5, 0.9]), np.array([3.0, 1.0]))
     assert quantile_w1([0.2, 0.9], grid) == pytest.approx(0.25 * 0.4)
-    rng = np.random.default_rng(0)
-    for n, m in ((1, 5), (7, 3), (40, 113)):
-        a, b, w = rng.random(n), rng.random(m), rng.random(m)
-        assert quantile_w1(a, capped_quantiles(np.ones(n), b, w)) == pytest.approx(weighted_w1(a, b, w), abs=1e-12)
 
 
 def test_a_sample_theta_o_misclassifies_is_not_pushed_toward_held_out_accuracy(digits, theta_o):

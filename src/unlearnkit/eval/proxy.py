@@ -109,8 +109,8 @@ PROXY_COLUMNS = (
     Column(
         "proxy_fa",
         "min",
-        "Proxy part: |FA on D_f − θ_o's accuracy on held-out samples of the same classes| (and FA "
-        "itself on fully forgotten classes).",
+        "Proxy part: |FA on D_f − θ_o's accuracy on held-out samples of the same classes, at most θ_o's own FA "
+        "on D_f| (and FA itself on fully forgotten classes).",
         "pp",
         show=False,
     ),
@@ -118,7 +118,7 @@ PROXY_COLUMNS = (
         "proxy_mia",
         "min",
         "Proxy part: |MIA-efficacy on D_f (fixed threshold fitted on θ_o) − its value on "
-        "held-out samples| (|MIA − 100| on fully forgotten classes).",
+        "held-out samples, at least θ_o's own on D_f| (|MIA − 100| on fully forgotten classes).",
         "pp",
         show=False,
     ),
@@ -126,7 +126,7 @@ PROXY_COLUMNS = (
         "proxy_dist",
         "min",
         "Proxy part: 100·W₁ between D_f's true-class confidence and θ_o's on held-out "
-        "samples (on forgotten classes: proxy.mass_weight × proxy_mass).",
+        "samples, capped quantile by quantile at θ_o's on D_f (on forgotten classes: proxy.mass_weight × proxy_mass).",
         "pp",
         show=False,
     ),
@@ -284,21 +284,6 @@ def empirical_prior(labels: np.ndarray, right: np.ndarray) -> float:
         return float("inf")
     tau2 = float(np.mean((rates - p) ** 2) - np.mean(v / n_c))
     return v / tau2 if tau2 > 0 else float("inf")
-
-
-def weighted_w1(a: np.ndarray, b: np.ndarray, wb: np.ndarray | None = None) -> float:
-    """Wasserstein-1 distance between the uniform empirical distribution of ``a`` and the
-    ``wb``-weighted one of ``b`` (∫|F_a − F_b| dx)."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    if len(a) == 0 or len(b) == 0:
-        return float("nan")
-    wa = np.full(len(a), 1.0 / len(a))
-    wb = np.full(len(b), 1.0 / len(b)) if wb is None else np.asarray(wb, float) / np.sum(wb)
-    x = np.concatenate([a, b])
-    d = np.concatenate([wa, -wb])
-    order = np.argsort(x, kind="stable")
-    x, cdf_diff = x[order], np.cumsum(d[order])
-    return float(np.sum(np.abs(cdf_diff[:-1]) * np.diff(x)))
 
 
 def capped_quantiles(
