@@ -85,3 +85,25 @@ def test_bad_teacher_and_retrain_need_no_new_model(digits, random_split, theta_o
     )
     for a, b in zip(r1.model.state_dict().values(), r2.model.state_dict().values()):
         assert torch.equal(a, b)
+
+
+def test_the_fresh_model_is_built_from_the_callers_model_not_the_runs_hooked_copy(
+    digits, random_split, theta_o, monkeypatch
+):
+    """The run's copy of θ_o carries the pass counter's forward hooks; a deep copy of it copied the counter (and,
+    once a trial model was collected, failed on its dead hook handles). The fresh model comes from the caller's
+    model, which unlearn never hooks, and has no hooks."""
+    import sys
+
+    unlearn_module = sys.modules["unlearnkit.unlearn"]  # the module (the package exports the function by its name)
+
+    seen = []
+
+    def spy(model):
+        seen.append(model)
+        return reinitialised(model)
+
+    monkeypatch.setattr(unlearn_module, "reinitialised", spy)
+    uk.unlearn(theta_o, digits, random_split, "bad_teacher", options=dict(epochs=1), device="cpu", stop="none")
+    assert seen and all(m is theta_o for m in seen)
+    assert not theta_o._forward_hooks and not reinitialised(theta_o)._forward_hooks

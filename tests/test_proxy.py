@@ -12,6 +12,7 @@ from unlearnkit.eval.proxy import (
     ProxyOptions,
     ProxyReference,
     capped_quantiles,
+    label_share,
     quantile_w1,
     drop_renormalise,
     gone_classes,
@@ -382,3 +383,61 @@ def test_the_d_r_sample_is_in_random_order_so_a_screening_head_covers_every_clas
     assert sorted(ref.retain) == sorted(split.retain)  # all of D_r (digits' is under max_retain)
     lg = ref.forward(theta)
     assert ref.evaluate_logits(lg) == pytest.approx(ref.values_o, rel=1e-9, abs=1e-9)
+
+
+def test_label_share_by_hand():
+    clean = np.ones(40)
+    assert label_share(clean, np.ones(30), np.ones(30), 0.2) is None  # agrees as often as held-out data
+    f = np.r_[np.ones(10), np.zeros(30)]  # 10 of 40 agree: a_f = 0.25 against a_u = 1
+    assert label_share(f, np.ones(30), np.ones(30), 0.2) == pytest.approx(0.25)
+    assert label_share(f[[0, 10, 11, 12]], np.ones(30), np.ones(30), 0.2) is None  # 4 samples: within 4 SE
+    assert label_share(np.full(40, 0.85), np.ones(30), np.ones(30), 0.2) is None  # a 0.15 shortfall: under the gap
+    # held-out weights: class mix of D_f (agreement 0.5 on the weighted half only)
+    assert label_share(
+        np.full(40, 0.1), np.r_[np.full(10, 0.5), np.ones(10)], np.r_[np.ones(10), np.zeros(10)], 0.2
+    ) == (pytest.approx(0.2))
+
+
+@pytest.fixture(scope="module")
+def poisoned(digits):
+    """digits with a random 10 % of the training set relabelled to another class before training (a poisoned
+    batch); θ_o trained long enough to memorise it, θ_r on the clean rest."""
+    import dataclasses
+
+    split = uk.make_split(digits, "random", seed=0, fraction=0.1)
+    y = digits.y.clone()
+    f = torch.as_tensor(split.forget)
+    y[f] = (y[f] + torch.as_tensor(np.random.default_rng(0).integers(1, 10, len(f)))) % 10
+    ds = dataclasses.replace(digits, y=y)
+    cfg = uk.TrainConfig(epochs=80, lr=0.1, batch_size=64)
+
+    def train(idx):
+        torch.manual_seed(0)
+        return uk.train_model(uk.build_model("mlp", ds.input_shape, 10), ds, idx, cfg, "cpu", seed=0)
+
+    return ds, split, train(split.train), train(split.retain)
+
+
+def test_a_poisoned_forget_set_is_expected_to_be_misclassified_after_retraining(
+    poisoned, digits, random_split, theta_o
+):
+    """θ_o memorised the wrong labels (FA 100 % on them); held-out data of those (wrong) classes says a retrained
+    model should get ~96 % of them "right", so without the check the proxy ranks θ_o far above θ_r. D_f's labels
+    agree with their nearest D_r samples' (θ_o's features) about 10 % of the time against ~96 % for held-out data:
+    the targets then expect θ_r to misclassify ~90 % of D_f, and θ_r ranks first. A clean forget set does not
+    trigger it."""
+    ds, split, theta_p, theta_r = poisoned
+    fa_o = (predict_logits(theta_p, ds, split.forget, device="cpu").argmax(1).numpy() == ds.labels[split.forget]).mean()
+    assert fa_o > 0.95  # memorised: the cap at θ_o cannot help here
+    ref = ProxyReference.build(theta_p, ds, split)
+    assert ref.agree_forget < 0.2 < 0.9 < ref.agree_held_out and ref.label_share < 0.2
+    assert ref.target_fa < 20 < 80 < ref.target_mia and ref.held_out_fa > 90
+    assert ref.evaluate(theta_r)["proxy_gap"] < 10 < 40 < ref.values_o["proxy_gap"]
+    off = ProxyReference.build(theta_p, ds, split, ProxyOptions(label_check=False))
+    assert off.label_share is None and off.evaluate(theta_r)["proxy_gap"] > 40 > 10 > off.values_o["proxy_gap"]
+    clean = ProxyReference.build(theta_o, digits, random_split)
+    assert clean.label_share is None and clean.agree_forget > clean.agree_held_out - 0.05
+    with pytest.warns(RuntimeWarning, match="treated D_f as mislabelled, poisoned or atypical"):
+        res = uk.unlearn(theta_p, ds, split, "ft", device="cpu")
+    fa = (predict_logits(res.model, ds, split.forget, device="cpu").argmax(1).numpy() == ds.labels[split.forget]).mean()
+    assert fa < 0.3  # the poison is gone (θ_r: 0)

@@ -143,7 +143,7 @@ def unlearn(
 
     def fresh_model():
         if new_model is None:  # the same architecture, every layer re-drawn by its own reset_parameters()
-            return reinitialised(original).to(dev).requires_grad_(True).train()
+            return reinitialised(model).to(dev).requires_grad_(True).train()  # the caller's model: no hooks of ours
         return new_model().to(dev)
 
     def retrain_provider():
@@ -233,6 +233,16 @@ def _warn_unsafe(method: str, plan: Plan, history: list[dict], relative: float, 
         warnings.warn(
             f"method {method!r} {w} (stop='auto'{at}; the model returned is that earlier state, not the diverged "
             f"one); lower {knob} for a run that does not diverge",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    if auto is not None and auto.get("label_share") is not None:
+        warnings.warn(
+            f"method {method!r}: D_f's labels agree with those of their nearest D_r samples "
+            f"{100 * auto['agree_forget']:.0f} % of the time, held-out samples' {100 * auto['agree_held_out']:.0f} %: "
+            f"stop='auto' treated D_f as mislabelled, poisoned or atypical and expects a retrained model to misclassify "
+            f"{100 * (1 - auto['label_share']):.0f} % of it (FA target {auto['target_fa']:.1f} %); if D_f's labels are "
+            f"right, pass stopping: {{proxy: {{label_check: false}}}}",
             RuntimeWarning,
             stacklevel=3,
         )

@@ -48,10 +48,21 @@ U = the unseen samples of the classes that are not gone. conf(x) = p_θ(y|x) (tr
           nothing; where D_f is harder than held-out data of its classes (a sample θ_o misclassifies, atypical
           samples, a model that cannot memorise), the held-out targets alone asked for a model that fits D_f
           better than θ_o does: a one-sample request for a digit θ_o gets wrong scored θ_o 70 and moved scrub
-          to classify it, at 3 points of RA; with the cap θ_o scores 0.02 and every method keeps it. Limit:
-          where θ_o memorised D_f but retraining would not classify it like held-out data (mislabelled or
-          poisoned samples), the targets are wrong either way — the proxy assumes D_f's labels are as
-          trustworthy as the held-out data's.
+          to classify it, at 3 points of RA; with the cap θ_o scores 0.02 and every method keeps it.
+* Labels (``label_check``, on by default): where θ_o memorised D_f but D_f is labelled unlike data of
+  its classes (mislabelled or poisoned samples, which a retrained model classifies by what they look
+  like), neither the held-out targets nor the cap see it. So, once at build: each sample of P and of U
+  votes with its k nearest D_r samples (θ_o's penultimate features, ``model.features``; the inputs for a
+  model without them): agreement = the fraction with its label. A clean P, which θ_o trained on, agrees at
+  least as often as U; where P's mean agreement falls below U's (target-weighted) by more than
+  ``label_gap`` (0.2) and 4 standard errors, a = agree_P / agree_U is the share of P labelled like held-out
+  data, and the rest is expected misclassified by θ_r with confidence ~0, called non-member: FA target × a,
+  MIA target 100 − (100 − MIA target)·a, and a point mass 1 − a at confidence 0 in T (before the cap). A
+  poisoned 10 % of digits (labels shifted to another class before training, θ_o trained 100 epochs: FA
+  100 % on the wrong labels) agreed 9 % against 96 %: without the check θ_o scored 1.7 and θ_r 64 and auto
+  kept the poison; with it θ_o scores 59, θ_r 6.5, and nine of ten methods' FA on the wrong labels fell to
+  2–30 % (θ_r 0 %; ssd's to 91 %). The check reads θ_o's features, so it sees what θ_o has learnt the classes look like;
+  a poison that moves those features (a backdoor trigger) is out of its reach.
 * On G:   fa_G   = FA_θ(G) (θ_r never predicts a class it never saw);  mia_G = |MIA_θ(G) − 100|
           dist_G = mass_weight · proxy_mass,  proxy_mass = 100·TV(mean_x p_θ(·|x), mean_x q(·|x)) over G
           (q: θ_o's probabilities with the gone classes dropped and renormalised — where θ_r puts the mass
@@ -91,11 +102,12 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat
 from scipy.optimize import brentq
+from sklearn.neighbors import NearestNeighbors
 
 from ..errors import UnlearnkitError
 from .base import METRICS, Column, Evaluation, Metric, Need
 from .mia import fit_attack
-from ..predict import predict_logits
+from ..predict import inference_batch_size, predict_logits
 
 PROXY_COLUMNS = (
     Column(
@@ -224,6 +236,24 @@ class ProxyOptions(BaseModel):
         "least as well as held-out data, i.e. wherever it memorised D_f). It matters where D_f is harder than "
         "held-out data of its classes: a misclassified sample, atypical samples, a model that underfits",
     )
+    label_check: bool = Field(
+        True,
+        description="compare how often D_f's labels agree with those of their nearest D_r samples (in θ_o's "
+        "features) with the same for held-out samples; where D_f agrees markedly less (mislabelled, poisoned or "
+        "atypical samples: a model retrained without them predicts what their neighbours say), the targets "
+        "expect that share of D_f to be misclassified by a retrained model (FA, MIA and confidence scaled by "
+        "the agreement ratio). Without it, a poisoned batch θ_o memorised scored θ_o 1.7 and θ_r 64: auto kept "
+        "the poison",
+    )
+    label_gap: float = Field(
+        0.2,
+        gt=0,
+        le=1,
+        description="label_check: the shortfall of D_f's neighbour agreement below held-out data's (a fraction) "
+        "that counts as mislabelled — it must also exceed 4 standard errors; a clean D_f, which θ_o trained on, "
+        "agrees at least as often as held-out data",
+    )
+    label_neighbours: int = Field(10, ge=1, description="label_check: nearest D_r samples consulted per sample")
     seed: int = Field(0, description="seed of the fixed subsamples (and of the attack's balanced fit)")
 
     @property
@@ -284,6 +314,48 @@ def empirical_prior(labels: np.ndarray, right: np.ndarray) -> float:
         return float("inf")
     tau2 = float(np.mean((rates - p) ** 2) - np.mean(v / n_c))
     return v / tau2 if tau2 > 0 else float("inf")
+
+
+@torch.no_grad()
+def embedding(model, dataset, idx: np.ndarray, device: torch.device) -> np.ndarray:
+    """The model's penultimate features (``model.features(x)``, which the built-in models have) on
+    ``dataset[idx]``, else the flattened inputs; float64 on the host, in inference batches."""
+    feats = getattr(model, "features", None)
+    was_training = model.training
+    model.eval()
+    data = dataset.to(device)
+    idx_t = torch.as_tensor(np.asarray(idx, dtype=np.int64))
+    bs = inference_batch_size(dataset.input_shape, torch.device(device))
+    out = []
+    for s in range(0, len(idx_t), bs):
+        x = data.inputs(idx_t[s : s + bs].to(device))
+        out.append((feats(x) if callable(feats) else x).flatten(1).double().cpu())
+    model.train(was_training)
+    return torch.cat(out).numpy() if out else np.zeros((0, 0))
+
+
+def neighbour_agreement(ref_x: np.ndarray, ref_y: np.ndarray, x: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
+    """Per query sample, the fraction of its ``k`` nearest reference samples (Euclidean, scikit-learn's
+    :class:`~sklearn.neighbors.NearestNeighbors`) whose label is the query's."""
+    if len(x) == 0 or len(ref_x) == 0:
+        return np.zeros(len(x))
+    nn_ = NearestNeighbors(n_neighbors=min(k, len(ref_x))).fit(ref_x)
+    _, nb = nn_.kneighbors(x)
+    return (np.asarray(ref_y)[nb] == np.asarray(y)[:, None]).mean(1)
+
+
+def label_share(agree_f: np.ndarray, agree_u: np.ndarray, w_u: np.ndarray, gap: float) -> float | None:
+    """The share of D_f whose labels look as trustworthy as held-out data's: mean agreement on D_f over the
+    ``w_u``-weighted mean on held-out samples (the same class mix), clipped to [0, 1] — or None where D_f's
+    agreement is not below the held-out one's by more than ``gap`` and 4 standard errors (a clean D_f)."""
+    if len(agree_f) < 2 or len(agree_u) < 2:
+        return None
+    w = np.asarray(w_u, float) / np.sum(w_u)
+    a_f, a_u = float(np.mean(agree_f)), float(np.sum(w * agree_u))
+    se = float(np.sqrt(np.var(agree_f, ddof=1) / len(agree_f) + np.sum(w**2 * (agree_u - a_u) ** 2)))
+    if a_u <= 0 or a_u - a_f <= max(gap, 4.0 * se):
+        return None
+    return float(np.clip(a_f / a_u, 0.0, 1.0))
 
 
 def capped_quantiles(
@@ -465,6 +537,9 @@ class ProxyReference:
     held_out_fa: float = float("nan")  # θ_o's (target-weighted) accuracy on the held-out samples
     held_out_mia: float = float("nan")  # … and MIA-efficacy there (the targets before the cap at θ_o)
     dist_grid: tuple = ()  # capped_quantiles of the confidence target for D_f's partial part
+    agree_forget: float = float("nan")  # label_check: mean neighbour-label agreement on D_f's partial part
+    agree_held_out: float = float("nan")  # … on the held-out samples (target-weighted)
+    label_share: float | None = None  # the share of D_f labelled like held-out data, where label_check fired
 
     @classmethod
     def build(
@@ -536,14 +611,31 @@ class ProxyReference:
             ref.held_out_fa = ref.target_fa = 100.0 * float(np.sum(ref.ref_w * correct_u))
             ref.held_out_mia = ref.target_mia = 100.0 * float(np.sum(ref.ref_w * (ref.ref_conf < ref.tau)))
             cap = np.ones(int((~is_gone).sum()))  # no cap: confidences are at most 1
+            conf_u, w_u = ref.ref_conf, ref.ref_w
             if len(partial):
+                if o.label_check:  # D_f labelled unlike its neighbours: a retrained model predicts the neighbours'
+                    e_r, k = embedding(original, dataset, retain, device), o.label_neighbours
+                    agree_f = neighbour_agreement(
+                        e_r, labels[retain], embedding(original, dataset, partial, device), labels[partial], k
+                    )
+                    agree_u = neighbour_agreement(
+                        e_r, labels[retain], embedding(original, dataset, unseen, device), labels[unseen], k
+                    )
+                    ref.agree_forget = float(np.mean(agree_f))
+                    ref.agree_held_out = float(np.sum(ref.ref_w * agree_u) / np.sum(ref.ref_w))
+                    ref.label_share = label_share(agree_f, agree_u, ref.ref_w, o.label_gap)
+                if ref.label_share is not None:  # the rest of D_f: misclassified by θ_r, confidence ~0, called out
+                    a = ref.label_share
+                    ref.target_fa *= a
+                    ref.target_mia = 100.0 - (100.0 - ref.target_mia) * a
+                    conf_u, w_u = np.concatenate([[0.0], conf_u]), np.concatenate([[1.0 - a], a * w_u])
                 y_p = ref.y_forget[torch.as_tensor(~is_gone)]
                 q_p = prior_correct(p_f[torch.as_tensor(~is_gone)], ratio)  # θ_o on D_f, read as the targets are
                 if o.cap_at_original:
                     cap = _true_conf(q_p, y_p)
                     ref.target_fa = min(ref.target_fa, 100.0 * float((q_p.argmax(1) == y_p).double().mean()))
                     ref.target_mia = max(ref.target_mia, 100.0 * float(np.mean(cap < ref.tau)))
-                ref.dist_grid = capped_quantiles(cap, ref.ref_conf, ref.ref_w)
+                ref.dist_grid = capped_quantiles(cap, conf_u, w_u)
         else:  # class forgetting only, no held-out data of the kept classes: the attack uses D_r alone
             ref.tau = float("inf")
         p_gone = p_f[torch.as_tensor(is_gone)]
