@@ -319,7 +319,7 @@ def empirical_prior(labels: np.ndarray, right: np.ndarray) -> float:
 @torch.no_grad()
 def embedding(model, dataset, idx: np.ndarray, device: torch.device) -> np.ndarray:
     """The model's penultimate features (``model.features(x)``, which the built-in models have) on
-    ``dataset[idx]``, else the flattened inputs; float64 on the host, in inference batches."""
+    ``dataset[idx]``, else the flattened inputs; float32 on the host, in inference batches."""
     feats = getattr(model, "features", None)
     was_training = model.training
     model.eval()
@@ -329,17 +329,17 @@ def embedding(model, dataset, idx: np.ndarray, device: torch.device) -> np.ndarr
     out = []
     for s in range(0, len(idx_t), bs):
         x = data.inputs(idx_t[s : s + bs].to(device))
-        out.append((feats(x) if callable(feats) else x).flatten(1).double().cpu())
+        out.append((feats(x) if callable(feats) else x).flatten(1).float().cpu())
     model.train(was_training)
     return torch.cat(out).numpy() if out else np.zeros((0, 0))
 
 
 def neighbour_agreement(ref_x: np.ndarray, ref_y: np.ndarray, x: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
-    """Per query sample, the fraction of its ``k`` nearest reference samples (Euclidean, scikit-learn's
+    """Per query sample, the fraction of its ``k`` nearest reference samples (Euclidean, brute force, scikit-learn's
     :class:`~sklearn.neighbors.NearestNeighbors`) whose label is the query's."""
     if len(x) == 0 or len(ref_x) == 0:
         return np.zeros(len(x))
-    nn_ = NearestNeighbors(n_neighbors=min(k, len(ref_x))).fit(ref_x)
+    nn_ = NearestNeighbors(n_neighbors=min(k, len(ref_x)), algorithm="brute").fit(ref_x)  # exact; no tree to build
     _, nb = nn_.kneighbors(x)
     return (np.asarray(ref_y)[nb] == np.asarray(y)[:, None]).mean(1)
 
@@ -614,13 +614,12 @@ class ProxyReference:
             conf_u, w_u = ref.ref_conf, ref.ref_w
             if len(partial):
                 if o.label_check:  # D_f labelled unlike its neighbours: a retrained model predicts the neighbours'
-                    e_r, k = embedding(original, dataset, retain, device), o.label_neighbours
-                    agree_f = neighbour_agreement(
-                        e_r, labels[retain], embedding(original, dataset, partial, device), labels[partial], k
+                    queries = np.concatenate([partial, unseen])  # one pass over all three sets, one search
+                    e = embedding(original, dataset, np.concatenate([retain, queries]), device)
+                    agree = neighbour_agreement(
+                        e[: len(retain)], labels[retain], e[len(retain) :], labels[queries], o.label_neighbours
                     )
-                    agree_u = neighbour_agreement(
-                        e_r, labels[retain], embedding(original, dataset, unseen, device), labels[unseen], k
-                    )
+                    agree_f, agree_u = agree[: len(partial)], agree[len(partial) :]
                     ref.agree_forget = float(np.mean(agree_f))
                     ref.agree_held_out = float(np.sum(ref.ref_w * agree_u) / np.sum(ref.ref_w))
                     ref.label_share = label_share(agree_f, agree_u, ref.ref_w, o.label_gap)
