@@ -1,10 +1,11 @@
-"""A poisoned batch as the deletion request: a random ``--fraction`` of digits' training samples relabelled to
+"""A poisoned batch as the deletion request: a random ``--fraction`` of the training samples relabelled to
 another class (seeded) before θ_o is trained; D_f = those samples; θ_r trained on the clean rest. Every method at
 its library defaults under ``stop: auto``, then Avg.Gap (FA, RA, TA, MIA-efficacy; FA on the wrong labels) against
 θ_r, with θ_o's. With ``--no-label-check`` the proxy runs without ``proxy.label_check`` (the held-out targets
 alone, which expect D_f to be classified as its wrong labels say).
 
     python benchmarks/poisoned_batch.py [--seeds 0 1 2] [--epochs 100] [--fraction 0.1] [--no-label-check]
+        [--dataset digits | fashion_mnist --data-dir DIR --subset 3000]
 
 θ_o must memorise the poison for the case to bite: with 15 epochs the MLP classifies 99 % of it by its true
 class already (θ_o ≈ θ_r), with 100 it fits the wrong labels (FA 100 %).
@@ -26,8 +27,8 @@ import unlearnkit as uk
 METHODS = ["ft", "ga", "rl", "neggrad_plus", "salun", "scrub", "l1_sparse", "bad_teacher", "fisher", "ssd"]
 
 
-def poisoned_digits(seed: int, fraction: float):
-    d = uk.load_dataset("digits")
+def poisoned(dataset: str, seed: int, fraction: float, data_dir: str | None, subset: int | None):
+    d = uk.load_dataset(dataset, data_dir=data_dir, subset=subset)
     split = uk.make_split(d, "random", seed=seed, fraction=fraction)
     y = d.y.clone()
     f = torch.as_tensor(split.forget)
@@ -41,6 +42,9 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--fraction", type=float, default=0.1)
     ap.add_argument("--no-label-check", action="store_true")
+    ap.add_argument("--dataset", default="digits")
+    ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--subset", type=int, default=None)
     args = ap.parse_args()
     torch.set_num_threads(1)
     options = {"stopping": {"proxy": {"label_check": False}}} if args.no_label_check else None
@@ -48,12 +52,12 @@ def main() -> None:
     rows = []
     t0 = time.perf_counter()
     for seed in args.seeds:
-        ds, split = poisoned_digits(seed, args.fraction)
+        ds, split = poisoned(args.dataset, seed, args.fraction, args.data_dir, args.subset)
         cfg = uk.TrainConfig(epochs=args.epochs, lr=0.05, batch_size=64)
 
         def train(idx):
             torch.manual_seed(seed)
-            return uk.train_model(uk.build_model("mlp", ds.input_shape, 10), ds, idx, cfg, "cpu", seed=seed)
+            return uk.train_model(uk.build_model("mlp", ds.input_shape, ds.num_classes), ds, idx, cfg, "cpu", seed=seed)
 
         theta_o, theta_r = train(split.train), train(split.retain)
         ev = uk.Evaluation(ds, split, torch.device("cpu"), original=theta_o, retrained=theta_r)
@@ -94,7 +98,8 @@ def main() -> None:
         won=("won", "sum"),
     )
     print(
-        f"poisoned batch: digits, {args.fraction:.0%} relabelled, θ_o {args.epochs} epochs, seeds {args.seeds}"
+        f"poisoned batch: {args.dataset}{f' {args.subset}' if args.subset else ''}, {args.fraction:.0%} relabelled, "
+        f"θ_o {args.epochs} epochs, seeds {args.seeds}"
         f"{', label_check off' if args.no_label_check else ''} (FA on the wrong labels)"
     )
     print(table.round(2).to_string())
