@@ -271,6 +271,8 @@ def _held_out_hint(auto: dict) -> str:
     confirmation grid), and then nothing looks closer to retraining than θ_o."""
     if not auto.get("partial") or "held_out" not in auto:
         return ""
+    if auto.get("label_share") is not None:  # the label check set the targets (its own warning says how)
+        return f"; its targets treat {100 * (1 - auto['label_share']):.0f} % of D_f as mislabelled (proxy.label_check)"
     if auto["target_fa"] < auto["held_out_fa"] - 0.05 or auto["target_mia"] > auto["held_out_mia"] + 0.05:
         return (  # the cap at θ_o (proxy.cap_at_original) set the targets: D_f is harder than held-out data
             f"; θ_o fits D_f less well than the {auto['held_out']} held-out samples of its classes (FA target "
