@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 import torch
@@ -28,20 +29,34 @@ def inference_batch_size(sample_shape: tuple[int, ...], device: torch.device) ->
 
 
 @torch.no_grad()
-def predict_logits(
-    model: nn.Module, dataset, idx: np.ndarray, batch_size: int | None = None, device: torch.device | None = None
-) -> torch.Tensor:
-    """Logits of ``model`` (eval mode, restored afterwards) on ``dataset[idx]``, on the CPU; batches of
-    ``batch_size`` (default :func:`inference_batch_size`)."""
+def map_batches(
+    model: nn.Module,
+    dataset,
+    idx: np.ndarray,
+    fn: Callable[[torch.Tensor], object],
+    batch_size: int | None = None,
+    device: torch.device | None = None,
+) -> list:
+    """``fn(x)`` for each inference batch ``x`` of ``dataset[idx]`` (model-ready inputs on ``device``, default the
+    model's), with ``model`` in eval mode (restored afterwards) and no autograd; batches of ``batch_size`` (default
+    :func:`inference_batch_size`). The one loop behind every gradient-free pass over an index set."""
     was_training = model.training
     model.eval()
     device = device or next(model.parameters()).device
     batch_size = batch_size or inference_batch_size(dataset.input_shape, torch.device(device))
     data = dataset.to(device)
     idx_t = torch.as_tensor(np.asarray(idx), dtype=torch.long)
-    out = [
-        model(data.inputs(idx_t[s : s + batch_size].to(device))).float().cpu() for s in range(0, len(idx_t), batch_size)
-    ]
-    model.train(was_training)
+    try:
+        return [fn(data.inputs(idx_t[s : s + batch_size].to(device))) for s in range(0, len(idx_t), batch_size)]
+    finally:
+        model.train(was_training)
+
+
+def predict_logits(
+    model: nn.Module, dataset, idx: np.ndarray, batch_size: int | None = None, device: torch.device | None = None
+) -> torch.Tensor:
+    """Logits of ``model`` (eval mode, restored afterwards) on ``dataset[idx]``, on the CPU; batches of
+    ``batch_size`` (default :func:`inference_batch_size`)."""
+    out = map_batches(model, dataset, idx, lambda x: model(x).float().cpu(), batch_size, device)
     num_out = out[0].shape[1] if out else 0
     return torch.cat(out) if out else torch.empty(0, num_out)

@@ -111,7 +111,7 @@ from sklearn.neighbors import NearestNeighbors
 from ..errors import UnlearnkitError
 from .base import METRICS, Column, Evaluation, Metric, Need
 from .mia import fit_attack
-from ..predict import inference_batch_size, predict_logits
+from ..predict import map_batches, predict_logits
 
 PROXY_COLUMNS = (
     Column(
@@ -320,25 +320,14 @@ def empirical_prior(labels: np.ndarray, right: np.ndarray) -> float:
     return v / tau2 if tau2 > 0 else float("inf")
 
 
-@torch.no_grad()
 def embeddings(model, dataset, idx: np.ndarray, device: torch.device) -> list[np.ndarray]:
     """Where to look for ``dataset[idx]``'s neighbours: the flattened inputs (which no training can move) and, for
     a model with ``features(x)`` (the built-in ones), its penultimate features (what θ_o learnt the classes look
     like, but pulled toward their labels for the samples it memorised); float32 on the host, one batched pass."""
     feats = getattr(model, "features", None)
-    was_training = model.training
-    model.eval()
-    data = dataset.to(device)
-    idx_t = torch.as_tensor(np.asarray(idx, dtype=np.int64))
-    bs = inference_batch_size(dataset.input_shape, torch.device(device))
-    inputs, features = [], []
-    for s in range(0, len(idx_t), bs):
-        x = data.inputs(idx_t[s : s + bs].to(device))
-        inputs.append(x.flatten(1).float().cpu())
-        if callable(feats):
-            features.append(feats(x).flatten(1).float().cpu())
-    model.train(was_training)
-    return [torch.cat(part).numpy() for part in (inputs, features) if part]
+    spaces = [lambda x: x] + ([feats] if callable(feats) else [])
+    parts = map_batches(model, dataset, idx, lambda x: [f(x).flatten(1).float().cpu() for f in spaces], device=device)
+    return [torch.cat([p[i] for p in parts]).numpy() for i in range(len(spaces))] if parts else []
 
 
 def neighbour_agreement(ref_x: np.ndarray, ref_y: np.ndarray, x: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:

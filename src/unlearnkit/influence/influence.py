@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from ..errors import UnlearnkitError
-from ..predict import inference_batch_size
+from ..predict import map_batches
 from .hessian import cho_solve, cholesky, linear_head_hessian
 from .per_sample import residuals
 
@@ -61,14 +61,7 @@ def embed(model: nn.Module, dataset, idx: np.ndarray, batch_size: int | None = N
     """φ(x) for ``dataset[idx]`` in float64 (a column of ones appended when the head has a bias); batches of
     ``batch_size`` (default :func:`~unlearnkit.predict.inference_batch_size`)."""
     feats, lin = linear_head(model)
-    was = model.training
-    model.eval()
-    dev = lin.weight.device
-    batch_size = batch_size or inference_batch_size(dataset.input_shape, dev)
-    data = dataset.to(dev)
-    idx_t = torch.as_tensor(np.asarray(idx), dtype=torch.long, device=dev)
-    phi = torch.cat([feats(data.inputs(idx_t[s : s + batch_size])).double() for s in range(0, len(idx_t), batch_size)])
-    model.train(was)
+    phi = torch.cat(map_batches(model, dataset, idx, lambda x: feats(x).double(), batch_size, lin.weight.device))
     return augment(phi, lin.bias is not None)
 
 
