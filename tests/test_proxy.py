@@ -441,3 +441,19 @@ def test_a_poisoned_forget_set_is_expected_to_be_misclassified_after_retraining(
         res = uk.unlearn(theta_p, ds, split, "ft", device="cpu")
     fa = (predict_logits(res.model, ds, split.forget, device="cpu").argmax(1).numpy() == ds.labels[split.forget]).mean()
     assert fa < 0.3  # the poison is gone (θ_r: 0)
+
+
+def test_neighbours_are_sought_in_the_inputs_and_in_the_features_where_the_model_has_them(digits, theta_o):
+    """The label check looks in the flattened inputs (which no training moves) and in ``model.features``; a model
+    without features gets the inputs alone."""
+    from unlearnkit.eval.proxy import embeddings
+
+    idx = np.arange(5)
+    spaces = embeddings(theta_o, digits, idx, torch.device("cpu"))
+    assert len(spaces) == 2
+    assert np.array_equal(spaces[0], digits.inputs(idx).flatten(1).numpy())
+    with torch.no_grad():
+        assert np.allclose(spaces[1], theta_o.features(digits.inputs(idx)).numpy())
+    plain = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
+    only = embeddings(plain, digits, idx, torch.device("cpu"))
+    assert len(only) == 1 and np.array_equal(only[0], spaces[0])
