@@ -15,6 +15,7 @@ from torch import nn
 
 from .amp import Precision, PrecisionName, channels_last, contiguous, to_format
 from .errors import UnlearnkitError
+from .models.batchnorm import running_statistics_for_one
 
 log = logging.getLogger("unlearnkit")
 
@@ -97,7 +98,7 @@ def train_model(
         total = 0.0
         for b in batches(indices, cfg.batch_size, gen):
             b = b.to(device, non_blocking=True)
-            with prec.autocast():
+            with prec.autocast(), running_statistics_for_one(model, len(b)):  # one sample: no batch statistics
                 loss = loss_fn(model(to_format(data.inputs(b), nhwc)), data.y[b])
             value = loss.item()  # the step's one host sync
             if not math.isfinite(value):

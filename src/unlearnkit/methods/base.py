@@ -20,6 +20,7 @@ from torch import nn
 
 from ..amp import Precision, channels_last
 from ..errors import CompositionError, UnlearnkitError
+from ..models.batchnorm import running_statistics_for_one
 from ..passes import evaluating
 from ..registry import Registry
 from ..stopping import Monitor, StopMode, StopOptions
@@ -172,7 +173,10 @@ class GradientMethod(Method):
 
     def term(self, ctx, idx, step: int, name: str, loss_fn) -> torch.Tensor:
         batch = ctx.batch(idx)
-        with ctx.precision.autocast() if ctx.precision is not None else contextlib.nullcontext():
+        with (
+            ctx.precision.autocast() if ctx.precision is not None else contextlib.nullcontext(),
+            running_statistics_for_one(ctx.model, len(batch.host_idx)),  # a batch of one has no batch statistics
+        ):
             logits = ctx.model(batch.x)
             losses = loss_fn(ctx, logits, batch)
         losses = losses.float()

@@ -1,0 +1,64 @@
+"""A training-mode batch of one sample: batch norm uses its running statistics (models/batchnorm.py)."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import unlearnkit as uk
+from unlearnkit.methods import METHODS
+from unlearnkit.methods.base import GradientMethod
+from unlearnkit.models.batchnorm import running_statistics_for_one
+
+
+def bn_mlp(seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 10))
+
+
+def test_one_sample_uses_running_statistics_and_leaves_them():
+    net = bn_mlp().train()
+    bn = net[2]
+    bn.running_mean.fill_(0.5)
+    bn.running_var.fill_(2.0)
+    x = torch.randn(1, 64)
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        net(x)  # what PyTorch does without it
+    before = copy.deepcopy(bn.state_dict())
+    with running_statistics_for_one(net, 1):
+        out = net(x)
+        assert not bn.training
+    assert bn.training and net.training  # restored
+    assert all(torch.equal(before[k], v) for k, v in bn.state_dict().items())  # statistics not updated
+    assert torch.equal(out, copy.deepcopy(net).eval()(x))  # exactly eval mode's output
+    two = torch.randn(2, 64)
+    with running_statistics_for_one(net, 2):  # two samples: untouched, batch statistics as before
+        out2 = net(two)
+    assert not torch.equal(bn.running_mean, before["running_mean"])  # a batch of two updates them, as ever
+    assert out2.shape == (2, 10)
+
+
+def gradient_methods():
+    return [n for n in METHODS.names() if issubclass(METHODS.get(n), GradientMethod)]
+
+
+@pytest.mark.parametrize("method", gradient_methods())
+def test_every_gradient_method_unlearns_one_sample_from_a_batchnorm_model(digits, method):
+    """A deletion request for one sample (every forget batch holds one) through a BatchNorm1d model."""
+    split = uk.make_split(digits, "indices", seed=0, indices=[5])
+    net = bn_mlp()
+    uk.train_model(net, digits, split.train, uk.TrainConfig(epochs=2, lr=0.05), torch.device("cpu"))
+    res = uk.unlearn(net, digits, split, method=method, options={"epochs": 1}, stop="none")
+    moved = any(not torch.equal(a, b) for a, b in zip(res.model.parameters(), net.parameters()))
+    assert moved and all(torch.isfinite(p).all() for p in res.model.parameters())
+
+
+def test_training_with_one_sample_left_in_the_last_batch(digits):
+    idx = np.arange(129)  # 64 + 64 + 1
+    net = bn_mlp()
+    uk.train_model(net, digits, idx, uk.TrainConfig(epochs=1, lr=0.05, batch_size=64), torch.device("cpu"))
+    assert all(torch.isfinite(p).all() for p in net.parameters())
