@@ -1,4 +1,5 @@
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -66,3 +67,29 @@ def test_mia_efficacy_balances_the_sides_when_non_members_outnumber_members():
     nonmember = rng.uniform(0.0, 0.75, size=(2000, 1))
     target = rng.uniform(0.5, 1.0, size=(400, 1))
     assert mia_efficacy_score(member, nonmember, target) < 25
+
+
+def test_no_test_set_a_metric_that_reads_it_says_so_and_the_rest_work(digits):
+    """from_torch_dataset without a test set: MIA-efficacy (whose non-members are test samples) fails with the
+    need and the fix before any work; accuracy reports TA as nan (not 0); unlearning with stop='auto' runs."""
+    import unlearnkit as uk
+    from unlearnkit.errors import UnlearnkitError
+    from unlearnkit.eval import METRICS, Evaluation
+
+    x = torch.as_tensor(digits.x[digits.pool])
+    y = torch.as_tensor(digits.labels[digits.pool])
+    ds = uk.from_torch_dataset(torch.utils.data.TensorDataset(x, y), num_classes=10)
+    assert len(ds.test) == 0 and len(ds.pool) == len(y)
+    split = uk.make_split(ds, "random", seed=0, fraction=0.1)
+    torch.manual_seed(0)
+    net = uk.build_model("mlp", ds.input_shape, 10, hidden=[32])
+    uk.train_model(net, ds, split.train, uk.TrainConfig(epochs=3, lr=0.05), torch.device("cpu"))
+    ev = Evaluation(ds, split, torch.device("cpu"), original=net)
+    with pytest.raises(UnlearnkitError, match=r"needs test samples .*give the dataset a test set"):
+        METRICS.get("mia_efficacy")().evaluate(net, ev)
+    acc = METRICS.get("accuracy")().evaluate(net, ev)
+    assert math.isnan(acc["TA"]) and acc["RA"] > 50
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # auto may keep θ_o on a 3-epoch model; it must run
+        res = uk.unlearn(net, ds, split, "ft", options={"epochs": 1})
+    assert math.isfinite(METRICS.get("proxy")().evaluate(res.model, ev)["proxy_gap"])

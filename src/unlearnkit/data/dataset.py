@@ -147,25 +147,26 @@ class ArrayDataset(torch.utils.data.Dataset):
 
 def from_torch_dataset(
     train: torch.utils.data.Dataset,
-    test: torch.utils.data.Dataset,
+    test: torch.utils.data.Dataset | None = None,
     num_classes: int | None = None,
     name: str = "custom",
     batch_size: int = 1024,
 ) -> ArrayDataset:
     """Wrap a user's own ``(x, y)`` datasets: materialised once into tensors (fine for the
-    classification sets unlearning papers use, up to CIFAR size)."""
+    classification sets unlearning papers use, up to CIFAR size). ``test`` may be None (no test split:
+    held-out data then comes from the split's unseen part); labels must lie in 0..num_classes−1."""
 
-    def collect(ds):
+    def collect(ds, part):
         xs, ys = [], []
         for xb, yb in torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=False):
             xs.append(torch.as_tensor(xb))
             ys.append(torch.as_tensor(yb))
         if not xs:
-            raise UnlearnkitError(f"dataset {name!r} is empty; pass a Dataset with at least one sample")
-        return torch.cat(xs), check_labels(torch.cat(ys), None, name)
+            raise UnlearnkitError(f"dataset {name!r}: the {part} set is empty; pass a Dataset with at least one sample")
+        return torch.cat(xs), check_labels(torch.cat(ys), num_classes, name)
 
-    xtr, ytr = collect(train)
-    xte, yte = collect(test)
+    xtr, ytr = collect(train, "training")
+    xte, yte = collect(test, "test") if test is not None else (xtr[:0], ytr[:0])
     x = torch.cat([xtr.float(), xte.float()])
     y = torch.cat([ytr, yte])
     c = num_classes if num_classes is not None else int(y.max()) + 1

@@ -96,6 +96,22 @@ class Need(str, Enum):
     WEIGHTING = "the run's weighting"
     CLASS_FORGETTING = "a forget set of whole classes (a class scenario)"
     BINARY_GROUP = "a binary dataset with a sensitive group attribute (adult, compas, german)"
+    TEST = "test samples (the split's test part is empty)"
+
+    @property
+    def fix(self) -> str:
+        """How a user supplies it."""
+        if self is Need.TEST:
+            return (
+                "give the dataset a test set (from_torch_dataset(train, test), x_test / y_test in an .npz, a "
+                "'split' column in an image folder's labels.csv)"
+            )
+        if self in (Need.CLASS_FORGETTING, Need.BINARY_GROUP):
+            return "use a scenario / dataset that has it, or leave this metric out"
+        return (
+            "run it through `unlearnkit bench`, or pass them to Evaluation (original=, retrained=, weighting=, "
+            "models=SequentialSource(...))"
+        )
 
 
 class NoOptions(BaseModel):
@@ -153,6 +169,7 @@ class Evaluation:
             have[need] = self.models is not None and self.models.provides(need)
         have[Need.CLASS_FORGETTING] = bool(forgotten_classes(self.dataset.labels, self.split))
         have[Need.BINARY_GROUP] = self.dataset.group is not None and self.dataset.num_classes == 2
+        have[Need.TEST] = len(self.split.test) > 0
         return {n for n, ok in have.items() if ok}
 
     def source(self, metric: str) -> ModelSource:
@@ -185,13 +202,10 @@ class Metric:
 
     def check(self, ev: Evaluation) -> None:
         """Raise a clear error when ``ev`` lacks something this metric needs (before computing)."""
-        missing = sorted(n.value for n in self.needs - ev.available())
+        missing = sorted(self.needs - ev.available(), key=lambda n: n.value)
         if missing:
-            raise UnlearnkitError(
-                f"metric {self.name!r} needs {', '.join(missing)}; run it through `unlearnkit "
-                f"bench`, or pass them to Evaluation (original=, retrained=, weighting=, "
-                f"models=SequentialSource(...))"
-            )
+            fixes = "; ".join(dict.fromkeys(n.fix for n in missing))
+            raise UnlearnkitError(f"metric {self.name!r} needs {', '.join(n.value for n in missing)}; {fixes}")
 
     def evaluate(self, model: nn.Module, ev: Evaluation) -> dict:
         """``check`` then ``compute``; the result must hold exactly the declared columns."""

@@ -244,7 +244,7 @@ class ChallengeScore(Metric):
         Column("challenge_N", "info", "Runs per side (unlearned and retrained) behind the challenge score.", digits=0),
         Column("challenge_examples", "info", "Forget examples the challenge score was computed on.", digits=0),
     )
-    needs = frozenset({Need.ORIGINAL, Need.RETRAINED_K, Need.UNLEARN})
+    needs = frozenset({Need.ORIGINAL, Need.RETRAINED_K, Need.UNLEARN, Need.TEST})
     quick_options = {"N": 3, "max_targets": 50}
     Options = ChallengeOptions
 

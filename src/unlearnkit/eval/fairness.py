@@ -52,7 +52,7 @@ class Fairness(Metric):
         Column("val_target_before", "info", "validation target metric before", show=False),
         Column("val_target_after", "info", "validation target metric after", show=False),
     )
-    needs = frozenset({Need.BINARY_GROUP})
+    needs = frozenset({Need.BINARY_GROUP, Need.TEST})
     Options = FairnessOptions
 
     def compute(self, model, ev: Evaluation) -> dict:

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from sklearn.svm import SVC
 
-from .base import METRICS, Column, Evaluation, Metric
+from .base import METRICS, Column, Evaluation, Metric, Need
 
 HIST_BINS = 20  # histogram of D_f's true-class confidence (the attack's feature), for the report
 
@@ -95,6 +95,7 @@ class MIAEfficacy(Metric):
         ),
     )
     Options = MIAOptions
+    needs = frozenset({Need.TEST})  # the attack's non-members
 
     def compute(self, model, ev: Evaluation) -> dict:
         feats = {
