@@ -457,3 +457,22 @@ def test_neighbours_are_sought_in_the_inputs_and_in_the_features_where_the_model
     plain = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
     only = embeddings(plain, digits, idx, torch.device("cpu"))
     assert len(only) == 1 and np.array_equal(only[0], spaces[0])
+
+
+def test_neighbour_agreement_matches_scikit_learn_and_a_hand_case():
+    from sklearn.neighbors import NearestNeighbors
+
+    from unlearnkit.eval.proxy import neighbour_agreement
+
+    # by hand, on a line: reference 0, 1, 2 (labels a a b), 10, 11 (b b); a query at 0.4 labelled a, k = 3
+    ref = np.array([[0.0], [1.0], [2.0], [10.0], [11.0]])
+    lab = np.array([0, 0, 1, 1, 1])
+    assert neighbour_agreement(ref, lab, np.array([[0.4], [10.6]]), np.array([0, 0]), 3) == pytest.approx([2 / 3, 0])
+    # scikit-learn's exact brute-force neighbours on continuous data (no ties): the same agreements
+    rng = np.random.default_rng(0)
+    for d in (8, 784):
+        r, q = rng.normal(size=(600, d)), rng.normal(size=(150, d))
+        ry, qy = rng.integers(0, 3, 600), rng.integers(0, 3, 150)
+        nb = NearestNeighbors(n_neighbors=10, algorithm="brute").fit(r).kneighbors(q)[1]
+        assert np.array_equal(neighbour_agreement(r, ry, q, qy, 10), (ry[nb] == qy[:, None]).mean(1))
+    assert neighbour_agreement(r, ry, q[:0], qy[:0], 10).shape == (0,)

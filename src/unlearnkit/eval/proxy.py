@@ -106,7 +106,6 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat
 from scipy.optimize import brentq
-from sklearn.neighbors import NearestNeighbors
 
 from ..errors import UnlearnkitError
 from .base import METRICS, Column, Evaluation, Metric, Need
@@ -331,12 +330,15 @@ def embeddings(model, dataset, idx: np.ndarray, device: torch.device) -> list[np
 
 
 def neighbour_agreement(ref_x: np.ndarray, ref_y: np.ndarray, x: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
-    """Per query sample, the fraction of its ``k`` nearest reference samples (Euclidean, brute force, scikit-learn's
-    :class:`~sklearn.neighbors.NearestNeighbors`) whose label is the query's."""
+    """Per query sample, the fraction of its ``k`` nearest reference samples (Euclidean, exact) whose label is
+    the query's: the neighbours scikit-learn's brute-force :class:`~sklearn.neighbors.NearestNeighbors` finds
+    (the tests compare), from one ``torch.cdist`` and a ``topk`` — about half its time on 784-pixel inputs,
+    where this search is most of the proxy reference's cost. Where distances tie at the k-th place either
+    may keep a different one of the tied samples."""
     if len(x) == 0 or len(ref_x) == 0:
         return np.zeros(len(x))
-    nn_ = NearestNeighbors(n_neighbors=min(k, len(ref_x)), algorithm="brute").fit(ref_x)  # exact; no tree to build
-    _, nb = nn_.kneighbors(x)
+    r, q = torch.from_numpy(np.asarray(ref_x, np.float32)), torch.from_numpy(np.asarray(x, np.float32))
+    nb = torch.cdist(q, r).topk(min(k, len(ref_x)), dim=1, largest=False).indices.numpy()
     return (np.asarray(ref_y)[nb] == np.asarray(y)[:, None]).mean(1)
 
 
