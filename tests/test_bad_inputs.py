@@ -589,6 +589,21 @@ LIB_CASES = [
         lambda t, d: _check_model(uk.build_model("mlp", d.input_shape, 5), d),
     ),
     L(
+        "model-float64-unlearn",
+        r"the model's parameters are float64 but dataset 'digits' holds float32 inputs; convert the model with "
+        r"model\.float\(\)",
+        lambda t, d: uk.unlearn(
+            uk.build_model("mlp", d.input_shape, 10).double(), d, uk.make_split(d, "random", seed=0), "rl"
+        ),
+    ),
+    L(
+        "model-float64-train",
+        r"the model's parameters are float64 but dataset 'digits' holds float32 inputs",
+        lambda t, d: uk.train_model(
+            uk.build_model("mlp", d.input_shape, 10).double(), d, d.pool, uk.TrainConfig(), torch.device("cpu")
+        ),
+    ),
+    L(
         "model-input-shape",
         r"the model cannot take the inputs of dataset 'digits' \(shape \(1, 8, 8\)",
         lambda t, d: _check_model(torch.nn.Linear(32, 10), d),

@@ -15,6 +15,7 @@ from torch import nn
 
 from .amp import Precision, PrecisionName, channels_last, contiguous, to_format
 from .errors import UnlearnkitError
+from .data.split import check_model
 from .models.batchnorm import running_statistics_for_one
 
 log = logging.getLogger("unlearnkit")
@@ -84,6 +85,7 @@ def train_model(
     """
     if len(indices) == 0:
         raise UnlearnkitError("cannot train on an empty index set")
+    check_model(model, dataset)  # one logit per class, takes the inputs, float32 like them (before any work)
     device = torch.device(device)
     prec = Precision(cfg.precision, device)
     model.to(device).train()

@@ -133,11 +133,19 @@ def check_model(model, dataset) -> None:
         device = param.device
     except StopIteration:
         device = torch.device("cpu")
+    x = dataset.inputs(np.asarray(dataset.pool[:1]))
+    floats = {p.dtype for p in model.parameters() if p.is_floating_point()}
+    if x.is_floating_point() and floats and floats != {x.dtype}:
+        got = ", ".join(sorted(str(d).replace("torch.", "") for d in floats))
+        raise UnlearnkitError(
+            f"the model's parameters are {got} but dataset {dataset.name!r} holds {str(x.dtype).replace('torch.', '')} "
+            f"inputs; convert the model with model.float() (for lower precision use TrainConfig(precision='bf16') "
+            f"or the method option precision='bf16': autocast, with float32 weights)"
+        )
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
-            x = dataset.inputs(np.asarray(dataset.pool[:1]))
             out = model(x.to(device))
     except (RuntimeError, TypeError, ValueError) as e:
         raise UnlearnkitError(
