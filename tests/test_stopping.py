@@ -453,7 +453,7 @@ def test_lr_search_refines_upward_while_the_best_run_ends_still_improving(digits
     """One epoch, two evaluations a run. ×1 is still improving at its end (8, 6) and ×10 is worse (9, 12): the
     midpoint ×√10 runs (5, 3) and ends improving too, so round 2 tries the midpoint of √10 and 10 (4, 7); it
     does not beat 3, and the kept state is ×√10's last."""
-    stop = dict(patience=10, overshoot=100, lr_factors=(1.0, 10.0), lr_lower=(0.3,), lr_refine=2)
+    stop = dict(patience=10, overshoot=100, lr_factors=(1.0, 10.0), lr_lower=(0.3,), lr_refine=2, epoch_refine=0)
     seen = scripted([10.0] + [8.0, 6.0] + [9.0, 12.0] + [5.0, 3.0] + [4.0, 7.0] + [1.0] * 10)
     res = uk.unlearn(theta_o, digits, random_split, "ft", options=dict(epochs=1, stopping=stop), device="cpu")
     s = auto_summary(res)
@@ -471,7 +471,7 @@ def test_lr_search_ascends_above_the_largest_lr_up_to_lr_max_factor(digits, rand
 
     def factors(**stop):
         scripted(curves)
-        stop = dict(patience=10, overshoot=100, lr_factors=(1.0, 10.0), lr_lower=(), **stop)
+        stop = dict(patience=10, overshoot=100, lr_factors=(1.0, 10.0), lr_lower=(), epoch_refine=0, **stop)
         res = uk.unlearn(theta_o, digits, random_split, "ft", options=dict(epochs=1, stopping=stop), device="cpu")
         return [r["lr_factor"] for r in auto_summary(res)["runs"]]
 
@@ -479,7 +479,7 @@ def test_lr_search_ascends_above_the_largest_lr_up_to_lr_max_factor(digits, rand
     assert factors(lr_refine=1, lr_max_factor=50.0) == [1.0, 10.0]
     assert factors(lr_refine=0) == [1.0, 10.0]
     scripted([10.0] + [8.0, 7.0] + [2.0, 6.0] + [1.0] * 10)  # ×10's best is its first evaluation: no ascent
-    stop = dict(patience=10, overshoot=100, lr_factors=(1.0, 10.0), lr_lower=(), lr_refine=2)
+    stop = dict(patience=10, overshoot=100, lr_factors=(1.0, 10.0), lr_lower=(), lr_refine=2, epoch_refine=0)
     res = uk.unlearn(theta_o, digits, random_split, "ft", options=dict(epochs=1, stopping=stop), device="cpu")
     assert [r["lr_factor"] for r in auto_summary(res)["runs"]] == [1.0, 10.0]
 
@@ -503,6 +503,31 @@ def test_lr_search_tries_between_the_best_lr_and_a_larger_one_that_never_beat_th
     scripted([10.0] + [8.0, 6.0, 7.0, 7.0] + [9.0, 12.0, 12.0] + [1.0] * 10)
     res = uk.unlearn(theta_o, digits, random_split, "ft", options=opts, device="cpu")
     assert [r["lr_factor"] for r in auto_summary(res)["runs"]] == [1.0, 10.0]
+
+
+def test_epoch_refine_reruns_a_run_that_ran_out_of_epochs_still_falling(digits, random_split, theta_o, scripted):
+    """One epoch, two evaluations a run. ×1 ends still falling (8, 6); ×10 is worse (9, 12). epoch_refine re-runs ×1
+    with 2 epochs (4 evaluations: 7, 5, 4, 3), which wins; a second round would need 4 epochs (epoch_max_factor 2
+    forbids it). A plateau at the end (8, 7.99: under 1 %) or a last state that is not the run's lowest runs
+    nothing more; a falling last state refused for damage does."""
+
+    def search(curve, damage=(), **stop):
+        seen = scripted(curve, damage)
+        stop = dict(patience=10, overshoot=100, lr_factors=(1.0, 10.0), lr_lower=(), lr_refine=0, step_refine=0, **stop)
+        res = uk.unlearn(theta_o, digits, random_split, "ft", options=dict(epochs=1, stopping=stop), device="cpu")
+        return auto_summary(res), res, seen
+
+    s, res, seen = search([10.0] + [8.0, 6.0] + [9.0, 12.0] + [7.0, 5.0, 4.0, 3.0] + [1.0] * 10, epoch_max_factor=2.0)
+    assert [(r["lr_factor"], r["epochs"]) for r in s["runs"]] == [(1.0, 1), (10.0, 1), (1.0, 2)]
+    assert s["epochs"] == 2 and s["best_proxy_gap"] == 3.0 and s["best_step"] == s["steps_run"]
+    for name, v in res.model.state_dict().items():
+        assert torch.equal(v, seen[-1][name]), name  # the longer run's last state
+    assert len(search([10.0] + [8.0, 7.99] + [9.0, 12.0] + [1.0] * 10)[0]["runs"]) == 2  # a plateau
+    assert len(search([10.0] + [6.0, 7.0] + [9.0, 12.0] + [1.0] * 10)[0]["runs"]) == 2  # its best was earlier
+    assert search([10.0] + [8.0, 6.0] + [9.0, 12.0] + [1.0] * 10, epoch_refine=0)[0]["runs"][-1]["epochs"] == 1
+    s, _, _ = search([10.0] + [8.0, 6.0] + [9.0, 12.0] + [7.0, 5.0, 4.0, 3.0], damage=[0.0, 0.0, 9.0])
+    assert [(r["lr_factor"], r["epochs"]) for r in s["runs"]][2] == (1.0, 2)  # 6 was refused for damage, and falling
+    assert s["best_proxy_gap"] == 3.0
 
 
 def test_at_steps_evaluates_exactly_there_on_the_same_trajectory(digits, random_split, theta_o, scripted):
@@ -621,7 +646,7 @@ def test_lr_search_runs_each_lr_from_the_same_seed(digits, random_split, theta_o
     """Two runs at the same lr (factors 1, 1) trace the same proxy curve, even for a method that draws from the
     global RNG (bad_teacher's random teacher from new_model): each run is seeded as if it were alone."""
     build = lambda: uk.build_model("mlp", digits.input_shape, digits.num_classes)  # noqa: E731
-    stop = dict(lr_factors=(1.0, 1.0), lr_lower=(), lr_refine=0, patience=10, overshoot=100)
+    stop = dict(lr_factors=(1.0, 1.0), lr_lower=(), lr_refine=0, epoch_refine=0, patience=10, overshoot=100)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = uk.unlearn(

@@ -154,6 +154,19 @@ class StopOptions(BaseModel):
         "not by the bound. Defaults-transfer grid (seeds 0–2, after lr_refine): 448 → 449 of 480 cells won, mean "
         "Avg.Gap neggrad_plus 5.68 → 3.49, ga 7.91 → 5.92, for 1–9 % more passes; 0: off",
     )
+    epoch_refine: int = Field(
+        2,
+        ge=0,
+        description="auto, gradient methods: rounds that then re-run from θ_o, at the same lr and seed, with twice "
+        "the epochs the run that ran out of epochs while its proxy gap was still falling (its last evaluation its "
+        "lowest, kept or refused for damage, 1 % below the one before and at or below the best kept gap), up to "
+        "epoch_max_factor × epochs: "
+        "forgetting by fine-tuning (ft, a whole class) or a network that recovers from a first damaging phase "
+        "(salun on a batch-norm ResNet) needs time, not a larger lr; 0: off",
+    )
+    epoch_max_factor: PositiveFloat = Field(
+        4.0, description="auto, gradient methods: the largest multiple of the method's epochs epoch_refine may run"
+    )
     at_steps: tuple[PositiveInt, ...] | None = Field(
         None,
         description="auto: evaluate at exactly these optimiser steps and stop after the last (no cadence, no "
@@ -428,7 +441,10 @@ def search_lr(method, ctx, options: StopOptions) -> dict:
     auto-stopped by its own :class:`Monitor` with the same seed — then, for ``options.lr_refine`` rounds while the
     best run's last state was its best (its epochs ran out while it still improved) or the next larger lr tried
     never beat θ_o (it diverged or over-forgot from its first evaluation on, so the best lr may lie between the
-    two), a larger lr: the geometric midpoint with the next larger lr tried, or × 10 above the largest; then, for ``options.step_refine`` rounds while
+    two), a larger lr: the geometric midpoint with the next larger lr tried, or × 10 above the largest; then, for
+    ``options.epoch_refine`` rounds while a run ran out of epochs with its proxy gap still falling (its last
+    evaluation its lowest, kept or refused for damage, ≥ 1 % below the one before, at or below the best kept gap),
+    that lr again with twice that run's epochs (up to ``epoch_max_factor`` × the method's); then, for ``options.step_refine`` rounds while
     the kept run's next evaluation had a lower proxy gap but was refused for damage, a re-run of that lr (the
     same trajectory) evaluated at three steps between the two — and leave in ``ctx.model`` the kept state
     with the lowest proxy gap (θ_o when no run beat it; the earlier run on ties).
@@ -442,16 +458,18 @@ def search_lr(method, ctx, options: StopOptions) -> dict:
     carry ``lr``) and one ``auto_stop`` summary: the chosen run's, with ``lr``, ``lr_factor`` and the
     ``runs`` tried."""
     start_model = copy.deepcopy(ctx.model)
-    base_lr = ctx.options.lr
+    base_lr, base_epochs = ctx.options.lr, ctx.options.epochs
     ref = shared_reference(ctx, options)  # one reference from θ_o for every run (trials copy ctx)
     runs: list[dict] = []
     best: tuple[float, dict | None, dict | None] = (math.inf, None, None)  # (gap, state, summary)
-    evals: dict[float, dict[int, dict]] = {}  # lr factor → step → proxy values (runs at one lr share a trajectory)
+    # (lr factor, epochs) → step → proxy values (runs at one lr and length share a trajectory)
+    evals: dict[tuple[float, int], dict[int, dict]] = {}
 
-    def run(factor: float, at_steps: tuple[int, ...] | None = None) -> dict:
+    def run(factor: float, at_steps: tuple[int, ...] | None = None, epochs: int | None = None) -> dict:
         nonlocal best
+        epochs = epochs or base_epochs
         exact = {} if at_steps is None else {"stopping": options.model_copy(update={"at_steps": at_steps})}
-        trial = _trial(ctx, start_model, lr=base_lr * factor, **exact)
+        trial = _trial(ctx, start_model, lr=base_lr * factor, epochs=epochs, **exact)
         torch.manual_seed(ctx.seed)  # each run as if it were the only one
         try:
             method.unlearn(trial)
@@ -462,13 +480,13 @@ def search_lr(method, ctx, options: StopOptions) -> dict:
             raise UnlearnkitError(f"method {method.name!r} ran without a stopping monitor; pass stop='none'")
         lr = base_lr * factor
         scored = [e for e in trial.history if "proxy_gap" in e]
-        evals.setdefault(factor, {}).update((e["step"], e) for e in scored)
+        evals.setdefault((factor, epochs), {}).update((e["step"], e) for e in scored)
         if at_steps is None:
             ctx.history.extend({**e, "lr": lr} for e in trial.history if "auto_stop" not in e)
         else:  # a re-run of a trajectory already recorded: only its new evaluations
             ctx.history.extend({**e, "lr": lr, "refined": True} for e in scored if e["step"] in at_steps)
-        summary = {**summary, "lr": lr, "lr_factor": factor}
-        keys = ("lr", "lr_factor", "best_step", "best_proxy_gap", "steps_run", "reason")
+        summary = {**summary, "lr": lr, "lr_factor": factor, "epochs": epochs}
+        keys = ("lr", "lr_factor", "epochs", "best_step", "best_proxy_gap", "steps_run", "reason")
         runs.append({k: summary[k] for k in keys} | ({"at_steps": list(at_steps)} if at_steps else {}))
         if summary["best_step"] and summary["best_proxy_gap"] < best[0] - options.min_delta:
             best = (summary["best_proxy_gap"], copy.deepcopy(trial.model.state_dict()), summary)
@@ -504,19 +522,41 @@ def search_lr(method, ctx, options: StopOptions) -> dict:
         if f > options.lr_max_factor or any(math.isclose(f, r["lr_factor"]) for r in runs):
             break
         run(f)
+
+    def still_falling(r: dict) -> float | None:  # ran out of epochs at its lowest proxy gap: that gap, else None
+        seen = evals[(r["lr_factor"], r["epochs"])]
+        if r["reason"] != "budget" or r.get("at_steps") or not seen or max(seen) != r["steps_run"]:
+            return None
+        steps = sorted(seen)
+        last = seen[steps[-1]]["proxy_gap"]
+        before = seen[steps[-2]]["proxy_gap"] if len(steps) > 1 else math.inf
+        falling = last < before - max(options.min_delta, 0.01 * before)  # not a plateau: ≥ 1 % over the last interval
+        return last if falling and last <= min(e["proxy_gap"] for e in seen.values()) and last <= best[0] else None
+
+    for _ in range(options.epoch_refine):  # a longer run where one ran out of epochs still improving
+        falling = [(g, r) for r in runs if (g := still_falling(r)) is not None]
+        if not falling:
+            break
+        _, r = min(falling, key=lambda t: t[0])
+        longer = 2 * r["epochs"]
+        if longer > options.epoch_max_factor * base_epochs or any(
+            math.isclose(q["lr_factor"], r["lr_factor"]) and q["epochs"] == longer for q in runs
+        ):
+            break
+        run(r["lr_factor"], epochs=longer)
     for _ in range(options.step_refine):  # a closer look where the kept run crossed the damage bound
         gap, state, chosen = best
         if state is None or chosen is None:
             break
         f, b = chosen["lr_factor"], chosen["best_step"]
-        seen = evals[f]
+        seen = evals[(f, chosen["epochs"])]
         n = min((s for s in seen if s > b), default=None)
         if n is None or keepable(seen[n], options) or seen[n]["proxy_gap"] >= gap:
             break  # the next state was worse, not refused: the kept one is a minimum at this resolution
         between = sorted({b + (n - b) * j // 4 for j in (1, 2, 3)} - set(seen) - {b})
         if not between:
             break
-        run(f, tuple(between))
+        run(f, tuple(between), epochs=chosen["epochs"])
     gap, state, summary = best
     with torch.no_grad():
         ctx.model.load_state_dict(state if state is not None else ctx.original.state_dict())
