@@ -35,7 +35,7 @@ def test_rows_match_v01_exactly(tmp_path):
     got, want = got.reset_index(drop=True), want.reset_index(drop=True)
     metrics = [c for c in cols if c != "param_change"]
     pd.testing.assert_frame_equal(got[metrics], want[metrics], check_exact=True)
-    # ‖θ_u − θ_o‖ sums float32 squares in a vectorised reduction whose order follows the CPU's vector width
-    # (AVX2 vs AVX-512 differ in the last bits: seen on two 2-core machines with the same torch), so it is
-    # compared to float32 precision; the metrics above stay bit-identical
+    # ‖θ_u − θ_o‖ sums float32 squares in a vectorised reduction whose order follows the CPU's vector width: on
+    # an AVX2-only machine it differed from the golden file in the last bits (same torch, every metric equal), so
+    # it is compared to float32 precision; the metrics above stay bit-identical
     pd.testing.assert_series_equal(got["param_change"], want["param_change"], check_exact=False, rtol=1e-6)
