@@ -640,6 +640,15 @@ def test_kept_run_filters_per_step_entries_to_the_chosen_run():
     assert [e["step"] for e in kept_run(kept_theta_o) if "step" in e] == [0, 5]
     single = [{"step": 0}, {"auto_stop": {"best_step": 0}}]
     assert kept_run(single) == single
+    # epoch_refine: the same lr again with more epochs; only the chosen run's entries
+    longer = [
+        {"step": 0, "lr": 0.1, "epochs": 2},
+        {"step": 0, "lr": 0.1, "epochs": 4},
+        {"step": 9, "lr": 0.1, "epochs": 4},
+    ]
+    runs2 = [{"lr": 0.1, "lr_factor": 1.0, "epochs": 2}, {"lr": 0.1, "lr_factor": 1.0, "epochs": 4}]
+    picked = kept_run(longer + [{"auto_stop": {"lr": 0.1, "epochs": 4, "runs": runs2}}])
+    assert [(e["step"], e["epochs"]) for e in picked if "step" in e] == [(0, 4), (9, 4)]
 
 
 def test_lr_search_runs_each_lr_from_the_same_seed(digits, random_split, theta_o):

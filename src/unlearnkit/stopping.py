@@ -482,9 +482,11 @@ def search_lr(method, ctx, options: StopOptions) -> dict:
         scored = [e for e in trial.history if "proxy_gap" in e]
         evals.setdefault((factor, epochs), {}).update((e["step"], e) for e in scored)
         if at_steps is None:
-            ctx.history.extend({**e, "lr": lr} for e in trial.history if "auto_stop" not in e)
+            ctx.history.extend({**e, "lr": lr, "epochs": epochs} for e in trial.history if "auto_stop" not in e)
         else:  # a re-run of a trajectory already recorded: only its new evaluations
-            ctx.history.extend({**e, "lr": lr, "refined": True} for e in scored if e["step"] in at_steps)
+            ctx.history.extend(
+                {**e, "lr": lr, "epochs": epochs, "refined": True} for e in scored if e["step"] in at_steps
+            )
         summary = {**summary, "lr": lr, "lr_factor": factor, "epochs": epochs}
         keys = ("lr", "lr_factor", "epochs", "best_step", "best_proxy_gap", "steps_run", "reason")
         runs.append({k: summary[k] for k in keys} | ({"at_steps": list(at_steps)} if at_steps else {}))
@@ -570,12 +572,14 @@ def search_lr(method, ctx, options: StopOptions) -> dict:
 
 def kept_run(history: list[dict]) -> list[dict]:
     """The entries of the run a job kept: under ``stop="auto"``'s lr search every run's entries carry its
-    ``lr``, and only the chosen run's (the first run's when θ_o was kept) belong in per-step plots."""
+    ``lr`` and ``epochs``, and only the chosen run's (the first run's when θ_o was kept) belong in per-step plots
+    (``epoch_refine`` runs an lr again with more epochs)."""
     auto = next((h["auto_stop"] for h in history if "auto_stop" in h), None)
     if not auto or not auto.get("runs"):
         return history
-    lr = auto["lr"] if auto.get("lr") is not None else auto["runs"][0]["lr"]
-    return [h for h in history if h.get("lr", lr) == lr]
+    chosen = auto if auto.get("lr") is not None else auto["runs"][0]
+    lr, ep = chosen["lr"], chosen.get("epochs")
+    return [h for h in history if h.get("lr", lr) == lr and h.get("epochs", ep) == ep]
 
 
 def refine_points(tried: list[tuple[float, str]]) -> list[float]:

@@ -288,8 +288,11 @@ def _held_out_hint(auto: dict) -> str:
 
 
 def _lrs_tried(auto: dict) -> str:
-    runs = auto.get("runs")
-    factors = ", ".join(f"{r['lr_factor']:g}" for r in runs or [])
+    runs = auto.get("runs") or []
+    e0 = runs[0].get("epochs") if runs else None
+    factors = ", ".join(
+        f"{r['lr_factor']:g}" + (f" for {r['epochs']} epochs" if r.get("epochs", e0) != e0 else "") for r in runs
+    )
     return f" (at lr × {factors})" if runs else ""
 
 
