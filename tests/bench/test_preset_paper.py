@@ -77,6 +77,7 @@ def test_the_other_unnamed_grids_validate_with_library_defaults_and_differ_from_
         "unnamed_grid_big_forget",
         "unnamed_grid_fashion_adam",
         "unnamed_grid_german_logreg",
+        "unnamed_grid_resnet",
         "unnamed_grid_small_holdout",
         "unnamed_grid_syn20",
     ]
@@ -89,6 +90,7 @@ def test_the_other_unnamed_grids_validate_with_library_defaults_and_differ_from_
         ("digits", "mlp", "sgd", 0.1),
         ("fashion_mnist", "mlp", "adam", 0.2),
         ("german", "logreg", "adam", 0.1),
+        ("digits", "resnet18", "sgd", 0.1),  # batch norm; one- and five-sample requests
         ("digits", "mlp", "sgd", 0.05),
         ("npz", "mlp", "sgd", 0.1),
     }
