@@ -163,7 +163,7 @@ def from_torch_dataset(
             ys.append(torch.as_tensor(yb))
         if not xs:
             raise UnlearnkitError(f"dataset {name!r}: the {part} set is empty; pass a Dataset with at least one sample")
-        return torch.cat(xs), check_labels(torch.cat(ys), num_classes, name)
+        return torch.cat(xs), check_labels(torch.cat(ys), None, name)  # whole ids; the range: ArrayDataset's check
 
     xtr, ytr = collect(train, "training")
     xte, yte = collect(test, "test") if test is not None else (xtr[:0], ytr[:0])
