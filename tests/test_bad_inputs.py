@@ -604,6 +604,41 @@ LIB_CASES = [
         ),
     ),
     L(
+        "model-torchscript-unlearn",
+        r"the model is a TorchScript module .* pass the Python nn.Module it was made from",
+        lambda t, d: uk.unlearn(
+            torch.jit.script(uk.build_model("mlp", d.input_shape, 10)), d, uk.make_split(d, "random", seed=0), "rl"
+        ),
+    ),
+    L(
+        "model-torchscript-train",
+        r"the model is a TorchScript module",
+        lambda t, d: uk.train_model(
+            torch.jit.trace(uk.build_model("mlp", d.input_shape, 10), d.inputs(d.pool[:2])),
+            d,
+            d.pool,
+            uk.TrainConfig(),
+            torch.device("cpu"),
+        ),
+    ),
+    L(
+        "labels-one-hot",
+        r"labels must have shape \[N\] \(one class id each\), got 4×2; these rows are one-hot: pass y\.argmax\(1\)",
+        lambda t, d: uk.from_torch_dataset(
+            torch.utils.data.TensorDataset(X4, torch.nn.functional.one_hot(torch.tensor([0, 1, 1, 0]), 2)), None
+        ),
+    ),
+    L(
+        "labels-column",
+        r"labels must have shape \[N\] .*got 4×1; pass y\.squeeze\(1\)",
+        lambda t, d: uk.ArrayDataset("t", X4, torch.tensor([[0], [1], [1], [0]]), 2, pool=P3, test=T1),
+    ),
+    L(
+        "labels-multi-label",
+        r"got 4×2; pass one class id per sample \(multi-label",
+        lambda t, d: uk.ArrayDataset("t", X4, torch.tensor([[0, 1], [1, 1], [1, 0], [0, 0]]), 2, pool=P3, test=T1),
+    ),
+    L(
         "model-input-shape",
         r"the model cannot take the inputs of dataset 'digits' \(shape \(1, 8, 8\)",
         lambda t, d: _check_model(torch.nn.Linear(32, 10), d),

@@ -14,8 +14,18 @@ from .split import as_indices
 
 def check_labels(y: Tensor, num_classes: int | None, name: str) -> Tensor:
     """Labels as int64 class ids in 0..num_classes−1; a float label with a fraction (0.5) is refused
-    rather than truncated, and so is a label outside the classes (an IndexError/CUDA assert later)."""
+    rather than truncated, and so is a label outside the classes (an IndexError/CUDA assert later) and
+    labels of any shape but [N] (one-hot rows, [N, 1] columns: numpy's "object too deep" later)."""
     y = torch.as_tensor(y)
+    if y.dim() != 1:
+        shape = "×".join(map(str, y.shape)) or "a scalar"
+        if y.dim() == 2 and y.shape[1] == 1:
+            fix = "pass y.squeeze(1)"
+        elif y.dim() == 2 and len(y) and bool(((y == 0) | (y == 1)).all() and (y.sum(1) == 1).all()):
+            fix = "these rows are one-hot: pass y.argmax(1)"
+        else:
+            fix = "pass one class id per sample (multi-label and soft targets are not supported)"
+        raise UnlearnkitError(f"dataset {name!r}: labels must have shape [N] (one class id each), got {shape}; {fix}")
     if y.is_floating_point():
         frac = ~(torch.isfinite(y) & (y == torch.round(y)))
         if frac.any():

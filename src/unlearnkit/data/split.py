@@ -125,9 +125,15 @@ def check_split(dataset, split: Split) -> None:
 
 def check_model(model, dataset) -> None:
     """Refuse a model whose output does not have one logit per class of ``dataset`` (one forward pass
-    on one training sample, in eval mode, without gradients; the model's mode is restored)."""
+    on one training sample, in eval mode, without gradients; the model's mode is restored), whose
+    float parameters differ in dtype from the inputs, or that is a TorchScript module."""
     import torch
 
+    if isinstance(model, torch.jit.ScriptModule):  # its deepcopy's parameters are not leaves: no optimiser takes them
+        raise UnlearnkitError(
+            "the model is a TorchScript module (torch.jit.script / trace), which cannot be copied and trained "
+            "here; pass the Python nn.Module it was made from (torch.compile'd modules are fine)"
+        )
     try:
         param = next(model.parameters())
         device = param.device
