@@ -107,3 +107,36 @@ def test_explicit_deletion_request_keeps_every_index(digits, tmp_path):
         uk.make_split(digits, "indices", indices=[int(digits.test[0])])
     with pytest.raises(uk.UnlearnkitError, match="exactly one of"):
         uk.make_split(digits, "indices")
+
+
+def _dataset(labels, name="t"):
+    import torch
+
+    y = torch.as_tensor(labels)
+    return uk.ArrayDataset(name, torch.randn(len(y), 3), y, int(y.max()) + 1, pool=np.arange(len(y)), test=np.arange(0))
+
+
+def test_unseen_split_is_sklearns_stratified_split_where_that_works(digits):
+    from sklearn.model_selection import train_test_split
+
+    s = uk.make_split(digits, "random", seed=3, fraction=0.1)
+    train, unseen = train_test_split(digits.pool, test_size=0.1, stratify=digits.labels[digits.pool], random_state=3)
+    assert np.array_equal(s.unseen, np.sort(unseen)) and np.array_equal(s.train, np.sort(train))
+
+
+def test_unseen_split_with_a_one_sample_class(recwarn):
+    # scikit-learn refuses to stratify a class with one member; that class joins a stratum of such classes
+    labels = np.r_[np.repeat(np.arange(4), 30), 4, 5]  # classes 4 and 5: one sample each
+    d = _dataset(labels)
+    s = uk.make_split(d, "random", seed=0, fraction=0.1, unseen_fraction=0.2)
+    assert not [w for w in recwarn if "stratified" in str(w.message)]
+    assert sorted(np.r_[s.train, s.unseen].tolist()) == list(range(len(labels)))
+    assert np.bincount(labels[s.unseen], minlength=6)[:4].tolist() == [6, 6, 6, 6]  # 20 % of 30, each class
+    assert np.array_equal(s.unseen, uk.make_split(d, "random", seed=0, fraction=0.1, unseen_fraction=0.2).unseen)
+
+
+def test_unseen_split_too_small_to_stratify_is_drawn_at_random_with_a_warning():
+    labels = np.repeat(np.arange(10), 6)  # 60 samples, 10 classes: a 10 % unseen split has 6 places
+    with pytest.warns(UserWarning, match=r"the unseen split could not be stratified by class \(60 samples in 10"):
+        s = uk.make_split(_dataset(labels), "random", seed=0, fraction=0.1)
+    assert len(s.unseen) == 6 and len(np.intersect1d(s.unseen, s.train)) == 0 and len(s.train) == 54

@@ -7,6 +7,7 @@ import inspect
 import numpy as np
 
 from ..errors import UnlearnkitError
+from .split import stratified_split
 from ..registry import Registry
 from .dataset import ArrayDataset
 
@@ -34,7 +35,5 @@ def stratified_subset(labels: np.ndarray, idx: np.ndarray, n: int, seed: int) ->
         raise UnlearnkitError(f"subset={n} is not in 1..{len(idx)} (the training pool size)")
     if n == len(idx):
         return idx
-    from sklearn.model_selection import train_test_split
-
-    keep, _ = train_test_split(idx, train_size=n, stratify=labels[idx], random_state=seed)
+    keep, _ = stratified_split(idx, labels[idx], seed, train_size=n, what=f"a subset of {n}")
     return np.sort(keep)

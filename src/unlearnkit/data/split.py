@@ -189,7 +189,50 @@ def base_split(
         raise UnlearnkitError(f"unseen_fraction must be in [0, 1), got {unseen_fraction}")
     if unseen_fraction == 0:
         return np.asarray(pool), np.asarray(test), np.empty(0, dtype=np.int64)
+    train, unseen = stratified_split(pool, labels[pool], seed, test_size=unseen_fraction, what="the unseen split")
+    return np.sort(train), np.asarray(test), np.sort(unseen)
+
+
+def stratified_split(
+    idx: np.ndarray,
+    strata: np.ndarray,
+    seed: int,
+    *,
+    test_size: float | int | None = None,
+    train_size: float | int | None = None,
+    what: str = "the split",
+) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's seeded ``train_test_split(idx, stratify=strata)`` (the same indices wherever it
+    works), made to work on data it refuses: a class with one sample (it cannot be in both parts) goes
+    into a stratum of such classes, and where there are still more strata than one part has room for
+    (60 samples, 10 classes, 6 held out) the split is made at random with a warning."""
+    import warnings
+
     from sklearn.model_selection import train_test_split
 
-    train, unseen = train_test_split(pool, test_size=unseen_fraction, stratify=labels[pool], random_state=seed)
-    return np.sort(train), np.asarray(test), np.sort(unseen)
+    strata = np.asarray(strata)
+    kw = dict(test_size=test_size, train_size=train_size, random_state=seed)
+    try:
+        a, b = train_test_split(idx, stratify=strata, **kw)
+        return np.asarray(a), np.asarray(b)
+    except ValueError:
+        pass
+    values, counts = np.unique(strata, return_counts=True)
+    rare = values[counts < 2]
+    if len(rare):
+        try:  # the one-sample classes as one stratum, the others stratified as before
+            a, b = train_test_split(idx, stratify=np.where(np.isin(strata, rare), rare[0], strata), **kw)
+            return np.asarray(a), np.asarray(b)
+        except ValueError:
+            pass
+    try:
+        a, b = train_test_split(idx, **kw)
+    except ValueError as e:
+        raise UnlearnkitError(f"cannot make {what} from {len(idx)} samples: {e}") from None
+    warnings.warn(
+        f"{what} could not be stratified by class ({len(idx)} samples in {len(values)} classes, "
+        f"{int((counts < 2).sum())} with one sample): it was drawn at random, so some classes may be "
+        f"missing from one part",
+        stacklevel=3,
+    )
+    return np.asarray(a), np.asarray(b)

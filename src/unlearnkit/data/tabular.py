@@ -9,6 +9,7 @@ import pandas as pd
 import torch
 
 from ..errors import UnlearnkitError
+from .split import stratified_split
 from .dataset import ArrayDataset
 from .registry import DATASETS
 
@@ -51,9 +52,7 @@ def encode_table(
     feats = pd.get_dummies(feats, columns=categorical, dtype=float)
     n = len(df)
     if test_rows is None:
-        from sklearn.model_selection import train_test_split
-
-        pool, test = train_test_split(np.arange(n), test_size=test_fraction, stratify=y, random_state=seed)
+        pool, test = stratified_split(np.arange(n), y, seed, test_size=test_fraction, what="the test split")
     else:
         test = np.asarray(test_rows)
         pool = np.setdiff1d(np.arange(n), test)
