@@ -125,13 +125,14 @@ def test_unseen_split_is_sklearns_stratified_split_where_that_works(digits):
 
 
 def test_unseen_split_with_a_one_sample_class(recwarn):
-    # scikit-learn refuses to stratify a class with one member; that class joins a stratum of such classes
+    # scikit-learn refuses to stratify a class with one member; such samples stay in training
     labels = np.r_[np.repeat(np.arange(4), 30), 4, 5]  # classes 4 and 5: one sample each
     d = _dataset(labels)
     s = uk.make_split(d, "random", seed=0, fraction=0.1, unseen_fraction=0.2)
     assert not [w for w in recwarn if "stratified" in str(w.message)]
     assert sorted(np.r_[s.train, s.unseen].tolist()) == list(range(len(labels)))
-    assert np.bincount(labels[s.unseen], minlength=6)[:4].tolist() == [6, 6, 6, 6]  # 20 % of 30, each class
+    assert np.bincount(labels[s.unseen], minlength=6).tolist() == [6, 6, 6, 6, 0, 0]  # 20 % of 30 a class
+    assert {120, 121} <= set(s.train.tolist())
     assert np.array_equal(s.unseen, uk.make_split(d, "random", seed=0, fraction=0.1, unseen_fraction=0.2).unseen)
 
 
@@ -140,3 +141,12 @@ def test_unseen_split_too_small_to_stratify_is_drawn_at_random_with_a_warning():
     with pytest.warns(UserWarning, match=r"the unseen split could not be stratified by class \(60 samples in 10"):
         s = uk.make_split(_dataset(labels), "random", seed=0, fraction=0.1)
     assert len(s.unseen) == 6 and len(np.intersect1d(s.unseen, s.train)) == 0 and len(s.train) == 54
+
+
+def test_stratified_subset_keeps_a_one_sample_class_and_its_size():
+    from unlearnkit.data.registry import stratified_subset
+
+    labels = np.r_[np.repeat(np.arange(3), 20), 3]
+    keep = stratified_subset(labels, np.arange(len(labels)), 31, seed=0)
+    assert len(keep) == 31 and 60 in keep
+    assert np.bincount(labels[keep], minlength=4).tolist() == [10, 10, 10, 1]

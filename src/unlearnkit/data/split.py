@@ -203,36 +203,32 @@ def stratified_split(
     what: str = "the split",
 ) -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's seeded ``train_test_split(idx, stratify=strata)`` (the same indices wherever it
-    works), made to work on data it refuses: a class with one sample (it cannot be in both parts) goes
-    into a stratum of such classes, and where there are still more strata than one part has room for
-    (60 samples, 10 classes, 6 held out) the split is made at random with a warning."""
+    works), made to work on data it refuses: the samples of a class with one sample (which cannot be in
+    both parts) stay in the first part (training) and the rest is split as before; where there are still
+    more classes than a part has room for (60 samples, 10 classes, 6 held out) the split is drawn at
+    random with a warning."""
     import warnings
 
     from sklearn.model_selection import train_test_split
 
-    strata = np.asarray(strata)
+    idx, strata = np.asarray(idx), np.asarray(strata)
     kw = dict(test_size=test_size, train_size=train_size, random_state=seed)
+    values, counts = np.unique(strata, return_counts=True)
+    lone = np.isin(strata, values[counts < 2])
+    if lone.any() and isinstance(train_size, (int, np.integer)):
+        kw["train_size"] = train_size - int(lone.sum())
     try:
-        a, b = train_test_split(idx, stratify=strata, **kw)
-        return np.asarray(a), np.asarray(b)
+        a, b = train_test_split(idx[~lone], stratify=strata[~lone], **kw)
+        return np.r_[np.asarray(a), idx[lone]], np.asarray(b)
     except ValueError:
         pass
-    values, counts = np.unique(strata, return_counts=True)
-    rare = values[counts < 2]
-    if len(rare):
-        try:  # the one-sample classes as one stratum, the others stratified as before
-            a, b = train_test_split(idx, stratify=np.where(np.isin(strata, rare), rare[0], strata), **kw)
-            return np.asarray(a), np.asarray(b)
-        except ValueError:
-            pass
     try:
-        a, b = train_test_split(idx, **kw)
+        a, b = train_test_split(idx, test_size=test_size, train_size=train_size, random_state=seed)
     except ValueError as e:
         raise UnlearnkitError(f"cannot make {what} from {len(idx)} samples: {e}") from None
     warnings.warn(
-        f"{what} could not be stratified by class ({len(idx)} samples in {len(values)} classes, "
-        f"{int((counts < 2).sum())} with one sample): it was drawn at random, so some classes may be "
-        f"missing from one part",
+        f"{what} could not be stratified by class ({len(idx)} samples in {len(values)} classes): it was "
+        f"drawn at random, so some classes may be missing from one part",
         stacklevel=3,
     )
     return np.asarray(a), np.asarray(b)
