@@ -268,6 +268,19 @@ CLI_CASES = [
         cfg={"methods": ["rl"], "method_options": {}, "targets": ["trw"]},
     ),
     C(
+        "class-metric-without-a-class-scenario",
+        bench(),
+        r"metric 'mia_nn' can run in no job of this grid: it needs a forget set of whole classes \(a class scenario\); "
+        r"use a scenario / dataset that has it, or leave this metric out",
+        cfg={"metrics": ["accuracy", "mia_nn"]},
+    ),
+    C(
+        "group-metric-without-a-group",
+        bench(),
+        r"metric 'fairness' can run in no job of this grid: it needs a binary dataset with a sensitive group",
+        cfg={"metrics": ["accuracy", "fairness"]},
+    ),
+    C(
         "falw-only-with-ssd",
         bench(),
         r"weighting 'falw' runs in no job of this grid: method 'ssd' cannot use weighting 'falw'",

@@ -139,6 +139,8 @@ def bench(
             f"[dim]{len(outcome.notes)} method × weighting × target combinations don't apply and ran plain "
             f"instead (first: {outcome.notes[0]})[/]"
         )
+    for note in outcome.unmet_metrics:
+        console.print(f"[dim]{note}[/]")
     unmoved = df[df["moved"].eq(False) & ~df["method"].isin(["original"])] if "moved" in df else df.iloc[0:0]
     if len(unmoved):
         console.print(

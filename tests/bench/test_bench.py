@@ -6,6 +6,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -252,3 +253,29 @@ def test_cli_unlearn_a_deletion_request_and_save(tmp_path):
     model.load_state_dict(state)  # a loadable checkpoint of the architecture
     bad = CliRunner().invoke(app, ["unlearn", "--method", "ft", "--target", "trw", "--cache-dir", str(tmp_path / "c")])
     assert bad.exit_code == 2 and "cannot apply" in bad.output
+
+
+def test_metric_left_out_where_its_data_needs_are_not_met(tmp_path):
+    """mia_nn needs a class scenario: on a grid of a class and a random scenario its columns are filled on the
+    class one and empty on the random one, which says why (and the random jobs do not fail)."""
+    cfg = load_config(
+        path=write_cfg(
+            tmp_path,
+            scenarios=[{"kind": "class", "classes": [3]}, {"kind": "random", "fraction": 0.1}],
+            methods=["ft"],
+            method_options={"ft": {"epochs": 1}},
+            metrics=["accuracy", "mia_nn"],
+            metric_options={"mia_nn": {"R": 3}},
+            stop="none",
+        )
+    )
+    outcome = run_bench(cfg, tmp_path / "run", cache_dir=tmp_path / "cache", quiet=True)
+    assert not outcome.failed
+    assert outcome.unmet_metrics == [
+        "metric 'mia_nn' on random(fraction=0.1) (digits): it needs a forget set of whole classes (a class "
+        "scenario); its columns are empty there"
+    ]
+    df = pd.read_csv(tmp_path / "run" / "results.csv").set_index(["scenario", "method"])
+    assert df.loc[("class(classes=[3])", "ft"), "MIA_NN_div"] >= 0
+    assert np.isnan(df.loc[("random(fraction=0.1)", "ft"), "MIA_NN_div"])
+    assert df.loc[("random(fraction=0.1)", "ft"), "FA"] >= 0

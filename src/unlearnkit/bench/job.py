@@ -24,6 +24,7 @@ from ..device import resolve_device
 from ..cache import data_fingerprint, fingerprint
 from ..errors import CompositionError, UnlearnkitError
 from ..eval import METRICS, Evaluation, avg_gap, gap_columns
+from ..eval.base import Need
 from ..models import build_model
 from ..options import build
 from ..passes import training_passes
@@ -39,6 +40,8 @@ from .sources import BenchSource
 class Grid:
     specs: list[dict]
     skipped: list[str] = field(default_factory=list)
+    #: "metric … on scenario (dataset): it needs …" — a metric whose data needs a scenario does not meet
+    unmet_metrics: list[str] = field(default_factory=list)
 
 
 def expand(
@@ -50,9 +53,13 @@ def expand(
     listed in ``skipped`` with the reason: a method that cannot take the weighting/target (e.g.
     ``ssd × falw``, ``retrain × trw``), a weighting that needs an unseen split where the scenario has
     none (``requires_unseen``), a target that needs a class scenario elsewhere (``requires_class_scenario``).
-    A weighting or target that would run in *no* job of the grid is an error instead."""
-    for m in cfg.metrics:
-        build(METRICS, m, cfg.metric_options.get(m))
+    A metric whose data needs (:data:`~unlearnkit.eval.base.DATA_NEEDS`: a class scenario, a binary group, a
+    test split) a scenario does not meet is left out of that scenario's rows (its columns empty) and listed in
+    ``unmet_metrics``. A weighting, target or metric that would run in *no* job of the grid is an error instead."""
+    metrics = {m: build(METRICS, m, cfg.metric_options.get(m)) for m in cfg.metrics}
+    ran: set[str] = set()  # metrics that apply to at least one (dataset, scenario)
+    unmet: dict[str, list[Need]] = {}
+    metric_notes: list[str] = []
     base = dict(
         model=cfg.model.model_dump(),
         train=cfg.train.model_dump(),
@@ -79,6 +86,16 @@ def expand(
         build_model(cfg.model.name, ds.input_shape, ds.num_classes, **cfg.model.options)
         for sc in cfg.scenarios:
             split = make_split(ds, sc.kind, seed=cfg.seeds[0], unseen_fraction=cfg.unseen_fraction, **sc.options)
+            for name, metric in metrics.items():  # a metric its data cannot serve leaves its columns empty here
+                missing = metric.unmet_on(ds, split)
+                if not missing:
+                    ran.add(name)
+                    continue
+                unmet.setdefault(name, missing)
+                needs = ", ".join(n.value for n in missing)
+                metric_notes.append(
+                    f"metric {name!r} on {sc.key} ({ds.name}): it needs {needs}; its columns are empty there"
+                )
             for m, w, t in _compositions(cfg, methods, skipped, unused):
                 w, t = _fit_scenario(m, w, t, ds, split, sc.key, skipped, unfit)
                 used |= {f"weighting {w['label'] or w['name']!r}", f"target {t['label'] or t['name']!r}"}
@@ -100,10 +117,15 @@ def expand(
                         specs.append(spec | runtime)
     never = [
         f"{what} runs in no job of this grid: {why}" for what, why in {**unused, **unfit}.items() if what not in used
+    ] + [
+        f"metric {name!r} can run in no job of this grid: it needs {', '.join(n.value for n in missing)}; "
+        + "; ".join(dict.fromkeys(n.fix for n in missing))
+        for name, missing in unmet.items()
+        if name not in ran
     ]
     if never:
         raise UnlearnkitError("; ".join(never))
-    return Grid(specs, sorted(set(skipped)))
+    return Grid(specs, sorted(set(skipped)), list(dict.fromkeys(metric_notes)))
 
 
 _PLAIN_W = dict(name="uniform", label=None, options={})
@@ -293,6 +315,8 @@ def run_job(spec: dict, progress=None, keep_model: bool = False) -> dict:
     gap_cols = gap_columns(spec["metrics"])
     floor_ref: dict = {}
     for name, metric in zip(spec["metrics"], metrics):
+        if metric.unmet_on(data, split):  # listed in the grid's skipped notes; its columns stay empty
+            continue
         row.update(metric.evaluate(result.model, ev))
         if any(c.stores_reference for c in metric.columns):  # θ_r's values: the same for every job of this split
             ref.update(reference_values(models, metric, name, spec, split, 0, ev))

@@ -436,7 +436,7 @@ def write_report(run_dir: str | Path) -> dict[str, Path]:
         f"instead, e.g. {skipped[0]}"
         if skipped
         else ""
-    )
+    ) + "".join(f" {n}." for n in store.meta("unmet_metrics", []) or [])
     md.write_text(markdown(summary, cfg, plots, failures, note))
     page.write_text(html_report(summary, cfg, plots, failures, note))
     return {"csv": csv, "md": md, "html": page, "plots": plots}

@@ -39,6 +39,7 @@ class BenchOutcome:
     reused: int = 0
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    unmet_metrics: list[str] = field(default_factory=list)
 
 
 def _prepare_key(spec: dict) -> str:
@@ -114,9 +115,11 @@ def _run_bench(cfg, grid, out, executor, jobs, ray_address, quiet, console, thre
     store = ResultStore(out)
     store.set_meta("config", cfg.model_dump(mode="json"))
     store.set_meta("skipped", grid.skipped)
+    store.set_meta("unmet_metrics", grid.unmet_metrics)
     done = store.done_keys()
     todo = [s | {"executor": executor} for s in grid.specs if s["key"] not in done]
     outcome = BenchOutcome(Path(out), len(grid.specs), 0, len(grid.specs) - len(todo), notes=list(grid.skipped))
+    outcome.unmet_metrics = list(grid.unmet_metrics)
     if not quiet and outcome.skipped_done:
         console.print(f"[dim]{outcome.skipped_done} of {outcome.total} jobs already in {store.path}; skipping them[/]")
     with make_executor(executor, jobs, ray_address, threads) as ex:

@@ -114,6 +114,20 @@ class Need(str, Enum):
         )
 
 
+#: needs the data and the split meet or not (the bench runs a metric only on the scenarios that meet them)
+DATA_NEEDS = frozenset({Need.CLASS_FORGETTING, Need.BINARY_GROUP, Need.TEST})
+
+
+def data_needs_met(dataset, split) -> set[Need]:
+    """The :data:`DATA_NEEDS` that ``dataset`` and ``split`` meet."""
+    have = {
+        Need.CLASS_FORGETTING: bool(forgotten_classes(dataset.labels, split)),
+        Need.BINARY_GROUP: dataset.group is not None and dataset.num_classes == 2,
+        Need.TEST: len(split.test) > 0,
+    }
+    return {n for n, ok in have.items() if ok}
+
+
 class NoOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -167,10 +181,7 @@ class Evaluation:
         }
         for need in (Need.RETRAINED_K, Need.SHADOWS, Need.UNLEARN):
             have[need] = self.models is not None and self.models.provides(need)
-        have[Need.CLASS_FORGETTING] = bool(forgotten_classes(self.dataset.labels, self.split))
-        have[Need.BINARY_GROUP] = self.dataset.group is not None and self.dataset.num_classes == 2
-        have[Need.TEST] = len(self.split.test) > 0
-        return {n for n, ok in have.items() if ok}
+        return {n for n, ok in have.items() if ok} | data_needs_met(self.dataset, self.split)
 
     def source(self, metric: str) -> ModelSource:
         """The model source, or a clear error saying how to give one."""
@@ -206,6 +217,11 @@ class Metric:
         if missing:
             fixes = "; ".join(dict.fromkeys(n.fix for n in missing))
             raise UnlearnkitError(f"metric {self.name!r} needs {', '.join(n.value for n in missing)}; {fixes}")
+
+    def unmet_on(self, dataset, split) -> list[Need]:
+        """The :data:`DATA_NEEDS` of this metric that ``dataset`` × ``split`` do not meet (whatever else is
+        supplied, it cannot run there)."""
+        return sorted((self.needs & DATA_NEEDS) - data_needs_met(dataset, split), key=lambda n: n.value)
 
     def evaluate(self, model: nn.Module, ev: Evaluation) -> dict:
         """``check`` then ``compute``; the result must hold exactly the declared columns."""
