@@ -758,3 +758,26 @@ def test_strength_search_counts_the_strengths_it_refused_for_damage(digits, rand
     assert s["tried"] == pytest.approx([0.25, 0.5, 1.0, 2.0, 4.0, math.sqrt(0.5), math.sqrt(2.0)])
     assert s["best_value"] == 1.0 and s["best_proxy_gap"] == 5.0
     assert s["refused_for_damage"] == 2
+
+
+def test_per_epoch_values_named_like_the_proxy_do_not_steer_auto(digits, class_split, theta_o):
+    """on_epoch (the bench's epoch_eval) may record the proxy metric's own column, proxy_gap, by epoch: the lr
+    search reads only the monitor's evaluations by step (it crashed on those entries), so the kept model is
+    bit-identical to the run without on_epoch, and the epoch values are in the history."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain = uk.unlearn(theta_o, digits, class_split, "rl", options=dict(epochs=2), device="cpu")
+        seen = []
+        per_epoch = uk.unlearn(
+            theta_o,
+            digits,
+            class_split,
+            "rl",
+            options=dict(epochs=2),
+            device="cpu",
+            on_epoch=lambda model, epoch: seen.append(epoch) or {"proxy_gap": 1e-9, "FA": 0.0},
+        )
+    assert seen and any("epoch" in h and h.get("proxy_gap") == 1e-9 for h in per_epoch.history)
+    assert auto_summary(per_epoch)["best_step"] == auto_summary(plain)["best_step"]
+    for (name, a), b in zip(per_epoch.model.state_dict().items(), plain.model.state_dict().values()):
+        assert torch.equal(a, b), name

@@ -479,7 +479,8 @@ def search_lr(method, ctx, options: StopOptions) -> dict:
         if summary is None:
             raise UnlearnkitError(f"method {method.name!r} ran without a stopping monitor; pass stop='none'")
         lr = base_lr * factor
-        scored = [e for e in trial.history if "proxy_gap" in e]
+        # the monitor's evaluations (by step); on_epoch's entries (by epoch) may carry a proxy_gap column too
+        scored = [e for e in trial.history if "proxy_gap" in e and "step" in e]
         evals.setdefault((factor, epochs), {}).update((e["step"], e) for e in scored)
         if at_steps is None:
             ctx.history.extend({**e, "lr": lr, "epochs": epochs} for e in trial.history if "auto_stop" not in e)
