@@ -171,7 +171,7 @@ def tune(
     """Pick each method's hyperparameters by minimising Avg.Gap to retrain on tuning seeds; writes
     OUT/tuned.yaml, to pass back with `unlearnkit bench --options OUT/tuned.yaml` (fresh seeds)."""
     from .bench.config import check_out_dir, load_config, parse_seeds
-    from .bench.tune import tune as run_tune
+    from .bench.tune import tune as run_tune, untuned
 
     try:
         cfg = load_config(preset, config)
@@ -200,6 +200,8 @@ def tune(
             ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r["options"].items()),
         )
     console.print(table)
+    if untuned(cfg):
+        console.print(f"not tuned (nothing in their search space; they keep their options): {', '.join(untuned(cfg))}")
     console.print(
         f"wrote {out / 'tuned.yaml'}; evaluate on fresh seeds with: unlearnkit bench "
         f"{'--preset ' + preset if preset else '--config ' + str(config)} --options {out / 'tuned.yaml'}"

@@ -295,3 +295,18 @@ def test_pareto_front_by_hand():
 
     pts = np.array([[1.0, 5.0], [2.0, 3.0], [3.0, 4.0], [4.0, 1.0], [0.5, 9.0]])
     assert sorted(pareto_front(pts).tolist()) == [0, 1, 3, 4]
+
+
+def test_tune_searches_one_shot_strengths_and_lists_what_it_cannot_tune(tmp_path):
+    """ssd's α, λ and if's scale are searched (they were skipped silently); fisher, with nothing in its search
+    space, keeps its options and tuned.yaml says so."""
+    pytest.importorskip("optuna")
+    from unlearnkit.bench.tune import search_space, tune, untuned
+
+    assert set(search_space("ssd")) == {"alpha", "lam"} and set(search_space("if")) == {"scale"}
+    cfg = load_config(path=write_cfg(tmp_path, methods=["retrain", "ssd", "fisher"], method_options={}, stop="none"))
+    assert untuned(cfg) == ["fisher"]
+    res = tune(cfg, tmp_path / "t", trials=2, tuning_seeds=[1000], cache_dir=str(tmp_path / "cache"))
+    assert set(res) == {"ssd"} and res["ssd"]["avg_gap"] <= res["ssd"]["default_avg_gap"]
+    tuned = yaml.safe_load((tmp_path / "t" / "tuned.yaml").read_text())
+    assert tuned["tuning"]["not_tuned"] == ["fisher"] and set(tuned["method_options"]["ssd"]) >= {"alpha", "lam"}

@@ -25,6 +25,12 @@ def search_space(method_name: str) -> dict:
     return {k: v for k, v in cls.search_space.items() if k in fields and (k != "forget_weight" or cls.uses_forget)}
 
 
+def untuned(cfg: BenchConfig) -> list[str]:
+    """The grid's methods ``tune`` leaves as they are (no hyperparameter in its search space), but for the
+    reference rows (``original``, ``retrain``)."""
+    return [m.key for m in cfg.methods if not search_space(m.name) and m.name not in ("original", "retrain")]
+
+
 def suggest(trial, space: dict) -> dict:
     out = {}
     for name, (kind, lo, hi) in space.items():
@@ -67,7 +73,8 @@ def tune(
     if not tunable:
         raise UnlearnkitError(
             f"nothing to tune: no method of {[m.key for m in cfg.methods]} has hyperparameters in "
-            f"the search space (lr, epochs, forget_weight); list methods such as ft, ga, rl"
+            f"the search space (lr, epochs, forget_weight; ssd's alpha and lam, if's scale); list methods such as "
+            f"ft, ga, rl"
         )
     cache = str(cache_dir or default_cache_dir())
     # the whole grid on the tuning seeds, validated before any study, store or training
@@ -131,6 +138,7 @@ def tune(
             "seeds": seeds,
             "trials": trials,
             "avg_gap": {k: {"tuned": v["avg_gap"], "default": v["default_avg_gap"]} for k, v in results.items()},
+            "not_tuned": untuned(cfg),  # no search space: they run with their options (stop: auto picks a strength)
         },
     }
     (out / "tuned.yaml").write_text(yaml.safe_dump(tuned, sort_keys=False))

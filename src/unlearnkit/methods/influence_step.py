@@ -35,6 +35,7 @@ class InfluenceStep(Method):
     name = "if"
     Options = IFOptions
     strength_option = "scale"  # stop="auto": the Newton step × {¼ … 4} searched by the proxy
+    search_space = {"scale": ("log", 0.1, 10.0)}  # `unlearnkit tune`
     weightable_terms = frozenset({"influence"})
 
     def unlearn(self, ctx):
