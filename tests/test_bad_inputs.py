@@ -652,6 +652,21 @@ LIB_CASES = [
         lambda t, d: uk.ArrayDataset("t", X4, torch.tensor([[0, 1], [1, 1], [1, 0], [0, 0]]), 2, pool=P3, test=T1),
     ),
     L(
+        "cnn-on-grayscale-without-a-channel-axis",
+        r"cnn needs image inputs \(C, H, W\); got shape \(8, 8\); for grayscale images add a channel axis",
+        lambda t, d: uk.build_model("cnn", (8, 8), 10),
+    ),
+    L(
+        "resnet18-on-channels-last-images",
+        r"resnet18 reads inputs as \(C, H, W\) but \(32, 32, 3\) looks channels-last .*x\.transpose\(0, 3, 1, 2\)",
+        lambda t, d: uk.build_model("resnet18", (32, 32, 3), 10),
+    ),
+    L(
+        "cnn-on-tiny-images",
+        r"cnn needs images of at least 4×4 pixels; got 3×3",
+        lambda t, d: uk.build_model("cnn", (1, 3, 3), 10),
+    ),
+    L(
         "model-input-shape",
         r"the model cannot take the inputs of dataset 'digits' \(shape \(1, 8, 8\)",
         lambda t, d: _check_model(torch.nn.Linear(32, 10), d),

@@ -55,13 +55,31 @@ class MLP(nn.Module):
         return self.head(self.body(x))
 
 
+def image_channels(name: str, input_shape) -> int:
+    """The channel count of (C, H, W) inputs for a convolutional model, or one clear error: other ranks
+    (grayscale stacks stored (N, H, W)) and channels-last images (H, W, C), which would otherwise fail inside
+    a convolution or a pooling layer with PyTorch's shape message."""
+    shape = tuple(int(d) for d in input_shape)
+    if len(shape) != 3:
+        fix = "; for grayscale images add a channel axis: x[:, None] → (N, 1, H, W)" if len(shape) == 2 else ""
+        raise UnlearnkitError(f"{name} needs image inputs (C, H, W); got shape {shape}{fix}")
+    if shape[0] > 4 and shape[2] in (1, 3, 4):
+        raise UnlearnkitError(
+            f"{name} reads inputs as (C, H, W) but {shape} looks channels-last (H, W, C); store the images as "
+            f"(N, C, H, W): x.transpose(0, 3, 1, 2)"
+        )
+    if min(shape[1:]) < 4:
+        raise UnlearnkitError(f"{name} needs images of at least 4×4 pixels; got {shape[1]}×{shape[2]}")
+    return shape[0]
+
+
 @MODELS.register("cnn")
 class SmallCNN(nn.Module):
     """Two conv blocks (conv-BN-ReLU-pool) and a linear head; any input size ≥ 4×4."""
 
     def __init__(self, input_shape, num_classes, width: int = 32):
         super().__init__()
-        c = input_shape[0]
+        c = image_channels("cnn", input_shape)
         self.body = nn.Sequential(
             nn.Conv2d(c, width, 3, padding=1),
             nn.BatchNorm2d(width),
@@ -105,8 +123,7 @@ class ResNet18(nn.Module):
 
     def __init__(self, input_shape, num_classes, width: int = 64):
         super().__init__()
-        if len(input_shape) != 3:
-            raise UnlearnkitError(f"resnet18 needs image inputs (C, H, W); got shape {input_shape}")
+        image_channels("resnet18", input_shape)
         w = width
         # the stem lives in ``body`` only: a second attribute would give its tensors two state-dict names
         stem = nn.Sequential(nn.Conv2d(input_shape[0], w, 3, 1, 1, bias=False), nn.BatchNorm2d(w), nn.ReLU())
