@@ -781,3 +781,57 @@ def test_per_epoch_values_named_like_the_proxy_do_not_steer_auto(digits, class_s
     assert auto_summary(per_epoch)["best_step"] == auto_summary(plain)["best_step"]
     for (name, a), b in zip(per_epoch.model.state_dict().items(), plain.model.state_dict().values()):
         assert torch.equal(a, b), name
+
+
+class Dampen(Shrink):
+    """Test one-shot method whose strength weakens as it grows (like ssd's α): θ ← (1 − 0.1/strength)·θ."""
+
+    name = "dampen_test"
+    strength_weaker = "larger"
+
+    def unlearn(self, ctx):
+        with torch.no_grad():
+            for p in ctx.model.parameters():
+                p.mul_(1 - 0.1 / ctx.options.strength)
+        return ctx.model
+
+
+@pytest.mark.parametrize(
+    "method, centre, extended",
+    [(Shrink, 0.2, [0.0125, 0.003125]), (Dampen, 1.0, [16.0])],
+    ids=["weaker-smaller", "weaker-larger"],
+)
+def test_strength_search_extends_toward_weaker_when_every_strength_cost_too_much(
+    digits, random_split, theta_o, monkeypatch, method, centre, extended
+):
+    """Every strength of the grid loses more than the damage bound (the norm moves by more than 1 %): the search
+    goes on in the method's weaker direction (× ¼ or × 4) until a strength is kept, instead of keeping θ_o; the
+    proxy is best at ‖θ‖ = 0.995 ‖θ_o‖, and the first strength within 1 % is the one kept."""
+    METHODS.add(method.name, method)
+    try:
+        n_o = float(torch.cat([p.detach().flatten() for p in theta_o.parameters()]).norm())
+
+        def evaluate(self, model):
+            r = float(torch.cat([p.detach().flatten() for p in model.parameters()]).norm()) / n_o
+            return {
+                "proxy_gap": abs(r - 0.995),
+                "proxy_fa": 0.0,
+                "proxy_mia": 0.0,
+                "proxy_dist": 0.0,
+                "proxy_damage": 0.0 if abs(r - 1) <= 0.01 else 50.0,
+                "proxy_ra_loss": 0.0 if abs(r - 1) <= 0.01 else 50.0,
+                "proxy_ra_loss_se": 0.0,
+            }
+
+        monkeypatch.setattr(ProxyReference, "evaluate", evaluate)
+        opts = {"strength": centre, "stopping": {"strength_refine": 0}}
+        s = auto_summary(uk.unlearn(theta_o, digits, random_split, method.name, options=opts, device="cpu"))
+        grid = [centre * f for f in (0.25, 0.5, 1.0, 2.0, 4.0)]
+        assert s["tried"] == pytest.approx(grid + extended)
+        assert s["best_value"] == pytest.approx(extended[-1]) and s["refused_for_damage"] == 4 + len(extended)
+        off = {"strength": centre, "stopping": {"strength_refine": 0, "strength_extend": 0}}
+        with pytest.warns(RuntimeWarning, match="kept θ_o"):
+            s0 = auto_summary(uk.unlearn(theta_o, digits, random_split, method.name, options=off, device="cpu"))
+        assert s0["tried"] == pytest.approx(grid) and s0["best_value"] is None
+    finally:
+        METHODS._items.pop(method.name)

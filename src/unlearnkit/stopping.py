@@ -180,6 +180,14 @@ class StopOptions(BaseModel):
         min_length=1,
         description="auto, one-shot methods: multipliers of the strength option tried",
     )
+    strength_extend: int = Field(
+        3,
+        ge=0,
+        description="auto, one-shot methods: while every strength tried was refused for damage, try the weakest "
+        "one × 4 in the method's weaker direction (strength_weaker), up to this many times; the refinement rounds "
+        "then look between it and the last refused one. ssd on a 13-sample class of an imbalanced digits set "
+        "refused α 1 … 16 (RA −22 to −38 points) and kept θ_o",
+    )
     strength_refine: int = Field(
         3,
         ge=0,
@@ -603,8 +611,9 @@ def search_strength(method, ctx, option: str, options: StopOptions) -> dict:
     """Run a one-shot ``method`` at ``option`` × each of ``options.strength_factors`` (around the method's
     :meth:`~unlearnkit.methods.base.Method.strength_path` centre where it has one, moving along the path;
     else rerunning it on copies of θ_o), score each with the proxy and leave the best (θ_o itself
-    included) in ``ctx.model``. Then ``options.strength_refine`` rounds try the geometric midpoints
-    around the best (:func:`refine_points`)."""
+    included) in ``ctx.model``. Where every value was refused for damage, up to ``options.strength_extend``
+    values further in the method's weaker direction (``strength_weaker``, × 4 each); then
+    ``options.strength_refine`` rounds try the geometric midpoints around the best (:func:`refine_points`)."""
     ref = shared_reference(ctx, options)
     start_model = copy.deepcopy(ctx.model)  # θ_o as the method receives it (trainable)
     start = dict(ref.values_o)  # θ_o's score, computed with the reference
@@ -647,6 +656,13 @@ def search_strength(method, ctx, option: str, options: StopOptions) -> dict:
     tried = [base_value * f for f in options.strength_factors]
     for value in tried:
         trial(value)
+    weaker = max if method.strength_weaker == "larger" else min
+    for _ in range(options.strength_extend):  # every value cost too much: further in the weaker direction
+        if any(st != "refused" for st in status.values()):
+            break
+        value = weaker(status) * (4.0 if method.strength_weaker == "larger" else 0.25)
+        trial(value)
+        tried.append(value)
     for _ in range(options.strength_refine):
         extra = [v for v in refine_points(list(status.items())) if v not in status]
         for value in extra:

@@ -92,6 +92,9 @@ class Method:
     uses_retain: ClassVar[bool] = False
     #: a one-shot method's strength option (e.g. ssd "alpha"): stop="auto" picks its value by the proxy
     strength_option: ClassVar[str | None] = None
+    #: which way the strength option weakens the method: "smaller" (a step or scale) or "larger" (ssd's α, a
+    #: selection threshold); the strength search extends that way when every value it tried cost too much
+    strength_weaker: ClassVar[Literal["smaller", "larger"]] = "smaller"
 
     def strength_path(self, ctx) -> StrengthPath | None:
         """For ``stop="auto"``'s strength search: a :class:`StrengthPath` when the method can move along its

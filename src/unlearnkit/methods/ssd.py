@@ -83,6 +83,7 @@ class SSD(Method):
     name = "ssd"
     Options = SSDOptions
     strength_option = "alpha"  # stop="auto": α × {¼ … 4} searched by the proxy along strength_path
+    strength_weaker = "larger"  # a larger α selects fewer parameters
     search_space = {"alpha": ("log", 1.0, 20.0), "lam": ("log", 0.25, 4.0)}  # `unlearnkit tune`
     moves_model = False  # it may legitimately select no parameter (no warning then)
 
