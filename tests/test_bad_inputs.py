@@ -667,6 +667,35 @@ LIB_CASES = [
         lambda t, d: uk.build_model("cnn", (1, 3, 3), 10),
     ),
     L(
+        "option-typo-nested",
+        r"stopping\.patiense: Extra inputs are not permitted \(did you mean 'patience'\?\)",
+        lambda t, d: uk.unlearn(
+            uk.build_model("mlp", d.input_shape, 10),
+            d,
+            uk.make_split(d, "random", seed=0),
+            "rl",
+            options={"stopping": {"patiense": 2}},
+        ),
+    ),
+    L(
+        "trw-on-a-random-split",
+        r"target 'trw' needs a class scenario .*this split's D_f is not one; make it with make_split\(dataset, 'class'",
+        lambda t, d: uk.unlearn(
+            uk.build_model("mlp", d.input_shape, 10), d, uk.make_split(d, "random", seed=0), "rl", target="trw"
+        ),
+    ),
+    L(
+        "falw-without-held-out-data",
+        r"weighting 'falw' needs held-out data, but split\.unseen is empty; make the split with unseen_fraction > 0",
+        lambda t, d: uk.unlearn(
+            uk.build_model("mlp", d.input_shape, 10),
+            d,
+            uk.make_split(d, "random", seed=0, unseen_fraction=0),
+            "rl",
+            weighting="falw",
+        ),
+    ),
+    L(
         "model-input-shape",
         r"the model cannot take the inputs of dataset 'digits' \(shape \(1, 8, 8\)",
         lambda t, d: _check_model(torch.nn.Linear(32, 10), d),

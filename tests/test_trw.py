@@ -162,11 +162,16 @@ def test_default_is_drop_and_renormalise(digits_class3):
     assert torch.allclose(target.table, drop_and_renormalise(p, [3]), atol=1e-5)
 
 
-def test_trw_rejects_a_forget_set_covering_every_class(digits_class3):
+def test_trw_rejects_a_forget_set_that_is_not_whole_classes(digits_class3):
+    """A random forget set (it covers every class, and no class whole): the library says what trw needs, as
+    the bench does, instead of TRW's own "covers every class" from inside its preparation."""
     ds, _, model = digits_class3
     split = uk.make_split(ds, "random", seed=0, fraction=0.2)
-    with pytest.raises(UnlearnkitError, match="every class"):
+    with pytest.raises(UnlearnkitError, match="target 'trw' needs a class scenario"):
         uk.unlearn(model, ds, split, "rl", target="trw", device="cpu")
+    target = TARGETS.get("trw")()
+    with pytest.raises(UnlearnkitError, match="every class"):  # the target's own check, called directly
+        target.prepare(_ctx(model, ds, split))
 
 
 def test_trw_options_are_validated():

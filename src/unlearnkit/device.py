@@ -27,6 +27,8 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
         raise UnlearnkitError(f"unknown device {name!r}; use one of {', '.join(DEVICES)}")
     if base == "cuda" and not torch.cuda.is_available():
         raise UnlearnkitError("device 'cuda' asked for but no CUDA GPU is visible; use --device auto or cpu")
+    if base == "mps" and not (getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()):
+        raise UnlearnkitError("device 'mps' asked for but this PyTorch has no usable MPS (Apple GPU); use auto or cpu")
     return torch.device(name)
 
 
