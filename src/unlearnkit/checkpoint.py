@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from torch import nn
 
 from .cache import cpu_state
-from .data.split import Split, base_split
+from .data.split import Split, base_split, distinct_request
 from .errors import UnlearnkitError
 from .models import build_model
 
@@ -498,7 +498,7 @@ def deletion_split(dataset, forget, meta: CheckpointMeta | None = None, holdout=
     """The Split of a deletion request on an existing model (train / test / unseen from :func:`trained_on`).
     Out-of-range ids and ids outside the training set are refused with one message."""
     n = len(dataset)
-    forget = np.unique(np.asarray(forget, dtype=np.int64))
+    forget = distinct_request(forget, "the forget request")
     if len(forget) == 0:
         raise UnlearnkitError("the forget request is empty; list at least one training index")
     out = forget[(forget < 0) | (forget >= n)]

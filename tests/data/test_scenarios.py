@@ -150,3 +150,17 @@ def test_stratified_subset_keeps_a_one_sample_class_and_its_size():
     keep = stratified_subset(labels, np.arange(len(labels)), 31, seed=0)
     assert len(keep) == 31 and 60 in keep
     assert np.bincount(labels[keep], minlength=4).tolist() == [10, 10, 10, 1]
+
+
+def test_a_request_with_repeated_ids_forgets_each_sample_once_and_says_so(digits):
+    from unlearnkit.checkpoint import deletion_split
+
+    ids = digits.pool[[3, 3, 5, 7, 7, 7]]
+    with pytest.warns(
+        UserWarning, match=r"indices: 3 repeated id\(s\) \(first: \d+\); 3 distinct samples are forgotten"
+    ):
+        s = uk.make_split(digits, "indices", seed=0, indices=ids.tolist())
+    assert s.forget.tolist() == sorted(set(ids.tolist()))
+    with pytest.warns(UserWarning, match=r"the forget request: 3 repeated id\(s\)"):
+        r = deletion_split(digits, ids)
+    assert r.forget.tolist() == sorted(set(ids.tolist()))

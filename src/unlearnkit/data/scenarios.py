@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import UnlearnkitError
 from ..registry import Registry
-from .split import Split, as_indices, base_split, check_seed
+from .split import Split, as_indices, base_split, check_seed, distinct_request
 
 SCENARIOS: Registry = Registry("scenario")
 
@@ -176,9 +176,9 @@ def index_forget(labels, train, rng, num_classes, indices: list[int] | None = No
             )
         except ValueError as e:
             raise UnlearnkitError(f"{path} must hold one integer index per line ({e})") from None
-        forget = np.unique(as_indices(indices, f"the indices in {path.name}"))
+        forget = distinct_request(as_indices(indices, f"the indices in {path.name}"), f"the indices in {path.name}")
     else:
-        forget = np.unique(as_indices(indices, "indices"))
+        forget = distinct_request(as_indices(indices, "indices"), "indices")
     outside = np.setdiff1d(forget, train)
     if len(outside):
         raise UnlearnkitError(

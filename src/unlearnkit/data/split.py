@@ -181,6 +181,22 @@ def whole_classes(split: Split, labels: np.ndarray) -> list[int] | None:
     return None
 
 
+def distinct_request(ids, what: str) -> np.ndarray:
+    """The distinct ids of a deletion request, sorted; a warning names the repeats (each sample is forgotten
+    once: a repeated id does not weigh more)."""
+    import warnings
+
+    ids = np.asarray(ids, dtype=np.int64)
+    out, counts = np.unique(ids, return_counts=True)
+    if len(out) < len(ids):
+        warnings.warn(
+            f"{what}: {len(ids) - len(out)} repeated id(s) (first: {int(out[counts > 1][0])}); "
+            f"{len(out)} distinct samples are forgotten, each once",
+            stacklevel=3,
+        )
+    return out
+
+
 def base_split(
     labels: np.ndarray, pool: np.ndarray, test: np.ndarray, seed: int, unseen_fraction: float = 0.1
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
