@@ -696,6 +696,21 @@ LIB_CASES = [
         ),
     ),
     L(
+        "torch-dataset-triples",
+        r"each training item must be a pair \(x, y\), got a tuple of 3 \(e\.g\. \(x, y, index\)\)",
+        lambda t, d: uk.from_torch_dataset(torch.utils.data.TensorDataset(X4, torch.tensor([0, 1, 1, 0]), X4)),
+    ),
+    L(
+        "torch-dataset-dict-inputs",
+        r"each input x must be a tensor or array \(one per sample\), got builtins\.dict",
+        lambda t, d: uk.from_torch_dataset([({"a": torch.zeros(2)}, 0), ({"a": torch.ones(2)}, 1)]),
+    ),
+    L(
+        "torch-dataset-ragged-inputs",
+        r"the training inputs differ in shape \(\[2\] at entry 0 and \[3\] at entry 1\); pad, crop or resize",
+        lambda t, d: uk.from_torch_dataset([(torch.zeros(2), 0), (torch.zeros(3), 1)]),
+    ),
+    L(
         "model-input-shape",
         r"the model cannot take the inputs of dataset 'digits' \(shape \(1, 8, 8\)",
         lambda t, d: _check_model(torch.nn.Linear(32, 10), d),

@@ -155,6 +155,24 @@ class ArrayDataset(torch.utils.data.Dataset):
         return self.y.cpu().numpy()
 
 
+def check_item(item, name: str, part: str) -> None:
+    """One sample of a user's Dataset must be ``(x, y)``: x a tensor, array or number (one input tensor per
+    sample), y a class id. Anything else fails here with the fix, not inside PyTorch's collate."""
+    if not isinstance(item, (tuple, list)) or len(item) != 2:
+        got = f"a {type(item).__name__} of {len(item)}" if isinstance(item, (tuple, list)) else type(item).__name__
+        raise UnlearnkitError(
+            f"dataset {name!r}: each {part} item must be a pair (x, y), got {got} (e.g. (x, y, index)); wrap the "
+            f"Dataset so that __getitem__ returns (x, y)"
+        )
+    x = item[0]
+    if not isinstance(x, (Tensor, np.ndarray, np.generic, int, float)):
+        kind = type(x).__module__.split(".")[0] + "." + type(x).__name__
+        raise UnlearnkitError(
+            f"dataset {name!r}: each input x must be a tensor or array (one per sample), got {kind}; convert it "
+            f"in the Dataset (a PIL image: torch.as_tensor(np.asarray(img)); several inputs: one tensor)"
+        )
+
+
 def from_torch_dataset(
     train: torch.utils.data.Dataset,
     test: torch.utils.data.Dataset | None = None,
@@ -167,10 +185,20 @@ def from_torch_dataset(
     held-out data then comes from the split's unseen part); labels must lie in 0..num_classes−1."""
 
     def collect(ds, part):
+        if len(ds):
+            check_item(ds[0], name, part)
         xs, ys = [], []
-        for xb, yb in torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=False):
-            xs.append(torch.as_tensor(xb))
-            ys.append(torch.as_tensor(yb))
+        try:
+            for xb, yb in torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=False):
+                xs.append(torch.as_tensor(xb))
+                ys.append(torch.as_tensor(yb))
+        except RuntimeError as e:
+            if "stack expects each tensor to be equal size" not in str(e):
+                raise
+            raise UnlearnkitError(
+                f"dataset {name!r}: the {part} inputs differ in shape ({str(e).split('but got ')[-1]}); pad, crop or "
+                f"resize them to one shape"
+            ) from None
         if not xs:
             raise UnlearnkitError(f"dataset {name!r}: the {part} set is empty; pass a Dataset with at least one sample")
         return torch.cat(xs), check_labels(torch.cat(ys), None, name)  # whole ids; the range: ArrayDataset's check
