@@ -797,16 +797,17 @@ class Dampen(Shrink):
 
 
 @pytest.mark.parametrize(
-    "method, centre, extended",
-    [(Shrink, 0.2, [0.0125, 0.003125]), (Dampen, 1.0, [16.0])],
+    "method, centre, extended, kept, refused",
+    [(Shrink, 0.2, [0.0125, 0.003125, 0.00078125], 0.003125, 6), (Dampen, 1.0, [16.0, 64.0], 16.0, 5)],
     ids=["weaker-smaller", "weaker-larger"],
 )
 def test_strength_search_extends_toward_weaker_when_every_strength_cost_too_much(
-    digits, random_split, theta_o, monkeypatch, method, centre, extended
+    digits, random_split, theta_o, monkeypatch, method, centre, extended, kept, refused
 ):
     """Every strength of the grid loses more than the damage bound (the norm moves by more than 1 %): the search
     goes on in the method's weaker direction (× ¼ or × 4) until a strength is kept, instead of keeping θ_o; the
-    proxy is best at ‖θ‖ = 0.995 ‖θ_o‖, and the first strength within 1 % is the one kept."""
+    proxy is best at ‖θ‖ = 0.995 ‖θ_o‖. The first strength within 1 % is the best and at the end of the range, so
+    one more step beyond it is tried (worse: the search stops)."""
     METHODS.add(method.name, method)
     try:
         n_o = float(torch.cat([p.detach().flatten() for p in theta_o.parameters()]).norm())
@@ -828,10 +829,36 @@ def test_strength_search_extends_toward_weaker_when_every_strength_cost_too_much
         s = auto_summary(uk.unlearn(theta_o, digits, random_split, method.name, options=opts, device="cpu"))
         grid = [centre * f for f in (0.25, 0.5, 1.0, 2.0, 4.0)]
         assert s["tried"] == pytest.approx(grid + extended)
-        assert s["best_value"] == pytest.approx(extended[-1]) and s["refused_for_damage"] == 4 + len(extended)
+        assert s["best_value"] == pytest.approx(kept) and s["refused_for_damage"] == refused
         off = {"strength": centre, "stopping": {"strength_refine": 0, "strength_extend": 0}}
         with pytest.warns(RuntimeWarning, match="kept θ_o"):
             s0 = auto_summary(uk.unlearn(theta_o, digits, random_split, method.name, options=off, device="cpu"))
         assert s0["tried"] == pytest.approx(grid) and s0["best_value"] is None
     finally:
         METHODS._items.pop(method.name)
+
+
+def test_strength_search_steps_beyond_a_best_strength_at_the_end_of_its_range(
+    digits, random_split, theta_o, monkeypatch
+):
+    """Dampen at centre 1 tries 0.25 … 4 (‖θ‖ = 0.6 … 0.975 ‖θ_o‖); the proxy is best at 0.99 ‖θ_o‖, so the best of
+    the grid is its largest strength, 4: the search tries 16 (0.994, better) and 64 (0.998, worse) and keeps 16,
+    where the grid alone keeps 4."""
+    METHODS.add(Dampen.name, Dampen)
+    try:
+        n_o = float(torch.cat([p.detach().flatten() for p in theta_o.parameters()]).norm())
+
+        def evaluate(self, model):
+            r = float(torch.cat([p.detach().flatten() for p in model.parameters()]).norm()) / n_o
+            zero = dict(proxy_fa=0.0, proxy_mia=0.0, proxy_dist=0.0, proxy_damage=0.0, proxy_ra_loss=0.0)
+            return {"proxy_gap": abs(r - 0.99), **zero, "proxy_ra_loss_se": 0.0}
+
+        monkeypatch.setattr(ProxyReference, "evaluate", evaluate)
+        opts = {"strength": 1.0, "stopping": {"strength_refine": 0}}
+        s = auto_summary(uk.unlearn(theta_o, digits, random_split, Dampen.name, options=opts, device="cpu"))
+        assert s["tried"] == pytest.approx([0.25, 0.5, 1.0, 2.0, 4.0, 16.0, 64.0]) and s["best_value"] == 16.0
+        opts["stopping"]["strength_extend"] = 0
+        s0 = auto_summary(uk.unlearn(theta_o, digits, random_split, Dampen.name, options=opts, device="cpu"))
+        assert s0["tried"] == pytest.approx([0.25, 0.5, 1.0, 2.0, 4.0]) and s0["best_value"] == 4.0
+    finally:
+        METHODS._items.pop(Dampen.name)

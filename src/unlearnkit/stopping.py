@@ -183,10 +183,11 @@ class StopOptions(BaseModel):
     strength_extend: int = Field(
         3,
         ge=0,
-        description="auto, one-shot methods: while every strength tried was refused for damage, try the weakest "
-        "one × 4 in the method's weaker direction (strength_weaker), up to this many times; the refinement rounds "
-        "then look between it and the last refused one. ssd on a 13-sample class of an imbalanced digits set "
-        "refused α 1 … 16 (RA −22 to −38 points) and kept θ_o",
+        description="auto, one-shot methods: up to this many values past the end of the range tried (× 4 or ÷ 4), "
+        "while every strength tried was refused for damage (toward the method's weaker end, strength_weaker) or the "
+        "best one is the largest or smallest tried (beyond it); the refinement rounds then look between. ssd on a "
+        "13-sample class of an imbalanced digits set refused α 1 … 16 (RA −22 to −38 points) and kept θ_o; if on "
+        "digits class 3 with logreg was best at its largest scale, × 4, and still improving",
     )
     strength_refine: int = Field(
         3,
@@ -611,8 +612,9 @@ def search_strength(method, ctx, option: str, options: StopOptions) -> dict:
     """Run a one-shot ``method`` at ``option`` × each of ``options.strength_factors`` (around the method's
     :meth:`~unlearnkit.methods.base.Method.strength_path` centre where it has one, moving along the path;
     else rerunning it on copies of θ_o), score each with the proxy and leave the best (θ_o itself
-    included) in ``ctx.model``. Where every value was refused for damage, up to ``options.strength_extend``
-    values further in the method's weaker direction (``strength_weaker``, × 4 each); then
+    included) in ``ctx.model``. Up to ``options.strength_extend`` values past the end of the range follow (× 4 or
+    ÷ 4 each): toward the method's weaker end (``strength_weaker``) while every value was refused for damage,
+    or beyond the best while it is the largest or smallest value tried; then
     ``options.strength_refine`` rounds try the geometric midpoints around the best (:func:`refine_points`)."""
     ref = shared_reference(ctx, options)
     start_model = copy.deepcopy(ctx.model)  # θ_o as the method receives it (trainable)
@@ -656,11 +658,17 @@ def search_strength(method, ctx, option: str, options: StopOptions) -> dict:
     tried = [base_value * f for f in options.strength_factors]
     for value in tried:
         trial(value)
-    weaker = max if method.strength_weaker == "larger" else min
-    for _ in range(options.strength_extend):  # every value cost too much: further in the weaker direction
-        if any(st != "refused" for st in status.values()):
+    for _ in range(options.strength_extend):  # past the end of the range tried, while the answer may lie there
+        values = sorted(v for v in status if v > 0)
+        if all(st == "refused" for st in status.values()):  # every value cost too much: further toward weaker
+            weakest = values[-1] if method.strength_weaker == "larger" else values[0]
+            value = weakest * (4.0 if method.strength_weaker == "larger" else 0.25)
+        elif best[0] is not None and len(values) > 1 and best[0] in (values[0], values[-1]):
+            value = best[0] * (4.0 if best[0] == values[-1] else 0.25)  # the best at an end: one step beyond it
+        else:
             break
-        value = weaker(status) * (4.0 if method.strength_weaker == "larger" else 0.25)
+        if value in status:
+            break
         trial(value)
         tried.append(value)
     for _ in range(options.strength_refine):
