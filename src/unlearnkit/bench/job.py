@@ -315,7 +315,7 @@ def run_job(spec: dict, progress=None, keep_model: bool = False) -> dict:
     gap_cols = gap_columns(spec["metrics"])
     floor_ref: dict = {}
     for name, metric in zip(spec["metrics"], metrics):
-        if metric.unmet_on(data, split):  # listed in the grid's skipped notes; its columns stay empty
+        if metric.unmet_on(data, split):  # listed in the grid's unmet_metrics; its columns stay empty
             continue
         row.update(metric.evaluate(result.model, ev))
         if any(c.stores_reference for c in metric.columns):  # θ_r's values: the same for every job of this split
