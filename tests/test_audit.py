@@ -286,3 +286,24 @@ def test_no_retraining_without_the_flag_and_true_gap_with_it(run):
     # the unlearned measurements are the same as without the flag (same seed, same files)
     plain = json.loads((root / "out" / "audit.json").read_text())
     assert measurements(json.loads((out / "audit.json").read_text())) == measurements(plain)
+
+
+def test_audit_names_the_checkpoint_that_does_not_fit_the_original_s_data(run, tmp_path):
+    """--checkpoint from another data set (4 classes, a tiny logreg on a table) than --original (digits): the error
+    says which file does not fit which, before any measurement."""
+    root, _, _, _ = run
+    other = uk.build_model("logreg", (3,), 4)
+    uk.save_checkpoint(other, tmp_path / "other.safetensors", None)
+    res = cli(
+        "audit",
+        "--checkpoint",
+        tmp_path / "other.safetensors",
+        "--original",
+        root / "model" / "model.safetensors",
+        "--forget",
+        root / "ids.txt",
+    )
+    assert res.exit_code == 2
+    assert "--checkpoint other.safetensors does not fit the data of --original model.safetensors" in " ".join(
+        res.output.split()
+    )

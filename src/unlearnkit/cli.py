@@ -834,7 +834,12 @@ def audit_cmd(
             holdout=holdout,
             data_dir=data_dir,
         )
-        unl = load_checkpoint(checkpoint, ds, arch, _pairs(arch_option, "--arch-option") if arch_option else None)
+        try:
+            unl = load_checkpoint(checkpoint, ds, arch, _pairs(arch_option, "--arch-option") if arch_option else None)
+        except UnlearnkitError as e:  # the data comes from --original's record: say which file does not fit it
+            raise UnlearnkitError(
+                f"--checkpoint {checkpoint.name} does not fit the data of --original {original.name}: {e}"
+            ) from None
         record = audit(unl.model, orig.model, ds, split, options=_pairs(audit_option, "--audit-option"), device=device)
         record["request_source"] = source
         record["files"] = {"original": str(original), "unlearned": str(checkpoint)}
