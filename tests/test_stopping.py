@@ -798,7 +798,7 @@ class Dampen(Shrink):
 
 @pytest.mark.parametrize(
     "method, centre, extended, kept, refused",
-    [(Shrink, 0.2, [0.0125, 0.003125, 0.00078125], 0.003125, 6), (Dampen, 1.0, [16.0, 64.0], 16.0, 5)],
+    [(Shrink, 0.2, [0.0125, 0.003125], 0.003125, 6), (Dampen, 1.0, [16.0], 16.0, 5)],
     ids=["weaker-smaller", "weaker-larger"],
 )
 def test_strength_search_extends_toward_weaker_when_every_strength_cost_too_much(
@@ -806,8 +806,8 @@ def test_strength_search_extends_toward_weaker_when_every_strength_cost_too_much
 ):
     """Every strength of the grid loses more than the damage bound (the norm moves by more than 1 %): the search
     goes on in the method's weaker direction (× ¼ or × 4) until a strength is kept, instead of keeping θ_o; the
-    proxy is best at ‖θ‖ = 0.995 ‖θ_o‖. The first strength within 1 % is the best and at the end of the range, so
-    one more step beyond it is tried (worse: the search stops)."""
+    proxy is best at ‖θ‖ = 0.995 ‖θ_o‖. The first strength within 1 % is kept; it is the weakest tried, and the
+    search does not go past a weakest best (toward θ_o)."""
     METHODS.add(method.name, method)
     try:
         n_o = float(torch.cat([p.detach().flatten() for p in theta_o.parameters()]).norm())
@@ -838,27 +838,34 @@ def test_strength_search_extends_toward_weaker_when_every_strength_cost_too_much
         METHODS._items.pop(method.name)
 
 
-def test_strength_search_steps_beyond_a_best_strength_at_the_end_of_its_range(
-    digits, random_split, theta_o, monkeypatch
+@pytest.mark.parametrize(
+    "target, extended, kept, kept_without",
+    [(0.4, [0.8, 3.2], 0.8, 0.2), (0.999, [], 0.0125, 0.0125)],
+    ids=["strongest-best", "weakest-best"],
+)
+def test_strength_search_steps_past_a_best_that_is_the_strongest_tried(
+    digits, random_split, theta_o, monkeypatch, target, extended, kept, kept_without
 ):
-    """Dampen at centre 1 tries 0.25 … 4 (‖θ‖ = 0.6 … 0.975 ‖θ_o‖); the proxy is best at 0.99 ‖θ_o‖, so the best of
-    the grid is its largest strength, 4: the search tries 16 (0.994, better) and 64 (0.998, worse) and keeps 16,
-    where the grid alone keeps 4."""
-    METHODS.add(Dampen.name, Dampen)
+    """Shrink at centre 0.05 tries 0.0125 … 0.2 (‖θ‖ = 0.9875 … 0.8 ‖θ_o‖). With the proxy best at 0.4 ‖θ_o‖ the grid's
+    best is its strongest value, 0.2: the search tries 0.8 (0.2 ‖θ_o‖, better) and 3.2 (worse) and keeps 0.8, where
+    the grid alone keeps 0.2. With the proxy best at 0.999 ‖θ_o‖ the best is the weakest value: nothing more is
+    tried (past it lies θ_o, a candidate already)."""
+    METHODS.add(Shrink.name, Shrink)
     try:
         n_o = float(torch.cat([p.detach().flatten() for p in theta_o.parameters()]).norm())
 
         def evaluate(self, model):
             r = float(torch.cat([p.detach().flatten() for p in model.parameters()]).norm()) / n_o
             zero = dict(proxy_fa=0.0, proxy_mia=0.0, proxy_dist=0.0, proxy_damage=0.0, proxy_ra_loss=0.0)
-            return {"proxy_gap": abs(r - 0.99), **zero, "proxy_ra_loss_se": 0.0}
+            return {"proxy_gap": abs(r - target), **zero, "proxy_ra_loss_se": 0.0}
 
         monkeypatch.setattr(ProxyReference, "evaluate", evaluate)
-        opts = {"strength": 1.0, "stopping": {"strength_refine": 0}}
-        s = auto_summary(uk.unlearn(theta_o, digits, random_split, Dampen.name, options=opts, device="cpu"))
-        assert s["tried"] == pytest.approx([0.25, 0.5, 1.0, 2.0, 4.0, 16.0, 64.0]) and s["best_value"] == 16.0
+        grid = [0.0125, 0.025, 0.05, 0.1, 0.2]
+        opts = {"strength": 0.05, "stopping": {"strength_refine": 0}}
+        s = auto_summary(uk.unlearn(theta_o, digits, random_split, Shrink.name, options=opts, device="cpu"))
+        assert s["tried"] == pytest.approx(grid + extended) and s["best_value"] == pytest.approx(kept)
         opts["stopping"]["strength_extend"] = 0
-        s0 = auto_summary(uk.unlearn(theta_o, digits, random_split, Dampen.name, options=opts, device="cpu"))
-        assert s0["tried"] == pytest.approx([0.25, 0.5, 1.0, 2.0, 4.0]) and s0["best_value"] == 4.0
+        s0 = auto_summary(uk.unlearn(theta_o, digits, random_split, Shrink.name, options=opts, device="cpu"))
+        assert s0["tried"] == pytest.approx(grid) and s0["best_value"] == pytest.approx(kept_without)
     finally:
-        METHODS._items.pop(Dampen.name)
+        METHODS._items.pop(Shrink.name)
