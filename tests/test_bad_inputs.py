@@ -281,6 +281,20 @@ CLI_CASES = [
         cfg={"metrics": ["accuracy", "fairness"]},
     ),
     C(
+        "auto-without-held-out-data",
+        bench(),
+        r"ft on random\(fraction=0\.1\) \(digits\) would run with stop: auto, which compares D_f with held-out data, "
+        r"but the split has none \(unseen_fraction 0\.0\); set unseen_fraction > 0",
+        cfg={"unseen_fraction": 0},
+    ),
+    C(
+        "soft-weights-without-a-group",
+        bench(),
+        r"weighting 'soft' runs in no job of this grid: weighting 'soft' corrects a binary classifier w\.r\.t\. a "
+        r"sensitive group, but digits has 10 classes and no group; use adult, compas or german",
+        cfg={"methods": ["rl"], "method_options": {}, "weightings": ["soft"]},
+    ),
+    C(
         "falw-only-with-ssd",
         bench(),
         r"weighting 'falw' runs in no job of this grid: method 'ssd' cannot use weighting 'falw'",

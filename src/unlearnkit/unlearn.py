@@ -77,6 +77,23 @@ class Plan:
         return cls(m, opts, w, t)
 
 
+def effective_stop(mode: str, split: Split) -> str:
+    """The stop mode a run uses: ``none`` on a correction split (no deletion request: nothing for the proxy to
+    compare), else ``mode``."""
+    return "none" if split.purpose == "correction" else mode
+
+
+def check_auto_has_held_out(method_cls: type, mode: str, split: Split) -> None:
+    """``stop="auto"`` on a method it steers (a gradient method, or one with a strength option) compares D_f with
+    held-out data: refuse a split without any, naming the fix."""
+    steered = issubclass(method_cls, GradientMethod) or method_cls.strength_option is not None
+    if mode == "auto" and steered and len(split.unseen) == 0:
+        raise UnlearnkitError(
+            "stop='auto' compares D_f with held-out data, but split.unseen is empty; make the "
+            "split with unseen_fraction > 0 (e.g. 0.1), or pass stop='none'"
+        )
+
+
 def unlearn(
     model: nn.Module,
     dataset,
@@ -133,17 +150,8 @@ def unlearn(
         )
     mode = plan.options.stop or stop
     correction = split.purpose == "correction"  # no deletion request: nothing for the proxy to compare
-    if correction:
-        mode = "none"
-    if (
-        mode == "auto"
-        and len(split.unseen) == 0
-        and (isinstance(plan.method, GradientMethod) or plan.method.strength_option is not None)
-    ):
-        raise UnlearnkitError(
-            "stop='auto' compares D_f with held-out data, but split.unseen is empty; make the "
-            "split with unseen_fraction > 0 (e.g. 0.1), or pass stop='none'"
-        )
+    mode = effective_stop(mode, split)
+    check_auto_has_held_out(type(plan.method), mode, split)
     dev = resolve_device(device)
     tcfg = parse_options(TrainConfig, train_config, "train_config")
     original = copy.deepcopy(model).to(dev).eval()

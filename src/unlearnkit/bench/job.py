@@ -30,7 +30,8 @@ from ..options import build
 from ..passes import training_passes
 from ..targets import TARGETS
 from ..weighting import WEIGHTINGS
-from ..unlearn import Plan, unlearn
+from ..methods import METHODS
+from ..unlearn import Plan, check_auto_has_held_out, effective_stop, unlearn
 from .config import BenchConfig, merged
 from .executor import EXECUTORS
 from .sources import BenchSource
@@ -60,6 +61,7 @@ def expand(
     ran: set[str] = set()  # metrics that apply to at least one (dataset, scenario)
     unmet: dict[str, list[Need]] = {}
     metric_notes: list[str] = []
+    blind: list[str] = []  # jobs under stop: auto without held-out data
     base = dict(
         model=cfg.model.model_dump(),
         train=cfg.train.model_dump(),
@@ -98,6 +100,12 @@ def expand(
                 )
             for m, w, t in _compositions(cfg, methods, skipped, unused):
                 w, t = _fit_scenario(m, w, t, ds, split, sc.key, skipped, unfit)
+                try:  # stop: auto on a split without held-out data: every such job would fail after training
+                    check_auto_has_held_out(
+                        METHODS.get(m["name"]), effective_stop(m["options"].get("stop") or cfg.stop, split), split
+                    )
+                except UnlearnkitError:
+                    blind.append(f"{m['label'] or m['name']} on {sc.key} ({ds.name})")
                 used |= {f"weighting {w['label'] or w['name']!r}", f"target {t['label'] or t['name']!r}"}
                 for seed in cfg.seeds:
                     spec = dict(
@@ -125,6 +133,12 @@ def expand(
     ]
     if never:
         raise UnlearnkitError("; ".join(never))
+    if blind:
+        raise UnlearnkitError(
+            f"{', '.join(dict.fromkeys(blind))} would run with stop: auto, which compares D_f with held-out data, but "
+            f"the split has none (unseen_fraction {cfg.unseen_fraction}); set unseen_fraction > 0 (e.g. 0.1), or "
+            f"stop: none"
+        )
     return Grid(specs, sorted(set(skipped)), list(dict.fromkeys(metric_notes)))
 
 
@@ -170,6 +184,14 @@ def _fit_scenario(m: dict, w: dict, t: dict, ds, split, scenario: str, skipped: 
         why = (
             f"weighting {w['name']!r} needs a held-out unseen split, but {scenario} on {ds.name} has none; "
             f"set unseen_fraction > 0 (e.g. 0.1)"
+        )
+        skipped.append(f"{label(m)} × {label(w)} × {label(t)} on {scenario}: {why}")
+        unfit.setdefault(f"weighting {label(w)!r}", why)
+        w = _PLAIN_W
+    if WEIGHTINGS.get(w["name"]).requires_binary_group and (ds.group is None or ds.num_classes != 2):
+        why = (
+            f"weighting {w['name']!r} corrects a binary classifier w.r.t. a sensitive group, but {ds.name} has "
+            f"{ds.num_classes} classes and {'a' if ds.group is not None else 'no'} group; use adult, compas or german"
         )
         skipped.append(f"{label(m)} × {label(w)} × {label(t)} on {scenario}: {why}")
         unfit.setdefault(f"weighting {label(w)!r}", why)

@@ -32,6 +32,7 @@ class Weighting:
     name: ClassVar[str] = ""
     terms: ClassVar[frozenset[str]] = frozenset({"forget"})
     requires_unseen: ClassVar[bool] = False  # needs a held-out unseen split (checked before any training)
+    requires_binary_group: ClassVar[bool] = False  # needs a binary dataset with a sensitive group (idem)
     Options: ClassVar[type[BaseModel]] = NoOptions
     normalize: bool = True
     #: history keys this weighting records per step → legend label (plotted by the report against "step")

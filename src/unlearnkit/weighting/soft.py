@@ -80,6 +80,7 @@ class Soft(Weighting):
 
     name = "soft"
     requires_unseen = True  # the target is measured on the validation split
+    requires_binary_group = True  # it corrects a binary classifier w.r.t. a sensitive group
     terms = frozenset({"forget", "retain", "influence"})
     Options = SoftOptions
     normalize = False
