@@ -279,3 +279,7 @@ def test_metric_left_out_where_its_data_needs_are_not_met(tmp_path):
     assert df.loc[("class(classes=[3])", "ft"), "MIA_NN_div"] >= 0
     assert np.isnan(df.loc[("random(fraction=0.1)", "ft"), "MIA_NN_div"])
     assert df.loc[("random(fraction=0.1)", "ft"), "FA"] >= 0
+    from unlearnkit.bench.report import write_report
+
+    md = " ".join(write_report(tmp_path / "run")["md"].read_text().split())
+    assert "metric 'mia\\_nn' on random(fraction=0.1) (digits): it needs a forget set of whole classes" in md

@@ -431,12 +431,16 @@ def write_report(run_dir: str | Path) -> dict[str, Path]:
     failures = store.failures()
     md, page = run_dir / "report.md", run_dir / "report.html"
     skipped = store.meta("skipped", []) or []
-    note = (
-        f"{len(skipped)} method × weighting × target combinations don't apply and ran as the plain method "
-        f"instead, e.g. {skipped[0]}"
+    notes = (
+        [
+            f"{len(skipped)} method × weighting × target combinations don't apply and ran as the plain method "
+            f"instead, e.g. {skipped[0]}"
+        ]
         if skipped
-        else ""
-    ) + "".join(f" {n}." for n in store.meta("unmet_metrics", []) or [])
+        else []
+    )
+    notes += store.meta("unmet_metrics", []) or []  # metrics left out where their data needs are not met
+    note = " ".join(n.rstrip(".") + "." for n in notes)
     md.write_text(markdown(summary, cfg, plots, failures, note))
     page.write_text(html_report(summary, cfg, plots, failures, note))
     return {"csv": csv, "md": md, "html": page, "plots": plots}
