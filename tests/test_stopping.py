@@ -869,3 +869,19 @@ def test_strength_search_steps_past_a_best_that_is_the_strongest_tried(
         assert s0["tried"] == pytest.approx(grid) and s0["best_value"] == pytest.approx(kept_without)
     finally:
         METHODS._items.pop(Shrink.name)
+
+
+@pytest.mark.parametrize("last, ascends", [(2.03, True), (2.1, False)], ids=["blip-1.5%", "rise-5%"])
+def test_a_last_reading_within_2_percent_of_the_best_still_ends_improving(
+    digits, random_split, theta_o, scripted, last, ascends
+):
+    """×10's curve falls to 2.0 and its last (end-of-budget) reading is 1.5 % higher: a noisy reading at the end, not
+    a turn, so the ascent tries ×100 as it does for a run whose last reading is its best; 5 % higher is a turn."""
+    scripted([10.0] + [9.0, 8.5, 8.0, 7.5] + [6.0, 4.0, 2.0, last] + [12.0] * 4)  # θ_o; ×1, ×10: 4 evaluations each
+    stop = dict(
+        patience=10, overshoot=100, lr_factors=(1.0, 10.0), lr_lower=(), lr_refine=1, epoch_refine=0, every=0.34
+    )
+    res = uk.unlearn(theta_o, digits, random_split, "ft", options=dict(epochs=1, stopping=stop), device="cpu")
+    runs = auto_summary(res)["runs"]
+    assert runs[1]["best_proxy_gap"] == 2.0 and runs[1]["reason"] == "budget"
+    assert [r["lr_factor"] for r in runs] == ([1.0, 10.0, 100.0] if ascends else [1.0, 10.0])
