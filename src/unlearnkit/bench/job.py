@@ -178,31 +178,37 @@ def _compositions(cfg: BenchConfig, methods, skipped: list[str], unused: dict[st
 
 def _fit_scenario(m: dict, w: dict, t: dict, ds, split, scenario: str, skipped: list[str], unfit: dict[str, str]):
     """The weighting and target a job can use on this split: one whose declared need the split does not
-    meet (``requires_unseen``, ``requires_class_scenario``) is replaced by the plain one, and noted."""
+    meet (``requires_unseen``, ``requires_binary_group``, ``requires_class_scenario``) is replaced by the plain
+    one, and noted."""
     label = lambda e: e["label"] or e["name"]  # noqa: E731
-    if WEIGHTINGS.get(w["name"]).requires_unseen and len(split.unseen) == 0:
+
+    def note(kind: str, entry: dict, why: str) -> None:
+        skipped.append(f"{label(m)} × {label(w)} × {label(t)} on {scenario}: {why}")
+        unfit.setdefault(f"{kind} {label(entry)!r}", why)
+
+    needs = WEIGHTINGS.get(w["name"])
+    if needs.requires_unseen and len(split.unseen) == 0:
         why = (
             f"weighting {w['name']!r} needs a held-out unseen split, but {scenario} on {ds.name} has none; "
             f"set unseen_fraction > 0 (e.g. 0.1)"
         )
-        skipped.append(f"{label(m)} × {label(w)} × {label(t)} on {scenario}: {why}")
-        unfit.setdefault(f"weighting {label(w)!r}", why)
-        w = _PLAIN_W
-    if WEIGHTINGS.get(w["name"]).requires_binary_group and (ds.group is None or ds.num_classes != 2):
+    elif needs.requires_binary_group and (ds.group is None or ds.num_classes != 2):
         why = (
             f"weighting {w['name']!r} corrects a binary classifier w.r.t. a sensitive group, but {ds.name} has "
             f"{ds.num_classes} classes and {'a' if ds.group is not None else 'no'} group; use adult, compas or german"
         )
-        skipped.append(f"{label(m)} × {label(w)} × {label(t)} on {scenario}: {why}")
-        unfit.setdefault(f"weighting {label(w)!r}", why)
+    else:
+        why = ""
+    if why:
+        note("weighting", w, why)
         w = _PLAIN_W
     if TARGETS.get(t["name"]).requires_class_scenario and whole_classes(split, ds.labels) is None:
-        why = (
+        note(
+            "target",
+            t,
             f"target {t['name']!r} needs a class scenario (D_f = every training sample of some classes), but "
-            f"{scenario} is not one; use scenario 'class' (e.g. {{kind: class, classes: [3]}})"
+            f"{scenario} is not one; use scenario 'class' (e.g. {{kind: class, classes: [3]}})",
         )
-        skipped.append(f"{label(m)} × {label(w)} × {label(t)} on {scenario}: {why}")
-        unfit.setdefault(f"target {label(t)!r}", why)
         t = _PLAIN_T
     return w, t
 
