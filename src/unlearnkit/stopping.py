@@ -683,6 +683,8 @@ def search_strength(method, ctx, option: str, options: StopOptions) -> dict:
     weaker = 4.0 if method.strength_weaker == "larger" else 0.25  # one step toward the weaker end
     for _ in range(options.strength_extend):  # past the end of the range tried, while the answer may lie there
         values = sorted(v for v in status if v > 0)
+        if not values:
+            break
         weakest, strongest = (values[-1], values[0]) if weaker > 1 else (values[0], values[-1])
         if all(st == "refused" for st in status.values()):  # every value cost too much: further toward weaker
             value = weakest * weaker
