@@ -200,8 +200,8 @@ def tune(
             ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r["options"].items()),
         )
     console.print(table)
-    if untuned(cfg):
-        console.print(f"not tuned (nothing in their search space; they keep their options): {', '.join(untuned(cfg))}")
+    if skipped := untuned(cfg):
+        console.print(f"not tuned (nothing in their search space; they keep their options): {', '.join(skipped)}")
     console.print(
         f"wrote {out / 'tuned.yaml'}; evaluate on fresh seeds with: unlearnkit bench "
         f"{'--preset ' + preset if preset else '--config ' + str(config)} --options {out / 'tuned.yaml'}"

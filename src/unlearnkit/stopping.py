@@ -463,7 +463,8 @@ def search_lr(method, ctx, options: StopOptions) -> dict:
     never beat θ_o (it diverged or over-forgot from its first evaluation on, so the best lr may lie between the
     two), a larger lr: the geometric midpoint with the next larger lr tried, or × 10 above the largest; then, for
     ``options.epoch_refine`` rounds while a run ran out of epochs with its proxy gap still falling (its last
-    evaluation its lowest, kept or refused for damage, ≥ 1 % below the one before, at or below the best kept gap),
+    evaluation its lowest, or the one before a last reading within ``END_BLIP`` of it; kept or refused for damage,
+    ≥ 1 % below the evaluation before it, at or below the best kept gap),
     that lr again with twice that run's epochs (up to ``epoch_max_factor`` × the method's); then, for ``options.step_refine`` rounds while
     the kept run's next evaluation had a lower proxy gap but was refused for damage, a re-run of that lr (the
     same trajectory) evaluated at three steps between the two — and leave in ``ctx.model`` the kept state

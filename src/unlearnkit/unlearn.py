@@ -148,9 +148,8 @@ def unlearn(
             f"weighting {weighting!r} needs held-out data, but split.unseen is empty; make the split with "
             f"unseen_fraction > 0 (e.g. 0.1)"
         )
-    mode = plan.options.stop or stop
+    mode = effective_stop(plan.options.stop or stop, split)
     correction = split.purpose == "correction"  # no deletion request: nothing for the proxy to compare
-    mode = effective_stop(mode, split)
     check_auto_has_held_out(type(plan.method), mode, split)
     dev = resolve_device(device)
     tcfg = parse_options(TrainConfig, train_config, "train_config")

@@ -192,7 +192,7 @@ def _fit_scenario(m: dict, w: dict, t: dict, ds, split, scenario: str, skipped: 
             f"weighting {w['name']!r} needs a held-out unseen split, but {scenario} on {ds.name} has none; "
             f"set unseen_fraction > 0 (e.g. 0.1)"
         )
-    elif needs.requires_binary_group and (ds.group is None or ds.num_classes != 2):
+    elif needs.requires_binary_group and not ds.binary_group:
         why = (
             f"weighting {w['name']!r} corrects a binary classifier w.r.t. a sensitive group, but {ds.name} has "
             f"{ds.num_classes} classes and {'a' if ds.group is not None else 'no'} group; use adult, compas or german"

@@ -116,6 +116,11 @@ class ArrayDataset(torch.utils.data.Dataset):
         return self.inputs(torch.as_tensor([i]))[0], self.y[i]
 
     @property
+    def binary_group(self) -> bool:
+        """A binary task with a sensitive group attribute (what fairness correction reads: adult, compas, german)."""
+        return self.group is not None and self.num_classes == 2
+
+    @property
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.x.shape[1:])
 

@@ -122,7 +122,7 @@ def data_needs_met(dataset, split) -> set[Need]:
     """The :data:`DATA_NEEDS` that ``dataset`` and ``split`` meet."""
     have = {
         Need.CLASS_FORGETTING: bool(forgotten_classes(dataset.labels, split)),
-        Need.BINARY_GROUP: dataset.group is not None and dataset.num_classes == 2,
+        Need.BINARY_GROUP: dataset.binary_group,
         Need.TEST: len(split.test) > 0,
     }
     return {n for n, ok in have.items() if ok}

@@ -57,7 +57,7 @@ class Fairness(Metric):
 
     def compute(self, model, ev: Evaluation) -> dict:
         ds = ev.dataset
-        if ds.group is None or ds.num_classes != 2:
+        if not ds.binary_group:
             raise UnlearnkitError(
                 f"metric 'fairness' needs a binary dataset with a sensitive group (e.g. adult); "
                 f"{ds.name!r} has {ds.num_classes} classes and "

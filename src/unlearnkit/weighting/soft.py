@@ -94,7 +94,7 @@ class Soft(Weighting):
                 "soft weighting needs a validation split (split.unseen) to measure the target; "
                 "use unseen_fraction > 0 or a dataset with a fixed validation set (adult)"
             )
-        if ctx.dataset.group is None or ctx.num_classes != 2:
+        if not ctx.dataset.binary_group:
             raise UnlearnkitError(
                 f"soft weighting corrects a binary classifier w.r.t. a sensitive group; dataset "
                 f"{ctx.dataset.name!r} has {ctx.num_classes} classes and "
