@@ -258,7 +258,7 @@ CLI_CASES = [
     C(
         "falw-without-unseen",
         bench(),
-        r"weighting 'falw' runs in no job of this grid: .*needs a held-out unseen split.*unseen_fraction > 0",
+        r"weighting 'falw' runs in no job of this grid: .*needs held-out data.*unseen part is empty.*unseen_fraction > 0",
         cfg={"unseen_fraction": 0, "methods": ["rl"], "method_options": {}, "weightings": ["falw"]},
     ),
     C(
@@ -291,7 +291,8 @@ CLI_CASES = [
         "soft-weights-without-a-group",
         bench(),
         r"weighting 'soft' runs in no job of this grid: weighting 'soft' corrects a binary classifier w\.r\.t\. a "
-        r"sensitive group, but digits has 10 classes and no group; use adult, compas or german",
+        r"sensitive group, but dataset 'digits' has 10 classes and no group; use a binary dataset with a group column "
+        r"\(adult, compas, german\)",
         cfg={"methods": ["rl"], "method_options": {}, "weightings": ["soft"]},
     ),
     C(
@@ -693,20 +694,30 @@ LIB_CASES = [
     ),
     L(
         "trw-on-a-random-split",
-        r"target 'trw' needs a class scenario .*this split's D_f is not one; make it with make_split\(dataset, 'class'",
+        r"target 'trw' needs a class scenario .*this split's D_f is not one; make the split with the 'class' scenario "
+        r"\(make_split\(dataset, 'class'",
         lambda t, d: uk.unlearn(
             uk.build_model("mlp", d.input_shape, 10), d, uk.make_split(d, "random", seed=0), "rl", target="trw"
         ),
     ),
     L(
         "falw-without-held-out-data",
-        r"weighting 'falw' needs held-out data, but split\.unseen is empty; make the split with unseen_fraction > 0",
+        r"weighting 'falw' needs held-out data \(to estimate each class's μ_c, σ_c\), but the split's unseen part is "
+        r"empty; make the split with unseen_fraction > 0",
         lambda t, d: uk.unlearn(
             uk.build_model("mlp", d.input_shape, 10),
             d,
             uk.make_split(d, "random", seed=0, unseen_fraction=0),
             "rl",
             weighting="falw",
+        ),
+    ),
+    L(
+        "soft-without-a-group",
+        r"weighting 'soft' corrects a binary classifier w\.r\.t\. a sensitive group, but dataset 'digits' has 10 "
+        r"classes and no group",
+        lambda t, d: uk.unlearn(
+            uk.build_model("mlp", d.input_shape, 10), d, uk.make_split(d, "random", seed=0), "rl", weighting="soft"
         ),
     ),
     L(

@@ -4,6 +4,7 @@ method, weighting, target, metric, scenario or dataset loader is checked here wi
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import re
 
@@ -142,6 +143,40 @@ def test_weighting_declarations(name):
     w = cls()
     assert isinstance(w.label, str) and w.label
     assert all(isinstance(k, str) for k in cls.step_diagnostics)
+
+
+@pytest.mark.parametrize("name", WEIGHTINGS.names())
+def test_weighting_unmet_names_exactly_its_declared_needs(name, setups):
+    """``unmet`` says something exactly where a declared need is missing (held-out data, a binary group), names
+    the weighting and the fix, and ``unlearn`` refuses with that message before any work."""
+    cls = WEIGHTINGS.get(name)
+    gds, gsplit, goriginal, _ = setups["group"]  # binary, with a group and an unseen split: every need met
+    assert cls.unmet(gds, gsplit) is None
+    no_unseen = dataclasses.replace(gsplit, unseen=np.array([], dtype=np.int64))
+    lacks = {
+        "requires_unseen": cls.unmet(gds, no_unseen),
+        "requires_binary_group": cls.unmet(*setups["random"][:2]),  # digits: 10 classes, no group
+    }
+    for need, msg in lacks.items():
+        assert (msg is not None) == getattr(cls, need), f"{name}.{need}: {msg}"
+        if msg:
+            assert repr(name) in msg and ("unseen_fraction" in msg or "adult" in msg)
+    if lacks["requires_unseen"]:
+        with pytest.raises(UnlearnkitError, match=re.escape(lacks["requires_unseen"])):
+            uk.unlearn(goriginal, gds, no_unseen, "rl", name, options={"epochs": 1}, device="cpu", stop="none")
+
+
+@pytest.mark.parametrize("name", TARGETS.names())
+def test_target_unmet_names_exactly_its_declared_needs(name, setups):
+    cls = TARGETS.get(name)
+    assert cls.unmet(*setups["class"][:2]) is None
+    msg = cls.unmet(*setups["random"][:2])
+    assert (msg is not None) == cls.requires_class_scenario
+    if msg:
+        assert repr(name) in msg and "'class'" in msg
+        ds, split, original, _ = setups["random"]
+        with pytest.raises(UnlearnkitError, match=re.escape(msg)):
+            uk.unlearn(original, ds, split, "rl", target=name, options={"epochs": 1}, device="cpu", stop="none")
 
 
 # --- targets -------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from .amp import contiguous
-from .data.split import Split, check_model, check_split, whole_classes
+from .data.split import Split, check_model, check_split
 from .device import resolve_device
 from .errors import UnlearnkitError
 from .methods import METHODS, GradientMethod
@@ -137,17 +137,9 @@ def unlearn(
     plan = Plan.make(method, weighting, target, options, weighting_options, target_options)
     check_split(dataset, split)  # indices in range, train in the pool, test apart (before any work)
     check_model(model, dataset)  # output size = num_classes, takes the inputs
-    if plan.target.requires_class_scenario and whole_classes(split, dataset.labels) is None:
-        raise UnlearnkitError(
-            f"target {target!r} needs a class scenario (D_f = every training sample of some classes, at least one "
-            f"class kept), and this split's D_f is not one; make it with make_split(dataset, 'class', classes=[…]), "
-            f"or use target 'none'"
-        )
-    if plan.weighting.requires_unseen and len(split.unseen) == 0:
-        raise UnlearnkitError(
-            f"weighting {weighting!r} needs held-out data, but split.unseen is empty; make the split with "
-            f"unseen_fraction > 0 (e.g. 0.1)"
-        )
+    for unmet in (plan.target.unmet(dataset, split), plan.weighting.unmet(dataset, split)):
+        if unmet:
+            raise UnlearnkitError(unmet)
     mode = effective_stop(plan.options.stop or stop, split)
     correction = split.purpose == "correction"  # no deletion request: nothing for the proxy to compare
     check_auto_has_held_out(type(plan.method), mode, split)

@@ -19,7 +19,6 @@ import torch
 
 from .. import __version__
 from ..data import load_dataset, make_split
-from ..data.split import whole_classes
 from ..device import resolve_device
 from ..cache import data_fingerprint, fingerprint
 from ..errors import CompositionError, UnlearnkitError
@@ -186,29 +185,13 @@ def _fit_scenario(m: dict, w: dict, t: dict, ds, split, scenario: str, skipped: 
         skipped.append(f"{label(m)} × {label(w)} × {label(t)} on {scenario}: {why}")
         unfit.setdefault(f"{kind} {label(entry)!r}", why)
 
-    needs = WEIGHTINGS.get(w["name"])
-    if needs.requires_unseen and len(split.unseen) == 0:
-        why = (
-            f"weighting {w['name']!r} needs a held-out unseen split, but {scenario} on {ds.name} has none; "
-            f"set unseen_fraction > 0 (e.g. 0.1)"
-        )
-    elif needs.requires_binary_group and not ds.binary_group:
-        why = (
-            f"weighting {w['name']!r} corrects a binary classifier w.r.t. a sensitive group, but {ds.name} has "
-            f"{ds.num_classes} classes and {'a' if ds.group is not None else 'no'} group; use adult, compas or german"
-        )
-    else:
-        why = ""
+    why = WEIGHTINGS.get(w["name"]).unmet(ds, split)
     if why:
         note("weighting", w, why)
         w = _PLAIN_W
-    if TARGETS.get(t["name"]).requires_class_scenario and whole_classes(split, ds.labels) is None:
-        note(
-            "target",
-            t,
-            f"target {t['name']!r} needs a class scenario (D_f = every training sample of some classes), but "
-            f"{scenario} is not one; use scenario 'class' (e.g. {{kind: class, classes: [3]}})",
-        )
+    why = TARGETS.get(t["name"]).unmet(ds, split)
+    if why:
+        note("target", t, why)
         t = _PLAIN_T
     return w, t
 

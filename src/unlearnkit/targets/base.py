@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict
 
+from ..data.split import whole_classes
 from ..registry import Registry
 
 TARGETS: Registry = Registry("target")
@@ -30,6 +31,20 @@ class Target:
 
     def prepare(self, ctx) -> None:
         pass
+
+    @classmethod
+    def unmet(cls, dataset, split) -> str | None:
+        """What this target declares it needs (``requires_class_scenario``) and ``split`` lacks, as one
+        message with the fix; None when met. The one wording for ``unlearn()``'s check before any work and the
+        bench's grid check."""
+        if cls.requires_class_scenario and whole_classes(split, dataset.labels) is None:
+            return (
+                f"target {cls.name!r} needs a class scenario (D_f = every training sample of some classes, at "
+                f"least one class kept), and this split's D_f is not one; make the split with the 'class' scenario "
+                f"(make_split(dataset, 'class', classes=[3]); in a grid {{kind: class, classes: [3]}}), or use "
+                f"target 'none'"
+            )
+        return None
 
     def distribution(self, ctx, batch) -> torch.Tensor:
         raise NotImplementedError

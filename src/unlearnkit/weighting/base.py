@@ -33,6 +33,7 @@ class Weighting:
     terms: ClassVar[frozenset[str]] = frozenset({"forget"})
     requires_unseen: ClassVar[bool] = False  # needs a held-out unseen split (checked before any training)
     requires_binary_group: ClassVar[bool] = False  # needs a binary dataset with a sensitive group (idem)
+    unseen_use: ClassVar[str] = "for its reference"  # what the held-out split is for (``requires_unseen``'s message)
     Options: ClassVar[type[BaseModel]] = NoOptions
     normalize: bool = True
     #: history keys this weighting records per step → legend label (plotted by the report against "step")
@@ -44,6 +45,24 @@ class Weighting:
 
     def prepare(self, ctx) -> None:
         pass
+
+    @classmethod
+    def unmet(cls, dataset, split) -> str | None:
+        """What this weighting declares it needs (``requires_unseen``, ``requires_binary_group``) and
+        ``dataset`` / ``split`` lack, as one message with the fix; None when every need is met. The one wording
+        for ``unlearn()``'s check before any work, the bench's grid check and ``prepare``."""
+        if cls.requires_unseen and len(split.unseen) == 0:
+            return (
+                f"weighting {cls.name!r} needs held-out data ({cls.unseen_use}), but the split's unseen part is "
+                f"empty; make the split with unseen_fraction > 0 (e.g. 0.1)"
+            )
+        if cls.requires_binary_group and not dataset.binary_group:
+            return (
+                f"weighting {cls.name!r} corrects a binary classifier w.r.t. a sensitive group, but dataset "
+                f"{dataset.name!r} has {dataset.num_classes} classes and {'a' if dataset.group is not None else 'no'} "
+                f"group; use a binary dataset with a group column (adult, compas, german)"
+            )
+        return None
 
     # declared capabilities (defaults: a plain per-sample weighting) -----------------------------
     @property

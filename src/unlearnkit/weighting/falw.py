@@ -162,7 +162,8 @@ class FaLW(Weighting):
     name = "falw"
     step_diagnostics = {f"falw_mean_w_{g}": g for g in GROUPS}
     step_diagnostics_title = "mean weight by class third"
-    requires_unseen = True  # (μ_c, σ_c) come from the unseen split
+    requires_unseen = True
+    unseen_use = "to estimate each class's μ_c, σ_c"
     terms = frozenset({"forget"})
     Options = FaLWOptions
 
@@ -171,11 +172,8 @@ class FaLW(Weighting):
         self.normalize = self.options.normalize  # read by the shared loop's reduce_weighted
 
     def prepare(self, ctx) -> None:
-        if len(ctx.split.unseen) == 0:
-            raise UnlearnkitError(
-                "weighting 'falw' needs a held-out unseen split to estimate (μ_c, σ_c); "
-                "build the split with unseen_fraction > 0 (e.g. make_split(..., unseen_fraction=0.1))"
-            )
+        if unmet := self.unmet(ctx.dataset, ctx.split):
+            raise UnlearnkitError(unmet)
         C = ctx.num_classes
         counts = np.bincount(ctx.labels(ctx.split.forget), minlength=C)
         unseen_counts = np.bincount(ctx.labels(ctx.split.unseen), minlength=C)

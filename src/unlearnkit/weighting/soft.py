@@ -79,7 +79,8 @@ class Soft(Weighting):
     """Static soft weights ε from a weighted influence function and a closed-form QP (Qiao et al. 2025)."""
 
     name = "soft"
-    requires_unseen = True  # the target is measured on the validation split
+    requires_unseen = True
+    unseen_use = "to measure the fairness or robustness target"
     requires_binary_group = True  # it corrects a binary classifier w.r.t. a sensitive group
     terms = frozenset({"forget", "retain", "influence"})
     Options = SoftOptions
@@ -89,17 +90,8 @@ class Soft(Weighting):
         o = self.options
         t0 = time.perf_counter()
         split = ctx.split
-        if len(split.unseen) == 0:
-            raise UnlearnkitError(
-                "soft weighting needs a validation split (split.unseen) to measure the target; "
-                "use unseen_fraction > 0 or a dataset with a fixed validation set (adult)"
-            )
-        if not ctx.dataset.binary_group:
-            raise UnlearnkitError(
-                f"soft weighting corrects a binary classifier w.r.t. a sensitive group; dataset "
-                f"{ctx.dataset.name!r} has {ctx.num_classes} classes and "
-                f"{'a' if ctx.dataset.group is not None else 'no'} group (use adult, compas, german)"
-            )
+        if unmet := self.unmet(ctx.dataset, split):
+            raise UnlearnkitError(unmet)
         train = split.train
         lam = l2_strength(o.lam, ctx.train_config, len(train))
         inf = LinearInfluence.from_model(ctx.original, ctx.dataset, train, lam)
