@@ -584,3 +584,55 @@ def test_a_second_request_on_the_unlearned_model(trained, ids_file, tmp_path):
     assert n3_left == second["request"]["forget_counts"][3] and n3_left > 0
     forgotten = json.loads((tmp_path / "second" / "unlearned.json").read_text())["extra"]["forgotten"]
     assert len(forgotten) == len(ids) + n3_left
+
+
+def test_a_folder_stands_for_the_weights_file_in_it(trained, ids_file, tmp_path):
+    """--checkpoint and --original accept the folder `train --out` / `unlearn --out` wrote: the same run and audit
+    as with the file itself; a folder with no weights file or several is one error naming what it holds."""
+    path, _ = ids_file
+    args = (
+        "--forget",
+        path,
+        "--method",
+        "rl",
+        "--option",
+        "epochs=1",
+        "--stop",
+        "none",
+        "--seed",
+        0,
+        "--device",
+        "cpu",
+    )
+    by_file, by_folder = tmp_path / "file", tmp_path / "folder"
+    res = cli("unlearn", "--checkpoint", trained / "model.safetensors", *args, "--out", by_file)
+    assert res.exit_code == 0, res.output
+    res = cli("unlearn", "--checkpoint", trained, *args, "--out", by_folder)
+    assert res.exit_code == 0, res.output
+    a, b = load_file(str(by_file / "unlearned.safetensors")), load_file(str(by_folder / "unlearned.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    res = cli(
+        "audit",
+        "--checkpoint",
+        by_folder,
+        "--original",
+        trained,
+        "--forget",
+        path,
+        "--device",
+        "cpu",
+        "--compare",
+        by_file / "audit.json",
+    )
+    assert res.exit_code == 0, res.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    one_error(cli("unlearn", "--checkpoint", empty, *args, "--out", tmp_path / "x"), "is a folder with no weights file")
+    two = tmp_path / "two"
+    two.mkdir()
+    for name in ("a.safetensors", "b.pt"):
+        (two / name).write_bytes(b"")
+    one_error(
+        cli("audit", "--checkpoint", two, "--original", trained, "--forget", path),
+        "is a folder with 2 weights files (a.safetensors, b.pt); pass the one you mean",
+    )

@@ -121,6 +121,28 @@ def data_fingerprint(dataset) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------- weights
+def resolve_weights(path: str | Path, flag: str = "checkpoint") -> Path:
+    """The weights file ``path`` names: the path itself, or — for a folder such as ``unlearnkit train --out`` or
+    ``unlearn --out`` writes — the one weights file in it (``model.safetensors`` first). A folder with none or
+    several is an error naming what it holds."""
+    p = Path(path).expanduser()
+    if not p.is_dir():
+        return p
+    found = sorted(f for f in p.iterdir() if f.is_file() and f.suffix in WEIGHT_SUFFIXES)
+    preferred = [f for f in found if f.name == "model.safetensors"]
+    if preferred or len(found) == 1:
+        return (preferred or found)[0]
+    if not found:
+        raise UnlearnkitError(
+            f"{flag} {str(p)!r} is a folder with no weights file ({', '.join(WEIGHT_SUFFIXES)}); pass the weights "
+            f"file itself (`unlearnkit train --out DIR` writes DIR/model.safetensors)"
+        )
+    raise UnlearnkitError(
+        f"{flag} {str(p)!r} is a folder with {len(found)} weights files ({', '.join(f.name for f in found)}); "
+        f"pass the one you mean"
+    )
+
+
 def load_state(path: str | Path) -> dict[str, torch.Tensor]:
     """Tensors from ``.safetensors`` or a ``.pt``/``.pth``/``.bin`` state dict (``weights_only=True``, on the CPU).
 
@@ -360,7 +382,7 @@ def load_checkpoint(
     ``dataset`` (an ArrayDataset) gives the input shape and class count and is checked against the model
     (shapes, one forward pass, and the data fingerprint recorded by ``unlearnkit train``); without it pass
     ``input_shape`` and ``num_classes`` or rely on the JSON beside the weights."""
-    p = Path(path).expanduser()
+    p = resolve_weights(path)
     state = load_state(p)
     meta = read_meta(p)
     if arch is not None:

@@ -257,8 +257,8 @@ def unlearn_cmd(
     cache_dir: Optional[Path] = typer.Option(None),
     checkpoint: Optional[Path] = typer.Option(
         None,
-        help="unlearn YOUR model: a .safetensors or .pt/.pth state dict "
-        "(then no θ_r is trained unless --verify-retrain)",
+        help="unlearn YOUR model: a .safetensors or .pt/.pth state dict, or the folder `unlearnkit train --out` "
+        "wrote (then no θ_r is trained unless --verify-retrain)",
     ),
     arch: Optional[str] = typer.Option(
         None,
@@ -555,6 +555,7 @@ def _unlearn_checkpoint(
         data_fingerprint,
         file_sha256,
         load_checkpoint,
+        resolve_weights,
         save_checkpoint,
         versions,
     )
@@ -563,6 +564,7 @@ def _unlearn_checkpoint(
     from .unlearn import Plan, unlearn
 
     try:
+        checkpoint = resolve_weights(checkpoint, "--checkpoint")  # a folder `unlearnkit train --out` wrote: its weights
         if out is None:
             raise UnlearnkitError("--checkpoint needs --out DIR (for unlearned.safetensors and the audit)")
         if save is not None or set_:
@@ -796,8 +798,10 @@ def train_cmd(
 
 @app.command("audit")
 def audit_cmd(
-    checkpoint: Path = typer.Option(..., help="the unlearned weights"),
-    original: Path = typer.Option(..., help="the original weights"),
+    checkpoint: Path = typer.Option(
+        ..., help="the unlearned weights (a file, or the --out folder of `unlearn --checkpoint`)"
+    ),
+    original: Path = typer.Option(..., help="the original weights (a file, or the --out folder of `unlearnkit train`)"),
     forget: Optional[Path] = typer.Option(None, help="the forgotten training indices, one per line"),
     forget_where: Optional[str] = typer.Option(None, help="or label=<class>"),
     holdout: Optional[Path] = typer.Option(None, help="indices of samples the model never trained on"),
@@ -818,9 +822,10 @@ def audit_cmd(
     """Recompute an unlearning audit from the saved files (no training): FA, RA, held-out accuracy,
     MIA-efficacy, per-class FA vs held-out accuracy, proxy gap, parameter change — before and after."""
     from .audit import audit, differences, measurements, write_audit
-    from .checkpoint import load_checkpoint
+    from .checkpoint import load_checkpoint, resolve_weights
 
     try:
+        checkpoint, original = resolve_weights(checkpoint, "--checkpoint"), resolve_weights(original, "--original")
         _, ds, orig, split, source = _load_request(
             original,
             dataset=dataset,
