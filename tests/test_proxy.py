@@ -288,6 +288,39 @@ def test_class_forgetting_by_hand(digits, class_split, theta_o):
     assert dropped["proxy_dist"] < 1e-6 and dropped["proxy_gap"] < 0.5 < 20 < out["proxy_gap"]
 
 
+def test_gone_part_has_an_attack_where_theta_o_tells_no_member_apart(digits):
+    """A θ_o trained too briefly to tell its training data from held-out data: its own attack calls every
+    confidence a member (τ = 0), so the gone part's MIA term read 100 for every model, a removal included. The
+    gone part's attack is refitted with the gone class's share of the held-out data at confidence 0 (as a
+    retrained model's test set holds it): the drop-and-renormalise model now scores MIA 0 on it, θ_o more."""
+    split = uk.make_split(digits, "class", seed=0, classes=[7])
+    torch.manual_seed(0)
+    weak = uk.train_model(
+        uk.build_model("mlp", digits.input_shape, 10),
+        digits,
+        split.train,
+        uk.TrainConfig(epochs=2, lr=0.01),
+        torch.device("cpu"),
+    ).eval()
+    ref = ProxyReference.build(weak, digits, split)
+    assert ref.tau == 0.0 and ref.tau_gone > 0.0  # the precondition, and the refit
+    n_gone = int((digits.labels[split.train] == 7).sum())
+    extra = round(len(ref.unseen) * n_gone / (len(split.train) - n_gone))
+    lg = ref.forward(weak)
+    order = np.argsort(ref.retain)  # the D_r sample in the (sorted) order the attack was fitted in
+    member = torch.softmax(lg["retain"][order].double(), 1).gather(1, ref.y_retain[order].view(-1, 1))[:, 0].numpy()
+    held = torch.softmax(lg["unseen"].double(), 1).gather(1, ref.y_unseen.view(-1, 1))[:, 0].numpy()
+    assert ref.tau_gone == svc_threshold(member, np.concatenate([held, np.zeros(extra)]), 0, 500)
+    dropped = ref.evaluate(DropClass(weak, [7]).eval())
+    assert dropped["proxy_fa"] == 0 and dropped["proxy_mia"] == 0
+    assert ref.evaluate(weak)["proxy_mia"] > 50
+
+
+def test_a_theta_o_that_tells_members_apart_keeps_its_attack_for_the_gone_part(digits, class_split, theta_o):
+    ref = ProxyReference.build(theta_o, digits, class_split)
+    assert ref.tau > 0 and ref.tau_gone == ref.tau
+
+
 def test_gone_mass_is_compared_in_aggregate(digits, class_split, theta_o):
     """Class forgetting: where the forgotten class's inputs put their mass is compared as a distribution
     over D_f (mean probabilities), not sample by sample: outputs equal to the target's with the rows

@@ -35,7 +35,9 @@ U = the unseen samples of the classes that are not gone. conf(x) = p_θ(y|x) (tr
   sample (members) vs U (non-members): by default (``attack="svc"``) read off Avg.Gap's own attack,
   SalUn's RBF-SVC on balanced subsamples (:func:`svc_threshold`), so the proxy's MIA has the resolution
   of the MIA it estimates; ``"balanced"`` maximises balanced accuracy instead. The MIA-efficacy of a set
-  is the percent of it with conf < τ (called non-member), as SalUn's.
+  is the percent of it with conf < τ (called non-member), as SalUn's. Where that SVC calls every
+  confidence a member (τ = 0: θ_o does not tell members from held-out data), the gone part G below is read
+  with :func:`gone_attack`'s τ instead (the gone classes' held-out share added to the non-members at 0).
 * On P:   fa_P   = |FA_θ(P) − min(Σ_i w_i·100·1[argmax q(·|u_i) = y_i], FA_q(P))|
           mia_P  = |MIA_θ(P) − max(Σ_i w_i·100·1[q(y_i|u_i) < τ], MIA_q(P))|
           dist_P = 100·W₁(conf_θ on P, T),  Q_T(u) = min(Q_U(u), Q_P(u))
@@ -446,6 +448,19 @@ ATTACKS = {
 }
 
 
+def gone_attack(member: np.ndarray, nonmember: np.ndarray, train_labels: np.ndarray, gone: np.ndarray, o) -> float:
+    """τ for D_f's gone part where θ_o's own attack calls every confidence a member (τ = 0: θ_o does not tell its
+    training data from held-out data, e.g. a model trained briefly). Avg.Gap's attack on a retrained model is
+    fitted on a test set that holds the gone classes too, at confidence ≈ 0 (θ_r never predicts a class it never
+    saw), and calls that region non-member: so here the held-out non-members get the gone classes' share of the
+    training data added at confidence 0. With τ = 0 the gone part's MIA term read |0 − 100| = 100 for every
+    model — a constant 25 points of proxy gap (a weak Fashion-MNIST CNN, class 3: proxy gap 25.5 after rl
+    removed the class) — and MIA could not tell a removal from none."""
+    n_gone = int(np.isin(train_labels, gone).sum())
+    extra = max(1, round(len(nonmember) * n_gone / max(len(train_labels) - n_gone, 1)))
+    return ATTACKS[o.attack](member, np.concatenate([nonmember, np.zeros(extra)]), o.seed, o.attack_samples)
+
+
 def kept_fraction(train_labels: np.ndarray, retain_labels: np.ndarray, num_classes: int) -> np.ndarray:
     """r_c = n_r(c) / n(c): the fraction of class c's training samples that D_r keeps (0 for a gone class,
     1 for a class with no training sample)."""
@@ -538,6 +553,7 @@ class ProxyReference:
     agree_forget: float = float("nan")  # label_check: mean neighbour-label agreement on D_f's partial part
     agree_held_out: float = float("nan")  # … on the held-out samples (target-weighted)
     label_share: float | None = None  # the share of D_f labelled like held-out data, where label_check fired
+    tau_gone: float = float("nan")  # the attack's τ for D_f's gone part (τ, or the refit where τ = 0)
 
     @classmethod
     def build(
@@ -603,7 +619,11 @@ class ProxyReference:
             ref.ref_conf = _true_conf(q_u, y_u)
             correct_u = (q_u.argmax(1) == y_u).numpy()
             # the attack is θ_o's own (uncorrected) members vs non-members
-            ref.tau = ATTACKS[o.attack](_true_conf(p_r, y_r), _true_conf(p_u, y_u), o.seed, o.attack_samples)
+            conf_r_o, conf_u_o = _true_conf(p_r, y_r), _true_conf(p_u, y_u)
+            ref.tau = ATTACKS[o.attack](conf_r_o, conf_u_o, o.seed, o.attack_samples)
+            ref.tau_gone = ref.tau
+            if ref.tau <= 0.0 and is_gone.any():  # θ_o's attack calls nothing non-member: refit for the gone part
+                ref.tau_gone = gone_attack(conf_r_o, conf_u_o, labels[split.train], gone, o)
             ref.prior = empirical_prior(labels[unseen], correct_u) if o.prior == "auto" else float(o.prior)
             ref.ref_w = target_weights(labels[unseen], labels[partial], dataset.num_classes, ref.prior)
             ref.held_out_fa = ref.target_fa = 100.0 * float(np.sum(ref.ref_w * correct_u))
@@ -641,7 +661,7 @@ class ProxyReference:
                     ref.target_mia = max(ref.target_mia, 100.0 * float(np.mean(cap < ref.tau)))
                 ref.dist_grid = capped_quantiles(cap, conf_u, w_u)
         else:  # class forgetting only, no held-out data of the kept classes: the attack uses D_r alone
-            ref.tau = float("inf")
+            ref.tau = ref.tau_gone = float("inf")
         p_gone = p_f[torch.as_tensor(is_gone)]
         ref.q_gone = prior_correct(p_gone, ratio) if o.prior_shift else drop_renormalise(p_gone, gone)
         ref.values_o = ref.evaluate_logits(lg)  # θ_o's score, so its starting point costs no second pass
@@ -682,7 +702,7 @@ class ProxyReference:
         p_f = _probs(lg["forget"])
         conf_f = _true_conf(p_f, y_f)
         correct_f = (p_f.argmax(1) == y_f).numpy()
-        called_out = conf_f < self.tau  # predicted non-member by the fixed attack
+        called_out = np.where(self.is_gone, conf_f < self.tau_gone, conf_f < self.tau)  # non-member by the fixed attack
         g, n = self.is_gone, len(self.forget)
         parts = []  # (size, fa, mia, dist)
         mass = 0.0
