@@ -885,3 +885,41 @@ def test_a_last_reading_within_2_percent_of_the_best_still_ends_improving(
     runs = auto_summary(res)["runs"]
     assert runs[1]["best_proxy_gap"] == 2.0 and runs[1]["reason"] == "budget"
     assert [r["lr_factor"] for r in runs] == ([1.0, 10.0, 100.0] if ascends else [1.0, 10.0])
+
+
+@pytest.mark.parametrize(
+    ("max_cost", "train_epochs", "runs", "capped_after"),
+    [
+        (None, 1, [1.0, 10.0, 0.3, 0.1], None),  # no cap: the whole descent
+        (1e-6, 30, [1.0], 1),  # the first run always runs
+        (2.0, 1, [1.0, 10.0], 2),  # run × 1 (1.5 epochs) and × 10 (1 epoch) spend 2.5 retrainings' worth of 1 epoch
+        (1.0, 30, [1.0, 10.0, 0.3, 0.1], None),  # the default against 30 training epochs: not reached
+    ],
+)
+def test_lr_search_starts_no_run_past_its_cost_cap(
+    digits, random_split, theta_o, scripted, max_cost, train_epochs, runs, capped_after
+):
+    """``max_cost``: no further run once the passes spent reach max_cost × one retraining's (2 · train epochs ·
+    |D_r|); the scripted descent of the test above, cut where the cap says."""
+    stop = dict(
+        every=0.5, patience=1.0, overshoot=100, lr_factors=(1.0, 10.0), lr_lower=(0.3, 0.1, 0.03), max_cost=max_cost
+    )
+    scripted([10.0, 4.0, 8.0, 8.0] + [12.0, 12.0] + [5.0, 9.0, 9.0] + [9.0, 3.0, 6.0, 6.0] + [1.0] * 10)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = uk.unlearn(
+            theta_o,
+            digits,
+            random_split,
+            "ft",
+            options=dict(epochs=3, stopping=stop),
+            device="cpu",
+            train_config=uk.TrainConfig(epochs=train_epochs),
+        )
+    s = auto_summary(res)
+    assert [r["lr_factor"] for r in s["runs"]] == runs and s["cost_capped_after"] == capped_after
+    capped_warnings = [str(w.message) for w in caught if "stopping.max_cost" in str(w.message)]
+    assert len(capped_warnings) == (capped_after is not None)
+    budget = None if max_cost is None else max_cost * 2 * train_epochs * len(random_split.retain)
+    if capped_after is not None:  # the last run started below the cap, and the search ended at or above it
+        assert res.passes["forward"] + res.passes["backward"] >= budget

@@ -37,8 +37,9 @@ from torch.nn.utils import get_total_norm
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
 
 from .errors import UnlearnkitError
-from .passes import evaluating
+from .passes import evaluating, training_passes
 from .predict import predict_logits
+from .training import TrainConfig
 from .eval.proxy import ProxyOptions, ProxyReference
 
 STOP_CHOICES = ("auto", "none")
@@ -175,6 +176,14 @@ class StopOptions(BaseModel):
     )
     lr_max_factor: PositiveFloat = Field(
         100.0, description="auto, gradient methods: the largest multiple of the method's lr lr_refine may try"
+    )
+    max_cost: PositiveFloat | None = Field(
+        1.0,
+        description="auto, gradient methods: the lr search starts no further run once the passes spent so far (the "
+        "method's forward + backward passes over every run, as unlearn_passes counts them; evaluation apart) reach "
+        "this multiple of one retraining's, 2 · train epochs · |D_r| (the train_config's epochs: the checkpoint's "
+        "own with the CLI, the grid's in a bench, the library default 30 otherwise). Unlearning that costs more "
+        "than retraining has lost its point; the first run always runs. null: no cap",
     )
     strength_factors: tuple[float, ...] = Field(
         (0.25, 0.5, 1.0, 2.0, 4.0),
@@ -454,6 +463,15 @@ def _trial(ctx, start_model, **options):
     return trial
 
 
+def cost_budget(ctx, options: StopOptions) -> float | None:
+    """``max_cost`` × the passes of one retraining on D_r (2 · epochs · |D_r|, :func:`training_passes`) with the
+    run's train_config (the library default where none was given); None without a cap."""
+    if options.max_cost is None:
+        return None
+    epochs = (ctx.train_config or TrainConfig()).epochs
+    return options.max_cost * training_passes(epochs, len(ctx.split.retain))
+
+
 def search_lr(method, ctx, options: StopOptions) -> dict:
     """``stop="auto"`` for a gradient method: run it from θ_o at its lr × each of ``options.lr_factors`` (and ×
     each of ``options.lr_lower`` when the first run kept θ_o or peaked at its first evaluation), each run
@@ -481,6 +499,16 @@ def search_lr(method, ctx, options: StopOptions) -> dict:
     start_model = copy.deepcopy(ctx.model)
     base_lr, base_epochs = ctx.options.lr, ctx.options.epochs
     ref = shared_reference(ctx, options)  # one reference from θ_o for every run (trials copy ctx)
+    budget = cost_budget(ctx, options)
+    capped: list[int] = []  # the number of runs when the cost cap stopped the search (at most one entry)
+
+    def affordable() -> bool:  # another run is within max_cost × one retraining's passes
+        if budget is None or ctx.passes is None or ctx.passes.forward + ctx.passes.backward < budget:
+            return True
+        if not capped:
+            capped.append(len(runs))
+        return False
+
     runs: list[dict] = []
     best: tuple[float, dict | None, dict | None] = (math.inf, None, None)  # (gap, state, summary)
     # (lr factor, epochs) → step → proxy values (runs at one lr and length share a trajectory)
@@ -537,13 +565,17 @@ def search_lr(method, ctx, options: StopOptions) -> dict:
 
     last = run(options.lr_factors[0])
     for f in options.lr_factors[1:]:
+        if not affordable():
+            break
         run(f)
     for f in options.lr_lower:  # a descent: each lower lr only while the last one was still too fast
-        if not too_fast(last):
+        if not too_fast(last) or not affordable():
             break
         last = run(f)
     for _ in range(options.lr_refine):  # an ascent: a larger lr while the best run ran out of epochs improving,
         # or into the gap below the next larger lr when that one never beat θ_o (diverged or over-forgot at once)
+        if not affordable():
+            break
         chosen = best[2]
         if chosen is None or not chosen["best_step"]:
             break
@@ -569,6 +601,8 @@ def search_lr(method, ctx, options: StopOptions) -> dict:
         return last if falling and last <= best[0] else None
 
     for _ in range(options.epoch_refine):  # a longer run where one ran out of epochs still improving
+        if not affordable():
+            break
         falling = [(g, r) for r in runs if (g := still_falling(r)) is not None]
         if not falling:
             break
@@ -580,6 +614,8 @@ def search_lr(method, ctx, options: StopOptions) -> dict:
             break
         run(r["lr_factor"], epochs=longer)
     for _ in range(options.step_refine):  # a closer look where the kept run crossed the damage bound
+        if not affordable():
+            break
         gap, state, chosen = best
         if state is None or chosen is None:
             break
@@ -596,7 +632,13 @@ def search_lr(method, ctx, options: StopOptions) -> dict:
     with torch.no_grad():
         ctx.model.load_state_dict(state if state is not None else ctx.original.state_dict())
     assert summary is not None
-    summary = {**summary, "runs": runs, **reference_facts(ref)}
+    summary = {
+        **summary,
+        "runs": runs,
+        "cost_capped_after": capped[0] if capped else None,  # runs done when max_cost ended the search, or None
+        "cost_budget": budget,
+        **reference_facts(ref),
+    }
     if state is None:
         summary.update(best_step=0, lr=None, lr_factor=None)
     ctx.record(auto_stop=summary)

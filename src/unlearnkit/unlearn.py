@@ -256,6 +256,14 @@ def _warn_unsafe(method: str, plan: Plan, history: list[dict], relative: float, 
             RuntimeWarning,
             stacklevel=3,
         )
+    if auto is not None and auto.get("cost_capped_after") is not None:
+        warnings.warn(
+            f"method {method!r}: stop='auto' ended its lr search after {auto['cost_capped_after']} run(s): their "
+            f"passes reached stopping.max_cost × one retraining's ({auto['cost_budget']:.0f} passes), so retraining "
+            f"on D_r would cost less than searching on; pass stopping: {{max_cost: null}} to search on regardless",
+            RuntimeWarning,
+            stacklevel=3,
+        )
     kept = auto is not None and (auto.get("best_step") == 0 or ("best_value" in auto and auto["best_value"] is None))
     if kept:
         warnings.warn(
