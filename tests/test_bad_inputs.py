@@ -38,6 +38,17 @@ CSV = "{tmp}/t.csv"
 TABLE = [{"name": "tabular_csv", "options": {"path": CSV, "label": "y"}}]
 
 
+class TupleOut(torch.nn.Module):
+    """A model whose forward returns (logits, features), as many research codebases do."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return self.inner(x), x.flatten(1)
+
+
 def csv_text(cell: str = "") -> str:
     """60 rows a,b,y; row 7 (line 8) gets ``cell`` in column a when given."""
     rows = [f"{i % 7 * 0.5},{i % 5},{i % 2}" for i in range(60)]
@@ -615,6 +626,12 @@ LIB_CASES = [
         "model-output-size",
         r"the model outputs \(1, 5\) for one sample but dataset 'digits' has 10 classes",
         lambda t, d: _check_model(uk.build_model("mlp", d.input_shape, 5), d),
+    ),
+    L(
+        "model-returns-a-tuple",
+        r"the model returns a tuple, not a tensor of logits; unlearnkit needs forward\(x\) to return the logits alone, "
+        r"shape \[batch, 10\]: wrap it",
+        lambda t, d: _check_model(TupleOut(uk.build_model("mlp", d.input_shape, 10)), d),
     ),
     L(
         "model-float64-unlearn",

@@ -161,8 +161,14 @@ def check_model(model, dataset) -> None:
         ) from None
     finally:
         model.train(was_training)
-    if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[1] != dataset.num_classes:
-        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+    if not isinstance(out, torch.Tensor):  # a tuple (logits, features), a dict, a Hugging Face ModelOutput, …
+        raise UnlearnkitError(
+            f"the model returns a {type(out).__name__}, not a tensor of logits; unlearnkit needs forward(x) to return "
+            f"the logits alone, shape [batch, {dataset.num_classes}]: wrap it in an nn.Module whose forward returns "
+            f"them (e.g. `return self.inner(x)[0]` or `return self.inner(x)['logits']`)"
+        )
+    if out.dim() != 2 or out.shape[1] != dataset.num_classes:
+        shape = tuple(out.shape)
         raise UnlearnkitError(
             f"the model outputs {shape} for one sample but dataset {dataset.name!r} has "
             f"{dataset.num_classes} classes; give it a final layer with {dataset.num_classes} "
