@@ -144,3 +144,43 @@ def test_per_class_fa_plot_averages_only_measured_classes(tmp_path):
     assert [f.name for f in files] == ["per_class_fa_d_class.png"] and files[0].stat().st_size > 0
     y = measured_mean(np.array([[np.nan, 10.0, np.nan], [np.nan, 30.0, 50.0]]))
     assert np.isnan(y[0]) and y[1:].tolist() == [20.0, 50.0]
+
+
+def test_auto_stop_curve_is_the_kept_runs_with_the_kept_step_marked(tmp_path):
+    """The report's auto-stop plot reads the run the lr search kept (its lr and length), marks the kept step, takes
+    the first run where θ_o was kept (step 0), and has nothing to plot for a strength search or stop: none."""
+    from unlearnkit.bench.report import auto_stop_curves, plot_auto_stop
+
+    def run(lr, gaps, epochs=3):
+        return [{"step": 10 * i, "proxy_gap": g, "lr": lr, "epochs": epochs} for i, g in enumerate(gaps)]
+
+    runs = [dict(lr=0.01, epochs=3), dict(lr=0.1, epochs=3)]
+    histories = {
+        "moved": run(0.01, [9.0, 8.0, 8.5])
+        + run(0.1, [9.0, 4.0, 2.0, 3.0])
+        + [{"auto_stop": {"best_step": 20, "lr": 0.1, "epochs": 3, "runs": runs}}],
+        "kept": run(0.01, [9.0, 9.5])
+        + run(0.1, [9.0, 30.0])
+        + [{"auto_stop": {"best_step": 0, "lr": None, "runs": runs}}],
+        "strength": [{"alpha": 1.0, "proxy_gap": 3.0}, {"auto_stop": {"option": "alpha", "best_value": 1.0}}],
+        "none": [{"epoch": 1, "FA": 50.0}],
+    }
+    df = pd.DataFrame(
+        {
+            "config_hash": list(histories),
+            "dataset": "d",
+            "scenario": "s",
+            "method": ["rl", "ft", "ssd", "ga"],
+            "weighting": "uniform",
+            "target": "none",
+            "seed": 0,
+        }
+    )
+    c = auto_stop_curves(df, histories)
+    moved, kept = c[c["label"] == "rl"], c[c["label"] == "ft"]
+    assert moved["proxy_gap"].tolist() == [9.0, 4.0, 2.0, 3.0] and moved["kept"].tolist() == [False, False, True, False]
+    assert kept["proxy_gap"].tolist() == [9.0, 9.5] and kept["kept"].tolist() == [True, False]
+    assert set(c["label"]) == {"rl", "ft"}
+    files = plot_auto_stop(df, histories, tmp_path)
+    assert [f.name for f in files] == ["auto_stop_d_s.png"] and files[0].stat().st_size > 0
+    assert plot_auto_stop(df[df["method"].isin(["ssd", "ga"])], histories, tmp_path) == []

@@ -268,6 +268,63 @@ def plot_epoch_curves(df: pd.DataFrame, histories: dict, out: Path) -> list[Path
     return files
 
 
+def auto_stop_curves(df: pd.DataFrame, histories: dict) -> pd.DataFrame:
+    """stop: auto's proxy curve of each row, by optimiser step, in the run it kept (the lr search's chosen lr and
+    length; the first run where θ_o was kept), and whether each step is the kept state (``kept``; step 0 where θ_o
+    itself was kept). Rows without a per-step curve (stop: none, one-shot methods' strength search) have none."""
+    rows = []
+    for _, r in df.iterrows():
+        hist = histories.get(r["config_hash"], [])
+        auto = next((h["auto_stop"] for h in reversed(hist) if "auto_stop" in h), None)
+        if auto is None or "best_step" not in auto:
+            continue
+        for h in kept_run(hist):
+            if "step" in h and "proxy_gap" in h:
+                rows.append(
+                    {
+                        "dataset": r["dataset"],
+                        "scenario": r["scenario"],
+                        "label": _label(r),
+                        "seed": r["seed"],
+                        "step": int(h["step"]),
+                        "proxy_gap": float(h["proxy_gap"]),
+                        "kept": int(h["step"]) == int(auto["best_step"]),
+                    }
+                )
+    cols = ["dataset", "scenario", "label", "seed", "step", "proxy_gap", "kept"]
+    return pd.DataFrame(rows, columns=cols).drop_duplicates(["dataset", "scenario", "label", "seed", "step"])
+
+
+def plot_auto_stop(df: pd.DataFrame, histories: dict, out: Path) -> list[Path]:
+    """One figure per data set and scenario: each method's proxy gap by step in the run auto kept, a line per
+    seed, the kept state starred (:func:`auto_stop_curves`)."""
+    c = auto_stop_curves(df, histories)
+    if c.empty:
+        return []
+    plt = _plt()
+    files = []
+    for (ds, sc), g in c.groupby(["dataset", "scenario"], sort=False):
+        labels = list(dict.fromkeys(g["label"]))
+        ncols = min(4, len(labels))
+        nrows = -(-len(labels) // ncols)
+        fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 2.6 * nrows), squeeze=False)
+        for ax, lab in zip(axes.flat, labels):
+            for seed, gs in g[g["label"] == lab].groupby("seed", sort=True):
+                gs = gs.sort_values("step")
+                (line,) = ax.plot(gs["step"], gs["proxy_gap"], marker="o", ms=2.5, lw=1, label=f"seed {seed}")
+                k = gs[gs["kept"]]
+                ax.plot(k["step"], k["proxy_gap"], marker="*", ms=11, ls="none", color=line.get_color())
+            ax.set_title(lab, fontsize=9)
+            ax.set_xlabel("step")
+        for ax in list(axes.flat)[len(labels) :]:
+            ax.axis("off")
+        axes.flat[0].set_ylabel("proxy gap")
+        axes.flat[0].legend(fontsize=6)
+        fig.suptitle(f"{ds} · {sc}: proxy gap by step in the run auto kept (★ the kept state)", fontsize=10)
+        files.append(_save(fig, out / f"auto_stop_{_slug(ds, sc)}.png", 100))
+    return files
+
+
 # --- tables and documents --------------------------------------------------------------------------
 def _columns(summary: pd.DataFrame, metrics: list[str] | None) -> list[Column]:
     declared = all_columns(metrics)
@@ -427,6 +484,7 @@ def write_report(run_dir: str | Path) -> dict[str, Path]:
             + plot_fairness(df, run_dir)
             + plot_weight_diagnostics(df, histories, run_dir)
             + plot_epoch_curves(df, histories, run_dir)
+            + plot_auto_stop(df, histories, run_dir)
         )
     failures = store.failures()
     md, page = run_dir / "report.md", run_dir / "report.html"
