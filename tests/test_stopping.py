@@ -923,3 +923,17 @@ def test_lr_search_starts_no_run_past_its_cost_cap(
     budget = None if max_cost is None else max_cost * 2 * train_epochs * len(random_split.retain)
     if capped_after is not None:  # the last run started below the cap, and the search ended at or above it
         assert res.passes["forward"] + res.passes["backward"] >= budget
+
+
+def test_the_cost_cap_is_not_reported_where_the_search_wanted_no_further_run(digits, random_split, theta_o, scripted):
+    """Past the cap but with nothing left to try (one lr factor, × 2, whose run did not peak at once and stopped
+    on patience: no descent, ascent or refinement): no cost_capped_after and no warning."""
+    stop = dict(every=0.5, patience=1.0, overshoot=100, lr_factors=(2.0,), lr_lower=(0.3,), max_cost=1e-6)
+    scripted([10.0, 8.0, 4.0, 6.0, 6.0])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = uk.unlearn(theta_o, digits, random_split, "ft", options=dict(epochs=3, stopping=stop), device="cpu")
+    s = auto_summary(res)
+    assert [r["lr_factor"] for r in s["runs"]] == [2.0] and s["best_proxy_gap"] == 4.0
+    assert s["cost_capped_after"] is None
+    assert not [w for w in caught if "stopping.max_cost" in str(w.message)]

@@ -485,7 +485,8 @@ def search_lr(method, ctx, options: StopOptions) -> dict:
     ≥ 1 % below the evaluation before it, at or below the best kept gap),
     that lr again with twice that run's epochs (up to ``epoch_max_factor`` × the method's); then, for ``options.step_refine`` rounds while
     the kept run's next evaluation had a lower proxy gap but was refused for damage, a re-run of that lr (the
-    same trajectory) evaluated at three steps between the two — and leave in ``ctx.model`` the kept state
+    same trajectory) evaluated at three steps between the two; no run after the first once the passes spent reach
+    ``options.max_cost`` × one retraining's (:func:`cost_budget`) — and leave in ``ctx.model`` the kept state
     with the lowest proxy gap (θ_o when no run beat it; the earlier run on ties).
 
     Why: the step at which to stop only helps when the method's lr can reach a good state within its
@@ -574,8 +575,6 @@ def search_lr(method, ctx, options: StopOptions) -> dict:
         last = run(f)
     for _ in range(options.lr_refine):  # an ascent: a larger lr while the best run ran out of epochs improving,
         # or into the gap below the next larger lr when that one never beat θ_o (diverged or over-forgot at once)
-        if not affordable():
-            break
         chosen = best[2]
         if chosen is None or not chosen["best_step"]:
             break
@@ -583,7 +582,7 @@ def search_lr(method, ctx, options: StopOptions) -> dict:
         if not (budget_bound(chosen) or (above and blocked(min(above)))):
             break
         f = math.sqrt(chosen["lr_factor"] * min(above)) if above else chosen["lr_factor"] * 10.0
-        if f > options.lr_max_factor or any(math.isclose(f, r["lr_factor"]) for r in runs):
+        if f > options.lr_max_factor or any(math.isclose(f, r["lr_factor"]) for r in runs) or not affordable():
             break
         run(f)
 
@@ -601,21 +600,19 @@ def search_lr(method, ctx, options: StopOptions) -> dict:
         return last if falling and last <= best[0] else None
 
     for _ in range(options.epoch_refine):  # a longer run where one ran out of epochs still improving
-        if not affordable():
-            break
         falling = [(g, r) for r in runs if (g := still_falling(r)) is not None]
         if not falling:
             break
         _, r = min(falling, key=lambda t: t[0])
         longer = 2 * r["epochs"]
-        if longer > options.epoch_max_factor * base_epochs or any(
-            math.isclose(q["lr_factor"], r["lr_factor"]) and q["epochs"] == longer for q in runs
+        if (
+            longer > options.epoch_max_factor * base_epochs
+            or any(math.isclose(q["lr_factor"], r["lr_factor"]) and q["epochs"] == longer for q in runs)
+            or not affordable()
         ):
             break
         run(r["lr_factor"], epochs=longer)
     for _ in range(options.step_refine):  # a closer look where the kept run crossed the damage bound
-        if not affordable():
-            break
         gap, state, chosen = best
         if state is None or chosen is None:
             break
@@ -625,7 +622,7 @@ def search_lr(method, ctx, options: StopOptions) -> dict:
         if n is None or keepable(seen[n], options) or seen[n]["proxy_gap"] >= gap:
             break  # the next state was worse, not refused: the kept one is a minimum at this resolution
         between = sorted({b + (n - b) * j // 4 for j in (1, 2, 3)} - set(seen) - {b})
-        if not between:
+        if not between or not affordable():
             break
         run(f, tuple(between), epochs=chosen["epochs"])
     gap, state, summary = best
