@@ -636,3 +636,24 @@ def test_a_folder_stands_for_the_weights_file_in_it(trained, ids_file, tmp_path)
         cli("audit", "--checkpoint", two, "--original", trained, "--forget", path),
         "is a folder with 2 weights files (a.safetensors, b.pt); pass the one you mean",
     )
+
+
+def test_the_cli_prints_a_warning_as_one_line_without_python_source(capsys, monkeypatch):
+    """Under the console entry point a RuntimeWarning reads `warning: …` on stderr, not Python's
+    `file.py:610: RuntimeWarning: …` followed by the source line."""
+    import sys
+    import warnings
+
+    from unlearnkit import cli as cli_module
+
+    def warn_command() -> None:
+        warnings.warn("method 'rl' did not change the model", RuntimeWarning, stacklevel=1)
+
+    monkeypatch.setattr(cli_module, "app", warn_command)
+    monkeypatch.setattr(sys, "argv", ["unlearnkit"])
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)  # restored after the test
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        cli_module.main()
+    err = capsys.readouterr().err
+    assert err.strip() == "warning: method 'rl' did not change the model"

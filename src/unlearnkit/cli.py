@@ -930,8 +930,19 @@ def report_cmd(run_dir: Path = typer.Argument(..., help="a bench run directory")
         console.print(f"{kind}: {path}")
 
 
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """The CLI's form of a warning: ``warning: <message>`` on stderr, without Python's file, line number and
+    source line (``warnings.showwarning`` under ``main()``; the library keeps Python's default)."""
+    from rich.markup import escape
+
+    err_console.print(f"[yellow]warning:[/] {escape(str(message))}")
+
+
 def main() -> None:
+    import warnings
+
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    warnings.showwarning = show_warning
     try:
         app()
     except UnlearnkitError as e:  # raised outside a command's own handler
