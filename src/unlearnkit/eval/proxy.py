@@ -448,7 +448,9 @@ ATTACKS = {
 }
 
 
-def gone_attack(member: np.ndarray, nonmember: np.ndarray, train_labels: np.ndarray, gone: np.ndarray, o) -> float:
+def gone_attack(
+    member: np.ndarray, nonmember: np.ndarray, train_labels: np.ndarray, gone: np.ndarray, o: ProxyOptions
+) -> float:
     """τ for D_f's gone part where θ_o's own attack calls every confidence a member (τ = 0: θ_o does not tell its
     training data from held-out data, e.g. a model trained briefly). Avg.Gap's attack on a retrained model is
     fitted on a test set that holds the gone classes too, at confidence ≈ 0 (θ_r never predicts a class it never
