@@ -38,6 +38,13 @@ CSV = "{tmp}/t.csv"
 TABLE = [{"name": "tabular_csv", "options": {"path": CSV, "label": "y"}}]
 
 
+def _rl_on_random(d, model=None, unseen_fraction: float = 0.1, **kwargs):
+    """``unlearn`` with rl on a seed-0 random 10 % split of ``d`` and an MLP (or ``model``): the library cases below
+    each vary one argument of this call."""
+    model = uk.build_model("mlp", d.input_shape, d.num_classes) if model is None else model
+    return uk.unlearn(model, d, uk.make_split(d, "random", seed=0, unseen_fraction=unseen_fraction), "rl", **kwargs)
+
+
 class TupleOut(torch.nn.Module):
     """A model whose forward returns (logits, features), as many research codebases do."""
 
@@ -637,9 +644,7 @@ LIB_CASES = [
         "model-float64-unlearn",
         r"the model's parameters are float64 but dataset 'digits' holds float32 inputs; convert the model with "
         r"model\.float\(\)",
-        lambda t, d: uk.unlearn(
-            uk.build_model("mlp", d.input_shape, 10).double(), d, uk.make_split(d, "random", seed=0), "rl"
-        ),
+        lambda t, d: _rl_on_random(d, uk.build_model("mlp", d.input_shape, 10).double()),
     ),
     L(
         "model-float64-train",
@@ -651,9 +656,7 @@ LIB_CASES = [
     L(
         "model-torchscript-unlearn",
         r"the model is a TorchScript module .* pass the Python nn.Module it was made from",
-        lambda t, d: uk.unlearn(
-            torch.jit.script(uk.build_model("mlp", d.input_shape, 10)), d, uk.make_split(d, "random", seed=0), "rl"
-        ),
+        lambda t, d: _rl_on_random(d, torch.jit.script(uk.build_model("mlp", d.input_shape, 10))),
     ),
     L(
         "model-torchscript-train",
@@ -701,41 +704,25 @@ LIB_CASES = [
     L(
         "option-typo-nested",
         r"stopping\.patiense: Extra inputs are not permitted \(did you mean 'patience'\?\)",
-        lambda t, d: uk.unlearn(
-            uk.build_model("mlp", d.input_shape, 10),
-            d,
-            uk.make_split(d, "random", seed=0),
-            "rl",
-            options={"stopping": {"patiense": 2}},
-        ),
+        lambda t, d: _rl_on_random(d, options={"stopping": {"patiense": 2}}),
     ),
     L(
         "trw-on-a-random-split",
         r"target 'trw' needs a class scenario .*this split's D_f is not one; make the split with the 'class' scenario "
         r"\(make_split\(dataset, 'class'",
-        lambda t, d: uk.unlearn(
-            uk.build_model("mlp", d.input_shape, 10), d, uk.make_split(d, "random", seed=0), "rl", target="trw"
-        ),
+        lambda t, d: _rl_on_random(d, target="trw"),
     ),
     L(
         "falw-without-held-out-data",
         r"weighting 'falw' needs held-out data \(to estimate each class's μ_c, σ_c\), but the split's unseen part is "
         r"empty; make the split with unseen_fraction > 0",
-        lambda t, d: uk.unlearn(
-            uk.build_model("mlp", d.input_shape, 10),
-            d,
-            uk.make_split(d, "random", seed=0, unseen_fraction=0),
-            "rl",
-            weighting="falw",
-        ),
+        lambda t, d: _rl_on_random(d, unseen_fraction=0, weighting="falw"),
     ),
     L(
         "soft-without-a-group",
         r"weighting 'soft' corrects a binary classifier w\.r\.t\. a sensitive group, but dataset 'digits' has 10 "
         r"classes and no group",
-        lambda t, d: uk.unlearn(
-            uk.build_model("mlp", d.input_shape, 10), d, uk.make_split(d, "random", seed=0), "rl", weighting="soft"
-        ),
+        lambda t, d: _rl_on_random(d, weighting="soft"),
     ),
     L(
         "torch-dataset-triples",
@@ -813,14 +800,7 @@ LIB_CASES = [
     L(
         "auto-lr-factor-zero",
         r"bad options for method 'rl': stopping\.lr_factors\.0: Input should be greater than 0",
-        lambda t, d: uk.unlearn(
-            uk.build_model("mlp", d.input_shape, d.num_classes),
-            d,
-            uk.make_split(d, "random", seed=0, fraction=0.1),
-            "rl",
-            options={"stopping": {"lr_factors": [0]}},
-            device="cpu",
-        ),  # fmt: skip
+        lambda t, d: _rl_on_random(d, options={"stopping": {"lr_factors": [0]}}, device="cpu"),
     ),
     L("tune-zero-trials", r"trials must be a whole number ≥ 1", lambda t, d: _tune(_config(), t / "out", trials=0)),
     L("tune-seeds-empty", r"tuning seeds are empty", lambda t, d: _tune(_config(), t / "out", tuning_seeds=[])),

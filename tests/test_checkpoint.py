@@ -18,6 +18,8 @@ from unlearnkit.cli import app
 from unlearnkit.data.split import base_split
 
 EPOCHS = 3
+# one rl epoch on the fixed schedule, seed 0, CPU: a model that moved (auto may keep θ_o on a random request)
+RL_FIXED = ("--method", "rl", "--option", "epochs=1", "--stop", "none", "--seed", 0, "--device", "cpu")
 
 
 def cli(*args):
@@ -116,16 +118,7 @@ def test_round_trip_cli_equals_library(trained, ids_file, digits, tmp_path):
         trained / "model.safetensors",
         "--forget",
         path,
-        "--method",
-        "rl",
-        "--option",
-        "epochs=1",
-        "--stop",
-        "none",  # the fixed schedule: a model that moved (auto may keep θ_o on this random set)
-        "--seed",
-        0,
-        "--device",
-        "cpu",
+        *RL_FIXED,
         "--cache-dir",
         cache,
         "--out",
@@ -590,20 +583,7 @@ def test_a_folder_stands_for_the_weights_file_in_it(trained, ids_file, tmp_path)
     """--checkpoint and --original accept the folder `train --out` / `unlearn --out` wrote: the same run and audit
     as with the file itself; a folder with no weights file or several is one error naming what it holds."""
     path, _ = ids_file
-    args = (
-        "--forget",
-        path,
-        "--method",
-        "rl",
-        "--option",
-        "epochs=1",
-        "--stop",
-        "none",
-        "--seed",
-        0,
-        "--device",
-        "cpu",
-    )
+    args = ("--forget", path, *RL_FIXED)
     by_file, by_folder = tmp_path / "file", tmp_path / "folder"
     res = cli("unlearn", "--checkpoint", trained / "model.safetensors", *args, "--out", by_file)
     assert res.exit_code == 0, res.output
