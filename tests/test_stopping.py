@@ -197,6 +197,22 @@ def test_auto_stop_patience_and_overshoot(digits, random_split, theta_o, scripte
     assert s["reason"].startswith("overshoot") and s["steps_run"] == 2 * s["every"] and s["best_proxy_gap"] == 5.0
 
 
+def test_a_scheduled_objective_is_not_stopped_before_it_settles(digits, random_split, theta_o, scripted):
+    """l1_sparse's penalty decays to 0 at its last step, so a proxy that rises mid-schedule (the penalty's
+    transient) and falls later must not end the run: no overshoot or patience stop before ``settles_at``, and
+    the later, lower state is kept. ft on the same curve stops at the rise."""
+    curve = [10.0, 5.0, 40.0, 30.0, 20.0, 1.0] + [3.0] * 50
+    opts = dict(epochs=4, stopping=dict(overshoot=20, patience=0.5, lr_factors=(1.0,), early_min=None))
+    scripted(curve)
+    s = auto_summary(uk.unlearn(theta_o, digits, random_split, "ft", options=opts, device="cpu"))
+    assert s["reason"].startswith("overshoot") and s["best_proxy_gap"] == 5.0 and s["settles_at"] == 0
+    scripted(curve)
+    s = auto_summary(uk.unlearn(theta_o, digits, random_split, "l1_sparse", options=opts, device="cpu"))
+    total = 4 * math.ceil(len(random_split.retain) / 64)
+    assert s["settles_at"] == total == s["steps_run"]  # ran to its last step (where patience may then speak)
+    assert s["best_proxy_gap"] == 1.0 and s["best_step"] == 5 * s["every"]
+
+
 def test_theta_o_is_a_candidate_and_kept_with_a_warning(digits, random_split, theta_o, scripted):
     scripted([1.0] + [5.0] * 50)
     with pytest.warns(RuntimeWarning, match="did not change the model: stop='auto' kept θ_o") as rec:

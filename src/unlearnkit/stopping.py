@@ -287,8 +287,20 @@ def keepable(values: dict, options: StopOptions) -> bool:
 class Monitor:
     """Guards (both modes) and auto-stopping for one run of a gradient method on ``ctx``."""
 
-    def __init__(self, method_name: str, ctx, steps_per_epoch: int, mode: str, options: StopOptions, lower: str):
+    def __init__(
+        self,
+        method_name: str,
+        ctx,
+        steps_per_epoch: int,
+        mode: str,
+        options: StopOptions,
+        lower: str,
+        settles_at: int = 0,
+    ):
         self.name, self.mode, self.o, self.lower = method_name, mode, options, lower
+        # auto: no patience or overshoot stop before this step (the method's objective still changes on a schedule
+        # until then, :meth:`GradientMethod.settles_at`); evaluations, the best state and the guards run as always
+        self.settles_at = settles_at
         self._ctx = weakref.ref(ctx)  # ctx.monitor is this Monitor: a strong reference back would make a cycle
         cadence = options.every if mode == "auto" else options.guard_every
         self.every = max(1, round(cadence * steps_per_epoch))
@@ -399,7 +411,7 @@ class Monitor:
             self.refused += 1
         elif gap < self.best[1] - self.o.min_delta:
             self.best = (step, gap, {k: v.detach().clone() for k, v in model.state_dict().items()})
-        elif self.at is not None:  # exact steps: no overshoot or patience
+        elif self.at is not None or step < self.settles_at:  # exact steps, or a schedule still running: no stop
             return
         elif gap > self.best[1] + self.o.overshoot:
             self.reason = f"overshoot: proxy gap {gap:.2f} > best {self.best[1]:.2f} + {self.o.overshoot}"
@@ -442,6 +454,7 @@ class Monitor:
             "steps_run": self.last_step,
             "every": self.every,
             "first_evaluation": min(self.early, default=self.every),
+            "settles_at": self.settles_at,
             "reason": self.reason,
             "evaluations": len(self.curve),
             "refused_for_damage": self.refused,

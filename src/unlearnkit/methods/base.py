@@ -167,6 +167,14 @@ class GradientMethod(Method):
         """A parameter penalty added to the loss (e.g. ℓ1)."""
         return None
 
+    def settles_at(self, ctx) -> int:
+        """The step until which this method's objective changes on a schedule (a decaying penalty, a phase of
+        ascent steps), 0 when it does not. Under ``stop="auto"`` no patience or overshoot stop happens before it:
+        the proxy read mid-schedule scores a transient (ℓ1-sparse's early penalty lowers RA and the proxy rises,
+        then falls as the penalty decays), so stopping there ends the run before the objective it was given.
+        The proxy is still read, the best state kept and the divergence guards applied throughout."""
+        return 0
+
     # loop -------------------------------------------------------------------------------
     def steps_per_epoch(self, ctx) -> int:
         o = ctx.options
@@ -236,6 +244,7 @@ class GradientMethod(Method):
                 ctx.stop,
                 o.stopping,
                 lower=f"lr (now {o.lr}) or the number of epochs (now {o.epochs})",
+                settles_at=self.settles_at(ctx),
             )
         return torch.Generator().manual_seed(ctx.seed), opt
 

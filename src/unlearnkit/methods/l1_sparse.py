@@ -29,6 +29,10 @@ class L1Sparse(GradientMethod):
     uses_forget = False
     weightable_terms = frozenset({"retain"})
 
+    def settles_at(self, ctx) -> int:
+        """γ_t reaches 0 at the last step: the objective is plain fine-tuning only at the end of the schedule."""
+        return self.steps_per_epoch(ctx) * ctx.options.epochs
+
     def extra_loss(self, ctx, step, total_steps):
         gamma = ctx.options.l1 * (1.0 - step / max(total_steps, 1))
         if gamma == 0:
