@@ -211,6 +211,12 @@ def test_a_scheduled_objective_is_not_stopped_before_it_settles(digits, random_s
     total = 4 * math.ceil(len(random_split.retain) / 64)
     assert s["settles_at"] == total == s["steps_run"]  # ran to its last step (where patience may then speak)
     assert s["best_proxy_gap"] == 1.0 and s["best_step"] == 5 * s["every"]
+    # scrub: the end of its last epoch with a max-step pass (that epoch's min-step pass included)
+    scripted(curve)
+    res = uk.unlearn(theta_o, digits, random_split, "scrub", options={**opts, "msteps": 1}, device="cpu")
+    s = auto_summary(res)
+    settled = math.ceil(len(random_split.forget) / 32) + math.ceil(len(random_split.retain) / 64)
+    assert s["settles_at"] == settled <= s["steps_run"]
 
 
 def test_theta_o_is_a_candidate_and_kept_with_a_warning(digits, random_split, theta_o, scripted):

@@ -107,6 +107,13 @@ class SCRUB(GradientMethod):
             ctx, logits, batch
         )
 
+    def settles_at(self, ctx) -> int:
+        """The end of the last epoch with a max-step pass (its min-step pass included, which repairs it)."""
+        o = ctx.options
+        f_steps = math.ceil(len(ctx.split.forget) / o.batch_size)
+        r_steps = math.ceil(len(ctx.split.retain) / o.retain_batch_size)
+        return min(o.msteps, o.epochs) * (f_steps + r_steps)
+
     def unlearn(self, ctx) -> nn.Module:
         """The alternating loop (max passes then a min pass per epoch); same batching, weighting,
         optimiser, schedule and NaN check as :meth:`GradientMethod.unlearn`."""
