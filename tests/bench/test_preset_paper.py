@@ -96,3 +96,18 @@ def test_the_other_unnamed_grids_validate_with_library_defaults_and_differ_from_
         ("digits", "mlp", "sgd", 0.05),
         ("npz", "mlp", "sgd", 0.1),
     }
+
+
+def test_the_fashion_lt_library_auto_grid_is_the_preset_under_the_library_search():
+    """benchmarks/fashion_lt_library_auto.yaml runs the fashion_lt preset's methods with their options under auto as
+    the library runs it: the preset's data, model, training, levels, seeds and options, no lr_factors pin."""
+    from pathlib import Path
+
+    grid = load_config(path=Path(__file__).resolve().parents[2] / "benchmarks" / "fashion_lt_library_auto.yaml")
+    preset = load_config(preset="fashion_lt")
+    for field in ("datasets", "model", "train", "unseen_fraction", "scenarios", "seeds", "method_options"):
+        assert getattr(grid, field) == getattr(preset, field), field
+    assert grid.stop == "auto" and [w.name for w in grid.weightings] == ["uniform"]
+    fixed = [m.name for m in preset.methods if m.name != "retrain" and not (m.label or "").endswith("_auto")]
+    assert [m.name for m in grid.methods] == ["original", "retrain", *fixed]
+    assert all("stopping" not in m.options for m in grid.methods)
