@@ -107,6 +107,20 @@ def test_audit_by_hand(toy):
             }
         assert rec[side]["MIA"] == mia_efficacy_score(feats["m"], feats["n"], feats["f"], seed=0)
     assert rec["proxy_gap_before"] is None or "proxy" in uk.METRICS
+    assert "heldout_acc_kept" not in rec["before"] | rec["after"]  # no class is gone: one held-out figure
+
+
+def test_a_removed_class_is_left_out_of_the_kept_classes_held_out_accuracy(toy):
+    """Every training sample of class 1 removed: its held-out samples (8, 9) are expected wrong afterwards, so the
+    audit also measures held-out accuracy on class 0's held-out samples (6, 7) alone."""
+    ds, _ = toy
+    split = deletion_split(ds, [1, 3, 5])
+    original, always_0 = linear([[1, 0], [0, 1]]), linear([[1, 1], [0, 0]])
+    rec = uk.audit(always_0, original, ds, split)
+    # original: 6 right, 7 wrong (kept 1/2), 8 right, 9 wrong (all 2/4); always 0: 6, 7 right, 8, 9 wrong
+    assert (rec["before"]["heldout_acc"], rec["before"]["heldout_acc_kept"]) == (50.0, 50.0)
+    assert (rec["after"]["heldout_acc"], rec["after"]["heldout_acc_kept"]) == (50.0, 100.0)
+    assert "| held-out accuracy, kept classes (%) | 50.00 | 100.00 | 50.00 |" in to_markdown(rec)
 
 
 def test_retain_sample_is_seeded(toy):

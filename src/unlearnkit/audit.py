@@ -5,7 +5,9 @@ that never saw the data — without retraining (``--verify-retrain`` adds the tr
 
 - FA: accuracy on the forget set D_f; RA: accuracy on a seeded sample of the retain set D_r
   (``retain_sample`` samples, all of D_r when smaller); held-out accuracy on H = ``split.unseen`` (data the
-  model never trained on: an unseen split, the test split, or ``--holdout``);
+  model never trained on: an unseen split, the test split, or ``--holdout``); where the request removes every
+  training sample of a class, also on H's samples of the other classes (``heldout_acc_kept``: the removed
+  classes' held-out samples are expected wrong after unlearning, so the whole-H figure falls by their share);
 - MIA-efficacy (SalUn's SVC attack, :func:`unlearnkit.eval.mia.mia_efficacy_score`) with the D_r sample as
   members and H as non-members, applied to D_f: % of D_f called non-member. A model that never saw D_f
   scores about what it scores on fresh data;
@@ -33,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .errors import UnlearnkitError
 from .eval.accuracy import accuracy, per_class_accuracy
 from .eval.mia import confidence_features, mia_efficacy_score
+from .eval.proxy import gone_classes
 from .predict import predict_logits
 from .unlearn import parameter_distance
 
@@ -94,15 +97,20 @@ def proxy_gaps(model, original, data, split, device, seed: int) -> tuple[float |
     return _num(metric.compute(original, ev)["proxy_gap"]), _num(metric.compute(model, ev)["proxy_gap"])
 
 
-def _side(logits: dict, labels: dict, options: AuditOptions, num_classes: int) -> tuple[dict, list, list]:
+def _side(
+    logits: dict, labels: dict, options: AuditOptions, num_classes: int, kept: torch.Tensor | None
+) -> tuple[dict, list, list]:
+    """One model's measures. ``kept``: where classes are gone, the held-out samples of the other classes."""
     feats = {k: confidence_features(logits[k], labels[k], options.mia_feature) for k in ("retain", "heldout", "forget")}
     mia = mia_efficacy_score(feats["retain"], feats["heldout"], feats["forget"], options.seed, options.mia_max_shadow)
     out = {
         "FA": _num(accuracy(logits["forget"], labels["forget"])),
         "RA": _num(accuracy(logits["retain"], labels["retain"])),
         "heldout_acc": _num(accuracy(logits["heldout"], labels["heldout"])),
-        "MIA": _num(mia),
     }
+    if kept is not None:  # a removed class's held-out samples should now be wrong: that is no damage
+        out["heldout_acc_kept"] = _num(accuracy(logits["heldout"][kept], labels["heldout"][kept]))
+    out["MIA"] = _num(mia)
     fa_c = per_class_accuracy(logits["forget"], labels["forget"], num_classes)
     ho_c = per_class_accuracy(logits["heldout"], labels["heldout"], num_classes)
     return out, fa_c, ho_c
@@ -130,10 +138,12 @@ def audit(
     model, original = on_device(model, dev), on_device(original, dev)
     parts = {"forget": split.forget, "retain": retain_sample(split, opts), "heldout": split.unseen}
     labels = {k: torch.as_tensor(data.labels[v]) for k, v in parts.items()}
+    gone = gone_classes(data.labels[split.forget], data.labels[split.retain])  # class requests: none left in D_r
+    kept = torch.as_tensor(~np.isin(data.labels[split.unseen], gone)) if len(gone) else None
     sides = {}
     for name, m in (("before", original), ("after", model)):
         logits = {k: predict_logits(m, data, v, device=dev) for k, v in parts.items()}
-        sides[name] = _side(logits, labels, opts, data.num_classes)
+        sides[name] = _side(logits, labels, opts, data.num_classes, kept)
     counts = np.bincount(data.labels[split.forget], minlength=data.num_classes)
     ho_counts = np.bincount(data.labels[split.unseen], minlength=data.num_classes)
     names = data.class_names or [str(c) for c in range(data.num_classes)]
@@ -285,8 +295,10 @@ def _rows(record: dict) -> list[tuple[str, str, str, str]]:
         ("FA (forget-set accuracy, %)", "FA"),
         ("RA (retain accuracy, %, sample)", "RA"),
         ("held-out accuracy (%)", "heldout_acc"),
+        ("held-out accuracy, kept classes (%)", "heldout_acc_kept"),  # only where a class is gone
         ("MIA-efficacy (% of D_f called non-member)", "MIA"),
     ]
+    rows = [(label, k) for label, k in rows if k in b]
     out = [
         (label, _f(b[k]), _f(a[k]), _f(None if b[k] is None or a[k] is None else a[k] - b[k], 2)) for label, k in rows
     ]
