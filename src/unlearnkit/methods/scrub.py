@@ -107,12 +107,15 @@ class SCRUB(GradientMethod):
             ctx, logits, batch
         )
 
+    @staticmethod
+    def pass_steps(ctx) -> tuple[int, int]:
+        """Steps of one max-step pass over D_f and of one min-step pass over D_r."""
+        o = ctx.options
+        return math.ceil(len(ctx.split.forget) / o.batch_size), math.ceil(len(ctx.split.retain) / o.retain_batch_size)
+
     def settles_at(self, ctx) -> int:
         """The end of the last epoch with a max-step pass (its min-step pass included, which repairs it)."""
-        o = ctx.options
-        f_steps = math.ceil(len(ctx.split.forget) / o.batch_size)
-        r_steps = math.ceil(len(ctx.split.retain) / o.retain_batch_size)
-        return min(o.msteps, o.epochs) * (f_steps + r_steps)
+        return min(ctx.options.msteps, ctx.options.epochs) * sum(self.pass_steps(ctx))
 
     def unlearn(self, ctx) -> nn.Module:
         """The alternating loop (max passes then a min pass per epoch); same batching, weighting,
@@ -120,8 +123,7 @@ class SCRUB(GradientMethod):
         o = ctx.options
         model = ctx.model
         gen, opt = self.start(ctx)
-        f_steps = math.ceil(len(ctx.split.forget) / o.batch_size)
-        r_steps = math.ceil(len(ctx.split.retain) / o.retain_batch_size)
+        f_steps, r_steps = self.pass_steps(ctx)
         total = min(o.msteps, o.epochs) * f_steps + o.epochs * r_steps
         sched = make_scheduler(opt, o.schedule, total, 0)
         streams = {
