@@ -200,12 +200,21 @@ def plot_fairness(df: pd.DataFrame, out: Path) -> list[Path]:
 
 
 def _history_frame(df: pd.DataFrame, histories: dict, keys: set[str]) -> pd.DataFrame:
+    """The entries with any of ``keys`` of each row's kept run, with the row's data set, scenario, label, seed
+    and ``config_hash``."""
     rows = []
     for _, r in df.iterrows():
         for h in kept_run(histories.get(r["config_hash"], [])):
             if keys & set(h):
                 rows.append(
-                    {**h, "dataset": r["dataset"], "scenario": r["scenario"], "label": _label(r), "seed": r["seed"]}
+                    {
+                        **h,
+                        "dataset": r["dataset"],
+                        "scenario": r["scenario"],
+                        "label": _label(r),
+                        "seed": r["seed"],
+                        "config_hash": r["config_hash"],
+                    }
                 )
     return pd.DataFrame(rows)
 
@@ -272,27 +281,18 @@ def auto_stop_curves(df: pd.DataFrame, histories: dict) -> pd.DataFrame:
     """stop: auto's proxy curve of each row, by optimiser step, in the run it kept (the lr search's chosen lr and
     length; the first run where θ_o was kept), and whether each step is the kept state (``kept``; step 0 where θ_o
     itself was kept). Rows without a per-step curve (stop: none, one-shot methods' strength search) have none."""
-    rows = []
-    for _, r in df.iterrows():
-        hist = histories.get(r["config_hash"], [])
-        auto = next((h["auto_stop"] for h in reversed(hist) if "auto_stop" in h), None)
-        if auto is None or "best_step" not in auto:
-            continue
-        for h in kept_run(hist):
-            if "step" in h and "proxy_gap" in h:
-                rows.append(
-                    {
-                        "dataset": r["dataset"],
-                        "scenario": r["scenario"],
-                        "label": _label(r),
-                        "seed": r["seed"],
-                        "step": int(h["step"]),
-                        "proxy_gap": float(h["proxy_gap"]),
-                        "kept": int(h["step"]) == int(auto["best_step"]),
-                    }
-                )
     cols = ["dataset", "scenario", "label", "seed", "step", "proxy_gap", "kept"]
-    return pd.DataFrame(rows, columns=cols).drop_duplicates(["dataset", "scenario", "label", "seed", "step"])
+    best = {}  # config_hash → the kept step, for rows whose auto summary has one (a per-step search)
+    for key in df["config_hash"]:
+        auto = next((h["auto_stop"] for h in reversed(histories.get(key, [])) if "auto_stop" in h), None)
+        if auto is not None and "best_step" in auto:
+            best[key] = int(auto["best_step"])
+    h = _history_frame(df[df["config_hash"].isin(best)], histories, {"proxy_gap"})
+    if h.empty or "step" not in h:
+        return pd.DataFrame(columns=cols)
+    h = h[h["step"].notna()].astype({"step": int, "proxy_gap": float})
+    h["kept"] = h["step"] == h["config_hash"].map(best)
+    return h[cols].drop_duplicates(["dataset", "scenario", "label", "seed", "step"]).reset_index(drop=True)
 
 
 def plot_auto_stop(df: pd.DataFrame, histories: dict, out: Path) -> list[Path]:
