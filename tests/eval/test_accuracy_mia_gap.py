@@ -93,3 +93,32 @@ def test_no_test_set_a_metric_that_reads_it_says_so_and_the_rest_work(digits):
         warnings.simplefilter("ignore", RuntimeWarning)  # auto may keep θ_o on a 3-epoch model; it must run
         res = uk.unlearn(net, ds, split, "ft", options={"epochs": 1})
     assert math.isfinite(METRICS.get("proxy")().evaluate(res.model, ev)["proxy_gap"])
+
+
+def test_mia_efficacy_fits_average_attacks_on_their_own_subsamples():
+    """``fits=k`` is the mean of the single-attack scores at seeds seed … seed+k−1 (each attack on its own
+    balanced subsample of the larger side), and ``fits=1`` is the single attack. Members and non-members
+    overlap here, so the attacks' operating points differ and the mean is not any one of them."""
+    rng = np.random.default_rng(3)
+    member = rng.uniform(0.3, 1.0, size=(300, 1))
+    nonmember = rng.uniform(0.2, 0.9, size=(60, 1))
+    target = rng.uniform(0.2, 1.0, size=(200, 1))
+    single = [mia_efficacy_score(member, nonmember, target, seed=5 + k) for k in range(3)]
+    assert len(set(single)) > 1  # the subsample moves the operating point
+    assert mia_efficacy_score(member, nonmember, target, seed=5, fits=1) == single[0]
+    assert mia_efficacy_score(member, nonmember, target, seed=5, fits=3) == pytest.approx(np.mean(single), abs=1e-12)
+
+
+def test_mia_metric_passes_its_fits_option(digits, random_split):
+    from unlearnkit.eval import Evaluation
+    from unlearnkit.eval.base import METRICS
+    from unlearnkit.options import build
+
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
+    ev = Evaluation(digits, random_split, torch.device("cpu"), seed=4)
+    feats = {p: confidence_features(ev.logits(model, p), ev.labels(p)) for p in ("retain", "test", "forget")}
+    expected = np.mean(
+        [mia_efficacy_score(feats["retain"], feats["test"], feats["forget"], seed=4 + k) for k in (0, 1)]
+    )
+    got = build(METRICS, "mia_efficacy", {"fits": 2}).compute(model, ev)["MIA"]
+    assert got == pytest.approx(expected, abs=1e-12)
