@@ -32,6 +32,10 @@ every method's options removed and ``stop: auto``; per method, the ratio of mean
     OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/defaults_transfer.py
     PYTHONPATH=src python benchmarks/defaults_transfer.py --report-only
     PYTHONPATH=src python benchmarks/defaults_transfer.py --tuned --seeds 0 1 2
+    PYTHONPATH=src python benchmarks/defaults_transfer.py --modes auto --mia-fits 5 --out /tmp/dt-fits5
+
+``--mia-fits 5`` judges the same unlearned models by an Avg.Gap whose MIA part averages five attacks (SalUn's
+single attack moves with its seeded subsample where a model barely tells members from non-members; README).
 """
 
 from __future__ import annotations
