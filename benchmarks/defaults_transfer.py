@@ -336,6 +336,9 @@ def run_tuned(args) -> None:
         shipped = load_config(preset=preset)
         raw = shipped.model_dump(mode="json")
         raw["seeds"], raw["noise_floor"] = list(args.seeds), True
+        if args.mia_fits > 1:  # both columns judged by the same averaged attack
+            mo = raw.setdefault("metric_options", {})
+            mo["mia_efficacy"] = {**(mo.get("mia_efficacy") or {}), "fits": args.mia_fits}
         shipped = BenchConfig.model_validate(raw)
         for mode, cfg in (("tuned", shipped), ("defaults_auto", untuned(shipped))):
             out = Path(args.out) / "tuned" / mode / preset
