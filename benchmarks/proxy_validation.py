@@ -92,7 +92,9 @@ def config(
     methods: list[dict] | None = None,
     include_original: bool = True,
     proxy_options: dict | None = None,
+    mia_fits: int = 1,
 ) -> BenchConfig:
+    """``mia_fits``: Avg.Gap's MIA-efficacy averaged over that many attack fits (1: SalUn's single attack)."""
     return BenchConfig(
         name=name,
         datasets=datasets,
@@ -102,7 +104,8 @@ def config(
         methods=methods or method_entries(),
         seeds=seeds,
         metrics=["accuracy", "mia_efficacy", "proxy"],
-        metric_options={"proxy": proxy_options or {}},  # --proxy-options
+        metric_options={"proxy": proxy_options or {}}  # --proxy-options
+        | ({"mia_efficacy": {"fits": mia_fits}} if mia_fits > 1 else {}),  # --mia-fits
         stop="none",
         include_original=include_original,
         noise_floor=True,
@@ -139,6 +142,7 @@ def rerun_unguarded(cfg: BenchConfig, out: Path, args) -> None:
             methods,
             include_original=False,
             proxy_options=cfg.metric_options.get("proxy"),
+            mia_fits=(cfg.metric_options.get("mia_efficacy") or {}).get("fits", 1),
         )
         t0 = time.perf_counter()
         res = run_bench(
@@ -325,13 +329,28 @@ def main(argv=None):
         help="leave out the jobs the divergence guards stop instead of rerunning them unguarded",
     )
     ap.add_argument("--proxy-options", default="{}", help="the proxy metric's options as JSON, e.g. '{\"w_dist\": 0}'")
+    ap.add_argument(
+        "--mia-fits",
+        type=int,
+        default=1,
+        help="Avg.Gap's MIA-efficacy averaged over this many attack fits (1: SalUn's single attack; use another --out)",
+    )
     args = ap.parse_args(argv)
     proxy = json.loads(args.proxy_options)
 
     outs = [Path(args.out) / "digits"] + ([Path(args.out) / "fashion"] if args.fashion else [])
     outs += [Path(args.out) / "tabular"] if args.tabular else []
     if not args.report_only:
-        cfgs = [config("proxy_validation_digits", ["digits"], SCENARIOS, args.seeds, proxy_options=proxy)]
+        cfgs = [
+            config(
+                "proxy_validation_digits",
+                ["digits"],
+                SCENARIOS,
+                args.seeds,
+                proxy_options=proxy,
+                mia_fits=args.mia_fits,
+            )
+        ]
         if args.fashion:
             cfgs.append(
                 config(
@@ -340,10 +359,20 @@ def main(argv=None):
                     FASHION_SCENARIOS,
                     args.seeds,
                     proxy_options=proxy,
+                    mia_fits=args.mia_fits,
                 )
             )
         if args.tabular:
-            cfgs.append(config("proxy_validation_tabular", TABULAR, TABULAR_SCENARIOS, args.seeds, proxy_options=proxy))
+            cfgs.append(
+                config(
+                    "proxy_validation_tabular",
+                    TABULAR,
+                    TABULAR_SCENARIOS,
+                    args.seeds,
+                    proxy_options=proxy,
+                    mia_fits=args.mia_fits,
+                )
+            )
         for cfg, out in zip(cfgs, outs):
             t0 = time.perf_counter()
             res = run_bench(cfg, out, cache_dir=args.cache_dir, quiet=True, jobs=args.jobs, data_dir=args.data_dir)
