@@ -65,6 +65,13 @@ class AuditOptions(BaseModel):
         ge=2,
         description="cap on the attack's samples per side (the SVC is quadratic); None = every held-out sample",
     )
+    mia_fits: int = Field(
+        1,
+        ge=1,
+        description="MIA-efficacy averaged over this many attacks, each on its own seeded balanced subsample (1: "
+        "SalUn's single attack); where a model barely tells members from held-out data, one attack's operating "
+        "point moves with its subsample",
+    )
 
 
 def _num(x) -> float | None:
@@ -102,7 +109,9 @@ def _side(
 ) -> tuple[dict, list, list]:
     """One model's measures. ``kept``: where classes are gone, the held-out samples of the other classes."""
     feats = {k: confidence_features(logits[k], labels[k], options.mia_feature) for k in ("retain", "heldout", "forget")}
-    mia = mia_efficacy_score(feats["retain"], feats["heldout"], feats["forget"], options.seed, options.mia_max_shadow)
+    mia = mia_efficacy_score(
+        feats["retain"], feats["heldout"], feats["forget"], options.seed, options.mia_max_shadow, options.mia_fits
+    )
     out = {
         "FA": _num(accuracy(logits["forget"], labels["forget"])),
         "RA": _num(accuracy(logits["retain"], labels["retain"])),

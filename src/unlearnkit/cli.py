@@ -293,7 +293,7 @@ def unlearn_cmd(
         None, help="with --checkpoint: output folder (unlearned.safetensors, audit.json/.md/.html)"
     ),
     audit_option: list[str] = typer.Option(
-        [], "--audit-option", help="retain_sample=2000, seed=0, mia_feature=confidence"
+        [], "--audit-option", help="retain_sample=2000, seed=0, mia_feature=confidence, mia_fits=1"
     ),
 ) -> None:
     """One unlearning run: train (or reuse) θ_o and θ_r, unlearn, and compare with retraining — or, with
@@ -811,7 +811,9 @@ def audit_cmd(
     subset: Optional[int] = typer.Option(None),
     arch: Optional[str] = typer.Option(None),
     arch_option: list[str] = typer.Option([], "--arch-option"),
-    audit_option: list[str] = typer.Option([], "--audit-option", help="retain_sample=…, seed=…, mia_feature=…"),
+    audit_option: list[str] = typer.Option(
+        [], "--audit-option", help="retain_sample=…, seed=…, mia_feature=…, mia_fits=…"
+    ),
     device: str = typer.Option("auto"),
     data_dir: Optional[Path] = typer.Option(None),
     out: Optional[Path] = typer.Option(None, help="write audit.json/.md/.html here"),
