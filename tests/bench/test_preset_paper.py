@@ -76,6 +76,7 @@ def test_the_other_unnamed_grids_validate_with_library_defaults_and_differ_from_
     assert [p.stem for p in paths] == [
         "unnamed_grid_big_forget",
         "unnamed_grid_fashion_adam",
+        "unnamed_grid_fashion_cnn",
         "unnamed_grid_german_logreg",
         "unnamed_grid_logreg_digits",
         "unnamed_grid_resnet",
@@ -90,6 +91,7 @@ def test_the_other_unnamed_grids_validate_with_library_defaults_and_differ_from_
     assert recipes == {
         ("digits", "mlp", "sgd", 0.1),
         ("fashion_mnist", "mlp", "adam", 0.2),
+        ("fashion_mnist", "cnn", "sgd", 0.1),  # a model that does not memorise (RA about 83 %)
         ("german", "logreg", "adam", 0.1),
         ("digits", "logreg", "sgd", 0.1),  # a convex model on images; `if` included
         ("digits", "resnet18", "sgd", 0.1),  # batch norm; one- and five-sample requests
