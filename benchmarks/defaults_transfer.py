@@ -111,7 +111,7 @@ def config(
         method_options=method_options,
         seeds=seeds,
         metrics=["accuracy", "mia_efficacy"],
-        metric_options={"mia_efficacy": {"fits": mia_fits}} if mia_fits > 1 else {},
+        metric_options={"mia_efficacy": {"fits": mia_fits}} if mia_fits != 1 else {},
         stop=stop,
         include_original=True,
         noise_floor=True,
@@ -336,7 +336,7 @@ def run_tuned(args) -> None:
         shipped = load_config(preset=preset)
         raw = shipped.model_dump(mode="json")
         raw["seeds"], raw["noise_floor"] = list(args.seeds), True
-        if args.mia_fits > 1:  # both columns judged by the same averaged attack
+        if args.mia_fits != 1:  # both columns judged by the same averaged attack
             mo = raw.setdefault("metric_options", {})
             mo["mia_efficacy"] = {**(mo.get("mia_efficacy") or {}), "fits": args.mia_fits}
         shipped = BenchConfig.model_validate(raw)

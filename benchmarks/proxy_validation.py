@@ -105,7 +105,7 @@ def config(
         seeds=seeds,
         metrics=["accuracy", "mia_efficacy", "proxy"],
         metric_options={"proxy": proxy_options or {}}  # --proxy-options
-        | ({"mia_efficacy": {"fits": mia_fits}} if mia_fits > 1 else {}),  # --mia-fits
+        | ({"mia_efficacy": {"fits": mia_fits}} if mia_fits != 1 else {}),  # --mia-fits
         stop="none",
         include_original=include_original,
         noise_floor=True,
