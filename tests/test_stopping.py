@@ -229,6 +229,7 @@ def test_theta_o_is_a_candidate_and_kept_with_a_warning(digits, random_split, th
     ref = ProxyReference.build(theta_o, digits, random_split)
     assert s["held_out"] == len(ref.unseen) > 0 and s["partial"] and s["target_fa"] == ref.target_fa
     assert s["prior"] == (ref.prior if math.isfinite(ref.prior) else None)  # JSON-safe: None = pooled
+    assert s["forget_fa"] == ref.forget_fa == 100.0 and s["forget_partial"] == len(ref.forget)  # θ_o memorised D_f
     msg = next(str(w.message) for w in rec if "kept θ_o" in str(w.message))
     assert f"from {len(ref.unseen)} held-out samples, on which θ_o is {ref.target_fa:.1f} % accurate" in msg
     assert all(torch.equal(a, b) for a, b in zip(res.model.state_dict().values(), theta_o.state_dict().values()))
@@ -959,3 +960,25 @@ def test_the_cost_cap_is_not_reported_where_the_search_wanted_no_further_run(dig
     assert [r["lr_factor"] for r in s["runs"]] == [2.0] and s["best_proxy_gap"] == 4.0
     assert s["cost_capped_after"] is None
     assert not [w for w in caught if "stopping.max_cost" in str(w.message)]
+
+
+def test_the_kept_theta_o_warning_says_when_theta_o_did_not_memorise_the_forget_set():
+    """θ_o kept on a partial request: where θ_o is as accurate on D_f as on held-out data (within two standard
+    errors) the warning says it did not memorise D_f; where it fits D_f perfectly or clearly better than held-out
+    data, the warning keeps pointing at the held-out split's size, and where clearly worse (the targets capped at
+    θ_o), at the cap (hand-made summaries)."""
+    from unlearnkit.unlearn import _held_out_hint
+
+    base = dict(partial=True, held_out=300, held_out_fa=80.0, held_out_mia=20.0, target_fa=80.0, target_mia=20.0)
+    base |= dict(label_share=None, forget_partial=200)
+    # 2 SE of the difference at p = 0.8: 200 · sqrt(0.16 · (1/200 + 1/300)) = 7.30 points
+    assert "did not memorise D_f" in _held_out_hint(base | {"forget_fa": 87.2})
+    assert "(87.2 % of 200)" in _held_out_hint(base | {"forget_fa": 87.2})
+    for fo in (87.4, 99.5, 100.0):  # clearly better on D_f than held out, or perfect on it: the split's size
+        hint = _held_out_hint(base | {"forget_fa": fo})
+        assert "did not memorise" not in hint and "from 300 held-out samples" in hint
+    assert "from 300 held-out samples" in _held_out_hint(base | {"forget_fa": None})  # an older summary
+    capped = base | {"forget_fa": 72.8, "target_fa": 72.8}  # D_f a little harder than held out: within 2 SE
+    assert "did not memorise D_f" in _held_out_hint(capped)
+    capped = base | {"forget_fa": 72.6, "target_fa": 72.6}  # clearly harder: the cap set the targets
+    assert "θ_o fits D_f less well than the 300 held-out samples" in _held_out_hint(capped)

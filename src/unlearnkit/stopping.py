@@ -254,7 +254,8 @@ def shared_reference(ctx, options: StopOptions) -> ProxyReference:
 def reference_facts(ref: ProxyReference) -> dict:
     """What the proxy's targets for D_f rest on, for the auto summary and its warnings: the number of
     held-out samples of D_f's classes, θ_o's (target-weighted) accuracy and MIA-efficacy on them
-    (``held_out_fa``, ``held_out_mia``; None without held-out data) and the targets (``target_fa``,
+    (``held_out_fa``, ``held_out_mia``; None without held-out data), θ_o's own accuracy on D_f's partial part read the
+    same way (``forget_fa``, over ``forget_partial`` samples of the D_f sample) and the targets (``target_fa``,
     ``target_mia``: those, capped at θ_o's own values on D_f, ``proxy.cap_at_original``, and scaled by
     ``label_share`` where D_f's labels agree with their D_r neighbours' (``agree_forget``) markedly less than
     held-out data's (``agree_held_out``), ``proxy.label_check``); ``partial`` is False when every forgotten class is gone (the targets are then FA 0 and MIA 100);
@@ -266,6 +267,8 @@ def reference_facts(ref: ProxyReference) -> dict:
         "target_mia": float(ref.target_mia),
         "held_out_fa": float(ref.held_out_fa) if math.isfinite(ref.held_out_fa) else None,
         "held_out_mia": float(ref.held_out_mia) if math.isfinite(ref.held_out_mia) else None,
+        "forget_fa": float(ref.forget_fa) if math.isfinite(ref.forget_fa) else None,
+        "forget_partial": int((~ref.is_gone).sum()),
         "partial": bool((~ref.is_gone).any()),
         "agree_forget": float(ref.agree_forget) if math.isfinite(ref.agree_forget) else None,
         "agree_held_out": float(ref.agree_held_out) if math.isfinite(ref.agree_held_out) else None,

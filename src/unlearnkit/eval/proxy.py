@@ -556,6 +556,7 @@ class ProxyReference:
     agree_held_out: float = float("nan")  # … on the held-out samples (target-weighted)
     label_share: float | None = None  # the share of D_f labelled like held-out data, where label_check fired
     tau_gone: float = float("nan")  # the attack's τ for D_f's gone part (τ, or the refit where τ = 0)
+    forget_fa: float = float("nan")  # θ_o's accuracy on D_f's partial part, read as the targets are (q)
 
     @classmethod
     def build(
@@ -657,9 +658,10 @@ class ProxyReference:
                     conf_u, w_u = np.concatenate([[0.0], conf_u]), np.concatenate([[1.0 - a], a * w_u])
                 y_p = ref.y_forget[torch.as_tensor(~is_gone)]
                 q_p = prior_correct(p_f[torch.as_tensor(~is_gone)], ratio)  # θ_o on D_f, read as the targets are
+                ref.forget_fa = 100.0 * float((q_p.argmax(1) == y_p).double().mean())
                 if o.cap_at_original:
                     cap = _true_conf(q_p, y_p)
-                    ref.target_fa = min(ref.target_fa, 100.0 * float((q_p.argmax(1) == y_p).double().mean()))
+                    ref.target_fa = min(ref.target_fa, ref.forget_fa)
                     ref.target_mia = max(ref.target_mia, 100.0 * float(np.mean(cap < ref.tau)))
                 ref.dist_grid = capped_quantiles(cap, conf_u, w_u)
         else:  # class forgetting only, no held-out data of the kept classes: the attack uses D_r alone
