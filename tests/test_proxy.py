@@ -12,6 +12,7 @@ from unlearnkit.eval.proxy import (
     ProxyOptions,
     ProxyReference,
     capped_quantiles,
+    clearly_clean,
     label_share,
     quantile_w1,
     drop_renormalise,
@@ -431,6 +432,18 @@ def test_label_share_by_hand():
     ) == (pytest.approx(0.2))
 
 
+def test_a_screened_subsample_rules_out_a_shortfall_only_by_four_standard_errors():
+    """clearly_clean: the subsample's shortfall plus 4 SE below the gap; by hand (SE² = var/n + Σw²(a−ā)²)."""
+    u, w = np.ones(30), np.ones(30)
+    assert clearly_clean(np.ones(40), u, w, 0.2)  # no shortfall, SE 0
+    f = np.r_[np.full(20, 0.9), np.full(20, 1.0)]  # shortfall 0.05, SE = sqrt(0.05²·40/39/40) = 0.0080
+    assert clearly_clean(f, u, w, 0.2) and not clearly_clean(f, u, w, 0.05 + 4 * 0.0080)
+    assert clearly_clean(f, u, w, 0.05 + 4 * 0.0081)
+    assert clearly_clean(np.full(40, 0.85), u, w, 0.2)  # a 0.15 shortfall, SE 0: under the gap
+    assert not clearly_clean(np.full(40, 0.7), u, w, 0.2)  # a 0.3 shortfall: search everything
+    assert not clearly_clean(np.ones(1), u, w, 0.2)  # one sample tells nothing
+
+
 @pytest.fixture(scope="module")
 def poisoned(digits):
     """digits with a random 10 % of the training set relabelled to another class before training (a poisoned
@@ -474,6 +487,40 @@ def test_a_poisoned_forget_set_is_expected_to_be_misclassified_after_retraining(
         res = uk.unlearn(theta_p, ds, split, "ft", device="cpu")
     fa = (predict_logits(res.model, ds, split.forget, device="cpu").argmax(1).numpy() == ds.labels[split.forget]).mean()
     assert fa < 0.3  # the poison is gone (θ_r: 0)
+
+
+def test_the_label_check_searches_everything_only_where_its_screen_cannot_rule_out_a_shortfall(
+    poisoned, digits, random_split, theta_o, monkeypatch
+):
+    """With a 60-sample screen: a clean D_f searches 60 + 60 queries a space and gets the unscreened decision
+    (None); the poisoned one falls through to the full search in each space and gets exactly the unscreened
+    share and targets."""
+    from unlearnkit.eval import proxy as proxy_mod
+
+    searched = []
+    real = proxy_mod.neighbour_agreement
+
+    def spy(ref_x, ref_y, x, y, k):
+        searched.append(len(x))
+        return real(ref_x, ref_y, x, y, k)
+
+    monkeypatch.setattr(proxy_mod, "neighbour_agreement", spy)
+    full = ProxyReference.build(theta_o, digits, random_split, ProxyOptions(label_screen=None))
+    n_queries = len(full.forget) + len(full.unseen)
+    assert searched == [n_queries, n_queries] and n_queries > 200
+    searched.clear()
+    clean = ProxyReference.build(theta_o, digits, random_split, ProxyOptions(label_screen=60))
+    assert searched == [60, 60, 60, 60] and clean.label_share is full.label_share is None
+    assert clean.target_fa == full.target_fa and clean.values_o == full.values_o
+    assert abs(clean.agree_forget - full.agree_forget) < 0.1  # the subsample's estimate
+    ds, split, theta_p, _ = poisoned
+    searched.clear()
+    screened = ProxyReference.build(theta_p, ds, split, ProxyOptions(label_screen=60))
+    assert searched == [60, 60, n_queries, 60, 60, n_queries]  # both spaces see the shortfall
+    exact = ProxyReference.build(theta_p, ds, split, ProxyOptions(label_screen=None))
+    assert screened.label_share == exact.label_share < 0.2
+    assert (screened.agree_forget, screened.agree_held_out) == (exact.agree_forget, exact.agree_held_out)
+    assert screened.values_o == exact.values_o and screened.target_mia == exact.target_mia
 
 
 def test_neighbours_are_sought_in_the_inputs_and_in_the_features_where_the_model_has_them(digits, theta_o):

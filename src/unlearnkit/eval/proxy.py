@@ -62,7 +62,10 @@ U = the unseen samples of the classes that are not gone. conf(x) = p_θ(y|x) (tr
   standard errors, a = agree_P / agree_U (the smaller over the spaces where that holds) is the share of P
   labelled like held-out data, and the rest is expected misclassified by θ_r with confidence ~0, called
   non-member: FA target × a, MIA target 100 − (100 − MIA target)·a, and a point mass 1 − a at confidence 0
-  in T (before the cap). A poisoned 10 % of digits (labels shifted to another class before training, θ_o
+  in T (before the cap). The search runs first on a seeded subsample of ``label_screen`` (500) samples a
+  side, and on all of them only where that subsample cannot rule the shortfall out (its shortfall plus 4
+  standard errors reaches ``label_gap``): a clean D_f costs a fraction of the exact search, a suspect one
+  gets it in full, and the decision differs only by a 4-SE chance. A poisoned 10 % of digits (labels shifted to another class before training, θ_o
   trained 100 epochs: FA 100 % on the wrong labels) agreed 9 % against 96 % in the features, 1 % against
   95 % in the inputs: without the check θ_o scored 1.7 and θ_r 64 and auto kept the poison; with it every
   method but ga (its cliff) and ssd removes most of it (``benchmarks/poisoned_batch.py``). On a
@@ -259,6 +262,15 @@ class ProxyOptions(BaseModel):
         "agrees at least as often as held-out data",
     )
     label_neighbours: int = Field(10, ge=1, description="label_check: nearest D_r samples consulted per sample")
+    label_screen: int | None = Field(
+        500,
+        ge=2,
+        description="label_check: search first for a seeded subsample of this many D_f and held-out samples a "
+        "side, and for all of them only where the subsample cannot rule out a shortfall (its shortfall plus 4 "
+        "standard errors reaches label_gap): the same decision up to a 4-SE chance, at a fraction of the cost — "
+        "the exact search was most of the reference's cost (0.23 of 0.32 s per call on an 18,000-image "
+        "Fashion-MNIST subset); the reported agreements are then the subsample's; null: always all",
+    )
     seed: int = Field(0, description="seed of the fixed subsamples (and of the attack's balanced fit)")
 
     @property
@@ -350,12 +362,70 @@ def label_share(agree_f: np.ndarray, agree_u: np.ndarray, w_u: np.ndarray, gap: 
     agreement is not below the held-out one's by more than ``gap`` and 4 standard errors (a clean D_f)."""
     if len(agree_f) < 2 or len(agree_u) < 2:
         return None
-    w = np.asarray(w_u, float) / np.sum(w_u)
-    a_f, a_u = float(np.mean(agree_f)), float(np.sum(w * agree_u))
-    se = float(np.sqrt(np.var(agree_f, ddof=1) / len(agree_f) + np.sum(w**2 * (agree_u - a_u) ** 2)))
+    a_f, a_u, se = agreement_means(agree_f, agree_u, w_u)
     if a_u <= 0 or a_u - a_f <= max(gap, 4.0 * se):
         return None
     return float(np.clip(a_f / a_u, 0.0, 1.0))
+
+
+def agreement_means(agree_f: np.ndarray, agree_u: np.ndarray, w_u: np.ndarray) -> tuple[float, float, float]:
+    """Mean agreement on D_f, the ``w_u``-weighted mean on held-out samples, and the standard error of their
+    difference (D_f's sample variance over its size plus the weighted mean's Σw²·(a − ā)²)."""
+    w = np.asarray(w_u, float) / np.sum(w_u)
+    a_f, a_u = float(np.mean(agree_f)), float(np.sum(w * agree_u))
+    se = float(np.sqrt(np.var(agree_f, ddof=1) / len(agree_f) + np.sum(w**2 * (agree_u - a_u) ** 2)))
+    return a_f, a_u, se
+
+
+def clearly_clean(agree_f: np.ndarray, agree_u: np.ndarray, w_u: np.ndarray, gap: float) -> bool:
+    """Whether a subsample's agreements rule out a shortfall of ``gap``: D_f's shortfall below the held-out
+    mean plus 4 standard errors stays under it (then the full sets' shortfall exceeds ``gap`` only by a
+    4-SE chance, and :func:`label_share` on them would not fire)."""
+    if len(agree_f) < 2 or len(agree_u) < 2:
+        return False
+    a_f, a_u, se = agreement_means(agree_f, agree_u, w_u)
+    return a_u - a_f + 4.0 * se < gap
+
+
+def check_labels(
+    original, dataset, retain: np.ndarray, partial: np.ndarray, unseen: np.ndarray, o: ProxyOptions, device
+) -> tuple[float | None, float, float]:
+    """``label_check``: (the share of D_f's partial part ``partial`` labelled like held-out data, or None; the
+    mean neighbour agreement on it; the held-out one's), in the space where D_f looks least like held-out data.
+    Each space first searches a seeded subsample of ``label_screen`` samples a side, and all of them only where
+    that subsample cannot rule out the shortfall (:func:`clearly_clean`)."""
+    labels = np.asarray(dataset.labels)
+    queries = np.concatenate([partial, unseen])  # one pass over all three sets, one search a space
+    # D_f's class mix exactly (no shrinkage toward the pool: agreement differs by class far more than accuracy
+    # does, e.g. Fashion-MNIST's coats in pixel space); the SE counts the cost
+    w_c = target_weights(labels[unseen], labels[partial], dataset.num_classes, 0.0)
+    n = o.label_screen
+    screen = n is not None and (len(partial) > n or len(unseen) > n)
+    if screen:  # positions in partial / unseen; its own generator, so the reference's other subsamples stay put
+        gen = np.random.default_rng([o.seed, 1])
+        s_f = np.sort(gen.permutation(len(partial))[:n])
+        s_u = np.sort(gen.permutation(len(unseen))[:n])
+        w_s = target_weights(labels[unseen[s_u]], labels[partial], dataset.num_classes, 0.0)
+    found = []  # (share or None, agreement on D_f, on held-out) per space
+    for e in embeddings(original, dataset, np.concatenate([retain, queries]), device):
+        e_r, e_f, e_u = e[: len(retain)], e[len(retain) : len(retain) + len(partial)], e[len(retain) + len(partial) :]
+        if screen:
+            agree_f, agree_u = (
+                neighbour_agreement(e_r, labels[retain], x, labels[idx], o.label_neighbours)
+                for x, idx in ((e_f[s_f], partial[s_f]), (e_u[s_u], unseen[s_u]))
+            )
+            if clearly_clean(agree_f, agree_u, w_s, o.label_gap):
+                found.append((None, float(np.mean(agree_f)), float(np.sum(w_s / w_s.sum() * agree_u))))
+                continue
+        agree = neighbour_agreement(e_r, labels[retain], e[len(retain) :], labels[queries], o.label_neighbours)
+        agree_f, agree_u = agree[: len(partial)], agree[len(partial) :]
+        found.append(
+            (label_share(agree_f, agree_u, w_c, o.label_gap), float(np.mean(agree_f)), float(np.sum(w_c * agree_u)))
+        )
+    # the space where D_f looks least like held-out data (a memorised poison shows less in features)
+    _, a_f, a_u = min(found, key=lambda t: t[1] / max(t[2], 1e-12))
+    fired = [t[0] for t in found if t[0] is not None]
+    return (min(fired) if fired else None), a_f, a_u
 
 
 def capped_quantiles(
@@ -635,22 +705,9 @@ class ProxyReference:
             conf_u, w_u = ref.ref_conf, ref.ref_w
             if len(partial):
                 if o.label_check:  # D_f labelled unlike its neighbours: a retrained model predicts the neighbours'
-                    queries = np.concatenate([partial, unseen])  # one pass over all three sets, one search a space
-                    # D_f's class mix exactly (no shrinkage toward the pool: agreement differs by class far more
-                    # than accuracy does, e.g. Fashion-MNIST's coats in pixel space); the SE counts the cost
-                    w_c = target_weights(labels[unseen], labels[partial], dataset.num_classes, 0.0)
-                    found = []  # (share or None, agreement on D_f, on held-out) per space
-                    for e in embeddings(original, dataset, np.concatenate([retain, queries]), device):
-                        agree = neighbour_agreement(
-                            e[: len(retain)], labels[retain], e[len(retain) :], labels[queries], o.label_neighbours
-                        )
-                        agree_f, agree_u = agree[: len(partial)], agree[len(partial) :]
-                        a_f, a_u = float(np.mean(agree_f)), float(np.sum(w_c * agree_u))
-                        found.append((label_share(agree_f, agree_u, w_c, o.label_gap), a_f, a_u))
-                    # the space where D_f looks least like held-out data (a memorised poison shows less in features)
-                    _, ref.agree_forget, ref.agree_held_out = min(found, key=lambda t: t[1] / max(t[2], 1e-12))
-                    fired = [t[0] for t in found if t[0] is not None]
-                    ref.label_share = min(fired) if fired else None
+                    ref.label_share, ref.agree_forget, ref.agree_held_out = check_labels(
+                        original, dataset, retain, partial, unseen, o, device
+                    )
                 if ref.label_share is not None:  # the rest of D_f: misclassified by θ_r, confidence ~0, called out
                     a = ref.label_share
                     ref.target_fa *= a
