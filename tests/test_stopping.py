@@ -4,6 +4,7 @@ import copy
 import math
 import warnings
 
+import numpy as np
 import pytest
 import torch
 from pydantic import Field
@@ -230,6 +231,8 @@ def test_theta_o_is_a_candidate_and_kept_with_a_warning(digits, random_split, th
     assert s["held_out"] == len(ref.unseen) > 0 and s["partial"] and s["target_fa"] == ref.target_fa
     assert s["prior"] == (ref.prior if math.isfinite(ref.prior) else None)  # JSON-safe: None = pooled
     assert s["forget_fa"] == ref.forget_fa == 100.0 and s["forget_partial"] == len(ref.forget)  # θ_o memorised D_f
+    # the effective number of held-out samples behind the weighted targets: at most all of them
+    assert s["held_out_eff"] == pytest.approx(1 / np.sum(ref.ref_w**2)) and 1 < s["held_out_eff"] <= s["held_out"]
     msg = next(str(w.message) for w in rec if "kept θ_o" in str(w.message))
     assert f"from {len(ref.unseen)} held-out samples, on which θ_o is {ref.target_fa:.1f} % accurate" in msg
     assert all(torch.equal(a, b) for a, b in zip(res.model.state_dict().values(), theta_o.state_dict().values()))
@@ -982,3 +985,8 @@ def test_the_kept_theta_o_warning_says_when_theta_o_did_not_memorise_the_forget_
     assert "did not memorise D_f" in _held_out_hint(capped)
     capped = base | {"forget_fa": 72.6, "target_fa": 72.6}  # clearly harder: the cap set the targets
     assert "θ_o fits D_f less well than the 300 held-out samples" in _held_out_hint(capped)
+    # a request from one class: the weighted held-out mean rests on its 30 samples (effective size), not on 300;
+    # 2 SE = 200 · sqrt(0.16 · (1/200 + 1/30)) = 15.7 points
+    one_class = base | {"held_out_eff": 30.0}
+    assert "did not memorise D_f" in _held_out_hint(one_class | {"forget_fa": 95.0})
+    assert "did not memorise" not in _held_out_hint(one_class | {"forget_fa": 96.0})

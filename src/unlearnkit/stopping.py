@@ -254,7 +254,8 @@ def shared_reference(ctx, options: StopOptions) -> ProxyReference:
 def reference_facts(ref: ProxyReference) -> dict:
     """What the proxy's targets for D_f rest on, for the auto summary and its warnings: the number of
     held-out samples of D_f's classes, θ_o's (target-weighted) accuracy and MIA-efficacy on them
-    (``held_out_fa``, ``held_out_mia``; None without held-out data), θ_o's own accuracy on D_f's partial part read the
+    (``held_out_fa``, ``held_out_mia``; None without held-out data; ``held_out_eff``, the effective number of
+    held-out samples behind them, 1/Σw² of the target weights), θ_o's own accuracy on D_f's partial part read the
     same way (``forget_fa``, over ``forget_partial`` samples of the D_f sample) and the targets (``target_fa``,
     ``target_mia``: those, capped at θ_o's own values on D_f, ``proxy.cap_at_original``, and scaled by
     ``label_share`` where D_f's labels agree with their D_r neighbours' (``agree_forget``) markedly less than
@@ -263,6 +264,9 @@ def reference_facts(ref: ProxyReference) -> dict:
     classes, or where no held-out data was used)."""
     return {
         "held_out": int(len(ref.unseen)),
+        # the held-out mean's effective size 1/Σw² (the target weights follow D_f's class mix: on a request from
+        # one class it rests on that class's held-out samples, not on all of them)
+        "held_out_eff": float(1.0 / np.sum(np.square(ref.ref_w))) if len(ref.ref_w) else None,
         "target_fa": float(ref.target_fa),
         "target_mia": float(ref.target_mia),
         "held_out_fa": float(ref.held_out_fa) if math.isfinite(ref.held_out_fa) else None,

@@ -288,7 +288,8 @@ def _held_out_hint(auto: dict) -> str:
     """Where θ_o was kept on a partly removed class: what the proxy's targets rest on. On a small held-out
     split θ_o can be right on every sample by chance (digits, 144 held-out samples, one split in six of a
     confirmation grid), and then nothing looks closer to retraining than θ_o. Where θ_o is as accurate on D_f as on
-    held-out data (within two standard errors, and not perfect on D_f), it did not memorise D_f: a
+    held-out data (within two standard errors — the held-out mean's from its effective size 1/Σw², since its
+    weights follow D_f's class mix — and not perfect on D_f), it did not memorise D_f: a
     Fashion-MNIST CNN at 83 % training accuracy kept θ_o on long-tail and half-of-class requests where retraining
     on fewer samples of a class still cost 3–13 points of FA."""
     if not auto.get("partial") or "held_out" not in auto:
@@ -296,9 +297,10 @@ def _held_out_hint(auto: dict) -> str:
     if auto.get("label_share") is not None:  # the label check set the targets (its own warning says how)
         return f"; its targets treat {100 * (1 - auto['label_share']):.0f} % of D_f as mislabelled (proxy.label_check)"
     fo, fh, n_f, n_h = auto.get("forget_fa"), auto["held_out_fa"], auto.get("forget_partial"), auto["held_out"]
-    if fo is not None and fh is not None and n_f and n_h and fo < 99.5:
+    n_e = auto.get("held_out_eff") or n_h  # the weighted mean's effective size (older summaries: all of them)
+    if fo is not None and fh is not None and n_f and n_e and fo < 99.5:
         p = min(max(fh / 100.0, 0.01), 0.99)
-        if abs(fo - fh) <= 200.0 * math.sqrt(p * (1 - p) * (1 / n_f + 1 / n_h)):  # within 2 SE of held-out
+        if abs(fo - fh) <= 200.0 * math.sqrt(p * (1 - p) * (1 / n_f + 1 / n_e)):  # within 2 SE of held-out
             return (  # θ_o did not memorise D_f: it already treats D_f like data it never saw
                 f"; θ_o is about as accurate on D_f ({fo:.1f} % of {n_f}) as on the {n_h} held-out samples of its "
                 f"classes ({fh:.1f} %): it did not memorise D_f, so the proxy sees nothing left to remove. A retrained "
