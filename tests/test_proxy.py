@@ -1,5 +1,6 @@
 """The retrain-free proxy: pure functions by hand, and hand-made splits with known values."""
 
+import dataclasses
 import numpy as np
 import pytest
 import torch
@@ -556,3 +557,39 @@ def test_neighbour_agreement_matches_scikit_learn_and_a_hand_case():
         nb = NearestNeighbors(n_neighbors=10, algorithm="brute").fit(r).kneighbors(q)[1]
         assert np.array_equal(neighbour_agreement(r, ry, q, qy, 10), (ry[nb] == qy[:, None]).mean(1))
     assert neighbour_agreement(r, ry, q[:0], qy[:0], 10).shape == (0,)
+
+
+def test_cached_inputs_give_the_same_reference_and_scores_bit_for_bit(digits):
+    """The reference keeps its samples' model-ready inputs (``input_cache_mb``): on uint8 28×28 images, where
+    inference runs in batches of 128 (several per pass), the reference built and every score read from the cache
+    equal those read from the data set, bit for bit — screened heads, the rest of the D_r sample and the label
+    check's two spaces included; over the budget nothing is kept."""
+    from unlearnkit.data import ArrayDataset
+
+    img = np.kron(digits.x.numpy().reshape(-1, 8, 8), np.ones((3, 3)))  # 24×24, values 0…16
+    img = np.pad(img * 15, ((0, 0), (2, 2), (2, 2))).astype(np.uint8)[:, None]
+    ds = ArrayDataset("digits28", torch.from_numpy(img), digits.y, 10, digits.pool, digits.test, mean=0.1, std=0.3)
+    base = uk.make_split(ds, "class", seed=0, classes=[3])  # all of class 3 and 40 samples of class 5:
+    fives = np.setdiff1d(base.train, base.forget)[ds.labels[np.setdiff1d(base.train, base.forget)] == 5][:40]
+    split = dataclasses.replace(base, forget=np.union1d(base.forget, fives))  # a gone part and a partial one
+    for name in ("mlp", "cnn"):
+        torch.manual_seed(0)
+        model = uk.build_model(name, ds.input_shape, 10).eval()
+        cached = ProxyReference.build(model, ds, split, ProxyOptions(label_screen=60))
+        plain = ProxyReference.build(model, ds, split, ProxyOptions(label_screen=60, input_cache_mb=0))
+        assert cached.inputs is not None and plain.inputs is None and cached.is_gone.any() and not cached.is_gone.all()
+        assert len(cached.forget) + len(cached.retain) + len(cached.unseen) > 3 * 128
+        assert cached.values_o == plain.values_o and cached.agree_forget == plain.agree_forget
+        assert np.array_equal(cached.retain, plain.retain) and np.array_equal(cached.ref_conf, plain.ref_conf)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(0.01 * torch.randn_like(p))
+        for part in (slice(None), slice(0, 100)):
+            a, b = cached.forward(model, part), plain.forward(model, part)
+            assert all(torch.equal(a[k], b[k]) for k in a)
+        assert torch.equal(cached.retain_logits(model, slice(100, None)), plain.retain_logits(model, slice(100, None)))
+        assert cached.evaluate(model) == plain.evaluate(model)
+    small = ProxyReference.build(
+        model, ds, split, ProxyOptions(input_cache_mb=0.5)
+    )  # about 1 600 × 784 × 4 B = 5 MiB > 0.5 MiB
+    assert small.inputs is None

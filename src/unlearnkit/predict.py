@@ -28,7 +28,6 @@ def inference_batch_size(sample_shape: tuple[int, ...], device: torch.device) ->
     return int(min(2048, max(64, 2 ** int(math.log2(max(1, per_batch))))))
 
 
-@torch.no_grad()
 def map_batches(
     model: nn.Module,
     dataset,
@@ -40,14 +39,29 @@ def map_batches(
     """``fn(x)`` for each inference batch ``x`` of ``dataset[idx]`` (model-ready inputs on ``device``, default the
     model's), with ``model`` in eval mode (restored afterwards) and no autograd; batches of ``batch_size`` (default
     :func:`inference_batch_size`). The one loop behind every gradient-free pass over an index set."""
-    was_training = model.training
-    model.eval()
     device = device or next(model.parameters()).device
     batch_size = batch_size or inference_batch_size(dataset.input_shape, torch.device(device))
     data = dataset.to(device)
     idx_t = torch.as_tensor(np.asarray(idx), dtype=torch.long)
+    batches = (data.inputs(idx_t[s : s + batch_size].to(device)) for s in range(0, len(idx_t), batch_size))
+    return _in_eval(model, batches, fn)
+
+
+def map_inputs(
+    model: nn.Module, x: torch.Tensor, fn: Callable[[torch.Tensor], object], batch_size: int | None = None
+) -> list:
+    """:func:`map_batches` over inputs already model-ready (``x``, on the model's device): the same batches as
+    over the indices ``x`` was read from, so the same outputs bit for bit."""
+    batch_size = batch_size or inference_batch_size(tuple(x.shape[1:]), x.device)
+    return _in_eval(model, (x[s : s + batch_size] for s in range(0, len(x), batch_size)), fn)
+
+
+@torch.no_grad()
+def _in_eval(model: nn.Module, batches, fn: Callable[[torch.Tensor], object]) -> list:
+    was_training = model.training
+    model.eval()
     try:
-        return [fn(data.inputs(idx_t[s : s + batch_size].to(device))) for s in range(0, len(idx_t), batch_size)]
+        return [fn(x) for x in batches]
     finally:
         model.train(was_training)
 
@@ -57,6 +71,13 @@ def predict_logits(
 ) -> torch.Tensor:
     """Logits of ``model`` (eval mode, restored afterwards) on ``dataset[idx]``, on the CPU; batches of
     ``batch_size`` (default :func:`inference_batch_size`)."""
-    out = map_batches(model, dataset, idx, lambda x: model(x).float().cpu(), batch_size, device)
-    num_out = out[0].shape[1] if out else 0
-    return torch.cat(out) if out else torch.empty(0, num_out)
+    return _cat_logits(map_batches(model, dataset, idx, lambda x: model(x).float().cpu(), batch_size, device))
+
+
+def predict_inputs(model: nn.Module, x: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
+    """:func:`predict_logits` on inputs already model-ready (``x``, on the model's device)."""
+    return _cat_logits(map_inputs(model, x, lambda b: model(b).float().cpu(), batch_size))
+
+
+def _cat_logits(out: list) -> torch.Tensor:
+    return torch.cat(out) if out else torch.empty(0, 0)
