@@ -141,7 +141,7 @@ def main():
     # (lr_factors (1,)): auto's lr search runs the method again at other lrs, a cost counted in
     # defaults_transfer.py (passes), not per-step overhead
     never = dict(patience=1e9, overshoot=1e9, lr_factors=(1.0,))
-    auto_t = {}
+    auto_t, extra = {}, {}
     for epochs in (1, 6):
         runs = {"none": [], "auto": []}
         for r in range(args.repeats):
@@ -159,18 +159,22 @@ def main():
                 )
                 runs[stop].append(time.perf_counter() - t0)
         auto_t[epochs] = (statistics.median(runs["auto"]), statistics.median(runs["none"]))
+        # the extra seconds of each auto call over the none call beside it: steadier than a ratio of medians
+        # on a machine whose speed drifts between repeats
+        extra[epochs] = statistics.median(a - n for a, n in zip(runs["auto"], runs["none"]))
     t3 = Table(title=f"RL, {args.dataset}: stop='auto' vs stop='none', same steps (median of {args.repeats})")
-    for c in ("", "none s", "auto s", "ratio"):
+    for c in ("", "none s", "auto s", "ratio", "paired extra s"):
         t3.add_column(c, justify="right")
     slope_a = (auto_t[6][0] - auto_t[1][0]) / 5
     slope_n = (auto_t[6][1] - auto_t[1][1]) / 5
-    t3.add_row("one epoch (slope 1→6 epochs)", f"{slope_n:.4f}", f"{slope_a:.4f}", f"{slope_a / slope_n:.2f}")
+    t3.add_row("one epoch (slope 1→6 epochs)", f"{slope_n:.4f}", f"{slope_a:.4f}", f"{slope_a / slope_n:.2f}", "")
     for e in (1, 6):
         t3.add_row(
             f"whole call, {e} epoch(s)",
             f"{auto_t[e][1]:.4f}",
             f"{auto_t[e][0]:.4f}",
             f"{auto_t[e][0] / auto_t[e][1]:.2f}",
+            f"{extra[e]:.4f} ({1 + extra[e] / auto_t[e][1]:.2f}×)",
         )
     console.print(t3)
     console.print("goal: stop='auto' ≤ 1.25× stop='none' for the same number of steps")
