@@ -85,6 +85,38 @@ def test_scrub_without_the_clip_is_the_diverging_loop(digits, theta_o):
     assert float(res.model.head.weight[3].detach().norm()) > 10 * float(theta_o.head.weight[3].detach().norm())
 
 
+def test_scrub_max_pass_takes_at_most_max_pass_steps_steps():
+    """The max pass's batch grows with D_f past ``max_pass_steps`` × ``batch_size`` samples, so a pass takes at most
+    that many steps (by hand: 131 samples at 32 → 5 steps; 648 → batch 65, 10 steps; unbounded: 21)."""
+    from types import SimpleNamespace
+
+    from unlearnkit.methods.scrub import SCRUB, SCRUBOptions
+
+    def ctx(n, **o):
+        return SimpleNamespace(options=SCRUBOptions(**o), split=SimpleNamespace(forget=range(n), retain=range(640)))
+
+    assert SCRUB.pass_steps(ctx(131)) == (5, 10) and SCRUB.forget_batch(ctx(131)) == 32
+    assert SCRUB.forget_batch(ctx(648)) == 65 and SCRUB.pass_steps(ctx(648)) == (10, 10)
+    assert SCRUB.pass_steps(ctx(648, max_pass_steps=None)) == (21, 10)
+    assert SCRUB.pass_steps(ctx(320)) == (10, 10) and SCRUB.forget_batch(ctx(321)) == 33
+
+
+def test_scrub_max_pass_cap_changes_nothing_on_a_small_forget_set_and_forgets_more_on_a_large_one(digits, theta_o):
+    """Under 320 samples the cap is not reached: the same weights bit for bit. Five digit classes (648 samples, 21
+    steps a pass unbounded): the default lr diverges either way, and under auto the unbounded pass keeps the
+    classes (FA ≈ 100: every lr that moves diverges within its second pass) where the bounded one removes half."""
+    split = class_split(digits, 3)
+    a = flat(run(theta_o, digits, split, "scrub").model)
+    assert torch.equal(a, flat(run(theta_o, digits, split, "scrub", max_pass_steps=None).model))
+    five = uk.make_split(digits, "class", seed=0, classes=[0, 1, 2, 3, 4])
+    fa = {}
+    for cap in (10, None):
+        with pytest.warns(RuntimeWarning):
+            res = uk.unlearn(theta_o, digits, five, "scrub", options={"max_pass_steps": cap}, device="cpu", seed=0)
+        fa[cap] = acc(res.model, digits, five.forget)
+    assert fa[None] > 95.0 and fa[10] < 75.0, fa
+
+
 def test_scrub_clip_touches_only_max_steps(digits, theta_o):
     """With msteps=0 there are no max-steps, so the clip setting cannot change a single weight."""
     split = class_split(digits, 3)

@@ -75,6 +75,13 @@ class SCRUBOptions(GradientOptions):
         description="clip each gradient entry of a max-step to "
         "[-max_clip, max_clip] (the reference's args.clip); None: no clip",
     )
+    max_pass_steps: int | None = Field(
+        10,
+        ge=1,
+        description="at most this many max-steps per max pass: a larger D_f is split into this many larger "
+        "batches (batch_size is the smallest), so the ascent a pass makes does not grow with |D_f|; null: the "
+        "reference's full pass in batches of batch_size",
+    )
     ce_weight: float = Field(0.99, ge=0, description="γ on CE in the min-step")
     kl_weight: float = Field(0.001, ge=0, description="α on KL(teacher‖student) in the min-step")
 
@@ -108,10 +115,19 @@ class SCRUB(GradientMethod):
         )
 
     @staticmethod
-    def pass_steps(ctx) -> tuple[int, int]:
+    def forget_batch(ctx) -> int:
+        """The max-step batch: ``batch_size``, or larger where a pass over D_f would take more than
+        ``max_pass_steps`` steps."""
+        o, n = ctx.options, len(ctx.split.forget)
+        return o.batch_size if o.max_pass_steps is None else max(o.batch_size, math.ceil(n / o.max_pass_steps))
+
+    @classmethod
+    def pass_steps(cls, ctx) -> tuple[int, int]:
         """Steps of one max-step pass over D_f and of one min-step pass over D_r."""
         o = ctx.options
-        return math.ceil(len(ctx.split.forget) / o.batch_size), math.ceil(len(ctx.split.retain) / o.retain_batch_size)
+        return math.ceil(len(ctx.split.forget) / cls.forget_batch(ctx)), math.ceil(
+            len(ctx.split.retain) / o.retain_batch_size
+        )
 
     def settles_at(self, ctx) -> int:
         """The end of the last epoch with a max-step pass (its min-step pass included, which repairs it)."""
@@ -127,7 +143,7 @@ class SCRUB(GradientMethod):
         total = min(o.msteps, o.epochs) * f_steps + o.epochs * r_steps
         sched = make_scheduler(opt, o.schedule, total, 0)
         streams = {
-            "forget": cycle_batches(ctx.split.forget, o.batch_size, gen),
+            "forget": cycle_batches(ctx.split.forget, self.forget_batch(ctx), gen),
             "retain": cycle_batches(ctx.split.retain, o.retain_batch_size, gen),
         }
         phase = {
