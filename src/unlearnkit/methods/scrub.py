@@ -32,7 +32,7 @@ Departures, on purpose:
   the reference's full pass at its 40× smaller lr does not reach. On a 12 000-image Fashion-MNIST MLP,
   class 8 (1 080 samples: 34 steps a pass at batch 32), lr 0.02 took the parameter norm to 5 390× θ_o's
   and auto's lr search kept the class (FA 96.9 %); with the cap auto removed it (FA 0.6 %, RA 94.7 vs
-  95.7). Under 320 samples nothing changes. It bounds a pass, not the lr: five digit classes still
+  95.8). Under 320 samples nothing changes. It bounds a pass, not the lr: five digit classes still
   diverge at lr 0.02 under ``stop: none``, and auto's lower lrs remove about half of them (FA 52 %; 99.7
   % without the cap).
 - With a deterministic model (no dropout/BN, as the MLP) the student equals the teacher at the first
