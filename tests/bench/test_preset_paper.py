@@ -77,6 +77,7 @@ def test_the_other_unnamed_grids_validate_with_library_defaults_and_differ_from_
         "unnamed_grid_big_forget",
         "unnamed_grid_fashion_adam",
         "unnamed_grid_fashion_cnn",
+        "unnamed_grid_fashion_mlp12k",
         "unnamed_grid_german_logreg",
         "unnamed_grid_logreg_digits",
         "unnamed_grid_resnet",
@@ -97,6 +98,7 @@ def test_the_other_unnamed_grids_validate_with_library_defaults_and_differ_from_
         ("digits", "resnet18", "sgd", 0.1),  # batch norm; one- and five-sample requests
         ("digits", "mlp", "sgd", 0.05),
         ("npz", "mlp", "sgd", 0.1),
+        ("fashion_mnist", "mlp", "sgd", 0.1),  # 12 000 images: forget sets up to 1 080 samples
     }
 
 
