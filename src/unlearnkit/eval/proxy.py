@@ -68,10 +68,10 @@ U = the unseen samples of the classes that are not gone. conf(x) = p_θ(y|x) (tr
   gets it in full, and the decision differs only by a 4-SE chance (a poisoned 10 % of an 18 000-image
   Fashion-MNIST subset: the same share, agreements and targets as the exact search). A poisoned 10 % of
   digits (labels shifted to another class before training, θ_o trained 100 epochs: FA 100 % on the wrong
-  labels) agreed 9 % against 96 % in the features, 1 % against 95 % in the inputs: without the check θ_o scored 1.7 and θ_r 64 and auto kept the poison; with it every
-  method but ga (its cliff) and ssd removes most of it (``benchmarks/poisoned_batch.py``). On a
-  3000-image Fashion-MNIST subset the features agreed 30 % against 79 % (memorisation shows), the inputs 2 %
-  against 69 % (target FA 2.2 %, θ_r's 1.7 %); the methods still stop at FA 26–70 % there.
+  labels) agreed 9 % against 96 % in the features, 1 % against 95 % in the inputs: without the check θ_o
+  scored 1.7 and θ_r 64 and auto kept the poison; with it every method but ga (its cliff) and ssd removes
+  most of it (``benchmarks/poisoned_batch.py``). On a 3000-image Fashion-MNIST subset the features agreed
+  30 % against 79 % (memorisation shows), the inputs 2 % against 69 % (target FA 2.2 %, θ_r's 1.7 %); the methods still stop at FA 26–70 % there.
   Out of reach: a poison that moves the inputs' neighbourhoods themselves (a backdoor trigger).
 * On G:   fa_G   = FA_θ(G) (θ_r never predicts a class it never saw);  mia_G = |MIA_θ(G) − 100|
           dist_G = mass_weight · proxy_mass,  proxy_mass = 100·TV(mean_x p_θ(·|x), mean_x q(·|x)) over G
@@ -436,13 +436,12 @@ def check_labels(
                 for x, idx in ((e_f[s_f], partial[s_f]), (e_u[s_u], unseen[s_u]))
             )
             if clearly_clean(agree_f, agree_u, w_s, o.label_gap):
-                found.append((None, float(np.mean(agree_f)), float(np.sum(w_s / w_s.sum() * agree_u))))
+                found.append((None, *agreement_means(agree_f, agree_u, w_s)[:2]))
                 continue
         agree = neighbour_agreement(e_r, labels[retain], e[len(retain) :], labels[queries], o.label_neighbours)
         agree_f, agree_u = agree[: len(partial)], agree[len(partial) :]
-        found.append(
-            (label_share(agree_f, agree_u, w_c, o.label_gap), float(np.mean(agree_f)), float(np.sum(w_c * agree_u)))
-        )
+        a_f, a_u = float(np.mean(agree_f)), float(np.sum(w_c * agree_u))  # (w_c sums to 1; one sample has no SE)
+        found.append((label_share(agree_f, agree_u, w_c, o.label_gap), a_f, a_u))
     # the space where D_f looks least like held-out data (a memorised poison shows less in features)
     _, a_f, a_u = min(found, key=lambda t: t[1] / max(t[2], 1e-12))
     fired = [t[0] for t in found if t[0] is not None]
@@ -732,9 +731,8 @@ class ProxyReference:
                 if o.label_check:  # D_f labelled unlike its neighbours: a retrained model predicts the neighbours'
                     x_q = None
                     if ref.inputs is not None:  # D_r sample, D_f's partial part, held-out: the cached inputs
-                        nf, nr, x = len(forget), len(retain), ref.inputs
-                        part = torch.as_tensor(~is_gone).to(x.device)
-                        x_q = torch.cat([x[nf : nf + nr], x[:nf][part], x[nf + nr :]])
+                        x_f, x_r, x_u = ref.cached_parts()
+                        x_q = torch.cat([x_r, x_f[torch.as_tensor(~is_gone).to(x_f.device)], x_u])
                     ref.label_share, ref.agree_forget, ref.agree_held_out = check_labels(
                         original, dataset, retain, partial, unseen, o, device, x_q
                     )
@@ -761,8 +759,8 @@ class ProxyReference:
         perm = rng.permutation(len(retain))
         ref.retain, ref.y_retain, ref.retain_right_ref = retain[perm], ref.y_retain[perm], ref.retain_right_ref[perm]
         if ref.inputs is not None:
-            r = slice(len(forget), len(forget) + len(retain))
-            ref.inputs[r] = ref.inputs[r][torch.as_tensor(perm).to(ref.inputs.device)]
+            x_r = ref.cached_parts()[1]
+            x_r[:] = x_r[torch.as_tensor(perm).to(x_r.device)]
         ref.retain_logit_norms_o = lg["retain"].double().norm(dim=1)[perm].numpy()
         return ref
 
@@ -779,23 +777,25 @@ class ProxyReference:
         if self.inputs is None:
             logits = predict_logits(model, self.dataset, np.concatenate(list(parts.values())), device=self.device)
         else:  # the same batches of the same inputs: the same logits bit for bit
-            nf, nr = len(self.forget), len(self.retain)
-            x = self.inputs
-            if retain != slice(None):
-                x = torch.cat([x[:nf], x[nf : nf + nr][retain], x[nf + nr :]])
-            logits = predict_inputs(model, x)
+            x_f, x_r, x_u = self.cached_parts()
+            logits = predict_inputs(model, self.inputs if retain == slice(None) else torch.cat([x_f, x_r[retain], x_u]))
         out, start = {}, 0
         for name, idx in parts.items():
             out[name] = logits[start : start + len(idx)]
             start += len(idx)
         return out
 
+    def cached_parts(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Views of the cached inputs (``input_cache_mb``) of the forget, retain and unseen samples."""
+        assert self.inputs is not None
+        nf, nr = len(self.forget), len(self.retain)
+        return self.inputs[:nf], self.inputs[nf : nf + nr], self.inputs[nf + nr :]
+
     def retain_logits(self, model, part: slice) -> torch.Tensor:
         """Logits of ``model`` on a part of the fixed D_r sample."""
         if self.inputs is None:
             return predict_logits(model, self.dataset, self.retain[part], device=self.device)
-        nf = len(self.forget)
-        return predict_inputs(model, self.inputs[nf : nf + len(self.retain)][part])
+        return predict_inputs(model, self.cached_parts()[1][part])
 
     def evaluate(self, model) -> dict[str, float]:
         return self.evaluate_logits(self.forward(model))
