@@ -344,3 +344,33 @@ def test_audit_mia_fits_averages_attacks():
     assert len(set(single)) > 1
     assert rec["after"]["MIA"] == pytest.approx(np.mean(single), abs=1e-9)
     assert rec["options"]["mia_fits"] == 3
+
+
+def test_auto_stop_lines_read_as_sentences():
+    """The audit's auto-stop lines: four significant digits, a strength search's tried values sorted, and
+    a search that kept θ_o says so instead of printing ``None``."""
+    from unlearnkit.audit import _stop_lines
+
+    strength = {"option": "step", "best_value": 0.012257321992941743, "best_proxy_gap": 2.055186724219846}
+    run = {
+        "history": [
+            {"auto_stop": {**strength, "tried": [0.0133667, 0.0033416761, 0.0122573219, None]}},
+            {"auto_stop": {"option": "alpha", "best_value": None, "best_proxy_gap": 0.5, "tried": [10.0, 1.0]}},
+            {
+                "auto_stop": {
+                    "best_step": 18,
+                    "steps_run": 36,
+                    "best_proxy_gap": 0.024841199,
+                    "evaluations": 5,
+                    "reason": "patience",
+                    "warnings": ["w"],
+                }
+            },
+        ]
+    }
+    assert _stop_lines(run) == [
+        "step = 0.01226; tried step ∈ {0.003342, 0.01226, 0.01337}; proxy gap 2.055",
+        "θ_o kept (no strength beat it); tried alpha ∈ {1, 10}; proxy gap 0.5",
+        "kept step 18 of 36 (proxy gap 0.02484, 5 evaluations); stopped by patience",
+        "warning: w",
+    ]

@@ -323,6 +323,11 @@ def _rows(record: dict) -> list[tuple[str, str, str, str]]:
     return out
 
 
+def _g(v: object) -> str:
+    """A number to four significant digits (``None`` and non-numbers as they are)."""
+    return f"{v:.4g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
+
+
 def _stop_lines(run: dict) -> list[str]:
     """Where an automatic stop ended and why, when the run's history says so."""
     lines = []
@@ -331,13 +336,13 @@ def _stop_lines(run: dict) -> list[str]:
         if not isinstance(a, dict):
             continue
         if "best_value" in a:  # a one-shot method's strength search
-            lines.append(
-                f"strength {a.get('option')} = {a.get('best_value')} (None: θ_o kept) of {a.get('tried')}, "
-                f"proxy gap {a.get('best_proxy_gap')}"
-            )
+            tried = ", ".join(_g(v) for v in sorted(t for t in a.get("tried") or [] if t is not None))
+            best = a.get("best_value")
+            kept = "θ_o kept (no strength beat it)" if best is None else f"{a.get('option')} = {_g(best)}"
+            lines.append(f"{kept}; tried {a.get('option')} ∈ {{{tried}}}; proxy gap {_g(a.get('best_proxy_gap'))}")
         elif "best_step" in a:
             lines.append(
-                f"kept step {a['best_step']} of {a.get('steps_run')} (proxy gap {a.get('best_proxy_gap')}, "
+                f"kept step {a['best_step']} of {a.get('steps_run')} (proxy gap {_g(a.get('best_proxy_gap'))}, "
                 f"{a.get('evaluations')} evaluations); stopped by {a.get('reason')}"
             )
         else:
