@@ -1,4 +1,4 @@
-"""Write the synthetic 20-class data set of ``benchmarks/unnamed_grid_syn20.yaml`` (README, "The collapse guard").
+"""Write the synthetic 20-class data set of ``benchmarks/unnamed_grid_syn20.yaml`` (docs/safe_by_default.md, "The collapse guard").
 
 A model that generalises poorly, to test the stopping rules where retraining itself costs test accuracy:
 scikit-learn's ``make_classification`` (5 000 rows, 40 features, 20 classes, 2 % flipped labels, seed 7); the

@@ -56,7 +56,7 @@ def test_the_gpu_session_grid_validates():
 
 
 def test_the_unnamed_grid_validates_and_runs_under_the_library_default_stop():
-    """benchmarks/unnamed_grid.yaml (the README's "grid nobody chose") is a valid config that leaves `stop` at the
+    """benchmarks/unnamed_grid.yaml (docs/safe_by_default.md, "Grids nobody chose") is a valid config that leaves `stop` at the
     library default, auto, with every method at its defaults."""
     from pathlib import Path
 
@@ -66,7 +66,7 @@ def test_the_unnamed_grid_validates_and_runs_under_the_library_default_stop():
 
 
 def test_the_other_unnamed_grids_validate_with_library_defaults_and_differ_from_each_other():
-    """benchmarks/unnamed_grid_*.yaml (the README's "grids nobody chose"): valid configs at the library default stop
+    """benchmarks/unnamed_grid_*.yaml (docs/safe_by_default.md, "Grids nobody chose"): valid configs at the library default stop
     (auto) and method defaults, each with a data set, model or training recipe the others and the tuned presets
     do not share."""
     from pathlib import Path
