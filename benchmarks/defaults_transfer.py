@@ -64,7 +64,7 @@ TRAIN = {
     "batch_size": 64,
     "schedule": "cosine",
 }
-METHODS = ["ft", "ga", "rl", "neggrad_plus", "salun", "scrub", "l1_sparse", "bad_teacher", "fisher", "ssd"]
+METHODS = ["ft", "ga", "rl", "neggrad_plus", "salun", "scrub", "l1_sparse", "bad_teacher", "fisher", "ssd", "if"]
 SCENARIOS = [
     {"kind": "random", "fraction": 0.05, "label": "random5"},
     {"kind": "random", "fraction": 0.2, "label": "random20"},

@@ -99,6 +99,45 @@ def test_pass_counter_counts_forward_backward_and_evaluation_apart():
     assert training_passes(3, 10) == 60
 
 
+def test_pass_counter_counts_every_sample_of_a_vmap_and_reported_feature_passes():
+    """Per-sample gradients (vmap(grad)) run the model once per chunk on a batch of one: the counter counts
+    the chunk's samples; a pass through ``model.features`` is reported with ``record``."""
+    from torch.func import functional_call, grad, vmap
+
+    from unlearnkit.passes import record
+
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3))
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    x, y = torch.randn(5, 2, 2), torch.tensor([0, 1, 2, 0, 1])
+
+    def one(p, xi, yi):
+        return torch.nn.functional.cross_entropy(functional_call(model, p, (xi.unsqueeze(0),)), yi.unsqueeze(0))
+
+    record(model, 9)  # no counter watching: nothing to count, no error
+    with PassCounter(model) as c:
+        vmap(grad(one), in_dims=(None, 0, 0))(params, x, y)  # 5 samples, one vmapped call
+        vmap(grad(one), in_dims=(None, 0, 0), chunk_size=2)(params, x, y)  # 5 samples in chunks of 2, 2, 1
+        with torch.no_grad():
+            vmap(vmap(lambda xi: model(xi.unsqueeze(0))))(torch.randn(3, 4, 2, 2))  # 12 samples, no graph
+        record(model, 6)
+        with c.evaluating():
+            record(model, 4)
+    assert c.as_dict() == {"forward": 5 + 5 + 12 + 6, "backward": 10, "eval_forward": 4, "total": 38}
+    record(model, 3)  # the counter closed: not counted
+    assert c.forward == 28
+
+
+def test_one_shot_methods_count_their_passes(digits, random_split, theta_o):
+    """ssd: per-sample gradients over D_f and the training set, each forward and backward; if: one features
+    pass over the training set, also under auto (its strength search moves along one Newton step)."""
+    n_f, n = len(random_split.forget), len(random_split.train)
+    res = uk.unlearn(theta_o, digits, random_split, "ssd", device="cpu", stop="none")
+    assert res.passes["forward"] == res.passes["backward"] == n_f + n
+    for stop in ("none", "auto"):
+        res = uk.unlearn(theta_o, digits, random_split, "if", device="cpu", stop=stop)
+        assert (res.passes["forward"], res.passes["backward"]) == (n, 0), stop
+
+
 def test_unlearn_reports_passes_through_the_library(digits, random_split, theta_o):
     res = uk.unlearn(theta_o, digits, random_split, "ga", options={"epochs": 2}, device="cpu", stop="none")
     assert res.passes["forward"] == res.passes["backward"] == 2 * len(random_split.forget)

@@ -117,6 +117,7 @@ from scipy.optimize import brentq
 from ..errors import UnlearnkitError
 from .base import METRICS, Column, Evaluation, Metric, Need
 from .mia import fit_attack
+from ..passes import record
 from ..predict import map_batches, map_inputs, predict_inputs, predict_logits
 
 PROXY_COLUMNS = (
@@ -351,7 +352,12 @@ def embeddings(
     (over ``inputs``, those samples' model-ready inputs, where given)."""
     feats = getattr(model, "features", None)
     spaces = [lambda x: x] + ([feats] if callable(feats) else [])
-    fn = lambda x: [f(x).flatten(1).float().cpu() for f in spaces]  # noqa: E731
+
+    def fn(x: torch.Tensor) -> list[torch.Tensor]:
+        if callable(feats):
+            record(model, len(x))  # the features pass, which the model's forward hook does not see
+        return [f(x).flatten(1).float().cpu() for f in spaces]
+
     parts = map_batches(model, dataset, idx, fn, device=device) if inputs is None else map_inputs(model, inputs, fn)
     return [torch.cat([p[i] for p in parts]).numpy() for i in range(len(spaces))] if parts else []
 

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from ..errors import UnlearnkitError
+from ..passes import record
 from ..predict import map_batches
 from .hessian import cho_solve, cholesky, linear_head_hessian
 from .per_sample import residuals
@@ -61,7 +62,12 @@ def embed(model: nn.Module, dataset, idx: np.ndarray, batch_size: int | None = N
     """φ(x) for ``dataset[idx]`` in float64 (a column of ones appended when the head has a bias); batches of
     ``batch_size`` (default :func:`~unlearnkit.predict.inference_batch_size`)."""
     feats, lin = linear_head(model)
-    phi = torch.cat(map_batches(model, dataset, idx, lambda x: feats(x).double(), batch_size, lin.weight.device))
+
+    def f(x: torch.Tensor) -> torch.Tensor:
+        record(model, len(x))  # a forward pass the model's hook does not see (features, or logreg's input)
+        return feats(x).double()
+
+    phi = torch.cat(map_batches(model, dataset, idx, f, batch_size, lin.weight.device))
     return augment(phi, lin.bias is not None)
 
 

@@ -15,7 +15,7 @@ from pydantic import Field
 
 from ..influence import LinearInfluence, linear_head, set_head_params
 from ..weighting.soft import l2_strength
-from .base import METHODS, Method, MethodOptions
+from .base import METHODS, Method, MethodOptions, StrengthPath
 
 
 class IFOptions(MethodOptions):
@@ -39,6 +39,12 @@ class InfluenceStep(Method):
     weightable_terms = frozenset({"influence"})
 
     def unlearn(self, ctx):
+        return self.strength_path(ctx).place(ctx.options.scale)
+
+    def strength_path(self, ctx) -> StrengthPath:
+        """One influence computation (features, Hessian, Cholesky, Newton step) for every scale the search
+        tries: ``place(scale)`` sets the head to θ̂ + scale · Δθ (the same arithmetic as one run at that
+        scale, so the model is identical)."""
         given = ctx.weighting.influence_weights(ctx)
         if given is not None:
             inf, eps = given
@@ -48,8 +54,14 @@ class InfluenceStep(Method):
                 ctx.model, ctx.dataset, train, l2_strength(ctx.options.lam, ctx.train_config, len(train))
             )
             eps = -np.isin(train, ctx.split.forget).astype(np.float64)
-        delta = ctx.options.scale * inf.newton_step(torch.as_tensor(eps, device=inf.phi.device))
+        step = inf.newton_step(torch.as_tensor(eps, device=inf.phi.device))
         _, lin = linear_head(ctx.model)
-        set_head_params(lin, inf.theta + delta)
-        ctx.record(if_step_norm=float(delta.norm()), if_lam=inf.lam)
-        return ctx.model.eval()
+
+        def place(scale: float):
+            delta = scale * step
+            with torch.no_grad():
+                set_head_params(lin, inf.theta + delta)
+            ctx.record(if_step_norm=float(delta.norm()), if_lam=inf.lam)
+            return ctx.model.eval()
+
+        return StrengthPath("scale", ctx.options.scale, place)
