@@ -138,6 +138,13 @@ def test_one_shot_methods_count_their_passes(digits, random_split, theta_o):
         assert (res.passes["forward"], res.passes["backward"]) == (n, 0), stop
 
 
+def test_bad_teacher_counts_both_teachers(digits, random_split, theta_o):
+    """Every student pass (forward + backward) on D_r has θ_o's forward beside it and every one on D_f the
+    random teacher's: forward = 2 × backward (the random teacher's passes were not counted)."""
+    res = uk.unlearn(theta_o, digits, random_split, "bad_teacher", options={"epochs": 1}, device="cpu", stop="none")
+    assert res.passes["backward"] > 0 and res.passes["forward"] == 2 * res.passes["backward"]
+
+
 def test_unlearn_reports_passes_through_the_library(digits, random_split, theta_o):
     res = uk.unlearn(theta_o, digits, random_split, "ga", options={"epochs": 2}, device="cpu", stop="none")
     assert res.passes["forward"] == res.passes["backward"] == 2 * len(random_split.forget)

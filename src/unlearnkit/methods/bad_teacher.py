@@ -44,6 +44,8 @@ class BadTeacher(GradientMethod):
         teacher = ctx.new_model().to(ctx.device).eval()
         for p in teacher.parameters():
             p.requires_grad_(False)
+        if ctx.passes is not None:  # its forward passes on D_f are part of the method's cost
+            ctx.passes.watch(teacher)
         self._incompetent = teacher
 
     def forget_loss(self, ctx, logits, batch):
