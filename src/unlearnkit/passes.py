@@ -64,7 +64,7 @@ class PassCounter:
         self.eval_forward = 0
         self._evaluating = 0
         self._handles: list = []
-        self._watched: list[nn.Module] = []
+        self._watched: list[weakref.ref] = []
 
     def _hook(self, module, inputs, output) -> None:
         n = physical_batch(inputs[0]) if inputs and isinstance(inputs[0], torch.Tensor) else 1
@@ -91,18 +91,19 @@ class PassCounter:
         for h in self._handles:
             h.remove()
         self._handles = []
-        for m in self._watched:
-            counters = _ACTIVE.get(m, [])
+        for ref in self._watched:
+            m = ref()
+            counters = _ACTIVE.get(m, []) if m is not None else []
             if self in counters:
                 counters.remove(self)
-            if not counters:
+            if m is not None and not counters:
                 _ACTIVE.pop(m, None)
         self._watched = []
 
     def _attach(self, model: nn.Module) -> None:
         self._handles.append(model.register_forward_hook(self._hook))
         _ACTIVE.setdefault(model, []).append(self)
-        self._watched.append(model)
+        self._watched.append(weakref.ref(model))  # weakly: a finished trial's model copy is freed with its run
 
     def watch(self, model: nn.Module) -> None:
         """Also count passes through ``model`` (e.g. a trial copy of θ_o) until the counter closes."""

@@ -127,6 +127,20 @@ def test_pass_counter_counts_every_sample_of_a_vmap_and_reported_feature_passes(
     assert c.forward == 28
 
 
+def test_pass_counter_does_not_keep_a_watched_model_alive():
+    """A trial copy watched by the counter is freed when its run drops it, not when the counter closes."""
+    import weakref
+
+    with PassCounter(torch.nn.Linear(2, 2)) as c:
+        trial = torch.nn.Linear(2, 2)
+        c.watch(trial)
+        trial(torch.randn(3, 2))
+        gone = weakref.ref(trial)
+        del trial
+        assert gone() is None
+    assert c.forward == 3
+
+
 def test_one_shot_methods_count_their_passes(digits, random_split, theta_o):
     """ssd: per-sample gradients over D_f and the training set, each forward and backward; if: one features
     pass over the training set, also under auto (its strength search moves along one Newton step)."""
