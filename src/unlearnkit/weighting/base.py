@@ -92,5 +92,6 @@ def reduce_weighted(losses: torch.Tensor, w: torch.Tensor | None, normalize: boo
     """Σ w_i ℓ_i / Σ w_i (or / B when not ``normalize``); ``w=None`` is the plain mean."""
     if w is None:
         return losses.mean()
-    denom = w.sum().clamp_min(1e-12) if normalize else losses.new_tensor(float(len(losses)))
-    return (w * losses).sum() / denom
+    if not normalize:  # a Python divisor: a tensor made from a host number would copy to the device every step
+        return (w * losses).sum() / len(losses)
+    return (w * losses).sum() / w.sum().clamp_min(1e-12)
