@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import warnings
 
 import numpy as np
 import pytest
@@ -62,3 +63,59 @@ def test_training_with_one_sample_left_in_the_last_batch(digits):
     net = bn_mlp()
     uk.train_model(net, digits, idx, uk.TrainConfig(epochs=1, lr=0.05, batch_size=64), torch.device("cpu"))
     assert all(torch.isfinite(p).all() for p in net.parameters())
+
+
+def forget_methods():
+    return [n for n in gradient_methods() if METHODS.get(n).uses_forget]
+
+
+@pytest.mark.parametrize("method", forget_methods())
+def test_forward_passes_over_the_forget_set_leave_the_running_statistics_alone(digits, method, monkeypatch):
+    """``forget_batch_norm: running`` (default): every forward of a forget term runs batch norm in eval mode (no
+    update of its running statistics); retain terms train it as before. Seen from a hook on the BN layer."""
+    split = uk.make_split(digits, "class", seed=0, classes=[3])
+    net = bn_mlp()
+    uk.train_model(net, digits, split.train, uk.TrainConfig(epochs=2, lr=0.05), torch.device("cpu"))
+    seen: list[tuple[str, bool]] = []
+    term = GradientMethod.term
+
+    def watched(self, ctx, idx, step, name, loss_fn):
+        bn = next(m for m in ctx.model.modules() if isinstance(m, nn.BatchNorm1d))
+        handle = bn.register_forward_pre_hook(lambda m, inp: seen.append((name, m.training)))
+        try:
+            return term(self, ctx, idx, step, name, loss_fn)
+        finally:
+            handle.remove()
+
+    monkeypatch.setattr(GradientMethod, "term", watched)
+    uk.unlearn(net, digits, split, method=method, options={"epochs": 1, "lr": 1e-3}, stop="none")
+    forget = [training for name, training in seen if name == "forget"]
+    retain = [training for name, training in seen if name == "retain"]
+    assert forget and not any(forget)  # every forget batch: running statistics
+    assert all(retain) and bool(retain) == METHODS.get(method).uses_retain
+
+
+def test_ga_leaves_the_running_statistics_as_they_are_and_batch_trains_them(digits):
+    """ga only reads D_f: under the default its BN buffers stay θ_o's exactly (at an lr that barely moves the
+    weights, the class-forgetting model keeps its outputs on D_r); ``batch`` (the reference implementations)
+    moves them towards the forgotten class."""
+    split = uk.make_split(digits, "class", seed=0, classes=[3])
+    net = bn_mlp()
+    uk.train_model(net, digits, split.train, uk.TrainConfig(epochs=2, lr=0.05), torch.device("cpu"))
+    buffers = {k: v.clone() for k, v in net.named_buffers()}
+    x = digits.x[torch.as_tensor(split.retain)]
+    out = {}
+    for mode in ("running", "batch"):
+        opts = {"epochs": 1, "lr": 1e-9, "forget_batch_norm": mode}
+        with warnings.catch_warnings():  # "did not change the model": the weights barely move at this lr
+            warnings.simplefilter("ignore", RuntimeWarning)
+            res = uk.unlearn(net, digits, split, method="ga", options=opts, stop="none")
+        after = dict(res.model.named_buffers())
+        same = all(torch.equal(after[k], v) for k, v in buffers.items() if k.endswith(("mean", "var")))
+        assert same == (mode == "running")
+        with torch.no_grad():
+            out[mode] = res.model.eval()(x)
+    with torch.no_grad():
+        ref = net.eval()(x)
+    assert torch.allclose(out["running"], ref, atol=1e-5)
+    assert (out["batch"] - ref).abs().max() > 1e-2

@@ -20,7 +20,7 @@ from torch import nn
 
 from ..amp import Precision, channels_last
 from ..errors import CompositionError, UnlearnkitError
-from ..models.batchnorm import running_statistics_for_one
+from ..models.batchnorm import running_statistics
 from ..passes import evaluating
 from ..registry import Registry
 from ..stopping import Monitor, StopMode, StopOptions
@@ -67,6 +67,15 @@ class GradientOptions(MethodOptions):
     precision: Literal["fp32", "bf16", "fp16"] = Field(
         "fp32",
         description="autocast dtype of the forward passes (fp16 adds gradient scaling); fp32 = exactly the plain loop",
+    )
+    forget_batch_norm: Literal["running", "batch"] = Field(
+        "running",
+        description=(
+            "batch-norm layers on forward passes over D_f: 'running' normalises with the running statistics and "
+            "leaves them as they are (a D_f-only batch, one class under class forgetting, would otherwise become "
+            "the statistics every retained input is normalised with); 'batch' trains them, as the reference "
+            "implementations do. No effect on a model without batch norm"
+        ),
     )
 
 
@@ -186,7 +195,9 @@ class GradientMethod(Method):
         batch = ctx.batch(idx)
         with (
             ctx.precision.autocast() if ctx.precision is not None else contextlib.nullcontext(),
-            running_statistics_for_one(ctx.model, len(batch.host_idx)),  # a batch of one has no batch statistics
+            running_statistics(  # a batch of one has no batch statistics; a D_f batch must not become the model's
+                ctx.model, len(batch.host_idx) == 1 or (name == "forget" and ctx.options.forget_batch_norm == "running")
+            ),
         ):
             logits = ctx.model(batch.x)
             losses = loss_fn(ctx, logits, batch)
