@@ -13,7 +13,7 @@ from torch import nn
 import unlearnkit as uk
 from unlearnkit.methods import METHODS
 from unlearnkit.methods.base import GradientMethod
-from unlearnkit.models.batchnorm import running_statistics_for_one
+from unlearnkit.models.batchnorm import batch_norm_mode, running_statistics_for_one
 
 
 def bn_mlp(seed: int = 0) -> nn.Module:
@@ -65,57 +65,73 @@ def test_training_with_one_sample_left_in_the_last_batch(digits):
     assert all(torch.isfinite(p).all() for p in net.parameters())
 
 
+def test_batch_mode_normalises_with_the_batch_and_leaves_the_running_statistics():
+    net = bn_mlp().train()
+    bn = net[2]
+    x = torch.randn(16, 64)
+    before = copy.deepcopy(bn.state_dict())
+    with batch_norm_mode(net, "batch"):
+        out = net(x)
+        assert bn.training and not bn.track_running_stats
+    assert bn.training and bn.track_running_stats  # restored
+    assert all(torch.equal(before[k], v) for k, v in bn.state_dict().items())  # num_batches_tracked included
+    assert torch.equal(out, copy.deepcopy(net).train()(x))  # exactly a training-mode forward's output
+    with batch_norm_mode(net, "train"):
+        net(x)
+    assert not torch.equal(bn.running_mean, before["running_mean"])  # "train": PyTorch's own behaviour
+
+
 def forget_methods():
     return [n for n in gradient_methods() if METHODS.get(n).uses_forget]
 
 
+@pytest.mark.parametrize("mode", ["train", "batch", "running"])
 @pytest.mark.parametrize("method", forget_methods())
-def test_forward_passes_over_the_forget_set_leave_the_running_statistics_alone(digits, method, monkeypatch):
-    """``forget_batch_norm: running`` (default): every forward of a forget term runs batch norm in eval mode (no
-    update of its running statistics); retain terms train it as before. Seen from a hook on the BN layer."""
+def test_forget_terms_treat_batch_norm_as_forget_batch_norm_says(digits, method, mode, monkeypatch):
+    """Seen from a hook on the BN layer: every forward of a forget term runs as ``forget_batch_norm`` says
+    (training / tracking its running statistics); retain terms train it as ever."""
     split = uk.make_split(digits, "class", seed=0, classes=[3])
     net = bn_mlp()
     uk.train_model(net, digits, split.train, uk.TrainConfig(epochs=2, lr=0.05), torch.device("cpu"))
-    seen: list[tuple[str, bool]] = []
+    seen: list[tuple[str, bool, bool]] = []
     term = GradientMethod.term
 
     def watched(self, ctx, idx, step, name, loss_fn):
         bn = next(m for m in ctx.model.modules() if isinstance(m, nn.BatchNorm1d))
-        handle = bn.register_forward_pre_hook(lambda m, inp: seen.append((name, m.training)))
+        hook = bn.register_forward_pre_hook(lambda m, inp: seen.append((name, m.training, m.track_running_stats)))
         try:
             return term(self, ctx, idx, step, name, loss_fn)
         finally:
-            handle.remove()
+            hook.remove()
 
     monkeypatch.setattr(GradientMethod, "term", watched)
-    uk.unlearn(net, digits, split, method=method, options={"epochs": 1, "lr": 1e-3}, stop="none")
-    forget = [training for name, training in seen if name == "forget"]
-    retain = [training for name, training in seen if name == "retain"]
-    assert forget and not any(forget)  # every forget batch: running statistics
-    assert all(retain) and bool(retain) == METHODS.get(method).uses_retain
+    opts = {"epochs": 1, "lr": 1e-3, "forget_batch_norm": mode}
+    uk.unlearn(net, digits, split, method=method, options=opts, stop="none")
+    expect = {"train": (True, True), "batch": (True, False), "running": (False, True)}[mode]
+    forget = {(training, tracks) for name, training, tracks in seen if name == "forget"}
+    retain = {(training, tracks) for name, training, tracks in seen if name == "retain"}
+    assert forget == {expect}
+    assert retain == ({(True, True)} if METHODS.get(method).uses_retain else set())
 
 
-def test_ga_leaves_the_running_statistics_as_they_are_and_batch_trains_them(digits):
-    """ga only reads D_f: under the default its BN buffers stay θ_o's exactly (at an lr that barely moves the
-    weights, the class-forgetting model keeps its outputs on D_r); ``batch`` (the reference implementations)
-    moves them towards the forgotten class."""
+def test_ga_leaves_the_running_statistics_unless_told_to_train_them(digits):
+    """ga only reads D_f: under ``batch`` (its default) and ``running`` its BN buffers stay θ_o's exactly, and at an lr that
+    barely moves the weights the model keeps its outputs on D_r; ``train`` (the reference implementations)
+    moves the statistics toward the forgotten class."""
     split = uk.make_split(digits, "class", seed=0, classes=[3])
     net = bn_mlp()
     uk.train_model(net, digits, split.train, uk.TrainConfig(epochs=2, lr=0.05), torch.device("cpu"))
     buffers = {k: v.clone() for k, v in net.named_buffers()}
     x = digits.x[torch.as_tensor(split.retain)]
-    out = {}
-    for mode in ("running", "batch"):
-        opts = {"epochs": 1, "lr": 1e-9, "forget_batch_norm": mode}
+    with torch.no_grad():
+        ref = net.eval()(x)
+    for mode in ("train", "batch", "running", None):  # None: ga's default, "batch"
+        opts = {"epochs": 1, "lr": 1e-9} | ({"forget_batch_norm": mode} if mode else {})
         with warnings.catch_warnings():  # "did not change the model": the weights barely move at this lr
             warnings.simplefilter("ignore", RuntimeWarning)
             res = uk.unlearn(net, digits, split, method="ga", options=opts, stop="none")
         after = dict(res.model.named_buffers())
-        same = all(torch.equal(after[k], v) for k, v in buffers.items() if k.endswith(("mean", "var")))
-        assert same == (mode == "running")
+        assert all(torch.equal(after[k], v) for k, v in buffers.items()) == (mode != "train")
         with torch.no_grad():
-            out[mode] = res.model.eval()(x)
-    with torch.no_grad():
-        ref = net.eval()(x)
-    assert torch.allclose(out["running"], ref, atol=1e-5)
-    assert (out["batch"] - ref).abs().max() > 1e-2
+            moved = (res.model.eval()(x) - ref).abs().max()
+        assert (moved > 1e-2) if mode == "train" else (moved < 1e-5)

@@ -20,7 +20,7 @@ from torch import nn
 
 from ..amp import Precision, channels_last
 from ..errors import CompositionError, UnlearnkitError
-from ..models.batchnorm import running_statistics
+from ..models.batchnorm import BatchNormMode, batch_norm_mode
 from ..passes import evaluating
 from ..registry import Registry
 from ..stopping import Monitor, StopMode, StopOptions
@@ -68,13 +68,14 @@ class GradientOptions(MethodOptions):
         "fp32",
         description="autocast dtype of the forward passes (fp16 adds gradient scaling); fp32 = exactly the plain loop",
     )
-    forget_batch_norm: Literal["running", "batch"] = Field(
-        "running",
+    forget_batch_norm: Literal["train", "batch", "running"] = Field(
+        "batch",
         description=(
-            "batch-norm layers on forward passes over D_f: 'running' normalises with the running statistics and "
-            "leaves them as they are (a D_f-only batch, one class under class forgetting, would otherwise become "
-            "the statistics every retained input is normalised with); 'batch' trains them, as the reference "
-            "implementations do. No effect on a model without batch norm"
+            "batch-norm layers on forward passes over D_f: 'batch' (default) normalises with the batch's "
+            "statistics, as training mode does, and leaves the running statistics as they are; 'train' also "
+            "moves them toward D_f's, as PyTorch and the reference implementations do (a D_f batch is one class "
+            "under class forgetting, and every retained input is then normalised with its statistics); "
+            "'running' normalises with the running statistics (eval mode). No effect on a model without batch norm"
         ),
     )
 
@@ -191,13 +192,18 @@ class GradientMethod(Method):
             return math.ceil(len(ctx.split.retain) / o.retain_batch_size)
         return math.ceil(len(ctx.split.forget) / o.batch_size)
 
+    def batch_norm_mode(self, ctx, name: str, size: int) -> BatchNormMode:
+        """How a training forward of term ``name`` over ``size`` samples treats batch norm: a batch of one has
+        no batch statistics (running ones); a forget term as ``forget_batch_norm`` says."""
+        if size == 1:
+            return "running"
+        return ctx.options.forget_batch_norm if name == "forget" else "train"
+
     def term(self, ctx, idx, step: int, name: str, loss_fn) -> torch.Tensor:
         batch = ctx.batch(idx)
         with (
             ctx.precision.autocast() if ctx.precision is not None else contextlib.nullcontext(),
-            running_statistics(  # a batch of one has no batch statistics; a D_f batch must not become the model's
-                ctx.model, len(batch.host_idx) == 1 or (name == "forget" and ctx.options.forget_batch_norm == "running")
-            ),
+            batch_norm_mode(ctx.model, self.batch_norm_mode(ctx, name, len(batch.host_idx))),
         ):
             logits = ctx.model(batch.x)
             losses = loss_fn(ctx, logits, batch)
