@@ -234,7 +234,9 @@ def main() -> None:
         for method in args.methods:
             has_prec = "precision" in METHODS.get(method).Options.model_fields
             for prec in ("fp32", amp):
-                opts = {"epochs": 1, "lr": 1e-3, "batch_size": bs, "retain_batch_size": bs}
+                cls = METHODS.get(method)  # batch sizes of the sets it reads (an ignored option is an error)
+                opts = {"epochs": 1, "lr": 1e-3} | ({"batch_size": bs} if cls.uses_forget else {})
+                opts |= {"retain_batch_size": bs} if cls.uses_retain else {}
                 if method == "scrub":
                     opts["msteps"] = 1
                 if prec != "fp32":

@@ -25,6 +25,7 @@ from torch.profiler import ProfilerActivity, profile
 
 import unlearnkit as uk
 from unlearnkit.amp import Precision
+from unlearnkit.methods import METHODS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gpu_throughput import bare_unlearn  # noqa: E402
@@ -51,7 +52,9 @@ def main() -> None:
     cfg = uk.TrainConfig(epochs=1, lr=0.05, batch_size=args.batch_size)
     original = uk.train_model(copy.deepcopy(model), ds, split.train[:256], cfg, dev)
     bs = args.batch_size
-    opts: dict = {"lr": 1e-3, "batch_size": bs, "retain_batch_size": bs}
+    cls = METHODS.get(args.method)  # batch sizes of the sets it reads (an ignored option is an error)
+    opts: dict = {"lr": 1e-3} | ({"batch_size": bs} if cls.uses_forget else {})
+    opts |= {"retain_batch_size": bs} if cls.uses_retain else {}
     if args.method == "scrub":
         opts["msteps"] = 1
 

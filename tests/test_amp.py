@@ -314,11 +314,14 @@ def test_cuda_unlearning_loop_syncs_the_host_only_for_the_loss_check(digits, ran
 
     import unlearnkit.methods.base as base
     from unlearnkit.device import host_syncs
+    from unlearnkit.methods import METHODS
 
     src, first = inspect.getsourcelines(base.GradientMethod.optimizer_step)
     check = (base.__file__, first + next(i for i, line in enumerate(src) if "loss.item()" in line))
     # small batches: many more steps than the setup's per-tensor syncs (6 tensors in the MLP)
-    opts = {"epochs": 2, "lr": 1e-4, "batch_size": 4, "retain_batch_size": 16}
+    cls = METHODS.get(method)  # the batch sizes of the sets it reads (an option it ignores is an error)
+    opts = {"epochs": 2, "lr": 1e-4} | ({"batch_size": 4} if cls.uses_forget else {})
+    opts |= {"retain_batch_size": 16} if cls.uses_retain else {}
     new = lambda: uk.build_model("mlp", digits.input_shape, digits.num_classes)  # noqa: E731 - bad_teacher's teacher
     run = lambda: uk.unlearn(  # noqa: E731
         theta_o, digits, random_split, method, weighting, options=opts, device="cuda", stop="none", new_model=new

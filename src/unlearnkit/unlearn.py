@@ -70,6 +70,7 @@ class Plan:
         m_cls = METHODS.get(method)
         opts = parse_options(m_cls.Options, options, f"method {method!r}")
         m = m_cls()
+        m.check_options(opts)
         w = build(WEIGHTINGS, weighting, weighting_options)
         TARGETS.get(target)
         m.check_composition(w, target)

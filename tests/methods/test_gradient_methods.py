@@ -195,3 +195,49 @@ def test_user_module_and_dataset(digits):
     uk.train_model(net, ds, split.train, uk.TrainConfig(epochs=10, lr=0.1), torch.device("cpu"))
     res = uk.unlearn(net, ds, split, "neggrad_plus", options=dict(epochs=2, lr=0.01), device="cpu")
     assert res.moved
+
+
+def _set_options() -> list[tuple[str, str, str]]:
+    """(method, option, the set it acts on) for every gradient method and every option that declares one."""
+    from unlearnkit.methods import METHODS
+    from unlearnkit.methods.base import GradientMethod
+
+    out = []
+    for name in METHODS.names():
+        cls = METHODS.get(name)
+        if issubclass(cls, GradientMethod):
+            for option, field in cls.Options.model_fields.items():
+                extra = field.json_schema_extra
+                if isinstance(extra, dict) and "reads" in extra:
+                    out.append((name, option, str(extra["reads"])))
+    return out
+
+
+@pytest.mark.parametrize("method, option, reads", _set_options())
+def test_an_option_for_a_set_the_method_does_not_read_is_an_error(method, option, reads):
+    """ft with forget_weight (or ga with retain_batch_size) would run exactly as without it: refused at config
+    time, naming the option; the same option on a method that reads that set is accepted."""
+    from unlearnkit.errors import CompositionError
+    from unlearnkit.methods import METHODS
+    from unlearnkit.unlearn import Plan
+
+    cls = METHODS.get(method)
+    value = cls.Options.model_fields[option].default
+    assert reads in ("forget", "retain")
+    if getattr(cls, f"uses_{reads}"):
+        plan = Plan.make(method, options={option: value})
+        assert option in plan.options.model_fields_set
+    else:
+        with pytest.raises(
+            CompositionError, match=rf"'{method}' does not read the {reads} set .*'{option}'.*remove it"
+        ):
+            Plan.make(method, options={option: value})
+    assert Plan.make(method).options.model_fields_set == set()  # defaults are never "given"
+
+
+def test_the_unread_option_error_covers_ft_ga_and_l1_sparse():
+    """The cases that were silent no-ops before the check (not a vacuous parametrisation)."""
+    cases = {(m, o) for m, o, r in _set_options() if r == "forget" and m in ("ft", "l1_sparse")}
+    cases |= {(m, o) for m, o, r in _set_options() if r == "retain" and m == "ga"}
+    assert {("ft", "forget_weight"), ("ft", "batch_size"), ("l1_sparse", "forget_batch_norm")} <= cases
+    assert {("ga", "retain_batch_size"), ("ga", "retain_weight")} <= cases

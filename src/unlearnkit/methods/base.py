@@ -58,10 +58,10 @@ class GradientOptions(MethodOptions):
     optimizer: Literal["sgd", "adam"] = "sgd"
     momentum: float = Field(0.9, ge=0, lt=1)
     weight_decay: float = Field(5e-4, ge=0)
-    batch_size: int = Field(64, ge=1, description="forget batch size")
-    retain_batch_size: int = Field(64, ge=1)
-    forget_weight: float = Field(1.0, ge=0, description="α on the forget term")
-    retain_weight: float = Field(1.0, ge=0, description="λ on the retain term")
+    batch_size: int = Field(64, ge=1, description="forget batch size", json_schema_extra={"reads": "forget"})
+    retain_batch_size: int = Field(64, ge=1, json_schema_extra={"reads": "retain"})
+    forget_weight: float = Field(1.0, ge=0, description="α on the forget term", json_schema_extra={"reads": "forget"})
+    retain_weight: float = Field(1.0, ge=0, description="λ on the retain term", json_schema_extra={"reads": "retain"})
     schedule: Literal["none", "cosine"] = "none"
     grad_clip: float | None = Field(None, gt=0)
     precision: Literal["fp32", "bf16", "fp16"] = Field(
@@ -77,6 +77,7 @@ class GradientOptions(MethodOptions):
             "under class forgetting, and every retained input is then normalised with its statistics); "
             "'running' normalises with the running statistics (eval mode). No effect on a model without batch norm"
         ),
+        json_schema_extra={"reads": "forget"},
     )
 
 
@@ -112,6 +113,9 @@ class Method:
         serve every step). ``None`` (default): the search reruns :meth:`unlearn` on a copy of θ_o with
         ``strength_option`` set to each value."""
         return None
+
+    def check_options(self, options: BaseModel) -> None:
+        """Reject an option given explicitly that this method would ignore (at config time, not silently)."""
 
     def check_composition(self, weighting, target_name: str) -> None:
         """Reject a weighting or target this method cannot use (at config time, not silently)."""
@@ -153,6 +157,25 @@ class GradientMethod(Method):
     Options = GradientOptions
     uses_forget: ClassVar[bool] = True
     uses_retain: ClassVar[bool] = True
+
+    def check_options(self, options: BaseModel) -> None:
+        """An option that only acts on a set the method does not read (an option field's ``reads``: ``forget`` or
+        ``retain``), given explicitly, is an error: ft with ``forget_weight`` would silently run as without it."""
+        uses = {"forget": self.uses_forget, "retain": self.uses_retain}
+        sets = {"forget": "the forget set D_f", "retain": "the retain set D_r"}
+        unread: dict[str, list[str]] = {}
+        for name in sorted(options.model_fields_set):
+            extra = type(options).model_fields[name].json_schema_extra
+            reads = str(extra.get("reads")) if isinstance(extra, dict) else ""
+            if reads in uses and not uses[reads]:
+                unread.setdefault(reads, []).append(name)
+        if unread:
+            what = " and ".join(sets[k] for k in unread)
+            names = [n for names in unread.values() for n in names]
+            raise CompositionError(
+                f"method {self.name!r} does not read {what}, so option{'s' if len(names) > 1 else ''} "
+                f"{', '.join(map(repr, names))} would have no effect; remove {'them' if len(names) > 1 else 'it'}"
+            )
 
     # hooks ------------------------------------------------------------------------------
     def setup(self, ctx) -> None:
