@@ -200,16 +200,16 @@ def test_user_module_and_dataset(digits):
 def _set_options() -> list[tuple[str, str, str]]:
     """(method, option, the set it acts on) for every gradient method and every option that declares one."""
     from unlearnkit.methods import METHODS
-    from unlearnkit.methods.base import GradientMethod
+    from unlearnkit.methods.base import GradientMethod, option_reads
 
     out = []
     for name in METHODS.names():
         cls = METHODS.get(name)
         if issubclass(cls, GradientMethod):
-            for option, field in cls.Options.model_fields.items():
-                extra = field.json_schema_extra
-                if isinstance(extra, dict) and "reads" in extra:
-                    out.append((name, option, str(extra["reads"])))
+            for option in cls.Options.model_fields:
+                reads = option_reads(cls.Options, option)
+                if reads is not None:
+                    out.append((name, option, reads))
     return out
 
 
@@ -241,3 +241,6 @@ def test_the_unread_option_error_covers_ft_ga_and_l1_sparse():
     cases |= {(m, o) for m, o, r in _set_options() if r == "retain" and m == "ga"}
     assert {("ft", "forget_weight"), ("ft", "batch_size"), ("l1_sparse", "forget_batch_norm")} <= cases
     assert {("ga", "retain_batch_size"), ("ga", "retain_weight")} <= cases
+    # a field an Options subclass redefines keeps the set it acts on (ga's batch_size, bad_teacher's
+    # forget_batch_norm): the declaration is found up the class hierarchy
+    assert {("ga", "batch_size", "forget"), ("bad_teacher", "forget_batch_norm", "forget")} <= set(_set_options())

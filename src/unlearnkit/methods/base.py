@@ -81,6 +81,18 @@ class GradientOptions(MethodOptions):
     )
 
 
+def option_reads(options_cls: type[BaseModel], name: str) -> Literal["forget", "retain"] | None:
+    """The set an option acts on, as its field declares (``json_schema_extra={"reads": ...}``), also where an
+    Options subclass redefines the field with another default (ga's ``batch_size``): the first declaration up
+    the class hierarchy counts. None: an option of the whole run."""
+    for klass in options_cls.__mro__:
+        field = klass.__dict__.get("__pydantic_fields__", {}).get(name) if issubclass(klass, BaseModel) else None
+        extra = field.json_schema_extra if field is not None else None
+        if isinstance(extra, dict) and extra.get("reads") in ("forget", "retain"):
+            return extra["reads"]  # type: ignore[return-value]
+    return None
+
+
 class Method:
     """A registered unlearning method. ``unlearn(ctx)`` changes ``ctx.model`` and returns it."""
 
@@ -165,9 +177,8 @@ class GradientMethod(Method):
         sets = {"forget": "the forget set D_f", "retain": "the retain set D_r"}
         unread: dict[str, list[str]] = {}
         for name in sorted(options.model_fields_set):
-            extra = type(options).model_fields[name].json_schema_extra
-            reads = str(extra.get("reads")) if isinstance(extra, dict) else ""
-            if reads in uses and not uses[reads]:
+            reads = option_reads(type(options), name)
+            if reads is not None and not uses[reads]:
                 unread.setdefault(reads, []).append(name)
         if unread:
             what = " and ".join(sets[k] for k in unread)
