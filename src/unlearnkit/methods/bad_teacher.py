@@ -7,12 +7,11 @@ teacher T_d on D_f, both at temperature T. The random teacher comes from ``ctx.n
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 from pydantic import Field
 
 from ..errors import UnlearnkitError
+from ..models.batchnorm import BatchNormMode
 from .base import METHODS, GradientMethod, GradientOptions
 from .scrub import distill_kl
 
@@ -28,7 +27,7 @@ class BadTeacherOptions(GradientOptions):
     lr: float = Field(0.01, gt=0)
     forget_weight: float = Field(0.05, ge=0, description="weight of the incompetent-teacher KL on D_f")
     temperature: float = Field(1.0, gt=0, description="KL temperature (KL_temperature in the paper)")
-    forget_batch_norm: Literal["train", "batch", "running"] = Field(
+    forget_batch_norm: BatchNormMode = Field(
         "train",
         description=(
             "as for every gradient method (see GradientOptions); bad_teacher keeps the reference's 'train': "

@@ -68,7 +68,7 @@ class GradientOptions(MethodOptions):
         "fp32",
         description="autocast dtype of the forward passes (fp16 adds gradient scaling); fp32 = exactly the plain loop",
     )
-    forget_batch_norm: Literal["train", "batch", "running"] = Field(
+    forget_batch_norm: BatchNormMode = Field(
         "batch",
         description=(
             "batch-norm layers on forward passes over D_f: 'batch' (default) normalises with the batch's "
