@@ -135,3 +135,18 @@ def test_ga_leaves_the_running_statistics_unless_told_to_train_them(digits):
         with torch.no_grad():
             moved = (res.model.eval()(x) - ref).abs().max()
         assert (moved > 1e-2) if mode == "train" else (moved < 1e-5)
+
+
+def test_forget_batch_norm_given_for_a_model_without_batch_norm_warns(digits):
+    """The option changes nothing on a model without batch norm: given explicitly there it warns (not silently
+    ignored); given for a batch-norm model, or left at its default, it does not."""
+    split = uk.make_split(digits, "random", seed=0, fraction=0.1)
+    mlp = uk.build_model("mlp", digits.input_shape, digits.num_classes)
+    opts = {"epochs": 1, "lr": 1e-3, "forget_batch_norm": "running"}
+    with pytest.warns(RuntimeWarning, match="forget_batch_norm='running' has no effect, the model has no batch-norm"):
+        uk.unlearn(mlp, digits, split, method="ga", options=opts, stop="none")
+    for net, o in ((bn_mlp(), opts), (mlp, {"epochs": 1, "lr": 1e-3})):
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            uk.unlearn(net, digits, split, method="ga", options=o, stop="none")
+        assert not [w for w in seen if "forget_batch_norm" in str(w.message)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
+import warnings
 from typing import Callable, ClassVar, Iterator, Literal, NamedTuple
 
 import torch
@@ -20,7 +21,7 @@ from torch import nn
 
 from ..amp import Precision, channels_last
 from ..errors import CompositionError, UnlearnkitError
-from ..models.batchnorm import BatchNormMode, batch_norm_mode
+from ..models.batchnorm import BatchNormMode, batch_norm_mode, has_batch_norm
 from ..passes import evaluating
 from ..registry import Registry
 from ..stopping import Monitor, StopMode, StopOptions
@@ -283,6 +284,13 @@ class GradientMethod(Method):
         :class:`~unlearnkit.stopping.Monitor` (guards; auto-stop under ``ctx.stop == "auto"``)."""
         o = ctx.options
         ctx.model.train()
+        if "forget_batch_norm" in o.model_fields_set and not has_batch_norm(ctx.model):
+            warnings.warn(
+                f"method {self.name!r}: forget_batch_norm={o.forget_batch_norm!r} has no effect, the model has no "
+                "batch-norm layer; remove the option",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         self.setup(ctx)
         opt = make_optimizer(list(self.parameters(ctx)), o.optimizer, o.lr, o.momentum, o.weight_decay)
         ctx.precision = Precision(o.precision, ctx.device)

@@ -33,6 +33,11 @@ from torch.nn.modules.batchnorm import _BatchNorm
 BatchNormMode = Literal["train", "batch", "running"]
 
 
+def has_batch_norm(model: nn.Module) -> bool:
+    """Whether ``model`` has a batch-norm layer (any of PyTorch's, ``SyncBatchNorm`` included)."""
+    return any(isinstance(m, _BatchNorm) for m in model.modules())
+
+
 @contextlib.contextmanager
 def batch_norm_mode(model: nn.Module, mode: BatchNormMode) -> Iterator[None]:
     """Inside, where ``model`` is training, every batch-norm layer of ``model`` that is training (and tracks
