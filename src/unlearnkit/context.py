@@ -69,6 +69,7 @@ class UnlearnContext:
     passes: PassCounter | None = None
     precision: Precision | None = None  # the gradient loop's autocast / grad scaling (set by GradientMethod.start)
     nhwc: bool = False  # the model runs channels_last (a conv model on CUDA; set by GradientMethod.start)
+    batch_norms: list[nn.Module] = field(default_factory=list)  # the model's batch-norm layers (GradientMethod.start)
     stop: str = "none"  # "auto" | "none" (resolved by unlearn(); see unlearnkit.stopping)
     monitor: Monitor | None = None  # the stopping.Monitor of a gradient loop (set by GradientMethod.start)
     proxy_reference: ProxyReference | None = None  # stop="auto": the proxy's θ_o reference (built once)

@@ -13,7 +13,7 @@ from torch import nn
 import unlearnkit as uk
 from unlearnkit.methods import METHODS
 from unlearnkit.methods.base import GradientMethod
-from unlearnkit.models.batchnorm import batch_norm_mode, running_statistics_for_one
+from unlearnkit.models.batchnorm import batch_norm_layers, batch_norm_mode, running_statistics_for_one
 
 
 def bn_mlp(seed: int = 0) -> nn.Module:
@@ -70,13 +70,13 @@ def test_batch_mode_normalises_with_the_batch_and_leaves_the_running_statistics(
     bn = net[2]
     x = torch.randn(16, 64)
     before = copy.deepcopy(bn.state_dict())
-    with batch_norm_mode(net, "batch"):
+    with batch_norm_mode(batch_norm_layers(net), "batch"):
         out = net(x)
         assert bn.training and not bn.track_running_stats
     assert bn.training and bn.track_running_stats  # restored
     assert all(torch.equal(before[k], v) for k, v in bn.state_dict().items())  # num_batches_tracked included
     assert torch.equal(out, copy.deepcopy(net).train()(x))  # exactly a training-mode forward's output
-    with batch_norm_mode(net, "train"):
+    with batch_norm_mode(batch_norm_layers(net), "train"):
         net(x)
     assert not torch.equal(bn.running_mean, before["running_mean"])  # "train": PyTorch's own behaviour
 

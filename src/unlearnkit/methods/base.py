@@ -21,7 +21,7 @@ from torch import nn
 
 from ..amp import Precision, channels_last
 from ..errors import CompositionError, UnlearnkitError
-from ..models.batchnorm import BatchNormMode, batch_norm_mode, has_batch_norm
+from ..models.batchnorm import BatchNormMode, batch_norm_layers, batch_norm_mode
 from ..passes import evaluating
 from ..registry import Registry
 from ..stopping import Monitor, StopMode, StopOptions
@@ -238,7 +238,7 @@ class GradientMethod(Method):
         batch = ctx.batch(idx)
         with (
             ctx.precision.autocast() if ctx.precision is not None else contextlib.nullcontext(),
-            batch_norm_mode(ctx.model, self.batch_norm_mode(ctx, name, len(batch.host_idx))),
+            batch_norm_mode(ctx.batch_norms, self.batch_norm_mode(ctx, name, len(batch.host_idx))),
         ):
             logits = ctx.model(batch.x)
             losses = loss_fn(ctx, logits, batch)
@@ -284,7 +284,8 @@ class GradientMethod(Method):
         :class:`~unlearnkit.stopping.Monitor` (guards; auto-stop under ``ctx.stop == "auto"``)."""
         o = ctx.options
         ctx.model.train()
-        if "forget_batch_norm" in o.model_fields_set and not has_batch_norm(ctx.model):
+        ctx.batch_norms = batch_norm_layers(ctx.model)  # found once per run; every term's forward sets their mode
+        if "forget_batch_norm" in o.model_fields_set and not ctx.batch_norms:
             warnings.warn(
                 f"method {self.name!r}: forget_batch_norm={o.forget_batch_norm!r} has no effect, the model has no "
                 "batch-norm layer; remove the option",

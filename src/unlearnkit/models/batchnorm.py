@@ -21,7 +21,7 @@ leave the running statistics as they are.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator, Literal
+from typing import Iterator, Literal, Sequence
 
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
@@ -33,21 +33,21 @@ from torch.nn.modules.batchnorm import _BatchNorm
 BatchNormMode = Literal["train", "batch", "running"]
 
 
-def has_batch_norm(model: nn.Module) -> bool:
-    """Whether ``model`` has a batch-norm layer (any of PyTorch's, ``SyncBatchNorm`` included)."""
-    return any(isinstance(m, _BatchNorm) for m in model.modules())
+def batch_norm_layers(model: nn.Module) -> list[_BatchNorm]:
+    """The batch-norm layers of ``model`` (any of PyTorch's, ``SyncBatchNorm`` included). The unlearning loop
+    finds them once per run (``ctx.batch_norms``), not once per step."""
+    return [m for m in model.modules() if isinstance(m, _BatchNorm)]
 
 
 @contextlib.contextmanager
-def batch_norm_mode(model: nn.Module, mode: BatchNormMode) -> Iterator[None]:
-    """Inside, where ``model`` is training, every batch-norm layer of ``model`` that is training (and tracks
-    running statistics) behaves as ``mode`` says; restored on exit. Nothing else changes (dropout stays in
-    training mode)."""
-    if mode == "train" or not model.training:
+def batch_norm_mode(layers: Sequence[_BatchNorm], mode: BatchNormMode) -> Iterator[None]:
+    """Inside, every layer of ``layers`` that is training (and tracks running statistics) behaves as ``mode``
+    says; restored on exit, and only what was changed. Nothing else changes (dropout stays in training mode)."""
+    if mode == "train":
         yield
         return
-    layers = [m for m in model.modules() if isinstance(m, _BatchNorm) and m.training and m.track_running_stats]
-    for m in layers:
+    changed = [m for m in layers if m.training and m.track_running_stats]
+    for m in changed:
         if mode == "running":
             m.train(False)
         else:  # PyTorch then normalises with the batch's statistics and passes no running buffers to update
@@ -55,12 +55,16 @@ def batch_norm_mode(model: nn.Module, mode: BatchNormMode) -> Iterator[None]:
     try:
         yield
     finally:
-        for m in layers:
-            m.train(True)
-            m.track_running_stats = True
+        for m in changed:
+            if mode == "running":
+                m.train(True)
+            else:
+                m.track_running_stats = True
 
 
 def running_statistics_for_one(model: nn.Module, batch_size: int) -> contextlib.AbstractContextManager[None]:
     """Running statistics (eval mode, not updated) for a batch of one sample — it has no batch statistics;
-    larger batches are untouched."""
-    return batch_norm_mode(model, "running" if batch_size == 1 else "train")
+    larger batches are untouched (no search for the layers)."""
+    if batch_size != 1:
+        return contextlib.nullcontext()
+    return batch_norm_mode(batch_norm_layers(model), "running")
