@@ -347,8 +347,9 @@ def test_audit_mia_fits_averages_attacks():
 
 
 def test_auto_stop_lines_read_as_sentences():
-    """The audit's auto-stop lines: four significant digits, a strength search's tried values sorted, and
-    a search that kept θ_o says so instead of printing ``None``."""
+    """The audit's auto-stop lines: four significant digits, a strength search's tried values sorted (a second
+    knob's after the first's, with where it was searched), and a search that kept θ_o says so instead of
+    printing ``None``."""
     from unlearnkit.audit import _stop_lines
 
     strength = {"option": "step", "best_value": 0.012257321992941743, "best_proxy_gap": 2.055186724219846}
@@ -356,6 +357,16 @@ def test_auto_stop_lines_read_as_sentences():
         "history": [
             {"auto_stop": {**strength, "tried": [0.0133667, 0.0033416761, 0.0122573219, None]}},
             {"auto_stop": {"option": "alpha", "best_value": None, "best_proxy_gap": 0.5, "tried": [10.0, 1.0]}},
+            {
+                "auto_stop": {
+                    "option": "alpha",
+                    "best_value": 4.0,
+                    "best_options": {"alpha": 4.0, "lam": 0.0625},
+                    "best_proxy_gap": 0.9,
+                    "tried": [4.0, 1.0],
+                    "then": {"option": "lam", "at": {"alpha": 4.0}, "tried": [1.0, 0.0625, 0.25]},
+                }
+            },
             {
                 "auto_stop": {
                     "best_step": 18,
@@ -371,6 +382,7 @@ def test_auto_stop_lines_read_as_sentences():
     assert _stop_lines(run) == [
         "step = 0.01226; tried step ∈ {0.003342, 0.01226, 0.01337}; proxy gap 2.055",
         "θ_o kept (no strength beat it); tried alpha ∈ {1, 10}; proxy gap 0.5",
+        "alpha = 4, lam = 0.0625; tried alpha ∈ {1, 4}, then lam ∈ {0.0625, 0.25, 1} at alpha = 4; proxy gap 0.9",
         "kept step 18 of 36 (proxy gap 0.02484, 5 evaluations); stopped by patience",
         "warning: w",
     ]

@@ -390,8 +390,9 @@ def test_cli_stop_typo_fails_before_work():
 
 
 def test_one_shot_methods_declare_their_strength_and_auto_searches_it(digits, class_split, theta_o):
-    """ssd under stop='auto': α × {¼ … 4} is tried, the proxy keeps the best (θ_o a candidate); an α that
-    can select nothing (α ≥ |D|/|D_f|) is refused by ssd and recorded as skipped, not a crash."""
+    """ssd under stop='auto': α × {¼ … 4} is tried, then λ × {¼ … 4} at the chosen α, the proxy keeps the best
+    (θ_o a candidate); an α that can select nothing (α ≥ |D|/|D_f|) is refused by ssd and recorded as skipped,
+    not a crash."""
     from unlearnkit.methods import METHODS
 
     assert METHODS.get("ssd").strength_option == "alpha" and METHODS.get("if").strength_option == "scale"
@@ -400,8 +401,15 @@ def test_one_shot_methods_declare_their_strength_and_auto_searches_it(digits, cl
     assert summary["option"] == "alpha" and summary["tried"][:5] == [1.0, 2.0, 4.0, 8.0, 16.0]
     assert summary["partial"] is False  # a whole class: the targets are FA 0 and MIA 100, no held-out hint
     tried = [h for h in res.history if "strength" in h and h.get("strength", 0) > 0]
-    assert [h["strength"] for h in tried] == summary["tried"]  # the grid, then a refinement round
+    alphas = [h["strength"] for h in tried if h["option"] == "alpha"]
+    assert alphas == summary["tried"]  # the grid, then a refinement round
     assert any("skipped" in h for h in tried)  # |D|/|D_f| ≈ 10 for one digits class: α = 16 selects nothing
+    then = summary["then"]
+    at = summary["best_value"] if summary["best_value"] is not None else summary["centre"]
+    assert then["option"] == "lam" and then["at"] == {"alpha": at} and then["tried"][:5] == [0.25, 0.5, 1.0, 2.0, 4.0]
+    # λ = 1 at that α is the first stage's point: scored once
+    assert [h["strength"] for h in tried if h["option"] == "lam"] == [v for v in then["tried"] if v != 1.0]
+    assert len(tried) == len(alphas) + len(then["tried"]) - 1
     scored = [h for h in tried if "proxy_gap" in h and keepable(h, StopOptions())]
     start = next(h for h in res.history if h.get("strength") == 0.0)
     best = min([start["proxy_gap"]] + [h["proxy_gap"] for h in scored])

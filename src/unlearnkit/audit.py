@@ -338,8 +338,19 @@ def _stop_lines(run: dict) -> list[str]:
         if "best_value" in a:  # a one-shot method's strength search
             tried = ", ".join(_g(v) for v in sorted(t for t in a.get("tried") or [] if t is not None))
             best = a.get("best_value")
-            kept = "θ_o kept (no strength beat it)" if best is None else f"{a.get('option')} = {_g(best)}"
-            lines.append(f"{kept}; tried {a.get('option')} ∈ {{{tried}}}; proxy gap {_g(a.get('best_proxy_gap'))}")
+            chosen = a.get("best_options") or ({a.get("option"): best} if best is not None else None)
+            kept = (
+                "θ_o kept (no strength beat it)"
+                if chosen is None
+                else ", ".join(f"{k} = {_g(v)}" for k, v in chosen.items())
+            )
+            searched = f"{a.get('option')} ∈ {{{tried}}}"
+            then = a.get("then")
+            if isinstance(then, dict):  # a second knob, searched at the first's choice
+                at = ", ".join(f"{k} = {_g(v)}" for k, v in (then.get("at") or {}).items())
+                values = ", ".join(_g(v) for v in sorted(t for t in then.get("tried") or [] if t is not None))
+                searched += f", then {then.get('option')} ∈ {{{values}}} at {at}"
+            lines.append(f"{kept}; tried {searched}; proxy gap {_g(a.get('best_proxy_gap'))}")
         elif "best_step" in a:
             lines.append(
                 f"kept step {a['best_step']} of {a.get('steps_run')} (proxy gap {_g(a.get('best_proxy_gap'))}, "

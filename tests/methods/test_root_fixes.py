@@ -217,8 +217,8 @@ def test_ssd_alpha_that_cannot_select_is_rejected(digits, theta_o):
 
 
 def test_ssd_auto_computes_its_importances_once_and_keeps_the_methods_own_model(digits, theta_o, monkeypatch):
-    """stop='auto' moves along α with one (I_f, I_D) pair: every α the search tries costs a dampening, not
-    two Fisher passes, and the model it keeps is exactly ssd's own at that α (or θ_o)."""
+    """stop='auto' moves along α, then λ, with one (I_f, I_D) pair: every (α, λ) the search tries costs a
+    dampening, not two Fisher passes, and the model it keeps is exactly ssd's own at those options (or θ_o)."""
     from unlearnkit.methods import ssd as ssd_mod
 
     calls = []
@@ -228,8 +228,9 @@ def test_ssd_auto_computes_its_importances_once_and_keeps_the_methods_own_model(
     res = uk.unlearn(theta_o, digits, split, "ssd", device="cpu", seed=0)
     s = next(h["auto_stop"] for h in res.history if "auto_stop" in h)
     assert len(calls) == 2 and len(s["tried"]) > 5  # I_f and I_D, once, for the grid and the refinements
-    assert s["best_value"] is not None
-    fixed = run(theta_o, digits, split, "ssd", alpha=s["best_value"])
+    assert len(s["then"]["tried"]) >= 5  # and for λ's
+    assert s["best_value"] is not None and s["best_options"]["alpha"] == s["best_value"]
+    fixed = run(theta_o, digits, split, "ssd", **s["best_options"])
     for a, b in zip(res.model.state_dict().values(), fixed.model.state_dict().values()):
         assert torch.equal(a, b)
 

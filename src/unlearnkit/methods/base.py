@@ -12,7 +12,7 @@ import contextlib
 import itertools
 import math
 import warnings
-from typing import Callable, ClassVar, Iterator, Literal, NamedTuple
+from typing import ClassVar, Iterator, Literal
 
 import torch
 import torch.nn.functional as F
@@ -24,20 +24,11 @@ from ..errors import CompositionError, UnlearnkitError
 from ..models.batchnorm import BatchNormMode, batch_norm_layers, batch_norm_mode
 from ..passes import evaluating
 from ..registry import Registry
-from ..stopping import Monitor, StopMode, StopOptions
+from ..stopping import Monitor, StopMode, StopOptions, StrengthPath
 from ..training import batches, make_optimizer, make_scheduler
 from ..weighting.base import reduce_weighted
 
 METHODS: Registry = Registry("method")
-
-
-class StrengthPath(NamedTuple):
-    """A one-shot method's strength as a path: ``place(value)`` sets ``ctx.model`` to the result at that
-    strength of ``option`` and returns it; the search tries ``centre`` × its factors."""
-
-    option: str
-    centre: float
-    place: Callable[[float], nn.Module]
 
 
 class MethodOptions(BaseModel):

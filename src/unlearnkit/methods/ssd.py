@@ -82,7 +82,7 @@ class SSD(Method):
 
     name = "ssd"
     Options = SSDOptions
-    strength_option = "alpha"  # stop="auto": α × {¼ … 4} searched by the proxy along strength_path
+    strength_option = "alpha"  # stop="auto": α × {¼ … 4}, then λ × {¼ … 4} at the chosen α, by the proxy
     strength_weaker = "larger"  # a larger α selects fewer parameters
     search_space = {"alpha": ("log", 1.0, 20.0), "lam": ("log", 0.25, 4.0)}  # `unlearnkit tune`
     moves_model = False  # it may legitimately select no parameter (no warning then)
@@ -91,28 +91,36 @@ class SSD(Method):
         o = ctx.options
         self._check_alpha(ctx, o.alpha)
         imp_f, imp_d = self._importances(ctx)
-        self._apply(ctx, ctx.model, imp_f, imp_d, o.alpha)
+        self._apply(ctx, ctx.model, imp_f, imp_d, o.alpha, o.lam)
         ctx.model.eval()
         return ctx.model
 
     def strength_path(self, ctx) -> StrengthPath:
-        """One pair of importances (I_f, I_D) for every α the search tries: ``place(α)`` dampens θ_o's
-        parameters at α (the same arithmetic as :meth:`unlearn`, so the model is identical); an α that can
-        select nothing is refused as in :meth:`unlearn`."""
+        """One pair of importances (I_f, I_D) for every (α, λ) the search tries: ``place(α)`` dampens θ_o's
+        parameters at α and the configured λ (the same arithmetic as :meth:`unlearn`, so the model is
+        identical); an α that can select nothing is refused as in :meth:`unlearn`. Then λ at the chosen α
+        (``then``): α decides which entries are dampened, λ how far — below α = λ a smaller α only adds
+        entries whose factor min(λ·I_D/I_f, 1) is 1, so α alone cannot dampen harder than β < λ/α (a
+        GroupNorm CNN's digit class kept FA 24 % at its best α, a LayerNorm MLP's class 86 %)."""
         imp_f, imp_d = self._importances(ctx)
         model = ctx.model
         base = {name: p.detach().clone() for name, p in model.named_parameters() if name in imp_f}
 
-        def place(alpha: float) -> nn.Module:
+        def at(alpha: float, lam: float) -> nn.Module:
             self._check_alpha(ctx, alpha)
             with torch.no_grad():
                 for name, p in model.named_parameters():
                     if name in base:
                         p.copy_(base[name])
-            self._apply(ctx, model, imp_f, imp_d, alpha)
+            self._apply(ctx, model, imp_f, imp_d, alpha, lam)
             return model.eval()
 
-        return StrengthPath("alpha", ctx.options.alpha, place)
+        lam = ctx.options.lam
+
+        def then(alpha: float) -> StrengthPath:
+            return StrengthPath("lam", lam, lambda v: at(alpha, v), weaker="larger")
+
+        return StrengthPath("alpha", ctx.options.alpha, lambda v: at(v, lam), then=then)
 
     @staticmethod
     def _check_alpha(ctx, alpha: float) -> None:
@@ -131,10 +139,10 @@ class SSD(Method):
         return imp_f, imp_d
 
     @staticmethod
-    def _apply(ctx, model: nn.Module, imp_f: dict, imp_d: dict, alpha: float) -> None:
+    def _apply(ctx, model: nn.Module, imp_f: dict, imp_d: dict, alpha: float, lam: float) -> None:
         selected = total = 0
         for name, p in model.named_parameters():
             if name in imp_f:
-                selected += int(dampen(p, imp_f[name], imp_d[name], alpha, ctx.options.lam).sum())
+                selected += int(dampen(p, imp_f[name], imp_d[name], alpha, lam).sum())
                 total += p.numel()
         ctx.record(dampened=selected, dampened_fraction=selected / max(total, 1))
