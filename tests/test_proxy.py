@@ -525,8 +525,9 @@ def test_the_label_check_searches_everything_only_where_its_screen_cannot_rule_o
 
 
 def test_neighbours_are_sought_in_the_inputs_and_in_the_features_where_the_model_has_them(digits, theta_o):
-    """The label check looks in the flattened inputs (which no training moves) and in ``model.features``; a model
-    without features gets the inputs alone."""
+    """The label check looks in the flattened inputs (which no training moves) and in the penultimate features
+    (``model.features``, or the modules before an ``nn.Sequential``'s final ``nn.Linear``); a model without learnt
+    features gets the inputs alone."""
     from unlearnkit.eval.proxy import embeddings
 
     idx = np.arange(5)
@@ -538,6 +539,15 @@ def test_neighbours_are_sought_in_the_inputs_and_in_the_features_where_the_model
     plain = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
     only = embeddings(plain, digits, idx, torch.device("cpu"))
     assert len(only) == 1 and np.array_equal(only[0], spaces[0])
+    torch.manual_seed(0)
+    mine = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 16), torch.nn.ReLU(), torch.nn.Linear(16, 10))
+    two = embeddings(mine, digits, idx, torch.device("cpu"))
+    assert len(two) == 2 and np.array_equal(two[0], spaces[0])
+    with torch.no_grad():
+        assert np.array_equal(two[1], mine[:-1](digits.inputs(idx)).numpy())
+    custom = torch.nn.ModuleDict({"a": torch.nn.Linear(64, 10)})  # no features, no head, not a Sequential
+    custom.forward = lambda x: custom["a"](x.flatten(1))  # type: ignore[method-assign]
+    assert len(embeddings(custom, digits, idx, torch.device("cpu"))) == 1
 
 
 def test_neighbour_agreement_matches_scikit_learn_and_a_hand_case():

@@ -150,3 +150,37 @@ def test_if_head_only_for_networks():
 def test_if_rejects_weightings_without_influence_weights():
     with pytest.raises(uk.UnlearnkitError, match="cannot use weighting"):
         uk.unlearn(LogReg((6,), 2), None, None, "if", "falw")
+
+
+def test_if_on_a_users_sequential_is_the_builtin_mlps_step():
+    """A user's ``nn.Sequential`` ending in an ``nn.Linear`` gets last-layer influence like the built-in mlp (whose
+    ``features`` and ``head`` it copies): the same head after the step, the rest untouched; one ending elsewhere is
+    refused with what to do."""
+    import copy
+
+    from unlearnkit.models.head import penultimate
+
+    x, y = make_data(n=200, d=6, C=3, seed=5)
+    ds = _dataset(x, y, 160)
+    split = uk.make_split(ds, "random", fraction=0.1, unseen_fraction=0.0)
+    mlp = uk.build_model("mlp", (6,), 3, hidden=[8])
+    uk.train_model(mlp, ds, split.train, uk.TrainConfig(epochs=3, lr=0.05), torch.device("cpu"))
+    seq = torch.nn.Sequential(*copy.deepcopy(list(mlp.body)), copy.deepcopy(mlp.head))
+    features, head = penultimate(seq)
+    with torch.no_grad():
+        assert torch.equal(head(features(ds.x)), seq(ds.x)) and torch.equal(seq(ds.x), mlp(ds.x))
+    a = uk.unlearn(mlp, ds, split, "if", device="cpu", stop="none").model
+    b = uk.unlearn(seq, ds, split, "if", device="cpu", stop="none").model
+    assert not torch.equal(a.head.weight, mlp.head.weight)
+    assert torch.allclose(b[-1].weight, a.head.weight, atol=1e-6) and torch.allclose(b[-1].bias, a.head.bias, atol=1e-6)
+    assert all(torch.equal(p, q) for p, q in zip(b[:-1].parameters(), seq[:-1].parameters()))
+    assert penultimate(torch.nn.Sequential(torch.nn.Linear(6, 3), torch.nn.ReLU())) is None
+    with pytest.raises(uk.UnlearnkitError, match="Sequential whose last module is an nn.Linear"):
+        uk.unlearn(
+            torch.nn.Sequential(torch.nn.Linear(6, 4), torch.nn.ReLU(), torch.nn.Linear(4, 3), torch.nn.Tanh()),
+            ds,
+            split,
+            "if",
+            device="cpu",
+            stop="none",
+        )

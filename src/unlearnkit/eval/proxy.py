@@ -111,10 +111,12 @@ from typing import Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat
 from scipy.optimize import brentq
 
 from ..errors import UnlearnkitError
+from ..models.head import penultimate
 from .base import METRICS, Column, Evaluation, Metric, Need
 from .mia import fit_attack
 from ..passes import record
@@ -347,14 +349,18 @@ def embeddings(
     model, dataset, idx: np.ndarray, device: torch.device, inputs: torch.Tensor | None = None
 ) -> list[np.ndarray]:
     """Where to look for ``dataset[idx]``'s neighbours: the flattened inputs (which no training can move) and, for
-    a model with ``features(x)`` (the built-in ones), its penultimate features (what θ_o learnt the classes look
+    a model whose penultimate layer is known (:func:`~unlearnkit.models.head.penultimate`: the built-in models, an
+    ``nn.Sequential`` ending in an ``nn.Linear``), its penultimate features (what θ_o learnt the classes look
     like, but pulled toward their labels for the samples it memorised); float32 on the host, one batched pass
     (over ``inputs``, those samples' model-ready inputs, where given)."""
-    feats = getattr(model, "features", None)
-    spaces = [lambda x: x] + ([feats] if callable(feats) else [])
+    found = penultimate(model)
+    feats = found[0] if found is not None else None
+    if isinstance(feats, nn.Module) and next(feats.parameters(), None) is None:
+        feats = None  # nothing learnt before the head (a Sequential(Flatten, Linear)): the inputs again
+    spaces = [lambda x: x] + ([feats] if feats is not None else [])
 
     def fn(x: torch.Tensor) -> list[torch.Tensor]:
-        if callable(feats):
+        if feats is not None:
             record(model, len(x))  # the features pass, which the model's forward hook does not see
         return [f(x).flatten(1).float().cpu() for f in spaces]
 

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from ..errors import UnlearnkitError
+from ..models.head import penultimate
 from ..passes import record
 from ..predict import map_batches
 from .hessian import cho_solve, cholesky, linear_head_hessian
@@ -28,18 +29,20 @@ from .per_sample import residuals
 
 
 def linear_head(model: nn.Module) -> tuple[Callable[[torch.Tensor], torch.Tensor], nn.Linear]:
-    """(feature function, linear head) of a model: ``model.features`` + ``model.head`` for networks,
+    """(feature function, linear head) of a model: ``model.features`` + ``model.head`` for networks, the modules
+    before the last of an ``nn.Sequential`` ending in an ``nn.Linear`` (:func:`~unlearnkit.models.head.penultimate`),
     or the flattened input + the single ``nn.Linear`` of a linear model (e.g. ``logreg``)."""
-    head = getattr(model, "head", None)
-    if isinstance(head, nn.Linear) and callable(getattr(model, "features", None)):
-        return model.features, head
+    found = penultimate(model)
+    if found is not None:
+        return found
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
     n_params = sum(p.numel() for p in model.parameters())
     if len(linears) == 1 and sum(p.numel() for p in linears[0].parameters()) == n_params:
         return (lambda x: x.flatten(1)), linears[0]
     raise UnlearnkitError(
-        f"influence needs a linear model or a network with `.features(x)` and a linear `.head`; "
-        f"{type(model).__name__} has neither (use the mlp/cnn/resnet18/logreg models)"
+        f"influence needs a linear model, a network with `.features(x)` and a linear `.head`, or an nn.Sequential "
+        f"whose last module is an nn.Linear; {type(model).__name__} is none of these (give it `features` and "
+        f"`head`, or use the mlp/cnn/resnet18/logreg models)"
     )
 
 
