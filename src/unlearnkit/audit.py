@@ -10,7 +10,9 @@ that never saw the data — without retraining (``--verify-retrain`` adds the tr
   classes' held-out samples are expected wrong after unlearning, so the whole-H figure falls by their share);
 - MIA-efficacy (SalUn's SVC attack, :func:`unlearnkit.eval.mia.mia_efficacy_score`) with the D_r sample as
   members and H as non-members, applied to D_f: % of D_f called non-member. A model that never saw D_f
-  scores about what it scores on fresh data;
+  scores about what it scores on fresh data. Next to it the attack's balanced accuracy on the samples it was
+  fitted to (``MIA_attack_acc``, :func:`unlearnkit.eval.mia.attack_accuracy`): near 50 the model's confidence
+  does not tell members from held-out data and MIA-efficacy is where the attack's boundary happens to fall;
 - per class of the request, FA next to held-out accuracy on the same class — for a model retrained without
   D_f the two agree up to noise, so a class whose FA sits far above its held-out accuracy is still remembered;
 - the retrain-free proxy gap (metric ``proxy``) when that metric is registered, and ‖θ_u − θ_o‖₂.
@@ -34,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import UnlearnkitError
 from .eval.accuracy import accuracy, per_class_accuracy
-from .eval.mia import confidence_features, mia_efficacy_score
+from .eval.mia import attack_accuracy, confidence_features, fit_attacks, mia_efficacy_score
 from .eval.proxy import gone_classes
 from .predict import predict_logits
 from .unlearn import parameter_distance
@@ -109,9 +111,8 @@ def _side(
 ) -> tuple[dict, list, list]:
     """One model's measures. ``kept``: where classes are gone, the held-out samples of the other classes."""
     feats = {k: confidence_features(logits[k], labels[k], options.mia_feature) for k in ("retain", "heldout", "forget")}
-    mia = mia_efficacy_score(
-        feats["retain"], feats["heldout"], feats["forget"], options.seed, options.mia_max_shadow, options.mia_fits
-    )
+    attacks = fit_attacks(feats["retain"], feats["heldout"], options.seed, options.mia_max_shadow, options.mia_fits)
+    mia = mia_efficacy_score(feats["retain"], feats["heldout"], feats["forget"], attacks=attacks)
     out = {
         "FA": _num(accuracy(logits["forget"], labels["forget"])),
         "RA": _num(accuracy(logits["retain"], labels["retain"])),
@@ -120,6 +121,7 @@ def _side(
     if kept is not None:  # a removed class's held-out samples should now be wrong: that is no damage
         out["heldout_acc_kept"] = _num(accuracy(logits["heldout"][kept], labels["heldout"][kept]))
     out["MIA"] = _num(mia)
+    out["MIA_attack_acc"] = _num(attack_accuracy(attacks, feats["retain"], feats["heldout"]))
     fa_c = per_class_accuracy(logits["forget"], labels["forget"], num_classes)
     ho_c = per_class_accuracy(logits["heldout"], labels["heldout"], num_classes)
     return out, fa_c, ho_c
@@ -306,6 +308,7 @@ def _rows(record: dict) -> list[tuple[str, str, str, str]]:
         ("held-out accuracy (%)", "heldout_acc"),
         ("held-out accuracy, kept classes (%)", "heldout_acc_kept"),  # only where a class is gone
         ("MIA-efficacy (% of D_f called non-member)", "MIA"),
+        ("MIA attack's balanced accuracy (%, 50 = chance)", "MIA_attack_acc"),
     ]
     rows = [(label, k) for label, k in rows if k in b]
     out = [

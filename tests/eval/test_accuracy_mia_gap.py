@@ -122,3 +122,38 @@ def test_mia_metric_passes_its_fits_option(digits, random_split):
     )
     got = build(METRICS, "mia_efficacy", {"fits": 2}).compute(model, ev)["MIA"]
     assert got == pytest.approx(expected, abs=1e-12)
+
+
+def test_attack_accuracy_is_100_when_separable_and_exactly_50_when_members_look_like_non_members():
+    """The attack's balanced accuracy on the samples it was fitted to: separable confidences give 100; members and
+    non-members with the same values give exactly 50 whatever boundary the SVC draws (it predicts the same for
+    equal inputs, so P(member | member) = P(member | non-member)) — where MIA-efficacy is the boundary's accident."""
+    from unlearnkit.eval.mia import attack_accuracy, fit_attacks
+
+    rng = np.random.default_rng(0)
+    member, nonmember = rng.uniform(0.95, 1.0, size=(200, 1)), rng.uniform(0.2, 0.6, size=(200, 1))
+    assert attack_accuracy(fit_attacks(member, nonmember), member, nonmember) == 100.0
+    same = rng.uniform(0.8, 1.0, size=(150, 1))
+    attacks = fit_attacks(same, same.copy(), seed=0, fits=3)
+    assert attack_accuracy(attacks, same, same.copy()) == 50.0
+    # the metric reports it next to MIA, for the model and (reference column) for θ_r
+    target = rng.uniform(0.2, 1.0, size=(40, 1))
+    assert mia_efficacy_score(member, nonmember, target, seed=2, fits=2) == mia_efficacy_score(
+        member, nonmember, target, attacks=fit_attacks(member, nonmember, seed=2, fits=2)
+    )
+
+
+def test_mia_metric_reports_its_attacks_accuracy(digits, random_split):
+    from unlearnkit.eval import Evaluation
+    from unlearnkit.eval.base import METRICS
+    from unlearnkit.eval.mia import attack_accuracy, fit_attacks
+    from unlearnkit.options import build
+
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
+    ev = Evaluation(digits, random_split, torch.device("cpu"), seed=4)
+    feats = {p: confidence_features(ev.logits(model, p), ev.labels(p)) for p in ("retain", "test")}
+    metric = build(METRICS, "mia_efficacy", {"fits": 2})
+    col = next(c for c in metric.columns if c.name == "MIA_attack_acc")
+    assert col.goal == "info" and col.reference and not col.in_gap
+    expected = attack_accuracy(fit_attacks(feats["retain"], feats["test"], 4, None, 2), feats["retain"], feats["test"])
+    assert metric.compute(model, ev)["MIA_attack_acc"] == pytest.approx(expected, abs=1e-12)

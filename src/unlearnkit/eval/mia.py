@@ -54,6 +54,14 @@ def fit_attack(member: np.ndarray, nonmember: np.ndarray, seed: int = 0, max_sha
     return SVC(C=3, gamma="auto", kernel="rbf").fit(x, y)
 
 
+def fit_attacks(
+    member: np.ndarray, nonmember: np.ndarray, seed: int = 0, max_shadow: int | None = None, fits: int = 1
+) -> list[SVC]:
+    """``fits`` attacks (:func:`fit_attack`) with seeds ``seed``, ``seed + 1``, …, each on its own balanced
+    subsample (``fits=1`` is SalUn's single attack)."""
+    return [fit_attack(member, nonmember, seed + k, max_shadow) for k in range(fits)]
+
+
 def mia_efficacy_score(
     member: np.ndarray,
     nonmember: np.ndarray,
@@ -61,15 +69,23 @@ def mia_efficacy_score(
     seed: int = 0,
     max_shadow: int | None = None,
     fits: int = 1,
+    attacks: list[SVC] | None = None,
 ) -> float:
     """The percent of ``target`` that :func:`fit_attack`'s SVC (fitted on ``member`` / ``nonmember``)
-    predicts non-member; with ``fits`` > 1, the mean over that many attacks, fitted with seeds ``seed``,
-    ``seed + 1``, … (each on its own balanced subsample; ``fits=1`` is SalUn's single attack)."""
-    scores = [
-        100.0 * float(1.0 - fit_attack(member, nonmember, seed + k, max_shadow).predict(target).mean())
-        for k in range(fits)
-    ]
-    return float(np.mean(scores))
+    predicts non-member; with ``fits`` > 1, the mean over that many attacks (:func:`fit_attacks`), or over
+    ``attacks`` already fitted on them."""
+    attacks = attacks if attacks is not None else fit_attacks(member, nonmember, seed, max_shadow, fits)
+    return float(np.mean([100.0 * float(1.0 - clf.predict(target).mean()) for clf in attacks]))
+
+
+def attack_accuracy(attacks: list[SVC], member: np.ndarray, nonmember: np.ndarray) -> float:
+    """Balanced accuracy (%) of the fitted ``attacks`` (their mean) on every member and non-member sample: how
+    well the feature tells the model's training data from held-out data at all. Near 50 the attack is at
+    chance, and MIA-efficacy reflects where its boundary happens to fall, not forgetting (a GroupNorm CNN that
+    generalised: after a small change the refitted attack called 91 % of the test split and 88 % of D_f
+    non-member, MIA-efficacy 88 against θ_r's 0 with FA, RA and TA within 2 points of θ_r's)."""
+    accs = [50.0 * (float(clf.predict(member).mean()) + float(1.0 - clf.predict(nonmember).mean())) for clf in attacks]
+    return float(np.mean(accs))
 
 
 class MIAOptions(BaseModel):
@@ -104,6 +120,17 @@ class MIAEfficacy(Metric):
             per_epoch=True,
         ),
         Column(
+            "MIA_attack_acc",
+            "info",
+            "balanced accuracy of the MIA-efficacy attack on the D_r and D_t samples it is fitted to: how well "
+            "the model's confidence tells its training data from held-out data. Near 50 the attack is at chance "
+            "and MIA-efficacy reflects where its boundary happens to fall, not forgetting",
+            "%",
+            reference=True,
+            digits=1,
+            header="MIA att.acc",
+        ),
+        Column(
             "MIA_conf_hist",
             "info",
             "20-bin histogram of D_f's true-class confidence (the attack's feature)",
@@ -120,7 +147,9 @@ class MIAEfficacy(Metric):
             for part in ("retain", "test", "forget")
         }
         o = self.options
-        score = mia_efficacy_score(feats["retain"], feats["test"], feats["forget"], ev.seed, o.max_shadow, o.fits)
+        attacks = fit_attacks(feats["retain"], feats["test"], ev.seed, o.max_shadow, o.fits)
+        score = mia_efficacy_score(feats["retain"], feats["test"], feats["forget"], attacks=attacks)
+        acc = attack_accuracy(attacks, feats["retain"], feats["test"])
         conf = confidence_features(ev.logits(model, "forget"), ev.labels("forget"))[:, 0]
         hist = np.histogram(conf, bins=HIST_BINS, range=(0.0, 1.0))[0]
-        return {"MIA": score, "MIA_conf_hist": json.dumps(hist.tolist())}
+        return {"MIA": score, "MIA_attack_acc": acc, "MIA_conf_hist": json.dumps(hist.tolist())}
