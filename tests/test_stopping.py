@@ -201,11 +201,13 @@ def test_auto_stop_patience_and_overshoot(digits, random_split, theta_o, scripte
 def test_a_scheduled_objective_is_not_stopped_before_it_settles(digits, random_split, theta_o, scripted):
     """l1_sparse's penalty decays to 0 at its last step, so a proxy that rises mid-schedule (the penalty's
     transient) and falls later must not end the run: no overshoot or patience stop before ``settles_at``, and
-    the later, lower state is kept. ft on the same curve stops at the rise."""
+    the later, lower state is kept. ft with ``settle_epochs=0`` on the same curve stops at the rise."""
     curve = [10.0, 5.0, 40.0, 30.0, 20.0, 1.0] + [3.0] * 50
     opts = dict(epochs=4, stopping=dict(overshoot=20, patience=0.5, lr_factors=(1.0,), early_min=None))
     scripted(curve)
-    s = auto_summary(uk.unlearn(theta_o, digits, random_split, "ft", options=opts, device="cpu"))
+    s = auto_summary(
+        uk.unlearn(theta_o, digits, random_split, "ft", options={**opts, "settle_epochs": 0}, device="cpu")
+    )
     assert s["reason"].startswith("overshoot") and s["best_proxy_gap"] == 5.0 and s["settles_at"] == 0
     scripted(curve)
     s = auto_summary(uk.unlearn(theta_o, digits, random_split, "l1_sparse", options=opts, device="cpu"))
@@ -218,6 +220,22 @@ def test_a_scheduled_objective_is_not_stopped_before_it_settles(digits, random_s
     s = auto_summary(res)
     settled = math.ceil(len(random_split.forget) / 32) + math.ceil(len(random_split.retain) / 64)
     assert s["settles_at"] == settled <= s["steps_run"]
+
+
+def test_ft_is_not_stopped_while_its_effect_on_the_forget_set_builds_up(digits, random_split, theta_o, scripted):
+    """ft reaches D_f only through D_r: a proxy flat for the first epochs and lower later must not end its run on
+    patience (``settle_epochs``, 2 by default); with ``settle_epochs=0`` the flat start ends it and θ_o is kept."""
+    curve = [10.0, 10.0, 10.0, 10.0, 2.0] + [3.0] * 50  # θ_o, then evaluations every half epoch
+    opts = dict(epochs=4, stopping=dict(overshoot=20, patience=0.5, lr_factors=(1.0,), early_min=None))
+    scripted(curve)
+    s = auto_summary(
+        uk.unlearn(theta_o, digits, random_split, "ft", options={**opts, "settle_epochs": 0}, device="cpu")
+    )
+    assert s["reason"].startswith("patience") and s["best_step"] == 0 and s["steps_run"] == s["every"]
+    scripted(curve)
+    s = auto_summary(uk.unlearn(theta_o, digits, random_split, "ft", options=opts, device="cpu"))
+    assert s["settles_at"] == math.ceil(2 * math.ceil(len(random_split.retain) / 64))
+    assert s["best_proxy_gap"] == 2.0 and s["best_step"] == 4 * s["every"]
 
 
 def test_theta_o_is_a_candidate_and_kept_with_a_warning(digits, random_split, theta_o, scripted):
