@@ -52,6 +52,11 @@ def test_best_step_prefers_the_earliest_minimum():
     assert best_step([(0, 1.0), (5, 2.0)]) == 0
 
 
+# ft is these tests' plain gradient method; its settle (no patience or overshoot stop in its first epochs, tested on
+# its own below) would shift the scripted curves' stopping points, so they run it without one
+PLAIN_FT = {"settle_epochs": 0}
+
+
 @pytest.fixture
 def scripted(monkeypatch):
     """Replace the proxy by a scripted curve; remember the model state seen at each evaluation."""
@@ -98,7 +103,7 @@ def test_auto_stop_picks_the_best_step_of_a_scripted_curve(digits, random_split,
     # θ_o then one value per evaluation; the minimum is the 3rd evaluation after the start
     seen = scripted([10.0, 8.0, 6.0, 3.0, 5.0, 4.0, 7.0, 9.0, 9.0, 9.0, 9.0, 9.0, 9.0])
     opts = dict(epochs=3, lr=0.01, stopping=dict(every=0.25, patience=10, overshoot=100))
-    res = uk.unlearn(theta_o, digits, random_split, "ft", options=opts, device="cpu")
+    res = uk.unlearn(theta_o, digits, random_split, "ft", options={**opts, **PLAIN_FT}, device="cpu")
     s = auto_summary(res)
     k = s["every"]
     steps = [st for st, _ in curve(res)]
@@ -115,18 +120,18 @@ def test_auto_evaluates_at_most_max_interval_steps_apart(digits, random_split, t
     stopping = dict(patience=10, overshoot=100, lr_factors=(1.0,), max_interval=50)
     opts = dict(epochs=1, lr=0.001, retain_batch_size=4, stopping=stopping)
     scripted([10.0] * 50)
-    res = uk.unlearn(theta_o, digits, random_split, "ft", options=opts, device="cpu")
+    res = uk.unlearn(theta_o, digits, random_split, "ft", options={**opts, **PLAIN_FT}, device="cpu")
     s = auto_summary(res)
     # early evaluations at every/2, every/4 (≥ early_min 10 steps), then every 50 steps
     assert s["every"] == 50 and s["evaluations"] == 1 + 2 + math.ceil(s["steps_run"] / 50)
     assert [st for st, _ in curve(res)][:6] == [0, 12, 25, 50, 100, 150]
     scripted([10.0] * 50)
     opts["stopping"]["early_min"] = None  # off: the regular spacing alone
-    s = auto_summary(uk.unlearn(theta_o, digits, random_split, "ft", options=opts, device="cpu"))
+    s = auto_summary(uk.unlearn(theta_o, digits, random_split, "ft", options={**opts, **PLAIN_FT}, device="cpu"))
     assert s["every"] == 50 and s["evaluations"] == 1 + math.ceil(s["steps_run"] / 50)
     scripted([10.0] * 50)
     opts["stopping"]["max_interval"] = None
-    s = auto_summary(uk.unlearn(theta_o, digits, random_split, "ft", options=opts, device="cpu"))
+    s = auto_summary(uk.unlearn(theta_o, digits, random_split, "ft", options={**opts, **PLAIN_FT}, device="cpu"))
     assert s["every"] == round(s["steps_run"] / 2) > 50
 
 
@@ -134,11 +139,11 @@ def test_auto_never_keeps_a_state_that_lost_too_much_accuracy(digits, random_spl
     """The lowest proxy gap (1.0) comes with 6 points of damage (> max_damage 5): the next best is kept."""
     scripted([10.0, 4.0, 1.0, 3.0] + [9.0] * 50, damage=[0.0, 2.0, 6.0, 5.0])
     opts = dict(epochs=2, lr=0.01, stopping=dict(every=0.25, patience=10, overshoot=100))
-    s = auto_summary(uk.unlearn(theta_o, digits, random_split, "ft", options=opts, device="cpu"))
+    s = auto_summary(uk.unlearn(theta_o, digits, random_split, "ft", options={**opts, **PLAIN_FT}, device="cpu"))
     assert s["best_proxy_gap"] == 3.0 and s["best_step"] == 3 * s["every"] and s["refused_for_damage"] == 1
     scripted([10.0, 4.0, 1.0, 3.0] + [9.0] * 50, damage=[0.0, 2.0, 6.0, 5.0])
     opts["stopping"]["max_damage"] = 10.0  # the bound is an option
-    s = auto_summary(uk.unlearn(theta_o, digits, random_split, "ft", options=opts, device="cpu"))
+    s = auto_summary(uk.unlearn(theta_o, digits, random_split, "ft", options={**opts, **PLAIN_FT}, device="cpu"))
     assert s["best_proxy_gap"] == 1.0 and s["refused_for_damage"] == 0
 
 
@@ -167,19 +172,24 @@ def test_auto_refuses_a_state_whose_damage_may_exceed_the_bound(digits, random_s
     damage, se = [0.0, 0.0, 4.0, 3.0], [0.0, 0.0, 0.8, 1.0]
     opts = dict(epochs=2, lr=0.01, stopping=dict(every=0.25, patience=10, overshoot=100))
     scripted(curve, damage, se)
-    s = auto_summary(uk.unlearn(theta_o, digits, random_split, "ft", options=opts, device="cpu"))
+    s = auto_summary(uk.unlearn(theta_o, digits, random_split, "ft", options={**opts, **PLAIN_FT}, device="cpu"))
     assert s["best_proxy_gap"] == 3.0 and s["refused_for_damage"] == 1
     for z in (1.0, 0.0):
         scripted(curve, damage, se)
         opts["stopping"]["damage_z"] = z
-        s = auto_summary(uk.unlearn(theta_o, digits, random_split, "ft", options=opts, device="cpu"))
+        s = auto_summary(uk.unlearn(theta_o, digits, random_split, "ft", options={**opts, **PLAIN_FT}, device="cpu"))
         assert s["best_proxy_gap"] == 1.0 and s["refused_for_damage"] == 0
 
 
 def test_auto_stop_patience_and_overshoot(digits, random_split, theta_o, scripted):
     scripted([10.0, 5.0] + [6.0] * 50)
     res = uk.unlearn(
-        theta_o, digits, random_split, "ft", options=dict(epochs=5, stopping=dict(patience=0.5)), device="cpu"
+        theta_o,
+        digits,
+        random_split,
+        "ft",
+        options=dict(**PLAIN_FT, epochs=5, stopping=dict(patience=0.5)),
+        device="cpu",
     )
     s = auto_summary(res)
     assert s["reason"].startswith("patience") and s["best_step"] == s["every"]
@@ -191,7 +201,7 @@ def test_auto_stop_patience_and_overshoot(digits, random_split, theta_o, scripte
         digits,
         random_split,
         "ft",
-        options=dict(epochs=5, stopping=dict(overshoot=20, lr_factors=(1.0,))),
+        options=dict(**PLAIN_FT, epochs=5, stopping=dict(overshoot=20, lr_factors=(1.0,))),
         device="cpu",
     )
     s = auto_summary(res)
@@ -468,7 +478,7 @@ def test_lr_search_keeps_the_run_with_the_lowest_kept_proxy_gap(digits, random_s
     # epoch; patience: 2 evaluations)
     seen = scripted([10.0, 8.0, 6.0, 7.0, 7.0] + [9.0, 2.0, 5.0, 5.0])
     opts = dict(epochs=3, lr=0.001, stopping=stop)
-    res = uk.unlearn(theta_o, digits, random_split, "ft", options=opts, device="cpu")
+    res = uk.unlearn(theta_o, digits, random_split, "ft", options={**opts, **PLAIN_FT}, device="cpu")
     s = auto_summary(res)
     assert [r["lr_factor"] for r in s["runs"]] == [1.0, 10.0]
     assert s["lr_factor"] == 10.0 and s["lr"] == pytest.approx(0.01) and s["best_proxy_gap"] == 2.0
@@ -484,7 +494,9 @@ def test_lr_search_keeps_the_run_with_the_lowest_kept_proxy_gap(digits, random_s
 def test_lr_search_tries_a_lower_lr_when_the_first_run_peaks_at_once(digits, random_split, theta_o, scripted):
     stop = dict(every=0.5, patience=1.0, overshoot=100, lr_factors=(1.0, 10.0), lr_lower=(0.3,))
     scripted([10.0, 4.0, 8.0, 8.0] + [12.0, 12.0] + [9.0, 3.0, 6.0, 6.0])  # θ_o once, then each run's evaluations
-    res = uk.unlearn(theta_o, digits, random_split, "ft", options=dict(epochs=3, stopping=stop), device="cpu")
+    res = uk.unlearn(
+        theta_o, digits, random_split, "ft", options=dict(**PLAIN_FT, epochs=3, stopping=stop), device="cpu"
+    )
     s = auto_summary(res)
     assert [r["lr_factor"] for r in s["runs"]] == [1.0, 10.0, 0.3]
     assert s["lr_factor"] == 0.3 and s["best_proxy_gap"] == 3.0
@@ -495,7 +507,9 @@ def test_lr_search_descends_while_each_lower_lr_still_peaks_at_once(digits, rand
     does not run. The kept state is × 0.1's (the lowest kept gap over all runs)."""
     stop = dict(every=0.5, patience=1.0, overshoot=100, lr_factors=(1.0, 10.0), lr_lower=(0.3, 0.1, 0.03))
     scripted([10.0, 4.0, 8.0, 8.0] + [12.0, 12.0] + [5.0, 9.0, 9.0] + [9.0, 3.0, 6.0, 6.0] + [1.0] * 10)
-    res = uk.unlearn(theta_o, digits, random_split, "ft", options=dict(epochs=3, stopping=stop), device="cpu")
+    res = uk.unlearn(
+        theta_o, digits, random_split, "ft", options=dict(**PLAIN_FT, epochs=3, stopping=stop), device="cpu"
+    )
     s = auto_summary(res)
     assert [r["lr_factor"] for r in s["runs"]] == [1.0, 10.0, 0.3, 0.1]
     assert s["lr_factor"] == 0.1 and s["best_proxy_gap"] == 3.0 and s["best_step"] == 2 * s["every"]
@@ -507,7 +521,9 @@ def test_lr_search_refines_upward_while_the_best_run_ends_still_improving(digits
     does not beat 3, and the kept state is ×√10's last."""
     stop = dict(patience=10, overshoot=100, lr_factors=(1.0, 10.0), lr_lower=(0.3,), lr_refine=2, epoch_refine=0)
     seen = scripted([10.0] + [8.0, 6.0] + [9.0, 12.0] + [5.0, 3.0] + [4.0, 7.0] + [1.0] * 10)
-    res = uk.unlearn(theta_o, digits, random_split, "ft", options=dict(epochs=1, stopping=stop), device="cpu")
+    res = uk.unlearn(
+        theta_o, digits, random_split, "ft", options=dict(**PLAIN_FT, epochs=1, stopping=stop), device="cpu"
+    )
     s = auto_summary(res)
     assert [r["lr_factor"] for r in s["runs"]] == pytest.approx([1.0, 10.0, 10**0.5, 10**0.75])
     assert s["lr_factor"] == pytest.approx(10**0.5) and s["best_proxy_gap"] == 3.0
@@ -524,7 +540,9 @@ def test_lr_search_ascends_above_the_largest_lr_up_to_lr_max_factor(digits, rand
     def factors(**stop):
         scripted(curves)
         stop = dict(patience=10, overshoot=100, lr_factors=(1.0, 10.0), lr_lower=(), epoch_refine=0, **stop)
-        res = uk.unlearn(theta_o, digits, random_split, "ft", options=dict(epochs=1, stopping=stop), device="cpu")
+        res = uk.unlearn(
+            theta_o, digits, random_split, "ft", options=dict(**PLAIN_FT, epochs=1, stopping=stop), device="cpu"
+        )
         return [r["lr_factor"] for r in auto_summary(res)["runs"]]
 
     assert factors(lr_refine=1) == [1.0, 10.0, 100.0]
@@ -532,7 +550,9 @@ def test_lr_search_ascends_above_the_largest_lr_up_to_lr_max_factor(digits, rand
     assert factors(lr_refine=0) == [1.0, 10.0]
     scripted([10.0] + [8.0, 7.0] + [2.0, 6.0] + [1.0] * 10)  # ×10's best is its first evaluation: no ascent
     stop = dict(patience=10, overshoot=100, lr_factors=(1.0, 10.0), lr_lower=(), lr_refine=2, epoch_refine=0)
-    res = uk.unlearn(theta_o, digits, random_split, "ft", options=dict(epochs=1, stopping=stop), device="cpu")
+    res = uk.unlearn(
+        theta_o, digits, random_split, "ft", options=dict(**PLAIN_FT, epochs=1, stopping=stop), device="cpu"
+    )
     assert [r["lr_factor"] for r in auto_summary(res)["runs"]] == [1.0, 10.0]
 
 
@@ -546,14 +566,14 @@ def test_lr_search_tries_between_the_best_lr_and_a_larger_one_that_never_beat_th
     opts = dict(epochs=3, stopping=stop)
     curves = [10.0] + [8.0, 6.0, 7.0, 7.0] + [12.0, 12.0] + [5.0, 3.0, 4.0, 4.0] + [4.0, 5.0, 5.0] + [20.0] * 10
     seen = scripted(curves)
-    res = uk.unlearn(theta_o, digits, random_split, "ft", options=opts, device="cpu")
+    res = uk.unlearn(theta_o, digits, random_split, "ft", options={**opts, **PLAIN_FT}, device="cpu")
     s = auto_summary(res)
     assert [r["lr_factor"] for r in s["runs"]] == pytest.approx([1.0, 10.0, 10**0.5, 10**0.75])
     assert s["lr_factor"] == pytest.approx(10**0.5) and s["best_proxy_gap"] == 3.0
     for name, v in res.model.state_dict().items():
         assert torch.equal(v, seen[1 + 4 + 2 + 1][name]), name  # ×√10's second evaluation
     scripted([10.0] + [8.0, 6.0, 7.0, 7.0] + [9.0, 12.0, 12.0] + [1.0] * 10)
-    res = uk.unlearn(theta_o, digits, random_split, "ft", options=opts, device="cpu")
+    res = uk.unlearn(theta_o, digits, random_split, "ft", options={**opts, **PLAIN_FT}, device="cpu")
     assert [r["lr_factor"] for r in auto_summary(res)["runs"]] == [1.0, 10.0]
 
 
@@ -566,7 +586,9 @@ def test_epoch_refine_reruns_a_run_that_ran_out_of_epochs_still_falling(digits, 
     def search(curve, damage=(), **stop):
         seen = scripted(curve, damage)
         stop = dict(patience=10, overshoot=100, lr_factors=(1.0, 10.0), lr_lower=(), lr_refine=0, step_refine=0, **stop)
-        res = uk.unlearn(theta_o, digits, random_split, "ft", options=dict(epochs=1, stopping=stop), device="cpu")
+        res = uk.unlearn(
+            theta_o, digits, random_split, "ft", options=dict(**PLAIN_FT, epochs=1, stopping=stop), device="cpu"
+        )
         return auto_summary(res), res, seen
 
     s, res, seen = search([10.0] + [8.0, 6.0] + [9.0, 12.0] + [7.0, 5.0, 4.0, 3.0] + [1.0] * 10, epoch_max_factor=2.0)
@@ -587,12 +609,14 @@ def test_at_steps_evaluates_exactly_there_on_the_same_trajectory(digits, random_
     same trajectory, so its state at step 20 is the one a run on the usual cadence evaluates at step 20."""
     stop = dict(patience=10, overshoot=100, lr_factors=(1.0,))
     seen = scripted([10.0] + [9.0, 8.0, 7.0] + [50.0] * 10)
-    full = uk.unlearn(theta_o, digits, random_split, "ft", options=dict(epochs=2, stopping=stop), device="cpu")
+    full = uk.unlearn(
+        theta_o, digits, random_split, "ft", options=dict(**PLAIN_FT, epochs=2, stopping=stop), device="cpu"
+    )
     at_20 = seen[2]  # seen: θ_o (the reference), then steps 10, 20, …
     assert [h["step"] for h in full.history if "proxy_gap" in h][:3] == [0, 10, 20]
     scripted([10.0] + [3.0])
     res = uk.unlearn(
-        theta_o, digits, random_split, "ft", options=dict(epochs=2, stopping={**stop, "at_steps": [20]}), device="cpu"
+        theta_o, digits, random_split, "ft", options=dict(**PLAIN_FT, epochs=2, stopping={**stop, "at_steps": [20]}), device="cpu"
     )  # fmt: skip
     s = auto_summary(res)
     assert [h["step"] for h in res.history if "proxy_gap" in h] == [0, 20]
@@ -612,7 +636,9 @@ def test_step_refine_looks_between_the_kept_state_and_a_lower_one_refused_for_da
     damage = [0.0] + [0.0, 0.0, 9.0, 0.0, 0.0, 0.0] + ok[:6] + [0.0, 0.0, 9.0] + [0.0]
     stop = dict(patience=10, overshoot=100, lr_factors=(1.0, 10.0), lr_lower=(), lr_refine=0, step_refine=2)
     seen = scripted(values, damage)
-    res = uk.unlearn(theta_o, digits, random_split, "ft", options=dict(epochs=3, stopping=stop), device="cpu")
+    res = uk.unlearn(
+        theta_o, digits, random_split, "ft", options=dict(**PLAIN_FT, epochs=3, stopping=stop), device="cpu"
+    )
     s = auto_summary(res)
     assert [r.get("at_steps") for r in s["runs"]] == [None, None, [22, 25, 27], [26]]
     assert s["lr_factor"] == 1.0 and s["best_step"] == 26 and s["best_proxy_gap"] == 3.5
@@ -622,7 +648,7 @@ def test_step_refine_looks_between_the_kept_state_and_a_lower_one_refused_for_da
     assert refined == [(22, 5.0), (25, 4.0), (27, 2.0), (26, 3.5)]
     scripted(values, damage)
     off = uk.unlearn(
-        theta_o, digits, random_split, "ft", options=dict(epochs=3, stopping={**stop, "step_refine": 0}), device="cpu"
+        theta_o, digits, random_split, "ft", options=dict(**PLAIN_FT, epochs=3, stopping={**stop, "step_refine": 0}), device="cpu"
     )  # fmt: skip
     assert auto_summary(off)["best_step"] == 20 and len(auto_summary(off)["runs"]) == 2
 
@@ -779,7 +805,7 @@ def test_early_evaluations_catch_a_best_state_before_the_first_regular_one_and_d
     stop = dict(patience=0.5, overshoot=100, lr_factors=(1.0,), max_interval=50)
     opts = dict(epochs=2, lr=0.001, retain_batch_size=4, stopping=stop)
     seen = scripted([10.0, 2.0, 6.0] + [7.0] * 50)  # θ_o, step 12, step 25, then regular evaluations
-    res = uk.unlearn(theta_o, digits, random_split, "ft", options=opts, device="cpu")
+    res = uk.unlearn(theta_o, digits, random_split, "ft", options={**opts, **PLAIN_FT}, device="cpu")
     s = auto_summary(res)
     assert s["every"] == 50 and s["best_step"] == 12 and s["best_proxy_gap"] == 2.0
     assert s["reason"].startswith("patience") and s["steps_run"] == 200  # first regular step ≥ 12 + 150
@@ -793,7 +819,7 @@ def test_lr_search_counts_an_early_evaluation_as_the_first_one(digits, random_sp
     stop = dict(patience=0.5, overshoot=20, lr_factors=(1.0, 10.0), lr_lower=(0.3,), max_interval=50, lr_refine=0)
     scripted([10.0, 4.0] + [8.0] * 5)  # run ×1: best at step 12, then flat; later runs read 50 (overshoot)
     opts = dict(epochs=1, lr=0.001, retain_batch_size=4, stopping=stop)
-    res = uk.unlearn(theta_o, digits, random_split, "ft", options=opts, device="cpu")
+    res = uk.unlearn(theta_o, digits, random_split, "ft", options={**opts, **PLAIN_FT}, device="cpu")
     s = auto_summary(res)
     assert s["first_evaluation"] == 12 and s["every"] == 50
     assert [r["lr_factor"] for r in s["runs"]] == [1.0, 10.0, 0.3]
@@ -933,7 +959,9 @@ def test_a_last_reading_within_2_percent_of_the_best_still_ends_improving(
     stop = dict(
         patience=10, overshoot=100, lr_factors=(1.0, 10.0), lr_lower=(), lr_refine=1, epoch_refine=0, every=0.34
     )
-    res = uk.unlearn(theta_o, digits, random_split, "ft", options=dict(epochs=1, stopping=stop), device="cpu")
+    res = uk.unlearn(
+        theta_o, digits, random_split, "ft", options=dict(**PLAIN_FT, epochs=1, stopping=stop), device="cpu"
+    )
     runs = auto_summary(res)["runs"]
     assert runs[1]["best_proxy_gap"] == 2.0 and runs[1]["reason"] == "budget"
     assert [r["lr_factor"] for r in runs] == ([1.0, 10.0, 100.0] if ascends else [1.0, 10.0])
@@ -964,7 +992,7 @@ def test_lr_search_starts_no_run_past_its_cost_cap(
             digits,
             random_split,
             "ft",
-            options=dict(epochs=3, stopping=stop),
+            options=dict(**PLAIN_FT, epochs=3, stopping=stop),
             device="cpu",
             train_config=uk.TrainConfig(epochs=train_epochs),
         )
@@ -984,7 +1012,9 @@ def test_the_cost_cap_is_not_reported_where_the_search_wanted_no_further_run(dig
     scripted([10.0, 8.0, 4.0, 6.0, 6.0])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        res = uk.unlearn(theta_o, digits, random_split, "ft", options=dict(epochs=3, stopping=stop), device="cpu")
+        res = uk.unlearn(
+            theta_o, digits, random_split, "ft", options=dict(**PLAIN_FT, epochs=3, stopping=stop), device="cpu"
+        )
     s = auto_summary(res)
     assert [r["lr_factor"] for r in s["runs"]] == [2.0] and s["best_proxy_gap"] == 4.0
     assert s["cost_capped_after"] is None
