@@ -22,7 +22,7 @@ no higher than on test samples (the 10 % quantile 0.90 on D_r vs 0.91 on the tes
 refitted on every model, is at chance and its orientation arbitrary — after a small change the attack fitted on
 the unlearned model called every confidence above 0.9 a non-member (91 % of the test split, 88 % of D_f), and
 MIA-efficacy read 71–88 against θ_r's 0 for models whose FA, RA and TA were within 2 points of θ_r's (the
-attack's balanced accuracy, column ``MIA_attack_acc``: 50.5–51.6 % there). Avg.Gap there measures the attack's
+attack's balanced accuracy, column ``MIA_attack_acc``: 50.5–51.7 % there). Avg.Gap there measures the attack's
 flip, not the unlearning; the proxy's own attack reads θ_o's rule monotonically
 (``eval.proxy.svc_threshold``) and does not flip.
 """

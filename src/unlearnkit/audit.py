@@ -10,8 +10,8 @@ that never saw the data — without retraining (``--verify-retrain`` adds the tr
   classes' held-out samples are expected wrong after unlearning, so the whole-H figure falls by their share);
 - MIA-efficacy (SalUn's SVC attack, :func:`unlearnkit.eval.mia.mia_efficacy_score`) with the D_r sample as
   members and H as non-members, applied to D_f: % of D_f called non-member. A model that never saw D_f
-  scores about what it scores on fresh data. Next to it the attack's balanced accuracy on the samples it was
-  fitted to (``MIA_attack_acc``, :func:`unlearnkit.eval.mia.attack_accuracy`): near 50 the model's confidence
+  scores about what it scores on fresh data. Next to it the attack's balanced accuracy on D_r and H (a seeded
+  1 000 of each at most; ``MIA_attack_acc``, :func:`unlearnkit.eval.mia.attack_accuracy`): near 50 the model's confidence
   does not tell members from held-out data and MIA-efficacy is where the attack's boundary happens to fall;
 - per class of the request, FA next to held-out accuracy on the same class — for a model retrained without
   D_f the two agree up to noise, so a class whose FA sits far above its held-out accuracy is still remembered;
@@ -121,7 +121,7 @@ def _side(
     if kept is not None:  # a removed class's held-out samples should now be wrong: that is no damage
         out["heldout_acc_kept"] = _num(accuracy(logits["heldout"][kept], labels["heldout"][kept]))
     out["MIA"] = _num(mia)
-    out["MIA_attack_acc"] = _num(attack_accuracy(attacks, feats["retain"], feats["heldout"]))
+    out["MIA_attack_acc"] = _num(attack_accuracy(attacks, feats["retain"], feats["heldout"], options.seed))
     fa_c = per_class_accuracy(logits["forget"], labels["forget"], num_classes)
     ho_c = per_class_accuracy(logits["heldout"], labels["heldout"], num_classes)
     return out, fa_c, ho_c

@@ -735,7 +735,6 @@ def search_strength(method, ctx, option: str, options: StopOptions) -> dict:
     def stage(p: StrengthPath, fixed: dict, status: dict[float, str]) -> list[float]:
         """Search ``p``'s option with the options in ``fixed`` held; ``status`` (value → best / kept / refused /
         noop) may hold values already scored. Returns the values tried, in order."""
-        nonlocal best, refused
 
         def trial(value: float) -> None:
             nonlocal best, refused
@@ -801,13 +800,13 @@ def search_strength(method, ctx, option: str, options: StopOptions) -> dict:
         seeded = {second.centre: status[at]} if at in status else {}
         before = best[0]
         tried_then = stage(second, {path.option: at}, seeded)
-        improved = best[0] is not before
         then = {
             "option": second.option,
             "at": {path.option: at},
             "centre": second.centre,
             "tried": tried_then,
-            "best_value": best[0][second.option] if improved and best[0] is not None else None,
+            # a new best can only have come from this stage (it holds the second option); else None
+            "best_value": best[0][second.option] if best[0] is not before and best[0] is not None else None,
         }
     value_options, gap, state = best
     with torch.no_grad():

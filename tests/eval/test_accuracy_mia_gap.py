@@ -125,7 +125,7 @@ def test_mia_metric_passes_its_fits_option(digits, random_split):
 
 
 def test_attack_accuracy_is_100_when_separable_and_exactly_50_when_members_look_like_non_members():
-    """The attack's balanced accuracy on the samples it was fitted to: separable confidences give 100; members and
+    """The attack's balanced accuracy on members and non-members: separable confidences give 100; members and
     non-members with the same values give exactly 50 whatever boundary the SVC draws (it predicts the same for
     equal inputs, so P(member | member) = P(member | non-member)) — where MIA-efficacy is the boundary's accident."""
     from unlearnkit.eval.mia import attack_accuracy, fit_attacks
@@ -136,6 +136,16 @@ def test_attack_accuracy_is_100_when_separable_and_exactly_50_when_members_look_
     same = rng.uniform(0.8, 1.0, size=(150, 1))
     attacks = fit_attacks(same, same.copy(), seed=0, fits=3)
     assert attack_accuracy(attacks, same, same.copy()) == 50.0
+    # the cost is bounded: at most `samples` predictions a side, the same reading as all where a side is smaller
+    big_m, big_n = rng.uniform(0.5, 1.0, size=(3000, 1)), rng.uniform(0.3, 1.0, size=(2500, 1))
+    fitted = fit_attacks(big_m, big_n, seed=1, max_shadow=300)
+    rows = []
+    for clf in fitted:
+        real = clf.predict
+        clf.predict = lambda x, real=real: rows.append(len(x)) or real(x)
+    acc = attack_accuracy(fitted, big_m, big_n, seed=1, samples=400)
+    assert rows == [400, 400] and 50.0 < acc < 100.0
+    assert attack_accuracy(fitted, big_m, big_n, samples=3000) == attack_accuracy(fitted, big_m, big_n, samples=None)
     # the metric reports it next to MIA, for the model and (reference column) for θ_r
     target = rng.uniform(0.2, 1.0, size=(40, 1))
     assert mia_efficacy_score(member, nonmember, target, seed=2, fits=2) == mia_efficacy_score(
@@ -155,5 +165,6 @@ def test_mia_metric_reports_its_attacks_accuracy(digits, random_split):
     metric = build(METRICS, "mia_efficacy", {"fits": 2})
     col = next(c for c in metric.columns if c.name == "MIA_attack_acc")
     assert col.goal == "info" and col.reference and not col.in_gap
-    expected = attack_accuracy(fit_attacks(feats["retain"], feats["test"], 4, None, 2), feats["retain"], feats["test"])
+    attacks = fit_attacks(feats["retain"], feats["test"], 4, None, 2)
+    expected = attack_accuracy(attacks, feats["retain"], feats["test"], 4)
     assert metric.compute(model, ev)["MIA_attack_acc"] == pytest.approx(expected, abs=1e-12)
