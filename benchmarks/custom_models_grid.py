@@ -30,7 +30,6 @@ flip, not the unlearning; the proxy's own attack reads θ_o's rule monotonically
 from __future__ import annotations
 
 import argparse
-import time
 import warnings
 
 import pandas as pd
@@ -39,8 +38,7 @@ import torch.nn as nn
 from sklearn.datasets import load_digits, make_classification
 
 import unlearnkit as uk
-
-METHODS = ["ft", "ga", "rl", "neggrad_plus", "salun", "scrub", "l1_sparse", "bad_teacher", "fisher", "ssd"]
+from library_grid import METHODS, run_cell, summary
 
 
 def digits_images():
@@ -126,64 +124,26 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")  # auto's "kept θ_o" warnings: the table says it
-    dev = torch.device("cpu")
-    metrics = [uk.METRICS.get(n)() for n in ("accuracy", "mia_efficacy")]
     rows = []
     for setting in args.settings:
         make_data, Net, train_config, scenarios = SETTINGS[setting]
         data = make_data()
+
+        def train(seed: int, idx, Net=Net, data=data, train_config=train_config) -> nn.Module:
+            torch.manual_seed(seed)
+            return uk.train_model(Net(), data, idx, train_config, torch.device("cpu"))
+
         for scenario, options in scenarios:
             for seed in args.seeds:
                 split = uk.make_split(data, scenario, seed=seed, **options)
-                torch.manual_seed(seed)
-                original = uk.train_model(Net(), data, split.train, train_config, dev)
-                torch.manual_seed(seed + 100)
-                retrained = uk.train_model(Net(), data, split.retain, train_config, dev)
-                ev = uk.Evaluation(data, split, dev, original=original, retrained=retrained)
-
-                def read(model):
-                    out = {}
-                    for m in metrics:
-                        out |= m.evaluate(model.eval(), ev)
-                    return out
-
-                torch.manual_seed(seed + 200)  # a second retraining: the noise floor of Avg.Gap in this cell
-                floor = uk.avg_gap(read(uk.train_model(Net(), data, split.retain, train_config, dev)), read(retrained))
-                ref, orig = read(retrained), read(original)
-                gap_o = uk.avg_gap(orig, ref)
-                cell = {"setting": setting, "scenario": scenario, "seed": seed, "orig_gap": gap_o, "floor": floor}
-                rows.append({**cell, "method": "original", "avg_gap": gap_o, **orig})
-                print(f"{setting} {scenario} seed {seed}: θ_o Avg.Gap {gap_o:.2f} (floor {floor:.2f})", flush=True)
-                for method in args.methods:
-                    t0 = time.perf_counter()
-                    res = uk.unlearn(original, data, split, method, seed=seed, new_model=Net)
-                    r = read(res.model)
-                    gap = uk.avg_gap(r, ref)
-                    rows.append({**cell, "method": method, "avg_gap": gap, "seconds": time.perf_counter() - t0, **r})
-                    print(
-                        f"  {method:13s} {gap:6.2f}  FA {r['FA']:5.1f} RA {r['RA']:5.1f} MIA {r['MIA']:5.1f}",
-                        flush=True,
-                    )
+                cell = {"setting": setting, "scenario": scenario}
+                rows += run_cell(data, split, train, seed, cell, args.methods, new_model=Net)
     df = pd.DataFrame(rows)
     if args.out:
         df.to_csv(args.out, index=False)
-    m = df[df.method != "original"].copy()
-    m["won"], m["tied"] = m.avg_gap < m.orig_gap, m.avg_gap == m.orig_gap
-    m["beyond_floor"] = m.avg_gap > m.orig_gap + m.floor
-    table = m.groupby(["setting", "method"]).agg(
-        cells=("won", "size"),
-        won=("won", "sum"),
-        tied=("tied", "sum"),
-        beyond_floor=("beyond_floor", "sum"),
-        gap=("avg_gap", "mean"),
-        orig=("orig_gap", "mean"),
-        floor=("floor", "mean"),
-    )
+    table, line = summary(df, ["setting", "method"])
     print(table.round(2).to_string())
-    print(
-        f"won {int(m.won.sum())} of {len(m)}; tied {int(m.tied.sum())}; "
-        f"worse than θ_o by more than the floor {int(m.beyond_floor.sum())}"
-    )
+    print(line)
 
 
 if __name__ == "__main__":

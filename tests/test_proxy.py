@@ -21,6 +21,7 @@ from unlearnkit.eval.proxy import (
     kept_fraction,
     paired_damage,
     prior_correct,
+    smoothing_eps,
     svc_threshold,
     target_weights,
     empirical_prior,
@@ -186,6 +187,85 @@ def test_kept_fraction_and_prior_correct_by_hand():
     # an equal fraction kept of every class changes nothing; 0/1 ratios are drop-and-renormalise
     assert torch.allclose(prior_correct(p[:2], np.full(3, 0.3)), p[:2])
     assert torch.equal(prior_correct(p, np.array([1.0, 1.0, 0.0])), drop_renormalise(p, np.array([2])))
+
+
+def test_smoothing_eps_by_hand():
+    # label smoothing's optimum on samples it classifies right: p = (1 − ε)·onehot + ε/K, so accuracy 1 and mean
+    # confidence 1 − ε + ε/K; with z = 0, ε = (1 − c̄) / (1 − 1/K) recovers ε = 0.2 exactly
+    k, eps = 10, 0.2
+    y = torch.arange(40) % k
+    p = (1 - eps) * torch.nn.functional.one_hot(y, k).double() + eps / k
+    assert smoothing_eps(p, y, 0.0) == pytest.approx(0.2, abs=1e-12)
+    # every difference 1[right] − p(y|x) is the same: no spread, so z standard errors cost nothing
+    assert smoothing_eps(p, y, 2.0) == pytest.approx(0.2, abs=1e-12)
+    # half of the samples wrong at confidence 0.1, the rest right at 0.9: acc 0.5, c̄ 0.5 — calibrated, ε = 0
+    p2 = torch.full((4, 2), 0.1, dtype=torch.float64)
+    p2[0, 0] = p2[1, 0] = 0.9  # right (y = 0)
+    p2[2, 1] = p2[3, 1] = 0.9  # wrong (y = 0, predicted 1)
+    p2[2, 0] = p2[3, 0] = 0.1
+    assert smoothing_eps(p2, torch.zeros(4, dtype=torch.long), 0.0) == 0.0
+    # over-confident (right 80 %, confidence 0.99): left as it is
+    p3 = torch.tensor([[0.99, 0.01]] * 4 + [[0.01, 0.99]], dtype=torch.float64)
+    assert smoothing_eps(p3, torch.zeros(5, dtype=torch.long), 0.0) == 0.0
+    # a small held-out set: the standard errors take a modest shortfall back to 0
+    y4 = torch.tensor([0, 0, 1])
+    p4 = torch.tensor([[0.7, 0.3], [0.6, 0.4], [0.45, 0.55]], dtype=torch.float64)  # acc 1, c̄ 0.6167
+    assert smoothing_eps(p4, y4, 0.0) == pytest.approx((1 - 1.85 / 3) / 0.5)
+    assert smoothing_eps(p4, y4, 20.0) == 0.0
+
+
+def test_prior_correct_reads_label_smoothed_probabilities_through_eps():
+    # θ_o trained with label smoothing 0.2 on 10 classes puts 0.82 on a clear sample's class and 0.02 on each
+    # other: the calibrated probability behind it is 1, which half a class's prior does not move; read as it is,
+    # the correction moves it to 0.41 / (0.41 + 0.18)
+    k, eps = 10, 0.2
+    p = torch.full((1, k), eps / k, dtype=torch.float64)
+    p[0, 5] = 1 - eps + eps / k
+    r = np.ones(k)
+    r[5] = 0.5
+    assert prior_correct(p, r)[0, 5].item() == pytest.approx(0.41 / 0.59)
+    assert torch.allclose(prior_correct(p, r, eps), p)
+    # a gone class: its calibrated mass goes, the smoothing floor ε/K stays (a retrained model smooths over it too)
+    gone = np.ones(k)
+    gone[5] = 0.0
+    q = prior_correct(p, gone, eps)
+    assert q[0, 5].item() == pytest.approx(eps / k) and q.sum().item() == pytest.approx(1.0)
+    assert torch.allclose(q[0, :5], torch.full((5,), (1 - eps) / 9 + eps / k, dtype=torch.float64))
+
+
+class Smoothed(torch.nn.Module):
+    """θ_o's probabilities compressed as label smoothing's optimum: softmax of the logits = (1 − ε)·p + ε/K."""
+
+    def __init__(self, model: torch.nn.Module, eps: float):
+        super().__init__()
+        self.model, self.eps = model, eps
+
+    def forward(self, x):
+        p = torch.softmax(self.model(x), 1)
+        return torch.log((1 - self.eps) * p + self.eps / p.shape[1])
+
+
+def test_an_under_confident_theta_o_has_its_prior_shift_read_through_the_smoothing(digits, random_split, theta_o):
+    """Half of class 5 forgotten. The plain θ_o is not under-confident (ε = 0: the targets of
+    test_prior_shift_moves_the_targets_of_a_partly_removed_class); the same model compressed as label smoothing 0.3
+    is, and its class-5 targets drop by far less than the raw correction asks (which would read the compression as
+    uncertainty the prior can move)."""
+    train = random_split.train
+    fives = train[digits.labels[train] == 5]
+    split = uk.Split(train, random_split.test, random_split.unseen, fives[: len(fives) // 2])
+    assert ProxyReference.build(theta_o, digits, split).smoothing == 0.0
+    smooth = Smoothed(theta_o, 0.3).eval()
+    on = ProxyReference.build(smooth, digits, split)
+    raw = ProxyReference.build(smooth, digits, split, ProxyOptions(smoothing_z=None))
+    off = ProxyReference.build(smooth, digits, split, ProxyOptions(prior_shift=False))
+    assert 0.2 < on.smoothing < 0.35 and raw.smoothing == 0.0 == off.smoothing
+    is5 = (on.y_unseen == 5).numpy()
+    drop_on = np.mean(off.ref_conf[is5] - on.ref_conf[is5])
+    drop_raw = np.mean(off.ref_conf[is5] - raw.ref_conf[is5])
+    assert 0 < drop_on < drop_raw / 3
+    # the same ε, by hand, on the held-out samples
+    p = torch.softmax(on.forward(smooth)["unseen"].double(), 1)
+    assert on.smoothing == pytest.approx(smoothing_eps(p, on.y_unseen, 2.0))
 
 
 def test_paired_damage_by_hand():

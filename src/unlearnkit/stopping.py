@@ -262,7 +262,8 @@ def reference_facts(ref: ProxyReference) -> dict:
     ``label_share`` where D_f's labels agree with their D_r neighbours' (``agree_forget``) markedly less than
     held-out data's (``agree_held_out``), ``proxy.label_check``); ``partial`` is False when every forgotten class is gone (the targets are then FA 0 and MIA 100);
     ``prior`` is the pseudo-sample count the target weights used (None where infinite, i.e. pooled over
-    classes, or where no held-out data was used)."""
+    classes, or where no held-out data was used); ``smoothing`` the ε θ_o's probabilities were read with before
+    the prior correction (``proxy.smoothing_z``; 0: as they are)."""
     return {
         "held_out": int(len(ref.unseen)),
         # the held-out mean's effective size 1/Σw² (the target weights follow D_f's class mix: on a request from
@@ -279,6 +280,7 @@ def reference_facts(ref: ProxyReference) -> dict:
         "agree_held_out": float(ref.agree_held_out) if math.isfinite(ref.agree_held_out) else None,
         "label_share": ref.label_share,
         "prior": float(ref.prior) if math.isfinite(ref.prior) else None,  # JSON-safe: None = pooled / unused
+        "smoothing": float(ref.smoothing),
     }
 
 
