@@ -7,10 +7,11 @@ import pickle
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from unlearnkit.sources import FixedSource as ListSource  # models already trained: retrained(k) = the first k
 
-__all__ = ["ListSource", "load_benchmark", "write_cifar"]
+__all__ = ["ListSource", "Smoothed", "load_benchmark", "write_cifar"]
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -50,3 +51,15 @@ def write_cifar(root: Path, kind: str, per_batch: int = 4) -> None:
                     },
                     f,
                 )
+
+
+class Smoothed(torch.nn.Module):
+    """A model's probabilities compressed as label smoothing's optimum: softmax of the logits = (1 − ε)·p + ε/K."""
+
+    def __init__(self, model: torch.nn.Module, eps: float):
+        super().__init__()
+        self.model, self.eps = model, eps
+
+    def forward(self, x):
+        p = torch.softmax(self.model(x), 1)
+        return torch.log((1 - self.eps) * p + self.eps / p.shape[1])

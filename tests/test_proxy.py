@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import unlearnkit as uk
+from helpers import Smoothed
 from unlearnkit.eval import METRICS, Evaluation
 from unlearnkit.eval.mia import fit_attack, mia_efficacy_score
 from unlearnkit.predict import predict_logits
@@ -231,18 +232,6 @@ def test_prior_correct_reads_label_smoothed_probabilities_through_eps():
     q = prior_correct(p, gone, eps)
     assert q[0, 5].item() == pytest.approx(eps / k) and q.sum().item() == pytest.approx(1.0)
     assert torch.allclose(q[0, :5], torch.full((5,), (1 - eps) / 9 + eps / k, dtype=torch.float64))
-
-
-class Smoothed(torch.nn.Module):
-    """θ_o's probabilities compressed as label smoothing's optimum: softmax of the logits = (1 − ε)·p + ε/K."""
-
-    def __init__(self, model: torch.nn.Module, eps: float):
-        super().__init__()
-        self.model, self.eps = model, eps
-
-    def forward(self, x):
-        p = torch.softmax(self.model(x), 1)
-        return torch.log((1 - self.eps) * p + self.eps / p.shape[1])
 
 
 def test_an_under_confident_theta_o_has_its_prior_shift_read_through_the_smoothing(digits, random_split, theta_o):

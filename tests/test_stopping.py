@@ -10,6 +10,7 @@ import torch
 from pydantic import Field
 
 import unlearnkit as uk
+from helpers import Smoothed
 from unlearnkit.eval import METRICS, Evaluation
 from unlearnkit.eval.proxy import ProxyReference
 from unlearnkit.methods import METHODS, Method, MethodOptions
@@ -1046,3 +1047,20 @@ def test_the_kept_theta_o_warning_says_when_theta_o_did_not_memorise_the_forget_
     one_class = base | {"held_out_eff": 30.0}
     assert "did not memorise D_f" in _held_out_hint(one_class | {"forget_fa": 95.0})
     assert "did not memorise" not in _held_out_hint(one_class | {"forget_fa": 96.0})
+
+
+def test_a_theta_o_trained_with_label_smoothing_is_named_where_the_retain_term_has_none(digits, random_split, theta_o):
+    """The proxy reads θ_o (compressed as label smoothing 0.3) as under-confident: ft's plain cross-entropy retain
+    term gets a warning naming train_config's label_smoothing; given it, none."""
+    train = random_split.train
+    fives = train[digits.labels[train] == 5]
+    split = uk.Split(train, random_split.test, random_split.unseen, fives[: len(fives) // 2])
+    smooth = Smoothed(theta_o, 0.3).eval()
+    o = {"epochs": 1, "stopping": {"lr_factors": [1.0], "lr_lower": []}}
+    with pytest.warns(RuntimeWarning, match=r"label smoothing or mixup .*ε ≈ 0\.[23]"):
+        uk.unlearn(smooth, digits, split, "ft", options=o, device="cpu")
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        uk.unlearn(smooth, digits, split, "ft", options=o, train_config={"label_smoothing": 0.3}, device="cpu")
+        uk.unlearn(theta_o, digits, split, "ft", options=o, device="cpu")  # not under-confident: no warning
+    assert not [w for w in seen if "label smoothing" in str(w.message)]

@@ -469,6 +469,8 @@ class Monitor:
             "evaluations": len(self.curve),
             "refused_for_damage": self.refused,
             "warnings": list(self.warnings),
+            # what the targets rest on, as a search's summary has it (a single run's warnings read it too)
+            **(reference_facts(self.ref) if self.ref is not None else {}),
         }
         self.ctx.record(auto_stop=summary)
         return summary

@@ -228,15 +228,22 @@ def unlearn(
     change = parameter_distance(out, original)
     moved = change > 0
     materialise(ctx.history)  # per-step diagnostics recorded as device tensors: one host copy, here
-    _warn_unsafe(method, plan, ctx.history, change / max(parameter_distance(original, None), 1e-12), min_change)
+    relative = change / max(parameter_distance(original, None), 1e-12)
+    _warn_unsafe(method, plan, ctx.history, relative, min_change, tcfg.label_smoothing if tcfg is not None else 0.0)
     return UnlearnResult(
         out.eval(), seconds, moved, change, ctx.history, method, plan.weighting.name, plan.target.name, passes
     )
 
 
-def _warn_unsafe(method: str, plan: Plan, history: list[dict], relative: float, min_change: float) -> None:
-    """RuntimeWarnings for divergence rolled back by auto-stop, for θ_o kept by auto-stop and for a model
-    that moved by less than ``min_change`` (relative)."""
+SMOOTHING_HINT = 0.05  # the proxy's ε above which a θ_o trained with plain cross-entropy is unlikely
+
+
+def _warn_unsafe(
+    method: str, plan: Plan, history: list[dict], relative: float, min_change: float, label_smoothing: float = 0.0
+) -> None:
+    """RuntimeWarnings for divergence rolled back by auto-stop, for θ_o kept by auto-stop, for a model
+    that moved by less than ``min_change`` (relative), and for a θ_o the proxy reads as trained with label
+    smoothing where the method's retain term trains with none (``label_smoothing``: the run's train config's)."""
     m = plan.method
     knob = m.strength_option or ("lr or epochs" if isinstance(m, GradientMethod) else "its options")
     auto = next((h["auto_stop"] for h in reversed(history) if "auto_stop" in h), None)
@@ -255,6 +262,15 @@ def _warn_unsafe(method: str, plan: Plan, history: list[dict], relative: float, 
             f"stop='auto' treated D_f as mislabelled, poisoned or atypical and expects a retrained model to misclassify "
             f"{100 * (1 - auto['label_share']):.0f} % of it (FA target {auto['target_fa']:.1f} %); if D_f's labels are "
             f"right, pass stopping: {{proxy: {{label_check: false}}}}",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    eps = (auto or {}).get("smoothing") or 0.0
+    if eps >= SMOOTHING_HINT and label_smoothing == 0 and isinstance(m, GradientMethod) and m.uses_retain:
+        warnings.warn(
+            f"method {method!r}: θ_o looks trained with label smoothing or mixup (its held-out accuracy exceeds its "
+            f"mean top probability: ε ≈ {eps:.2f}), but the retain term trains with plain cross-entropy, which "
+            f"sharpens it; if θ_o was trained with label smoothing s, pass train_config={{'label_smoothing': s}}",
             RuntimeWarning,
             stacklevel=3,
         )

@@ -83,14 +83,15 @@ def bare_ga(model, ds, forget, epochs, lr, batch_size, momentum, weight_decay, s
     return model.eval()
 
 
-def bare_ft(model, ds, retain, epochs, lr, batch_size, momentum, weight_decay, seed):
+def bare_ft(model, ds, retain, epochs, lr, batch_size, momentum, weight_decay, seed, label_smoothing=0.0):
     model = copy.deepcopy(model).train()
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     gen = torch.Generator().manual_seed(seed)
     idx = torch.as_tensor(retain)
     for _ in range(epochs):
         for b in idx[torch.randperm(len(idx), generator=gen)].split(batch_size):
-            loss = F.cross_entropy(model(ds.inputs(b)), ds.y[b], reduction="none").mean()
+            loss = F.cross_entropy(model(ds.inputs(b)), ds.y[b], reduction="none", label_smoothing=label_smoothing)
+            loss = loss.mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -107,6 +108,19 @@ def test_uniform_weighting_is_exactly_the_plain_method(digits, random_split, the
     ref = bare(theta_o, digits, getattr(random_split, part), batch_size=32, seed=3, **o)
     for (k, a), b in zip(res.model.state_dict().items(), ref.state_dict().values()):
         assert torch.equal(a, b), k
+
+
+def test_the_retain_term_trains_on_the_train_configs_label_smoothing(digits, random_split, theta_o):
+    """θ_o trained with label smoothing: ft's retain term keeps that objective (a bare loop with torch's
+    label_smoothing, bit for bit); without a train config it is plain cross-entropy, which differs."""
+    o = dict(epochs=1, lr=0.01, momentum=0.9, weight_decay=5e-4, retain_batch_size=32)
+    run = dict(device="cpu", seed=3, stop="none")
+    res = uk.unlearn(theta_o, digits, random_split, "ft", options=o, train_config={"label_smoothing": 0.3}, **run)
+    ref = bare_ft(theta_o, digits, random_split.retain, 1, 0.01, 32, 0.9, 5e-4, seed=3, label_smoothing=0.3)
+    for (k, a), b in zip(res.model.state_dict().items(), ref.state_dict().values()):
+        assert torch.equal(a, b), k
+    plain = uk.unlearn(theta_o, digits, random_split, "ft", options=o, **run).model.state_dict()
+    assert not all(torch.equal(a, plain[k]) for k, a in res.model.state_dict().items())
 
 
 class ClassWeights(Weighting):

@@ -14,7 +14,7 @@ from ..cache import ModelCache, data_fingerprint, fingerprint
 from ..data.split import Split
 from ..eval.base import Need
 from ..models import build_model
-from ..training import TrainConfig, train_model
+from ..training import TrainConfig, train_model, training_identity
 
 
 class BenchSource:
@@ -40,7 +40,7 @@ class BenchSource:
             dataset=spec["dataset"],
             data=data_fingerprint(ds),
             model=spec["model"],
-            train=spec["train"],
+            train=training_identity(spec["train"]),
             version=spec["version"],
         )
         self._unlearn, self._mapper, self._train_task = unlearn, mapper, train_task

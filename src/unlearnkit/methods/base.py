@@ -149,6 +149,13 @@ def soft_cross_entropy(logits: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     return -(q * F.log_softmax(logits, dim=1)).sum(1)
 
 
+def training_loss(ctx, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-sample cross-entropy as θ_o was trained: with the run's ``train_config.label_smoothing`` (0 without a
+    train config). The retain terms keep training on this objective; a forget term's own loss is the method's."""
+    smoothing = ctx.train_config.label_smoothing if ctx.train_config is not None else 0.0
+    return F.cross_entropy(logits, y, reduction="none", label_smoothing=smoothing)
+
+
 def cycle_batches(indices, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
     """Endless seeded batches over ``indices``, reshuffled every pass."""
     for _ in itertools.count():
@@ -188,7 +195,7 @@ class GradientMethod(Method):
         raise NotImplementedError
 
     def retain_loss(self, ctx, logits: torch.Tensor, batch) -> torch.Tensor:
-        return F.cross_entropy(logits, batch.y, reduction="none")
+        return training_loss(ctx, logits, batch.y)
 
     def parameters(self, ctx):
         return ctx.model.parameters()

@@ -50,7 +50,7 @@ from pydantic import Field
 from torch import nn
 
 from ..training import make_scheduler
-from .base import METHODS, GradientMethod, GradientOptions, cycle_batches
+from .base import METHODS, GradientMethod, GradientOptions, cycle_batches, training_loss
 
 
 def distill_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
@@ -118,9 +118,7 @@ class SCRUB(GradientMethod):
 
     def retain_loss(self, ctx, logits, batch):
         o = ctx.options
-        return o.ce_weight * F.cross_entropy(logits, batch.y, reduction="none") + o.kl_weight * self.teacher_kl(
-            ctx, logits, batch
-        )
+        return o.ce_weight * training_loss(ctx, logits, batch.y) + o.kl_weight * self.teacher_kl(ctx, logits, batch)
 
     @staticmethod
     def forget_batch(ctx) -> int:
