@@ -251,6 +251,11 @@ def unlearn_cmd(
         "included) | none (the configured run exactly)",
     ),
     train_from: str = typer.Option("quick", help="preset whose `train` settings train θ_o and θ_r"),
+    label_smoothing: Optional[float] = typer.Option(
+        None,
+        help="the label smoothing θ_o was trained with: θ_o's and θ_r's objective and the one the methods' retain "
+        "terms keep (default: the --train-from preset's, or what a checkpoint folder records)",
+    ),
     save: Optional[Path] = typer.Option(None, help="write the unlearned model (.safetensors) and its split (.json)"),
     device: str = typer.Option("auto"),
     data_dir: Optional[Path] = typer.Option(None),
@@ -311,6 +316,7 @@ def unlearn_cmd(
             target_option=target_option,
             seed=seed,
             train_from=train_from,
+            label_smoothing=label_smoothing,
             device=device,
             data_dir=data_dir,
             cache_dir=cache_dir,
@@ -382,7 +388,7 @@ def unlearn_cmd(
                 name="unlearn",
                 datasets=[dataset],
                 model=model,
-                train=load_config(train_from).train,
+                train=_train_settings(load_config(train_from).train, label_smoothing),
                 scenarios=[{"kind": scenario, **scenario_opts}],
                 methods=[{"name": method, "options": m_opts}],
                 weightings=[{"name": weighting, "options": w_opts}],
@@ -516,6 +522,16 @@ def _audit_command(
     return shlex.join(parts)
 
 
+def _train_settings(train, label_smoothing: float | None):
+    """``train`` (a TrainConfig) with ``--label-smoothing`` where given (validated: one clear error)."""
+    from .options import parse_options
+    from .training import TrainConfig
+
+    if label_smoothing is None:
+        return train
+    return parse_options(TrainConfig, {**train.model_dump(), "label_smoothing": label_smoothing}, "--label-smoothing")
+
+
 def _unlearn_checkpoint(
     *,
     checkpoint,
@@ -527,6 +543,7 @@ def _unlearn_checkpoint(
     target_option,
     seed,
     train_from,
+    label_smoothing,
     device,
     data_dir,
     cache_dir,
@@ -601,10 +618,11 @@ def _unlearn_checkpoint(
         )
         from .bench.config import load_config
 
-        tcfg = (
+        tcfg = _train_settings(
             TrainConfig(**ckpt.meta.train)
             if ckpt.meta is not None and ckpt.meta.train
-            else load_config(train_from).train
+            else load_config(train_from).train,
+            label_smoothing,
         )
         t0 = time.perf_counter()
         result = unlearn(

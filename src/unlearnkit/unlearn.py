@@ -270,7 +270,8 @@ def _warn_unsafe(
         warnings.warn(
             f"method {method!r}: θ_o looks trained with label smoothing or mixup (its held-out accuracy exceeds its "
             f"mean top probability: ε ≈ {eps:.2f}), but the retain term trains with plain cross-entropy, which "
-            f"sharpens it; if θ_o was trained with label smoothing s, pass train_config={{'label_smoothing': s}}",
+            f"sharpens it; if θ_o was trained with label smoothing s, pass train_config={{'label_smoothing': s}} (CLI: "
+            f"--label-smoothing s)",
             RuntimeWarning,
             stacklevel=3,
         )

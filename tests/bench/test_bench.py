@@ -255,6 +255,23 @@ def test_cli_unlearn_a_deletion_request_and_save(tmp_path):
     assert bad.exit_code == 2 and "cannot apply" in bad.output
 
 
+def test_cli_label_smoothing_sets_the_train_config_or_fails_with_one_message(tmp_path):
+    from unlearnkit.bench.config import load_config
+    from unlearnkit.cli import _train_settings
+
+    train = load_config("quick").train
+    assert _train_settings(train, None) is train
+    smoothed = _train_settings(train, 0.1)
+    assert smoothed.label_smoothing == 0.1 and smoothed.model_dump(exclude={"label_smoothing"}) == train.model_dump(
+        exclude={"label_smoothing"}
+    )
+    bad = CliRunner().invoke(
+        app, ["unlearn", "--method", "ft", "--label-smoothing", "1.5", "--cache-dir", str(tmp_path / "c")]
+    )
+    assert bad.exit_code == 2 and "--label-smoothing" in bad.output and "label_smoothing" in bad.output
+    assert not (tmp_path / "c").exists()  # refused before anything was trained
+
+
 def test_metric_left_out_where_its_data_needs_are_not_met(tmp_path):
     """mia_nn needs a class scenario: on a grid of a class and a random scenario its columns are filled on the
     class one and empty on the random one, which says why (and the random jobs do not fail)."""
