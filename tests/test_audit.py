@@ -375,6 +375,7 @@ def test_auto_stop_lines_read_as_sentences():
                     "evaluations": 5,
                     "reason": "patience",
                     "warnings": ["w"],
+                    "smoothing": 0.2195297717,
                 }
             },
         ]
@@ -385,4 +386,7 @@ def test_auto_stop_lines_read_as_sentences():
         "alpha = 4, lam = 0.0625; tried alpha ∈ {1, 4}, then lam ∈ {0.0625, 0.25, 1} at alpha = 4; proxy gap 0.9",
         "kept step 18 of 36 (proxy gap 0.02484, 5 evaluations); stopped by patience",
         "warning: w",
+        "the proxy read θ_o as label-smoothed or mixed-up (ε = 0.2195): its class-prior correction applies to the "
+        "de-smoothed probabilities (proxy.smoothing_z); if θ_o was trained with label smoothing, the run should say so "
+        "(--label-smoothing)",
     ]

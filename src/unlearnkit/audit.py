@@ -362,6 +362,12 @@ def _stop_lines(run: dict) -> list[str]:
         else:
             lines.append(str(a.get("reason", a)))
         lines += [f"warning: {w}" for w in a.get("warnings", [])]
+        if a.get("smoothing"):  # proxy.smoothing_z read θ_o as under-confident
+            lines.append(
+                f"the proxy read θ_o as label-smoothed or mixed-up (ε = {_g(a['smoothing'])}): its class-prior "
+                f"correction applies to the de-smoothed probabilities (proxy.smoothing_z); if θ_o was trained with "
+                f"label smoothing, the run should say so (--label-smoothing)"
+            )
     return lines
 
 
