@@ -26,12 +26,11 @@ import argparse
 import warnings
 
 import numpy as np
-import pandas as pd
 import torch
 from sklearn.cluster import KMeans
 
 import unlearnkit as uk
-from library_grid import METHODS, run_cell, summary
+from library_grid import METHODS, finish, run_cell
 
 KINDS = ("inclass", "cross")
 
@@ -81,12 +80,7 @@ def main() -> None:
             split = uk.make_split(data, "indices", seed=seed, indices=forget.tolist())
             cell = {"kind": kind, "request": f"{desc}; {len(forget)} samples"}
             rows += run_cell(data, split, train, seed, cell, args.methods)
-    df = pd.DataFrame(rows)
-    if args.out:
-        df.to_csv(args.out, index=False)
-    table, line = summary(df, ["kind", "method"])
-    print(table.round(2).to_string())
-    print(line)
+    finish(rows, ["kind", "method"], args.out)
 
 
 if __name__ == "__main__":

@@ -32,13 +32,12 @@ from __future__ import annotations
 import argparse
 import warnings
 
-import pandas as pd
 import torch
 import torch.nn as nn
 from sklearn.datasets import load_digits, make_classification
 
 import unlearnkit as uk
-from library_grid import METHODS, run_cell, summary
+from library_grid import METHODS, finish, run_cell
 
 
 def digits_images():
@@ -138,12 +137,7 @@ def main():
                 split = uk.make_split(data, scenario, seed=seed, **options)
                 cell = {"setting": setting, "scenario": scenario}
                 rows += run_cell(data, split, train, seed, cell, args.methods, new_model=Net)
-    df = pd.DataFrame(rows)
-    if args.out:
-        df.to_csv(args.out, index=False)
-    table, line = summary(df, ["setting", "method"])
-    print(table.round(2).to_string())
-    print(line)
+    finish(rows, ["setting", "method"], args.out)
 
 
 if __name__ == "__main__":

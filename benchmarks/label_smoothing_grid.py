@@ -22,12 +22,11 @@ import argparse
 import warnings
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 
 import unlearnkit as uk
-from library_grid import METHODS, run_cell, summary
+from library_grid import METHODS, finish, run_cell
 
 SCENARIOS = [
     ("random", {"fraction": 0.1}),
@@ -81,12 +80,7 @@ def main() -> None:
         for seed in args.seeds:
             split = uk.make_split(data, scenario, seed=seed, **options)
             rows += run_cell(data, split, train, seed, {"scenario": scenario}, args.methods, **extra)
-    df = pd.DataFrame(rows)
-    if args.out:
-        df.to_csv(args.out, index=False)
-    table, line = summary(df, ["scenario", "method"])
-    print(table.round(2).to_string())
-    print(line)
+    finish(rows, ["scenario", "method"], args.out)
 
 
 if __name__ == "__main__":

@@ -88,3 +88,14 @@ def summary(df: pd.DataFrame, by: list[str]) -> tuple[pd.DataFrame, str]:
         f"{int(m.beyond_floor.sum())}; collapsed (RA < θ_o's − 5) {int(m.collapsed.sum())}"
     )
     return table, line
+
+
+def finish(rows: list[dict], by: list[str], out: str | None) -> pd.DataFrame:
+    """Every row to ``out`` (a CSV, where given), then the :func:`summary` table and its total line printed."""
+    df = pd.DataFrame(rows)
+    if out:
+        df.to_csv(out, index=False)
+    table, line = summary(df, by)
+    print(table.round(2).to_string())
+    print(line)
+    return df
