@@ -42,9 +42,9 @@ class TrainConfig(BaseModel):
         0.0,
         ge=0,
         lt=1,
-        description="the cross-entropy's label smoothing (torch's label_smoothing): θ_o's and θ_r's objective, and "
+        description="the cross-entropy's label smoothing (torch's label_smoothing): θ_o's and θ_r's objective, "
         "the one the gradient methods' retain terms keep training on (ft, rl, neggrad_plus, salun, l1_sparse, "
-        "scrub's CE). For a θ_o trained elsewhere with label smoothing, pass the value it was trained with: plain "
+        "scrub's CE) and the one influence (`if`, the soft weighting) differentiates. For a θ_o trained elsewhere with label smoothing, pass the value it was trained with: plain "
         "cross-entropy on D_r sharpens such a model, and on digits (smoothing 0.2) stop='auto' then kept θ_o on "
         "every random-forgetting cell (26 of 48 cells won by six methods; with it 47)",
     )

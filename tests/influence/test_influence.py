@@ -17,6 +17,7 @@ from unlearnkit.influence import (
     linear_head_hessian,
     per_sample_grads,
 )
+from unlearnkit.influence.per_sample import residuals
 from unlearnkit.models import LogReg
 
 
@@ -28,10 +29,11 @@ def make_data(n=300, d=5, C=2, seed=0):
     return x, y
 
 
-def fit_softmax(phi, y, C, lam, theta0=None):
-    """Exact minimiser of Σ CE(softmax(Θφ)) + λ/2‖Θ‖² (float64 L-BFGS, tight tolerance)."""
+def fit_softmax(phi, y, C, lam, theta0=None, smoothing=0.0):
+    """Exact minimiser of Σ CE(softmax(Θφ)) + λ/2‖Θ‖² (float64 L-BFGS, tight tolerance); with label ``smoothing``
+    the CE's target is (1 − s)·onehot + s/C (torch's label_smoothing)."""
     phi_np, d = phi.numpy(), phi.shape[1]
-    Y = np.eye(C)[y.numpy()]
+    Y = (1 - smoothing) * np.eye(C)[y.numpy()] + smoothing / C
 
     def fg(t):
         T = t.reshape(C, d)
@@ -99,6 +101,29 @@ def test_influence_matches_exact_leave_one_out():
     th_refit = fit_softmax(x[np.setdiff1d(np.arange(300), [i])], y[np.setdiff1d(np.arange(300), [i])], 2, lam, theta)
     err = (theta + inf.newton_step(eps) - th_refit).norm() / (theta - th_refit).norm()
     assert err < 0.1
+
+
+def test_influence_under_label_smoothing_follows_the_smoothed_objective():
+    """θ̂ minimises the label-smoothed objective (s = 0.2): the residuals are its logit gradients (torch's
+    label-smoothed CE by autograd), and the Newton step for removing 10 samples lands near the smoothed refit —
+    much nearer than the step that reads θ̂ as a plain-CE minimiser."""
+    x, y = make_data(n=300, d=5, C=3, seed=1)
+    z = torch.randn(300, 3, dtype=torch.float64, requires_grad=True)
+    torch.nn.functional.cross_entropy(z, y, reduction="sum", label_smoothing=0.2).backward()
+    assert torch.allclose(residuals(torch.softmax(z.detach(), 1), y, 0.2), z.grad, atol=1e-12)
+    lam, s = 1.0, 0.2
+    theta = fit_softmax(x, y, 3, lam, smoothing=s)
+    gone = np.random.default_rng(0).choice(300, 10, replace=False)
+    keep = np.setdiff1d(np.arange(300), gone)
+    refit = fit_softmax(x[keep], y[keep], 3, lam, theta, smoothing=s)
+    eps = torch.zeros(300, dtype=torch.float64)
+    eps[gone] = -1
+
+    def err(inf):
+        return float((theta + inf.newton_step(eps) - refit).norm() / (theta - refit).norm())
+
+    on, off = err(LinearInfluence(x, y, theta, lam, s)), err(LinearInfluence(x, y, theta, lam))
+    assert on < 0.1 and off > 3 * on, (on, off)
 
 
 def _dataset(x, y, n_train):

@@ -82,27 +82,31 @@ def augment(phi: torch.Tensor, bias: bool) -> torch.Tensor:
 class LinearInfluence:
     """Influence machinery of a softmax head Θ ∈ R^{C×d} at θ̂ on training features Φ ∈ R^{n×d}.
 
-    ``lam`` is the L2 strength of the *summed* objective (Σ ℓ_i + λ/2‖Θ‖²)."""
+    ``lam`` is the L2 strength of the *summed* objective (Σ ℓ_i + λ/2‖Θ‖²); ``smoothing`` the label smoothing of
+    its ℓ_i (the train config's: the objective θ̂ minimised), which moves the per-sample gradients, not H."""
 
     phi: torch.Tensor  # [n, d] float64
     y: torch.Tensor  # [n]
     theta: torch.Tensor  # [C, d] float64
     lam: float
+    smoothing: float = 0.0
 
     def __post_init__(self):
         if self.lam <= 0:
             raise UnlearnkitError(f"influence needs an L2 strength lam > 0 (got {self.lam}) for an invertible Hessian")
         self.probs = torch.softmax(self.phi @ self.theta.T, dim=1)
-        self.R = residuals(self.probs, self.y)  # [n, C]; g_i = R_i ⊗ φ_i
+        self.R = residuals(self.probs, self.y, self.smoothing)  # [n, C]; g_i = R_i ⊗ φ_i
         self.H = linear_head_hessian(self.phi, self.probs, self.lam)
         self.L = cholesky(self.H)
 
     @classmethod
-    def from_model(cls, model: nn.Module, dataset, idx: np.ndarray, lam: float) -> "LinearInfluence":
+    def from_model(
+        cls, model: nn.Module, dataset, idx: np.ndarray, lam: float, smoothing: float = 0.0
+    ) -> "LinearInfluence":
         _, lin = linear_head(model)
         phi = embed(model, dataset, idx)
         y = dataset.y[torch.as_tensor(np.asarray(idx), device=dataset.y.device)].to(phi.device)
-        return cls(phi, y, head_params(lin).to(phi.device), lam)
+        return cls(phi, y, head_params(lin).to(phi.device), lam, smoothing)
 
     @property
     def shape(self) -> tuple[int, int]:

@@ -12,9 +12,14 @@ from torch import nn
 from torch.func import functional_call, grad, vmap
 
 
-def residuals(probs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """R = P − onehot(y): ∂CE_i/∂z_i for softmax logits z_i (Tensor[n, C])."""
-    return probs - F.one_hot(y.long(), probs.shape[1]).to(probs.dtype)
+def residuals(probs: torch.Tensor, y: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:
+    """R = P − q: ∂CE_i/∂z_i for softmax logits z_i (Tensor[n, C]), q = onehot(y), or with label ``smoothing`` s
+    (torch's) q = (1 − s)·onehot(y) + s/C; the Hessian in z, diag(p) − ppᵀ, does not depend on q."""
+    k = probs.shape[1]
+    target = F.one_hot(y.long(), k).to(probs.dtype)
+    if smoothing:
+        target = (1.0 - smoothing) * target + smoothing / k
+    return probs - target
 
 
 def linear_head_grads(phi: torch.Tensor, probs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -51,7 +51,11 @@ class InfluenceStep(Method):
         else:
             train = ctx.split.train
             inf = LinearInfluence.from_model(
-                ctx.model, ctx.dataset, train, l2_strength(ctx.options.lam, ctx.train_config, len(train))
+                ctx.model,
+                ctx.dataset,
+                train,
+                l2_strength(ctx.options.lam, ctx.train_config, len(train)),
+                ctx.train_config.label_smoothing if ctx.train_config is not None else 0.0,
             )
             eps = -np.isin(train, ctx.split.forget).astype(np.float64)
         step = inf.newton_step(torch.as_tensor(eps, device=inf.phi.device))

@@ -94,7 +94,8 @@ class Soft(Weighting):
             raise UnlearnkitError(unmet)
         train = split.train
         lam = l2_strength(o.lam, ctx.train_config, len(train))
-        inf = LinearInfluence.from_model(ctx.original, ctx.dataset, train, lam)
+        smoothing = ctx.train_config.label_smoothing if ctx.train_config is not None else 0.0
+        inf = LinearInfluence.from_model(ctx.original, ctx.dataset, train, lam, smoothing)
         bias = linear_head(ctx.original)[1].bias is not None
         val = split.unseen
         phi_v = embed(ctx.original, ctx.dataset, val)
