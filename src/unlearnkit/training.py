@@ -50,6 +50,12 @@ class TrainConfig(BaseModel):
     )
 
 
+def label_smoothing_of(cfg: TrainConfig | None) -> float:
+    """The label smoothing θ_o was trained with, as the run's train config says (0 without one): the objective the
+    retain terms keep and influence differentiates."""
+    return cfg.label_smoothing if cfg is not None else 0.0
+
+
 def training_identity(train: dict) -> dict:
     """A TrainConfig's fields as a trained model's identity (the model cache's key): a field added after models
     were cached is left out at its default, which trains exactly as before it existed (``label_smoothing`` 0), so

@@ -23,7 +23,7 @@ from .options import build, parse_options
 from .passes import PassCounter
 from .stopping import StopRun, check_stop, search_lr, search_strength
 from .targets import TARGETS
-from .training import TrainConfig, train_model
+from .training import TrainConfig, label_smoothing_of, train_model
 from .weighting import WEIGHTINGS
 from .context import UnlearnContext, materialise
 
@@ -229,7 +229,7 @@ def unlearn(
     moved = change > 0
     materialise(ctx.history)  # per-step diagnostics recorded as device tensors: one host copy, here
     relative = change / max(parameter_distance(original, None), 1e-12)
-    _warn_unsafe(method, plan, ctx.history, relative, min_change, tcfg.label_smoothing if tcfg is not None else 0.0)
+    _warn_unsafe(method, plan, ctx.history, relative, min_change, label_smoothing_of(tcfg))
     return UnlearnResult(
         out.eval(), seconds, moved, change, ctx.history, method, plan.weighting.name, plan.target.name, passes
     )

@@ -601,8 +601,9 @@ def smoothing_eps(p: torch.Tensor, y: torch.Tensor, z: float) -> float:
     k, n = p.shape[1], len(y)
     if n < 2 or k < 2:
         return 0.0
-    d = (p.argmax(1) == y).double() - p.max(1).values.double()
-    acc = float((p.argmax(1) == y).double().mean())
+    right = (p.argmax(1) == y).double()
+    d = right - p.max(1).values.double()
+    acc = float(right.mean())
     lower = float(d.mean()) - z * float(d.std()) / math.sqrt(n)
     if lower <= 0 or acc - 1.0 / k <= 0:
         return 0.0

@@ -25,7 +25,7 @@ from ..models.batchnorm import BatchNormMode, batch_norm_layers, batch_norm_mode
 from ..passes import evaluating
 from ..registry import Registry
 from ..stopping import Monitor, StopMode, StopOptions, StrengthPath
-from ..training import batches, make_optimizer, make_scheduler
+from ..training import batches, label_smoothing_of, make_optimizer, make_scheduler
 from ..weighting.base import reduce_weighted
 
 METHODS: Registry = Registry("method")
@@ -152,8 +152,7 @@ def soft_cross_entropy(logits: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
 def training_loss(ctx, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Per-sample cross-entropy as θ_o was trained: with the run's ``train_config.label_smoothing`` (0 without a
     train config). The retain terms keep training on this objective; a forget term's own loss is the method's."""
-    smoothing = ctx.train_config.label_smoothing if ctx.train_config is not None else 0.0
-    return F.cross_entropy(logits, y, reduction="none", label_smoothing=smoothing)
+    return F.cross_entropy(logits, y, reduction="none", label_smoothing=label_smoothing_of(ctx.train_config))
 
 
 def cycle_batches(indices, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:

@@ -14,6 +14,7 @@ import torch
 from pydantic import Field
 
 from ..influence import LinearInfluence, linear_head, set_head_params
+from ..training import label_smoothing_of
 from ..weighting.soft import l2_strength
 from .base import METHODS, Method, MethodOptions, StrengthPath
 
@@ -55,7 +56,7 @@ class InfluenceStep(Method):
                 ctx.dataset,
                 train,
                 l2_strength(ctx.options.lam, ctx.train_config, len(train)),
-                ctx.train_config.label_smoothing if ctx.train_config is not None else 0.0,
+                label_smoothing_of(ctx.train_config),
             )
             eps = -np.isin(train, ctx.split.forget).astype(np.float64)
         step = inf.newton_step(torch.as_tensor(eps, device=inf.phi.device))

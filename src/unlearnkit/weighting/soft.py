@@ -38,6 +38,7 @@ from ..data.split import Split
 from ..errors import UnlearnkitError
 from ..influence import SCHEMES, LinearInfluence, embed, linear_head
 from ..objectives import CORRECTION_TARGETS, reflect, target_value_and_grad
+from ..training import label_smoothing_of
 from .base import WEIGHTINGS, Weighting
 
 
@@ -94,8 +95,7 @@ class Soft(Weighting):
             raise UnlearnkitError(unmet)
         train = split.train
         lam = l2_strength(o.lam, ctx.train_config, len(train))
-        smoothing = ctx.train_config.label_smoothing if ctx.train_config is not None else 0.0
-        inf = LinearInfluence.from_model(ctx.original, ctx.dataset, train, lam, smoothing)
+        inf = LinearInfluence.from_model(ctx.original, ctx.dataset, train, lam, label_smoothing_of(ctx.train_config))
         bias = linear_head(ctx.original)[1].bias is not None
         val = split.unseen
         phi_v = embed(ctx.original, ctx.dataset, val)
