@@ -172,6 +172,35 @@ def test_if_head_only_for_networks():
     assert not torch.equal(out.head.weight, model.head.weight)
 
 
+def test_if_step_follows_the_train_configs_label_smoothing():
+    """θ_o minimises the label-smoothed objective (s = 0.2): the `if` step told so by the train config lands near
+    the smoothed refit; read as a plain-CE minimiser it misses by far more."""
+    x, y = make_data(n=500, d=6, C=3, seed=3)
+    ds = _dataset(x, y, 400)
+    train = np.arange(400)
+    split = Split(
+        train,
+        np.arange(400, 500),
+        np.empty(0, dtype=np.int64),
+        np.random.default_rng(1).choice(train, 20, replace=False),
+    )
+    lam, s = 2.0, 0.2
+    phi = ds.x.double()
+    theta_o = fit_softmax(phi[train], ds.y[train], 3, lam, smoothing=s)
+    theta_r = fit_softmax(phi[split.retain], ds.y[split.retain], 3, lam, theta_o, smoothing=s)
+    model = LogReg((6,), 3, bias=False)
+    with torch.no_grad():
+        model.fc.weight.copy_(theta_o.float())
+
+    def miss(**train_config):
+        res = uk.unlearn(model, ds, split, "if", options={"lam": lam}, device="cpu", stop="none", **train_config)
+        return float((res.model.fc.weight.detach().double() - theta_r).norm())
+
+    d_o = float((theta_o - theta_r).norm())
+    on, off = miss(train_config={"label_smoothing": s}), miss()
+    assert on < 0.15 * d_o and off > 3 * on, (on, off, d_o)
+
+
 def test_if_rejects_weightings_without_influence_weights():
     with pytest.raises(uk.UnlearnkitError, match="cannot use weighting"):
         uk.unlearn(LogReg((6,), 2), None, None, "if", "falw")
