@@ -503,6 +503,53 @@ def test_lr_search_tries_a_lower_lr_when_the_first_run_peaks_at_once(digits, ran
     assert s["lr_factor"] == 0.3 and s["best_proxy_gap"] == 3.0
 
 
+def test_lr_search_tries_a_lower_lr_when_the_first_run_diverges(digits, class_split, theta_o):
+    """A run the divergence guard stopped had too large an lr for its schedule, whatever it kept before: × 0.3 runs
+    even though × 1 kept a state after its first evaluation (GA on a class at lr 0.01, the logit guard at 1.5×)."""
+    stop = dict(
+        logit_factor=1.5, param_factor=100, lr_factors=(1.0, 10.0), lr_lower=(0.3,), lr_refine=0, epoch_refine=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = uk.unlearn(
+            theta_o, digits, class_split, "ga", options=dict(lr=0.01, epochs=3, stopping=stop), device="cpu"
+        )
+    runs = auto_summary(res)["runs"]
+    assert runs[0]["reason"] == "divergence" and runs[0]["best_step"] > 0
+    assert [r["lr_factor"] for r in runs][:3] == [1.0, 10.0, 0.3]
+
+
+def test_a_damage_bound_first_run_lowers_the_methods_regulariser(digits, random_split, theta_o, scripted):
+    """l1_sparse's ``l1`` is its damage option: when every state of the first run is refused for damage, that run
+    is repeated with γ × 0.1, which then holds for the rest of the search (× 10 here); without the damage, no
+    descent."""
+    stop = dict(
+        every=0.5,
+        early_min=None,
+        patience=10,
+        overshoot=100,
+        lr_factors=(1.0, 10.0),
+        lr_lower=(),
+        lr_refine=0,
+        epoch_refine=0,
+        step_refine=0,
+        damage_lower=(0.1,),
+    )
+    opts = dict(epochs=2, l1=2e-3, stopping=stop)
+    # θ_o, then 4 evaluations a run: × 1 (refused: RA −10), × 1 at γ/10, × 10 at γ/10
+    scripted([10.0] + [3.0, 2.0, 2.0, 2.0] + [5.0, 4.0, 4.5, 4.5] + [9.0] * 4, damage=[0.0] + [10.0] * 4 + [0.0] * 8)
+    s = auto_summary(uk.unlearn(theta_o, digits, random_split, "l1_sparse", options=opts, device="cpu"))
+    assert [(r["lr_factor"], r["l1"]) for r in s["runs"]] == [
+        (1.0, 2e-3),
+        (1.0, pytest.approx(2e-4)),
+        (10.0, pytest.approx(2e-4)),
+    ]
+    assert s["best_proxy_gap"] == 4.0 and s["l1"] == pytest.approx(2e-4) and s["damage_scale"] == 0.1
+    scripted([10.0] + [3.0, 2.0, 2.0, 2.0] + [9.0] * 4)  # the same curve, nothing refused
+    s = auto_summary(uk.unlearn(theta_o, digits, random_split, "l1_sparse", options=opts, device="cpu"))
+    assert [(r["lr_factor"], r["l1"]) for r in s["runs"]] == [(1.0, 2e-3), (10.0, 2e-3)] and s["best_proxy_gap"] == 2.0
+
+
 def test_lr_search_descends_while_each_lower_lr_still_peaks_at_once(digits, random_split, theta_o, scripted):
     """lr_lower is a descent: × 0.3 peaks at its first evaluation too, so × 0.1 runs; it peaks later, so × 0.03
     does not run. The kept state is × 0.1's (the lowest kept gap over all runs)."""

@@ -105,6 +105,9 @@ class Method:
     #: which sets the method reads (the tuner offers ``forget_weight`` only when it reads D_f)
     uses_forget: ClassVar[bool] = False
     uses_retain: ClassVar[bool] = False
+    #: a gradient method's regulariser weight whose cost is damage (l1_sparse "l1"): stop="auto" lowers it
+    #: (``stopping.damage_lower``) when most states of its first run are refused for damage
+    damage_option: ClassVar[str | None] = None
     #: a one-shot method's strength option (e.g. ssd "alpha"): stop="auto" picks its value by the proxy
     strength_option: ClassVar[str | None] = None
     #: which way the strength option weakens the method: "smaller" (a step or scale) or "larger" (ssd's α, a
