@@ -20,6 +20,7 @@ from unlearnkit.data import DATASETS, SCENARIOS, ArrayDataset
 from unlearnkit.errors import CompositionError, UnlearnkitError
 from unlearnkit.eval import METRICS, Evaluation, Need
 from unlearnkit.methods import METHODS
+from unlearnkit.methods.base import GradientMethod
 from unlearnkit.models import MODELS
 from unlearnkit.options import build
 from unlearnkit.sources import SequentialSource
@@ -107,6 +108,11 @@ def test_method_declarations_are_consistent(name):
     assert cls.name == name
     assert set(cls.search_space) <= {"lr", "epochs", "forget_weight"} | set(fields)
     assert cls.default_target in TARGETS
+    if cls.damage_option is not None:  # auto lowers it by multiples: a numeric option of a gradient method
+        assert issubclass(cls, GradientMethod) and cls.damage_option in fields
+        assert isinstance(getattr(cls.Options(), cls.damage_option), float)
+    if cls.strength_option is not None:
+        assert cls.strength_option in fields
     if cls.accepts_target is False:
         with pytest.raises(CompositionError, match=name):
             Plan.make(name, "uniform", "uniform")

@@ -538,7 +538,9 @@ def test_a_damage_bound_first_run_lowers_the_methods_regulariser(digits, random_
     opts = dict(epochs=2, l1=2e-3, stopping=stop)
     # θ_o, then 4 evaluations a run: × 1 (refused: RA −10), × 1 at γ/10, × 10 at γ/10
     scripted([10.0] + [3.0, 2.0, 2.0, 2.0] + [5.0, 4.0, 4.5, 4.5] + [9.0] * 4, damage=[0.0] + [10.0] * 4 + [0.0] * 8)
-    s = auto_summary(uk.unlearn(theta_o, digits, random_split, "l1_sparse", options=opts, device="cpu"))
+    with pytest.warns(RuntimeWarning, match=r"lowered l1 × 0.1 to 0.0002: .*damage_lower: \[\]"):
+        res = uk.unlearn(theta_o, digits, random_split, "l1_sparse", options=opts, device="cpu")
+    s = auto_summary(res)
     assert [(r["lr_factor"], r["l1"]) for r in s["runs"]] == [
         (1.0, 2e-3),
         (1.0, pytest.approx(2e-4)),

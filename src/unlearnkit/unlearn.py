@@ -244,7 +244,8 @@ SMOOTHING_HINT = 0.03
 def _warn_unsafe(
     method: str, plan: Plan, history: list[dict], relative: float, min_change: float, label_smoothing: float = 0.0
 ) -> None:
-    """RuntimeWarnings for divergence rolled back by auto-stop, for θ_o kept by auto-stop, for a model
+    """RuntimeWarnings for divergence rolled back by auto-stop, for a damage option auto lowered, for θ_o kept by
+    auto-stop, for a model
     that moved by less than ``min_change`` (relative), and for a θ_o the proxy reads as trained with label
     smoothing where the method's retain term trains with none (``label_smoothing``: the run's train config's)."""
     m = plan.method
@@ -275,6 +276,15 @@ def _warn_unsafe(
             f"mean top probability: ε ≈ {eps:.2f}), but the retain term trains with plain cross-entropy, which "
             f"sharpens it; if θ_o was trained with label smoothing s, pass train_config={{'label_smoothing': s}} (CLI: "
             f"--label-smoothing s); after mixup a small smoothing (0.1) is a close stand-in",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    name = m.damage_option
+    if auto is not None and name and auto.get("best_step") and auto.get("damage_scale", 1.0) != 1.0:
+        warnings.warn(
+            f"method {method!r}: stop='auto' lowered {name} × {auto['damage_scale']:g} to {auto[name]:.3g}: at the "
+            f"configured value most states of its first run cost more accuracy than stopping.max_damage allows; pass "
+            f"{name}={auto[name]:.3g} to start there, or stopping: {{damage_lower: []}} to keep {name} as set",
             RuntimeWarning,
             stacklevel=3,
         )
