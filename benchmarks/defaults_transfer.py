@@ -359,7 +359,8 @@ def run_tuned(args) -> None:
     print("\nmean Avg.Gap on the tuned presets' own cells: tuned (as shipped, stop none) vs library defaults + auto")
     print(table.to_string(float_format=lambda v: f"{v:.2f}"))
     within = table["ratio"] <= 1.3
-    print(f"within 1.3× of tuned: {int(within.sum())} of {len(table)} methods ({', '.join(table.index[~within])} not)")
+    missed = f" ({', '.join(table.index[~within])} not)" if (~within).any() else ""
+    print(f"within 1.3× of tuned: {int(within.sum())} of {len(table)} methods{missed}")
 
 
 def main(argv=None):

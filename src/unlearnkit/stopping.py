@@ -138,10 +138,10 @@ class StopOptions(BaseModel):
     damage_lower: tuple[PositiveFloat, ...] = Field(
         (0.1, 0.01),
         description="auto, gradient methods with a damage_option (a regulariser's weight: l1_sparse's l1): its "
-        "multiples tried in turn, each re-running the first lr, while the run before had at least half of its "
-        "evaluated states refused for damage (max_damage, max_unseen_damage); the lowered value then holds for the "
-        "rest of the search. l1_sparse's γ 2e-3, measured on digits' 190 steps, prunes a full Fashion-MNIST MLP "
-        "over 7 600 until 77 of 80 states were refused and the class stayed (Avg.Gap 16.6); at γ 2e-4, 1.26. (): off",
+        "multiples used in turn by the runs of the lr search that follow a run with at least half of its evaluated "
+        "states refused for damage (max_damage, max_unseen_damage) — no extra run. l1_sparse's γ 2e-3, measured on "
+        "digits' 190 steps, prunes a full Fashion-MNIST MLP over 7 600 until 77 of 80 states were refused and the "
+        "class stayed (Avg.Gap 16.6); at γ 2e-4, 1.26. (): off",
     )
     lr_refine: int = Field(
         2,
@@ -550,7 +550,7 @@ def search_lr(method, ctx, options: StopOptions) -> dict:
 
     damage_name = method.damage_option  # a regulariser's weight the search may lower (l1_sparse: "l1")
     damage_base = getattr(ctx.options, damage_name) if damage_name else None
-    scale = [1.0]  # the damage option's multiple for the runs to come (damage_lower lowers it)
+    scale = [1.0]  # the damage option's multiples, the current one first (damage_lower lowers it)
 
     def run(
         factor: float, at_steps: tuple[int, ...] | None = None, epochs: int | None = None, at: float | None = None
@@ -593,7 +593,18 @@ def search_lr(method, ctx, options: StopOptions) -> dict:
             best = (summary["best_proxy_gap"], copy.deepcopy(trial.model.state_dict()), summary)
         elif best[2] is None:  # no run moved yet: θ_o's gap and this run's summary (θ_o kept)
             best = (summary["best_proxy_gap"], None, summary)
+        # the method's regulariser cost more than the damage bound allows: the runs that follow use a lower one (no
+        # run of its own: on a large data set one run can cost most of a retraining, and the cost cap would end
+        # the search before the lr it needs)
+        lowered = len(scale) - 1
+        if at_steps is None and damage_name and damage_base and lowered < len(options.damage_lower):
+            if damage_bound(summary):
+                scale.insert(0, options.damage_lower[lowered])
         return summary
+
+    def damage_bound(summary: dict) -> bool:  # at least half of its evaluated states refused for damage (≥ 2)
+        evaluated = summary["evaluations"] - 1  # θ_o's own score is the first
+        return evaluated >= 2 and 2 * summary["refused_for_damage"] >= evaluated
 
     def too_fast(summary: dict) -> bool:  # kept θ_o, peaked at its first evaluation, or diverged
         # a divergence (guard) says the lr is too large for the method's schedule, whatever it kept before it: scrub's
@@ -617,16 +628,7 @@ def search_lr(method, ctx, options: StopOptions) -> dict:
         same = [r for r in runs if math.isclose(r["lr_factor"], factor) and r["damage_scale"] == scale[0]]
         return all(not r["best_step"] for r in same)
 
-    def damage_bound(summary: dict) -> bool:  # at least half of its evaluated states refused for damage (≥ 2)
-        evaluated = summary["evaluations"] - 1  # θ_o's own score is the first
-        return evaluated >= 2 and 2 * summary["refused_for_damage"] >= evaluated
-
     last = run(options.lr_factors[0])
-    for f in options.damage_lower:  # the method's regulariser costs more than the bound allows: lower it, run again
-        if not damage_name or not damage_base or not damage_bound(last) or not affordable():
-            break
-        scale[0] = f
-        last = run(options.lr_factors[0])
     for f in options.lr_factors[1:]:
         if not affordable():
             break
