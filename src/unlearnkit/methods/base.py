@@ -106,7 +106,7 @@ class Method:
     uses_forget: ClassVar[bool] = False
     uses_retain: ClassVar[bool] = False
     #: a gradient method's regulariser weight whose cost is damage (l1_sparse "l1"): stop="auto" lowers it
-    #: (``stopping.damage_lower``) when most states of its first run are refused for damage
+    #: (``stopping.damage_lower``) for the lr search's runs after one whose states were mostly refused for damage
     damage_option: ClassVar[str | None] = None
     #: a one-shot method's strength option (e.g. ssd "alpha"): stop="auto" picks its value by the proxy
     strength_option: ClassVar[str | None] = None
