@@ -103,18 +103,18 @@ def test_scrub_max_pass_takes_at_most_max_pass_steps_steps():
 
 def test_scrub_max_pass_cap_changes_nothing_on_a_small_forget_set_and_forgets_more_on_a_large_one(digits, theta_o):
     """Under 320 samples the cap is not reached: the same weights bit for bit. Five digit classes (648 samples, 21
-    steps a pass unbounded): the default lr diverges either way, and under auto the unbounded pass keeps the
-    classes (FA ≈ 100: every lr that moves diverges within its second pass) where the bounded one removes half."""
+    steps a pass unbounded): the default lr diverges either way, which starts auto's lr descent; at lr × 0.3 the
+    unbounded pass diverges again and keeps most of the classes (FA 70 %) where the bounded one removes most (FA 25 %).
+    (Before a diverged first run started the descent: FA ≈ 100 against about half.)"""
     split = class_split(digits, 3)
     a = flat(run(theta_o, digits, split, "scrub").model)
     assert torch.equal(a, flat(run(theta_o, digits, split, "scrub", max_pass_steps=None).model))
     five = uk.make_split(digits, "class", seed=0, classes=[0, 1, 2, 3, 4])
     fa = {}
     for cap in (10, None):
-        with pytest.warns(RuntimeWarning):
-            res = uk.unlearn(theta_o, digits, five, "scrub", options={"max_pass_steps": cap}, device="cpu", seed=0)
+        res = uk.unlearn(theta_o, digits, five, "scrub", options={"max_pass_steps": cap}, device="cpu", seed=0)
         fa[cap] = acc(res.model, digits, five.forget)
-    assert fa[None] > 95.0 and fa[10] < 75.0, fa
+    assert fa[None] > fa[10] + 30.0 and fa[10] < 40.0, fa
 
 
 def test_scrub_clip_touches_only_max_steps(digits, theta_o):
