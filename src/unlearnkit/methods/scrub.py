@@ -33,8 +33,9 @@ Departures, on purpose:
   class 8 (1 080 samples: 34 steps a pass at batch 32), lr 0.02 took the parameter norm to 5 390× θ_o's
   and auto's lr search kept the class (FA 96.9 %); with the cap auto removed it (FA 0.6 %, RA 94.7 vs
   95.8). Under 320 samples nothing changes. It bounds a pass, not the lr: five digit classes still
-  diverge at lr 0.02 under ``stop: none``, and auto's lower lrs remove about half of them (FA 52 %; 99.7
-  % without the cap).
+  diverge at lr 0.02 under ``stop: none``; under auto that divergence starts the lr descent, whose lr × 0.3
+  removes most of them (FA 25 %; 70 % without the cap, which diverges again; before a diverged first run started
+  the descent: 52 % and 99.7 %).
 - With a deterministic model (no dropout/BN, as the MLP) the student equals the teacher at the first
   max pass, where ∇KL = 0, so only the 2nd max pass forgets; the reference's ResNets in train mode
   differ from their eval-mode teacher from the start.
