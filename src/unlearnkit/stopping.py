@@ -132,8 +132,8 @@ class StopOptions(BaseModel):
     lr_lower: tuple[PositiveFloat, ...] = Field(
         (0.3, 0.1, 0.03),
         description="auto, gradient methods: multiples of lr tried in turn when the first lr_factors run kept "
-        "θ_o, peaked at its first evaluation or diverged (its steps too large to find the point), each only while "
-        "the previous one did too",
+        "θ_o, peaked at its first evaluation or diverged (its steps too large to find the point), each further one "
+        "only while the previous one kept θ_o or peaked at once",
     )
     damage_lower: tuple[PositiveFloat, ...] = Field(
         (0.1, 0.01),
@@ -545,8 +545,8 @@ def search_lr(method, ctx, options: StopOptions) -> dict:
 
     runs: list[dict] = []
     best: tuple[float, dict | None, dict | None] = (math.inf, None, None)  # (gap, state, summary)
-    # (lr factor, epochs) → step → proxy values (runs at one lr and length share a trajectory)
-    evals: dict[tuple[float, int], dict[int, dict]] = {}
+    # (lr factor, epochs, damage scale) → step → proxy values (runs at one lr, length and damage scale share a trajectory)
+    evals: dict[tuple[float, int, float], dict[int, dict]] = {}
 
     damage_name = method.damage_option  # a regulariser's weight the search may lower (l1_sparse: "l1")
     damage_base = getattr(ctx.options, damage_name) if damage_name else None
