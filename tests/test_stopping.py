@@ -519,6 +519,29 @@ def test_lr_search_tries_a_lower_lr_when_the_first_run_diverges(digits, class_sp
     assert [r["lr_factor"] for r in runs][:3] == [1.0, 10.0, 0.3]
 
 
+def test_a_divergence_starts_the_lr_descent_but_does_not_continue_it(digits, class_split, theta_o):
+    """Only the first run's divergence counts: × 0.3 diverges too, after keeping a state past its first evaluation,
+    and × 0.1 does not run (ga ends most runs by divergence; descending on it picked worse states)."""
+    stop = dict(
+        logit_factor=1.2,
+        param_factor=100,
+        lr_factors=(1.0, 10.0),
+        lr_lower=(0.3, 0.1),
+        lr_refine=0,
+        epoch_refine=0,
+        step_refine=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = uk.unlearn(
+            theta_o, digits, class_split, "ga", options=dict(lr=0.01, epochs=6, stopping=stop), device="cpu"
+        )
+    s = auto_summary(res)
+    lower = s["runs"][2]
+    assert lower["lr_factor"] == 0.3 and lower["reason"] == "divergence" and lower["best_step"] > s["first_evaluation"]
+    assert [r["lr_factor"] for r in s["runs"]] == [1.0, 10.0, 0.3]
+
+
 def test_a_damage_bound_run_lowers_the_methods_regulariser_for_the_runs_after_it(
     digits, random_split, theta_o, scripted
 ):
