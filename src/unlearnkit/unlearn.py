@@ -283,8 +283,9 @@ def _warn_unsafe(
     if auto is not None and name and auto.get("best_step") and auto.get("damage_scale", 1.0) != 1.0:
         warnings.warn(
             f"method {method!r}: stop='auto' lowered {name} × {auto['damage_scale']:g} to {auto[name]:.3g}: at the "
-            f"configured value most states of its first run cost more accuracy than stopping.max_damage allows; pass "
-            f"{name}={auto[name]:.3g} to start there, or stopping: {{damage_lower: []}} to keep {name} as set",
+            f"configured value most states of an earlier run of its lr search cost more accuracy than "
+            f"stopping.max_damage allows; pass {name}={auto[name]:.3g} to start there, or stopping: "
+            f"{{damage_lower: []}} to keep {name} as set",
             RuntimeWarning,
             stacklevel=3,
         )
