@@ -626,6 +626,35 @@ def test_lr_search_ascends_above_the_largest_lr_up_to_lr_max_factor(digits, rand
     assert [r["lr_factor"] for r in auto_summary(res)["runs"]] == [1.0, 10.0]
 
 
+def test_lr_search_ascends_above_a_largest_lr_that_never_moved_the_proxy(digits, random_split, theta_o, scripted):
+    """ft at lr 2e-4 (×100 stays clear of the divergence guard). ×1 reads θ_o's 10 at both evaluations and ×10 stays within 1 % of it (10.05, 9.99): steps too small to move
+    the model. ×1 kept θ_o, but not for being too fast, so no lower lr runs; ×10 is the largest lr tried and flat,
+    so ×100 runs (4, 3) and is kept. With flat_tol 0 the same curves start the descent instead and never reach
+    ×100; a ×10 run that moved by 2 % (9.8, then 10.05: its best not at its end) ends the search."""
+
+    def runs(curves, **stop):
+        scripted(curves)
+        stop = dict(patience=10, overshoot=100, lr_factors=(1.0, 10.0), lr_lower=(0.3,), lr_refine=1, **stop)
+        stop |= dict(epoch_refine=0, step_refine=0)
+        res = uk.unlearn(
+            theta_o,
+            digits,
+            random_split,
+            "ft",
+            options=dict(**PLAIN_FT, lr=2e-4, epochs=1, stopping=stop),
+            device="cpu",
+        )
+        return auto_summary(res)
+
+    flat = [10.0] + [10.0, 10.0] + [10.05, 9.99] + [4.0, 3.0] + [20.0] * 10
+    s = runs(flat)
+    assert [r["lr_factor"] for r in s["runs"]] == [1.0, 10.0, 100.0]
+    assert s["lr_factor"] == 100.0 and s["best_proxy_gap"] == 3.0
+    assert [r["lr_factor"] for r in runs(flat, flat_tol=0.0)["runs"]][:3] == [1.0, 10.0, 0.3]
+    moved = [10.0] + [10.0, 10.0] + [9.8, 10.05] + [4.0, 3.0] + [20.0] * 10
+    assert [r["lr_factor"] for r in runs(moved)["runs"]] == [1.0, 10.0]
+
+
 def test_lr_search_tries_between_the_best_lr_and_a_larger_one_that_never_beat_theta_o(
     digits, random_split, theta_o, scripted
 ):

@@ -1,0 +1,78 @@
+"""A grid nobody chose: the user's own lr, off by 10× either way, under ``stop: auto``.
+
+``stop: auto`` searches the lr around the one a method runs with (× 1 and × 10, lower while a run is too fast,
+higher while the best run still improves at its end, or above a largest lr that never moved the proxy). A user who
+passes an lr of their own moves where that search starts; this grid checks that the library still beats the
+untouched θ_o from there. Every gradient method with its defaults but ``lr`` × ``--factors`` (default 0.1 and 10),
+on the defaults-transfer grid's models and splits (``defaults_transfer.py``: the same MLP, its training, the same
+cache): digits random 5 %, class [7], long-tail ratio 10, a Fashion-MNIST subset of 3000 random 5 % and class [2];
+seeds 0 1. Per method and factor: cells won / tied / worse within and beyond the noise floor / collapsed, mean
+Avg.Gap against θ_o's (``defaults_transfer.method_table``).
+
+    OMP_NUM_THREADS=1 python benchmarks/user_lr_grid.py --data-dir DIR [--factors 0.1 10] [--methods ft ga]
+
+Results (2026-11-28, the 2-core CPU) are in docs/safe_by_default.md ("Fifteenth").
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+from unlearnkit.bench.config import BenchConfig
+from unlearnkit.bench.runner import run_bench
+from unlearnkit.methods import METHODS
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from defaults_transfer import FASHION_SCENARIOS, SCENARIOS, config, method_table  # noqa: E402
+
+GRADIENT = ["ft", "ga", "rl", "neggrad_plus", "salun", "scrub", "l1_sparse", "bad_teacher"]
+DIGITS = ("random5", "class7", "long_tail_r10")
+FASHION = ("random5", "class2")
+
+
+def entries(methods: list[str], factors: list[float]) -> list[dict]:
+    """One method entry per (method, factor): its library defaults with lr × factor, labelled ``name@factor``."""
+    return [
+        {"name": m, "label": f"{m}@{f:g}", "options": {"lr": METHODS.get(m).Options().lr * f}}
+        for m in methods
+        for f in factors
+    ]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--factors", type=float, nargs="+", default=[0.1, 10.0])
+    ap.add_argument("--methods", nargs="+", default=GRADIENT)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    ap.add_argument("--data-dir", default=os.environ.get("UNLEARNKIT_DATA"))
+    ap.add_argument("--out", default="/tmp/user-lr-grid")
+    ap.add_argument("--cache-dir", default="/tmp/validate-cache")
+    ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--mia-fits", type=int, default=5)
+    args = ap.parse_args(argv)
+    warnings.simplefilter("ignore", RuntimeWarning)  # "kept θ_o" warnings: counted in the table instead
+    fashion = [{"name": "fashion_mnist", "subset": 3000, "label": "fashion3k"}]
+    parts = [
+        ("digits", ["digits"], [s for s in SCENARIOS if s["label"] in DIGITS]),
+        ("fashion", fashion, [s for s in FASHION_SCENARIOS if s["label"] in FASHION]),
+    ]
+    frames = []
+    for tag, datasets, scenarios in parts:
+        cfg = config(f"user_lr_{tag}", datasets, scenarios, args.seeds, "auto", args.methods, None, args.mia_fits)
+        cfg = BenchConfig(**{**cfg.model_dump(), "methods": entries(args.methods, args.factors)})
+        out = Path(args.out) / tag
+        run_bench(cfg, out, cache_dir=args.cache_dir, quiet=True, jobs=args.jobs, data_dir=args.data_dir)
+        frames.append(pd.read_csv(out / "results.csv"))
+    table = method_table(pd.concat(frames, ignore_index=True))
+    cols = ["cells", "won", "tied", "worse_in_floor", "worse_beyond_floor", "collapsed", "gap", "orig_gap"]
+    print(table[cols].round(2).to_string())
+
+
+if __name__ == "__main__":
+    main()
