@@ -655,6 +655,44 @@ def test_lr_search_ascends_above_a_largest_lr_that_never_moved_the_proxy(digits,
     assert [r["lr_factor"] for r in runs(moved)["runs"]] == [1.0, 10.0]
 
 
+def test_lr_search_ascends_where_the_best_run_ran_out_of_epochs_on_a_falling_curve(
+    digits, random_split, theta_o, scripted
+):
+    """Ten evaluations a run (every 0.1 epoch; lr_factors (1, 1): one lr run twice, the search on). ×1 falls to 5.5
+    at its eighth and reads 5.6, 5.55 after: its best is in its last third and nothing after it is 2 % above, so it
+    ran out of epochs still improving and ×10 runs. Where the best is the sixth (then 6.6 four times), or a later
+    reading is 3.6 % above it, nothing more runs."""
+
+    def runs(curve):
+        scripted([10.0] + curve * 2 + [4.0] * 20)
+        stop = dict(every=0.1, patience=10, overshoot=100, lr_factors=(1.0, 1.0), lr_lower=(), lr_refine=1)
+        stop |= dict(epoch_refine=0, step_refine=0)
+        res = uk.unlearn(
+            theta_o, digits, random_split, "ft", options=dict(**PLAIN_FT, epochs=1, stopping=stop), device="cpu"
+        )
+        s = auto_summary(res)
+        assert s["runs"][0]["steps_run"] == 19 and s["runs"][0]["reason"] == "budget"
+        return [r["lr_factor"] for r in s["runs"]]
+
+    falling = [9.0, 8.5, 8.0, 7.5, 7.0, 6.5, 6.0, 5.5]
+    assert runs(falling + [5.6, 5.55]) == [1.0, 1.0, 10.0]
+    assert runs(falling[:6] + [6.6] * 4) == [1.0, 1.0]
+    assert runs(falling + [5.7, 5.6]) == [1.0, 1.0]
+
+
+def test_auto_removes_a_class_by_fine_tuning_from_a_users_small_lr(digits, theta_o):
+    """ft at lr 0.002, a tenth of its default, on digits class 7: the × 10 run falls slowly (proxy 52.5 → 50.1 in
+    95 steps, its best at step 80) and ends there; the search goes on to × 100 and the class is gone (FA 0.97
+    when only a last-state best counted as still improving)."""
+    split = uk.make_split(digits, "class", seed=0, classes=[7])
+    res = uk.unlearn(theta_o, digits, split, "ft", options=dict(lr=0.002), device="cpu", seed=0)
+    forget = torch.as_tensor(split.forget)
+    with torch.no_grad():
+        fa = (res.model(digits.inputs(forget)).argmax(1) == digits.y[forget]).float().mean().item()
+    assert fa < 0.05
+    assert 100.0 in [r["lr_factor"] for r in auto_summary(res)["runs"]]
+
+
 def test_lr_search_tries_between_the_best_lr_and_a_larger_one_that_never_beat_theta_o(
     digits, random_split, theta_o, scripted
 ):

@@ -1,15 +1,17 @@
-"""A grid nobody chose: the user's own lr, off by 10× either way, under ``stop: auto``.
+"""A grid nobody chose: the user's own lr (off by 10× either way) or epochs, under ``stop: auto``.
 
 ``stop: auto`` searches the lr around the one a method runs with (× 1 and × 10, lower while a run is too fast,
 higher while the best run still improves at its end, or above a largest lr that never moved the proxy). A user who
 passes an lr of their own moves where that search starts; this grid checks that the library still beats the
-untouched θ_o from there. Every gradient method with its defaults but ``lr`` × ``--factors`` (default 0.1 and 10),
-on the defaults-transfer grid's models and splits (``defaults_transfer.py``: the same MLP, its training, the same
-cache): digits random 5 %, class [7], long-tail ratio 10, a Fashion-MNIST subset of 3000 random 5 % and class [2];
-seeds 0 1. Per method and factor: cells won / tied / worse within and beyond the noise floor / collapsed, mean
-Avg.Gap against θ_o's (``defaults_transfer.method_table``).
+untouched θ_o from there. A user who sets ``epochs`` sets the budget the search works within (its longer re-runs go
+to 4 × it at most). Every gradient method at its library defaults but ``lr`` × each of ``--lr-factors`` (default
+0.1 and 10), then with ``epochs`` each of ``--epochs`` (default 1 and 15), on the defaults-transfer grid's models
+and splits (``defaults_transfer.py``: the same MLP, its training, the same cache): digits random 5 %, class [7],
+long-tail ratio 10, a Fashion-MNIST subset of 3000 random 5 % and class [2]; seeds 0 1. Per method and setting
+(labelled ``ft@lr0.1``, ``ft@e1``, …): cells won / tied / worse within and beyond the noise floor / collapsed,
+mean Avg.Gap against θ_o's (``defaults_transfer.method_table``).
 
-    OMP_NUM_THREADS=1 python benchmarks/user_lr_grid.py --data-dir DIR [--factors 0.1 10] [--methods ft ga]
+    OMP_NUM_THREADS=1 python benchmarks/user_options_grid.py --data-dir DIR [--lr-factors 0.1 10] [--epochs 1 15]
 
 Results (2026-11-28, the 2-core CPU) are in docs/safe_by_default.md ("Fifteenth").
 """
@@ -36,22 +38,25 @@ DIGITS = ("random5", "class7", "long_tail_r10")
 FASHION = ("random5", "class2")
 
 
-def entries(methods: list[str], factors: list[float]) -> list[dict]:
-    """One method entry per (method, factor): its library defaults with lr × factor, labelled ``name@factor``."""
-    return [
-        {"name": m, "label": f"{m}@{f:g}", "options": {"lr": METHODS.get(m).Options().lr * f}}
+def entries(methods: list[str], lr_factors: list[float], epochs: list[int]) -> list[dict]:
+    """One method entry per (method, setting): its library defaults with lr × a factor (``name@lrF``) or with
+    ``epochs`` set (``name@eN``)."""
+    lrs = [
+        {"name": m, "label": f"{m}@lr{f:g}", "options": {"lr": METHODS.get(m).Options().lr * f}}
         for m in methods
-        for f in factors
+        for f in lr_factors
     ]
+    return lrs + [{"name": m, "label": f"{m}@e{e}", "options": {"epochs": e}} for m in methods for e in epochs]
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--factors", type=float, nargs="+", default=[0.1, 10.0])
+    ap.add_argument("--lr-factors", type=float, nargs="*", default=[0.1, 10.0])
+    ap.add_argument("--epochs", type=int, nargs="*", default=[1, 15])
     ap.add_argument("--methods", nargs="+", default=GRADIENT)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--data-dir", default=os.environ.get("UNLEARNKIT_DATA"))
-    ap.add_argument("--out", default="/tmp/user-lr-grid")
+    ap.add_argument("--out", default="/tmp/user-options-grid")
     ap.add_argument("--cache-dir", default="/tmp/validate-cache")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--mia-fits", type=int, default=5)
@@ -64,8 +69,8 @@ def main(argv=None):
     ]
     frames = []
     for tag, datasets, scenarios in parts:
-        cfg = config(f"user_lr_{tag}", datasets, scenarios, args.seeds, "auto", args.methods, None, args.mia_fits)
-        cfg = BenchConfig(**{**cfg.model_dump(), "methods": entries(args.methods, args.factors)})
+        cfg = config(f"user_options_{tag}", datasets, scenarios, args.seeds, "auto", args.methods, None, args.mia_fits)
+        cfg = BenchConfig(**{**cfg.model_dump(), "methods": entries(args.methods, args.lr_factors, args.epochs)})
         out = Path(args.out) / tag
         run_bench(cfg, out, cache_dir=args.cache_dir, quiet=True, jobs=args.jobs, data_dir=args.data_dir)
         frames.append(pd.read_csv(out / "results.csv"))
