@@ -1,17 +1,19 @@
-"""A grid nobody chose: the user's own lr (off by 10× either way) or epochs, under ``stop: auto``.
+"""A grid nobody chose: the user's own lr (off by 10× either way), epochs or optimizer, under ``stop: auto``.
 
 ``stop: auto`` searches the lr around the one a method runs with (× 1 and × 10, lower while a run is too fast,
 higher while the best run still improves at its end, or above a largest lr that never moved the proxy). A user who
 passes an lr of their own moves where that search starts; this grid checks that the library still beats the
 untouched θ_o from there. A user who sets ``epochs`` sets the budget the search works within (its longer re-runs go
-to 4 × it at most). Every gradient method at its library defaults but ``lr`` × each of ``--lr-factors`` (default
-0.1 and 10), then with ``epochs`` each of ``--epochs`` (default 1 and 15), on the defaults-transfer grid's models
+to 4 × it at most). A user who trains with Adam may unlearn with it. Every gradient method at its library defaults but
+``lr`` × each of ``--lr-factors`` (default 0.1 and 10), then with ``epochs`` each of ``--epochs`` (default 1 and 15),
+then with ``optimizer: adam`` at its own lr and at 1e-3 (``--adam-lrs``), on the defaults-transfer grid's models
 and splits (``defaults_transfer.py``: the same MLP, its training, the same cache): digits random 5 %, class [7],
 long-tail ratio 10, a Fashion-MNIST subset of 3000 random 5 % and class [2]; seeds 0 1. Per method and setting
-(labelled ``ft@lr0.1``, ``ft@e1``, …): cells won / tied / worse within and beyond the noise floor / collapsed,
-mean Avg.Gap against θ_o's (``defaults_transfer.method_table``).
+(labelled ``ft@lr0.1``, ``ft@e1``, ``ft@adam``, …): cells won / tied / worse within and beyond the noise floor /
+collapsed, mean Avg.Gap against θ_o's (``defaults_transfer.method_table``).
 
     OMP_NUM_THREADS=1 python benchmarks/user_options_grid.py --data-dir DIR [--lr-factors 0.1 10] [--epochs 1 15]
+        [--adam-lrs 0 1e-3]
 
 Results (2026-11-28, the 2-core CPU) are in docs/safe_by_default.md ("Fifteenth").
 """
@@ -38,21 +40,34 @@ DIGITS = ("random5", "class7", "long_tail_r10")
 FASHION = ("random5", "class2")
 
 
-def entries(methods: list[str], lr_factors: list[float], epochs: list[int]) -> list[dict]:
-    """One method entry per (method, setting): its library defaults with lr × a factor (``name@lrF``) or with
-    ``epochs`` set (``name@eN``)."""
+def entries(methods: list[str], lr_factors: list[float], epochs: list[int], adam_lrs: list[float]) -> list[dict]:
+    """One method entry per (method, setting): its library defaults with lr × a factor (``name@lrF``), with
+    ``epochs`` set (``name@eN``), or with Adam at its own lr (``name@adam``) or at a given one (``name@adamLR``)."""
     lrs = [
         {"name": m, "label": f"{m}@lr{f:g}", "options": {"lr": METHODS.get(m).Options().lr * f}}
         for m in methods
         for f in lr_factors
     ]
-    return lrs + [{"name": m, "label": f"{m}@e{e}", "options": {"epochs": e}} for m in methods for e in epochs]
+    eps = [{"name": m, "label": f"{m}@e{e}", "options": {"epochs": e}} for m in methods for e in epochs]
+    adam = [
+        {
+            "name": m,
+            "label": f"{m}@adam{lr:g}" if lr else f"{m}@adam",
+            "options": {"optimizer": "adam"} | ({"lr": lr} if lr else {}),
+        }
+        for m in methods
+        for lr in adam_lrs
+    ]
+    return lrs + eps + adam
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lr-factors", type=float, nargs="*", default=[0.1, 10.0])
     ap.add_argument("--epochs", type=int, nargs="*", default=[1, 15])
+    ap.add_argument(
+        "--adam-lrs", type=float, nargs="*", default=[0.0, 1e-3], help="Adam at these lrs (0: the method's own)"
+    )
     ap.add_argument("--methods", nargs="+", default=GRADIENT)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--data-dir", default=os.environ.get("UNLEARNKIT_DATA"))
@@ -70,7 +85,9 @@ def main(argv=None):
     frames = []
     for tag, datasets, scenarios in parts:
         cfg = config(f"user_options_{tag}", datasets, scenarios, args.seeds, "auto", args.methods, None, args.mia_fits)
-        cfg = BenchConfig(**{**cfg.model_dump(), "methods": entries(args.methods, args.lr_factors, args.epochs)})
+        cfg = BenchConfig(
+            **{**cfg.model_dump(), "methods": entries(args.methods, args.lr_factors, args.epochs, args.adam_lrs)}
+        )
         out = Path(args.out) / tag
         run_bench(cfg, out, cache_dir=args.cache_dir, quiet=True, jobs=args.jobs, data_dir=args.data_dir)
         frames.append(pd.read_csv(out / "results.csv"))
