@@ -6,14 +6,16 @@ passes an lr of their own moves where that search starts; this grid checks that 
 untouched θ_o from there. A user who sets ``epochs`` sets the budget the search works within (its longer re-runs go
 to 4 × it at most). A user who trains with Adam may unlearn with it. Every gradient method at its library defaults but
 ``lr`` × each of ``--lr-factors`` (default 0.1 and 10), then with ``epochs`` each of ``--epochs`` (default 1 and 15),
-then with ``optimizer: adam`` at its own lr and at 1e-3 (``--adam-lrs``), on the defaults-transfer grid's models
+then with ``optimizer: adam`` at its own lr and at 1e-3 (``--adam-lrs``) — and, opt-in, both batch sizes at N
+(``--batch-sizes 16 256``), a cosine schedule (``--cosine``) and the forget term's weight × F
+(``--forget-weight-factors 10``) — on the defaults-transfer grid's models
 and splits (``defaults_transfer.py``: the same MLP, its training, the same cache): digits random 5 %, class [7],
 long-tail ratio 10, a Fashion-MNIST subset of 3000 random 5 % and class [2]; seeds 0 1. Per method and setting
 (labelled ``ft@lr0.1``, ``ft@e1``, ``ft@adam``, …): cells won / tied / worse within and beyond the noise floor /
 collapsed, mean Avg.Gap against θ_o's (``defaults_transfer.method_table``).
 
     OMP_NUM_THREADS=1 python benchmarks/user_options_grid.py --data-dir DIR [--lr-factors 0.1 10] [--epochs 1 15]
-        [--adam-lrs 0 1e-3]
+        [--adam-lrs 0 1e-3] [--batch-sizes 16 256 --cosine --forget-weight-factors 10]
 
 Results (2026-11-28, the 2-core CPU) are in docs/safe_by_default.md ("Fifteenth").
 """
@@ -31,6 +33,7 @@ import pandas as pd
 from unlearnkit.bench.config import BenchConfig
 from unlearnkit.bench.runner import run_bench
 from unlearnkit.methods import METHODS
+from unlearnkit.methods.base import option_reads
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from defaults_transfer import FASHION_SCENARIOS, SCENARIOS, config, method_table  # noqa: E402
@@ -38,6 +41,30 @@ from defaults_transfer import FASHION_SCENARIOS, SCENARIOS, config, method_table
 GRADIENT = ["ft", "ga", "rl", "neggrad_plus", "salun", "scrub", "l1_sparse", "bad_teacher"]
 DIGITS = ("random5", "class7", "long_tail_r10")
 FASHION = ("random5", "class2")
+
+
+def read_by(method: str, options: dict) -> dict:
+    """The options ``method`` reads: one that acts only on a set the method does not read (ft and ``batch_size``,
+    the forget batch) is an error there (``GradientMethod.check_options``), so it is left out."""
+    cls = METHODS.get(method)
+    uses = {"forget": cls.uses_forget, "retain": cls.uses_retain}
+    return {k: v for k, v in options.items() if uses.get(option_reads(cls.Options, k) or "", True)}
+
+
+def more_entries(methods: list[str], batch_sizes: list[int], cosine: bool, fw_factors: list[float]) -> list[dict]:
+    """The opt-in settings: both batch sizes at N (``name@bsN``), a cosine schedule (``name@cos``), the forget
+    term's weight × a factor (``name@fwF``, methods with a forget term)."""
+    out = []
+    for m in methods:
+        out += [
+            {"name": m, "label": f"{m}@bs{b}", "options": read_by(m, {"batch_size": b, "retain_batch_size": b})}
+            for b in batch_sizes
+        ]
+        out += [{"name": m, "label": f"{m}@cos", "options": {"schedule": "cosine"}}] if cosine else []
+        if METHODS.get(m).uses_forget:
+            w = METHODS.get(m).Options().forget_weight
+            out += [{"name": m, "label": f"{m}@fw{f:g}", "options": {"forget_weight": w * f}} for f in fw_factors]
+    return out
 
 
 def entries(methods: list[str], lr_factors: list[float], epochs: list[int], adam_lrs: list[float]) -> list[dict]:
@@ -68,6 +95,9 @@ def main(argv=None):
     ap.add_argument(
         "--adam-lrs", type=float, nargs="*", default=[0.0, 1e-3], help="Adam at these lrs (0: the method's own)"
     )
+    ap.add_argument("--batch-sizes", type=int, nargs="*", default=[], help="opt-in: both batch sizes at these")
+    ap.add_argument("--cosine", action="store_true", help="opt-in: a cosine lr schedule")
+    ap.add_argument("--forget-weight-factors", type=float, nargs="*", default=[], help="opt-in: forget_weight × these")
     ap.add_argument("--methods", nargs="+", default=GRADIENT)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--data-dir", default=os.environ.get("UNLEARNKIT_DATA"))
@@ -82,12 +112,12 @@ def main(argv=None):
         ("digits", ["digits"], [s for s in SCENARIOS if s["label"] in DIGITS]),
         ("fashion", fashion, [s for s in FASHION_SCENARIOS if s["label"] in FASHION]),
     ]
+    settings = entries(args.methods, args.lr_factors, args.epochs, args.adam_lrs)
+    settings += more_entries(args.methods, args.batch_sizes, args.cosine, args.forget_weight_factors)
     frames = []
     for tag, datasets, scenarios in parts:
         cfg = config(f"user_options_{tag}", datasets, scenarios, args.seeds, "auto", args.methods, None, args.mia_fits)
-        cfg = BenchConfig(
-            **{**cfg.model_dump(), "methods": entries(args.methods, args.lr_factors, args.epochs, args.adam_lrs)}
-        )
+        cfg = BenchConfig(**{**cfg.model_dump(), "methods": settings})
         out = Path(args.out) / tag
         run_bench(cfg, out, cache_dir=args.cache_dir, quiet=True, jobs=args.jobs, data_dir=args.data_dir)
         frames.append(pd.read_csv(out / "results.csv"))
