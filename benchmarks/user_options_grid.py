@@ -1,4 +1,4 @@
-"""A grid nobody chose: the user's own lr (off by 10× either way), epochs or optimizer, under ``stop: auto``.
+"""A grid nobody chose: the user's own lr (off by 10× either way), epochs, optimizer or strength, under ``stop: auto``.
 
 ``stop: auto`` searches the lr around the one a method runs with (× 1 and × 10, lower while a run is too fast,
 higher while the best run still improves at its end, or above a largest lr that never moved the proxy). A user who
@@ -6,12 +6,13 @@ passes an lr of their own moves where that search starts; this grid checks that 
 untouched θ_o from there. A user who sets ``epochs`` sets the budget the search works within (its longer re-runs go
 to 4 × it at most). A user who trains with Adam may unlearn with it. Every gradient method at its library defaults but
 ``lr`` × each of ``--lr-factors`` (default 0.1 and 10), then with ``epochs`` each of ``--epochs`` (default 1 and 15),
-then with ``optimizer: adam`` at its own lr and at 1e-3 (``--adam-lrs``) — and, opt-in, both batch sizes at N
+then with ``optimizer: adam`` at its own lr and at 1e-3 (``--adam-lrs``); ssd and ``if`` at their strength option
+(α, scale) × 0.1 and × 10 (``--one-shot``, ``--strength-factors``) — and, opt-in, both batch sizes at N
 (``--batch-sizes 16 256``), a cosine schedule (``--cosine``) and the forget term's weight × F
 (``--forget-weight-factors 10``) — on the defaults-transfer grid's models
 and splits (``defaults_transfer.py``: the same MLP, its training, the same cache): digits random 5 %, class [7],
 long-tail ratio 10, a Fashion-MNIST subset of 3000 random 5 % and class [2]; seeds 0 1. Per method and setting
-(labelled ``ft@lr0.1``, ``ft@e1``, ``ft@adam``, …): cells won / tied / worse within and beyond the noise floor /
+(labelled ``ft@lr0.1``, ``ft@e1``, ``ft@adam``, ``ssd@s10``, …): cells won / tied / worse within and beyond the noise floor /
 collapsed, mean Avg.Gap against θ_o's (``defaults_transfer.method_table``).
 
     OMP_NUM_THREADS=1 python benchmarks/user_options_grid.py --data-dir DIR [--lr-factors 0.1 10] [--epochs 1 15]
@@ -67,6 +68,18 @@ def more_entries(methods: list[str], batch_sizes: list[int], cosine: bool, fw_fa
     return out
 
 
+def strength_entries(methods: list[str], factors: list[float]) -> list[dict]:
+    """One-shot methods at their strength option × a factor (``name@sF``); a method whose default strength is None
+    (fisher's step, calibrated per request) is skipped."""
+    out = []
+    for m in methods:
+        cls = METHODS.get(m)
+        value = getattr(cls.Options(), cls.strength_option)
+        if value is not None:
+            out += [{"name": m, "label": f"{m}@s{f:g}", "options": {cls.strength_option: value * f}} for f in factors]
+    return out
+
+
 def entries(methods: list[str], lr_factors: list[float], epochs: list[int], adam_lrs: list[float]) -> list[dict]:
     """One method entry per (method, setting): its library defaults with lr × a factor (``name@lrF``), with
     ``epochs`` set (``name@eN``), or with Adam at its own lr (``name@adam``) or at a given one (``name@adamLR``)."""
@@ -95,10 +108,12 @@ def main(argv=None):
     ap.add_argument(
         "--adam-lrs", type=float, nargs="*", default=[0.0, 1e-3], help="Adam at these lrs (0: the method's own)"
     )
+    ap.add_argument("--one-shot", nargs="*", default=["ssd", "if"], help="one-shot methods for --strength-factors")
+    ap.add_argument("--strength-factors", type=float, nargs="*", default=[0.1, 10.0])
     ap.add_argument("--batch-sizes", type=int, nargs="*", default=[], help="opt-in: both batch sizes at these")
     ap.add_argument("--cosine", action="store_true", help="opt-in: a cosine lr schedule")
     ap.add_argument("--forget-weight-factors", type=float, nargs="*", default=[], help="opt-in: forget_weight × these")
-    ap.add_argument("--methods", nargs="+", default=GRADIENT)
+    ap.add_argument("--methods", nargs="*", default=GRADIENT)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--data-dir", default=os.environ.get("UNLEARNKIT_DATA"))
     ap.add_argument("--out", default="/tmp/user-options-grid")
@@ -114,9 +129,13 @@ def main(argv=None):
     ]
     settings = entries(args.methods, args.lr_factors, args.epochs, args.adam_lrs)
     settings += more_entries(args.methods, args.batch_sizes, args.cosine, args.forget_weight_factors)
+    settings += strength_entries(args.one_shot, args.strength_factors)
+    if not settings:
+        ap.error("no setting to run: every list of settings is empty")
     frames = []
     for tag, datasets, scenarios in parts:
-        cfg = config(f"user_options_{tag}", datasets, scenarios, args.seeds, "auto", args.methods, None, args.mia_fits)
+        names = sorted({e["name"] for e in settings})  # replaced by the settings below (config wants a list)
+        cfg = config(f"user_options_{tag}", datasets, scenarios, args.seeds, "auto", names, None, args.mia_fits)
         cfg = BenchConfig(**{**cfg.model_dump(), "methods": settings})
         out = Path(args.out) / tag
         run_bench(cfg, out, cache_dir=args.cache_dir, quiet=True, jobs=args.jobs, data_dir=args.data_dir)

@@ -1086,6 +1086,33 @@ def test_strength_search_steps_past_a_best_that_is_the_strongest_tried(
         METHODS._items.pop(Shrink.name)
 
 
+def test_strength_search_goes_stronger_where_no_strength_moved_the_proxy(digits, random_split, theta_o, monkeypatch):
+    """Shrink at centre 0.05 tries 0.0125 … 0.2; the proxy reads θ_o's own gap for every ‖θ‖ above 0.5 ‖θ_o‖ (the
+    strengths are too weak to move it) and 1 less below. No value moved the proxy, so the search goes on toward the
+    stronger end: 0.8 (‖θ‖ 0.2 ‖θ_o‖, better; kept), then, as 0.8 is the strongest tried, 3.2 (‖θ‖ 2.2 ‖θ_o‖, flat).
+    With flat_tol 0 the grid alone runs and θ_o is kept."""
+    METHODS.add(Shrink.name, Shrink)
+    try:
+        n_o = float(torch.cat([p.detach().flatten() for p in theta_o.parameters()]).norm())
+
+        def evaluate(self, model):
+            r = float(torch.cat([p.detach().flatten() for p in model.parameters()]).norm()) / n_o
+            zero = dict(proxy_fa=0.0, proxy_mia=0.0, proxy_dist=0.0, proxy_damage=0.0, proxy_ra_loss=0.0)
+            gap = self.values_o["proxy_gap"] - (1.0 if r < 0.5 else 0.0)
+            return {"proxy_gap": gap, **zero, "proxy_ra_loss_se": 0.0}
+
+        monkeypatch.setattr(ProxyReference, "evaluate", evaluate)
+        grid = [0.0125, 0.025, 0.05, 0.1, 0.2]
+        opts = {"strength": 0.05, "stopping": {"strength_refine": 0}}
+        s = auto_summary(uk.unlearn(theta_o, digits, random_split, Shrink.name, options=opts, device="cpu"))
+        assert s["tried"] == pytest.approx(grid + [0.8, 3.2]) and s["best_value"] == pytest.approx(0.8)
+        opts["stopping"]["flat_tol"] = 0.0
+        s0 = auto_summary(uk.unlearn(theta_o, digits, random_split, Shrink.name, options=opts, device="cpu"))
+        assert s0["tried"] == pytest.approx(grid) and s0["best_value"] is None
+    finally:
+        METHODS._items.pop(Shrink.name)
+
+
 @pytest.mark.parametrize("last, ascends", [(2.03, True), (2.1, False)], ids=["blip-1.5%", "rise-5%"])
 def test_a_last_reading_within_2_percent_of_the_best_still_ends_improving(
     digits, random_split, theta_o, scripted, last, ascends
