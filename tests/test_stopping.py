@@ -1053,6 +1053,39 @@ def test_strength_search_extends_toward_weaker_when_every_strength_cost_too_much
         METHODS._items.pop(method.name)
 
 
+def shrink_searches(digits, split, theta_o, monkeypatch, gap, overlays):
+    """The Shrink test method under auto at centre 0.05 (grid 0.0125 … 0.2, no refinement) with the proxy replaced by
+    ``gap(reference, r)``, r = ‖θ‖ / ‖θ_o‖: the search summary once per ``stopping`` overlay."""
+    METHODS.add(Shrink.name, Shrink)
+    try:
+        n_o = float(torch.cat([p.detach().flatten() for p in theta_o.parameters()]).norm())
+
+        def evaluate(self, model):
+            r = float(torch.cat([p.detach().flatten() for p in model.parameters()]).norm()) / n_o
+            zero = dict(proxy_fa=0.0, proxy_mia=0.0, proxy_dist=0.0, proxy_damage=0.0, proxy_ra_loss=0.0)
+            return {"proxy_gap": gap(self, r), **zero, "proxy_ra_loss_se": 0.0}
+
+        monkeypatch.setattr(ProxyReference, "evaluate", evaluate)
+        return [
+            auto_summary(
+                uk.unlearn(
+                    theta_o,
+                    digits,
+                    split,
+                    Shrink.name,
+                    options={"strength": 0.05, "stopping": {"strength_refine": 0, **overlay}},
+                    device="cpu",
+                )
+            )
+            for overlay in overlays
+        ]
+    finally:
+        METHODS._items.pop(Shrink.name)
+
+
+SHRINK_GRID = [0.0125, 0.025, 0.05, 0.1, 0.2]
+
+
 @pytest.mark.parametrize(
     "target, extended, kept, kept_without",
     [(0.4, [0.8, 3.2], 0.8, 0.2), (0.999, [], 0.0125, 0.0125)],
@@ -1065,25 +1098,11 @@ def test_strength_search_steps_past_a_best_that_is_the_strongest_tried(
     best is its strongest value, 0.2: the search tries 0.8 (0.2 ‖θ_o‖, better) and 3.2 (worse) and keeps 0.8, where
     the grid alone keeps 0.2. With the proxy best at 0.999 ‖θ_o‖ the best is the weakest value: nothing more is
     tried (past it lies θ_o, a candidate already)."""
-    METHODS.add(Shrink.name, Shrink)
-    try:
-        n_o = float(torch.cat([p.detach().flatten() for p in theta_o.parameters()]).norm())
-
-        def evaluate(self, model):
-            r = float(torch.cat([p.detach().flatten() for p in model.parameters()]).norm()) / n_o
-            zero = dict(proxy_fa=0.0, proxy_mia=0.0, proxy_dist=0.0, proxy_damage=0.0, proxy_ra_loss=0.0)
-            return {"proxy_gap": abs(r - target), **zero, "proxy_ra_loss_se": 0.0}
-
-        monkeypatch.setattr(ProxyReference, "evaluate", evaluate)
-        grid = [0.0125, 0.025, 0.05, 0.1, 0.2]
-        opts = {"strength": 0.05, "stopping": {"strength_refine": 0}}
-        s = auto_summary(uk.unlearn(theta_o, digits, random_split, Shrink.name, options=opts, device="cpu"))
-        assert s["tried"] == pytest.approx(grid + extended) and s["best_value"] == pytest.approx(kept)
-        opts["stopping"]["strength_extend"] = 0
-        s0 = auto_summary(uk.unlearn(theta_o, digits, random_split, Shrink.name, options=opts, device="cpu"))
-        assert s0["tried"] == pytest.approx(grid) and s0["best_value"] == pytest.approx(kept_without)
-    finally:
-        METHODS._items.pop(Shrink.name)
+    s, s0 = shrink_searches(
+        digits, random_split, theta_o, monkeypatch, lambda ref, r: abs(r - target), [{}, {"strength_extend": 0}]
+    )
+    assert s["tried"] == pytest.approx(SHRINK_GRID + extended) and s["best_value"] == pytest.approx(kept)
+    assert s0["tried"] == pytest.approx(SHRINK_GRID) and s0["best_value"] == pytest.approx(kept_without)
 
 
 def test_strength_search_goes_stronger_where_no_strength_moved_the_proxy(digits, random_split, theta_o, monkeypatch):
@@ -1091,26 +1110,16 @@ def test_strength_search_goes_stronger_where_no_strength_moved_the_proxy(digits,
     strengths are too weak to move it) and 1 less below. No value moved the proxy, so the search goes on toward the
     stronger end: 0.8 (‖θ‖ 0.2 ‖θ_o‖, better; kept), then, as 0.8 is the strongest tried, 3.2 (‖θ‖ 2.2 ‖θ_o‖, flat).
     With flat_tol 0 the grid alone runs and θ_o is kept."""
-    METHODS.add(Shrink.name, Shrink)
-    try:
-        n_o = float(torch.cat([p.detach().flatten() for p in theta_o.parameters()]).norm())
-
-        def evaluate(self, model):
-            r = float(torch.cat([p.detach().flatten() for p in model.parameters()]).norm()) / n_o
-            zero = dict(proxy_fa=0.0, proxy_mia=0.0, proxy_dist=0.0, proxy_damage=0.0, proxy_ra_loss=0.0)
-            gap = self.values_o["proxy_gap"] - (1.0 if r < 0.5 else 0.0)
-            return {"proxy_gap": gap, **zero, "proxy_ra_loss_se": 0.0}
-
-        monkeypatch.setattr(ProxyReference, "evaluate", evaluate)
-        grid = [0.0125, 0.025, 0.05, 0.1, 0.2]
-        opts = {"strength": 0.05, "stopping": {"strength_refine": 0}}
-        s = auto_summary(uk.unlearn(theta_o, digits, random_split, Shrink.name, options=opts, device="cpu"))
-        assert s["tried"] == pytest.approx(grid + [0.8, 3.2]) and s["best_value"] == pytest.approx(0.8)
-        opts["stopping"]["flat_tol"] = 0.0
-        s0 = auto_summary(uk.unlearn(theta_o, digits, random_split, Shrink.name, options=opts, device="cpu"))
-        assert s0["tried"] == pytest.approx(grid) and s0["best_value"] is None
-    finally:
-        METHODS._items.pop(Shrink.name)
+    s, s0 = shrink_searches(
+        digits,
+        random_split,
+        theta_o,
+        monkeypatch,
+        lambda ref, r: ref.values_o["proxy_gap"] - (1.0 if r < 0.5 else 0.0),
+        [{}, {"flat_tol": 0.0}],
+    )
+    assert s["tried"] == pytest.approx(SHRINK_GRID + [0.8, 3.2]) and s["best_value"] == pytest.approx(0.8)
+    assert s0["tried"] == pytest.approx(SHRINK_GRID) and s0["best_value"] is None
 
 
 @pytest.mark.parametrize("last, ascends", [(2.03, True), (2.1, False)], ids=["blip-1.5%", "rise-5%"])
