@@ -518,6 +518,11 @@ def cost_budget(ctx, options: StopOptions) -> float | None:
     return options.max_cost * training_passes(epochs, len(ctx.split.retain))
 
 
+def unmoved(gaps: list[float], g0: float, tol: float) -> bool:
+    """Whether proxy gaps all stay within ``tol`` × θ_o's gap ``g0`` of it (``flat_tol``; 0: off, never unmoved)."""
+    return tol > 0 and all(abs(g - g0) <= tol * g0 for g in gaps)
+
+
 def search_lr(method, ctx, options: StopOptions) -> dict:
     """``stop="auto"`` for a gradient method: run it from θ_o at its lr × each of ``options.lr_factors`` (and ×
     each of ``options.lr_lower`` when the first run kept θ_o, peaked at its first evaluation or diverged), each run
@@ -619,19 +624,21 @@ def search_lr(method, ctx, options: StopOptions) -> dict:
         evaluated = summary["evaluations"] - 1  # θ_o's own score is the first
         return evaluated >= 2 and 2 * summary["refused_for_damage"] >= evaluated
 
+    def seen_by(r: dict) -> dict[int, dict]:  # the proxy values of r's trajectory by step (θ_o's at step 0)
+        return evals.get((r["lr_factor"], r["epochs"], r["damage_scale"]), {})
+
     def flat(r: dict) -> bool:  # every evaluation within flat_tol of θ_o's proxy gap, no divergence: steps too small
-        seen = evals.get((r["lr_factor"], r["epochs"], r["damage_scale"]), {})
-        if not options.flat_tol or r.get("at_steps") or r["reason"] == "divergence" or 0 not in seen:
+        seen = seen_by(r)
+        if r.get("at_steps") or r["reason"] == "divergence" or 0 not in seen:
             return False
-        g0 = seen[0]["proxy_gap"]
-        moved = [abs(v["proxy_gap"] - g0) for s, v in seen.items() if s > 0]
-        return len(moved) >= 2 and max(moved) <= options.flat_tol * g0
+        gaps = [v["proxy_gap"] for s, v in seen.items() if s > 0]
+        return len(gaps) >= 2 and unmoved(gaps, seen[0]["proxy_gap"], options.flat_tol)
 
     def too_fast(summary: dict) -> bool:  # kept θ_o, or peaked at its first evaluation — and not for never moving
         return (not summary["best_step"] or summary["best_step"] == summary["first_evaluation"]) and not flat(summary)
 
     def near_end(r: dict, step: int) -> bool:  # ``step`` is r's last evaluation, or the one before a last within 2 %
-        seen = evals.get((r["lr_factor"], r["epochs"], r["damage_scale"]), {})
+        seen = seen_by(r)
         steps = sorted(seen)
         if not steps or step == steps[-1]:
             return bool(steps)
@@ -639,7 +646,7 @@ def search_lr(method, ctx, options: StopOptions) -> dict:
         return len(steps) > 1 and step == steps[-2] and last <= before + max(options.min_delta, END_BLIP * before)
 
     def trending(r: dict, step: int) -> bool:  # ``step`` in r's last third of evaluations, none after it END_BLIP above
-        seen = evals.get((r["lr_factor"], r["epochs"], r["damage_scale"]), {})
+        seen = seen_by(r)
         steps = [k for k in sorted(seen) if k > 0]
         if step not in steps:
             return False
@@ -689,7 +696,7 @@ def search_lr(method, ctx, options: StopOptions) -> dict:
         run(f)
 
     def still_falling(r: dict) -> float | None:  # ran out of epochs at its lowest proxy gap: that gap, else None
-        seen = evals[(r["lr_factor"], r["epochs"], r["damage_scale"])]
+        seen = seen_by(r)
         if r["reason"] != "budget" or r.get("at_steps") or not seen or max(seen) != r["steps_run"]:
             return None
         steps = sorted(seen)
@@ -863,9 +870,8 @@ def search_strength(method, ctx, option: str, options: StopOptions) -> dict:
                 break
             weakest, strongest = (values[-1], values[0]) if weaker > 1 else (values[0], values[-1])
             mine = next((v for v, st in status.items() if st == "best"), None)  # this stage's best, if it holds one
-            g0 = start["proxy_gap"]
-            flat = options.flat_tol > 0 and all(st == "noop" for st in status.values())
-            flat = flat and all(g is None or abs(g - g0) <= options.flat_tol * g0 for g in gaps.values())
+            scored = [g for g in gaps.values() if g is not None]
+            flat = all(st == "noop" for st in status.values()) and unmoved(scored, start["proxy_gap"], options.flat_tol)
             if all(st == "refused" for st in status.values()):  # every value cost too much: further toward weaker
                 value = weakest * weaker
             elif mine is not None and len(values) > 1 and mine == strongest:
