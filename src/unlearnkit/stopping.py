@@ -300,9 +300,23 @@ def reference_facts(ref: ProxyReference) -> dict:
         "agree_forget": float(ref.agree_forget) if math.isfinite(ref.agree_forget) else None,
         "agree_held_out": float(ref.agree_held_out) if math.isfinite(ref.agree_held_out) else None,
         "label_share": ref.label_share,
+        **twin_facts(ref),
         "prior": float(ref.prior) if math.isfinite(ref.prior) else None,  # JSON-safe: None = pooled / unused
         "smoothing": float(ref.smoothing),
     }
+
+
+def twin_facts(ref: ProxyReference, shown: int = 5) -> dict:
+    """``proxy.twin_check``'s finding for the auto summary and its warning: ``twin_share``, the share of D_f's
+    partial part (its checked sample) with a near-duplicate of the same label left in D_r (None where the check
+    did not fire), ``twins`` their number and ``twin_pairs`` the first ``shown`` (D_f index, D_r twin index)
+    pairs."""
+    t = ref.twins
+    if t is None:
+        return {"twin_share": None, "twins": 0, "twin_pairs": []}
+    partial = ref.forget[~ref.is_gone]
+    pairs = [[int(f), int(r)] for f, r in zip(partial[t.forget], t.nearest[t.forget])]
+    return {"twin_share": float(t.forget.mean()), "twins": len(pairs), "twin_pairs": pairs[:shown]}
 
 
 def keepable(values: dict, options: StopOptions) -> bool:

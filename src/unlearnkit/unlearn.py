@@ -269,6 +269,17 @@ def _warn_unsafe(
             RuntimeWarning,
             stacklevel=3,
         )
+    if auto is not None and auto.get("twin_share") is not None:
+        pairs = ", ".join(f"{f} ↔ {r}" for f, r in auto["twin_pairs"][:3])
+        warnings.warn(
+            f"method {method!r}: {auto['twins']} of D_f's samples ({100 * auto['twin_share']:.0f} % of those checked) "
+            f"have a near-duplicate of the same label left in D_r (D_f ↔ D_r index: {pairs}, …): a model retrained "
+            f"without D_f still fits them through those copies, so stop='auto' aims to keep them as θ_o has them. To "
+            f"remove them, add their duplicates to the request (the pairs: the auto summary's twin_pairs); to treat "
+            f"them as never seen regardless, pass stopping: {{proxy: {{twin_check: false}}}}",
+            RuntimeWarning,
+            stacklevel=3,
+        )
     eps = (auto or {}).get("smoothing") or 0.0
     if eps >= SMOOTHING_HINT and label_smoothing == 0 and isinstance(m, GradientMethod) and m.uses_retain:
         warnings.warn(
@@ -326,6 +337,8 @@ def _held_out_hint(auto: dict) -> str:
     on fewer samples of a class still cost 3–13 points of FA."""
     if not auto.get("partial") or "held_out" not in auto:
         return ""
+    if auto.get("twin_share") is not None:  # the twin check set the targets (its own warning says how)
+        return f"; {100 * auto['twin_share']:.0f} % of D_f has a near-duplicate left in D_r (proxy.twin_check)"
     if auto.get("label_share") is not None:  # the label check set the targets (its own warning says how)
         return f"; its targets treat {100 * (1 - auto['label_share']):.0f} % of D_f as mislabelled (proxy.label_check)"
     fo, fh, n_f, n_h = auto.get("forget_fa"), auto["held_out_fa"], auto.get("forget_partial"), auto["held_out"]

@@ -1,0 +1,143 @@
+"""proxy.twin_check: D_f samples with a near-duplicate of the same label left in D_r are expected to stay fitted."""
+
+import dataclasses
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.neighbors import NearestNeighbors
+
+import unlearnkit as uk
+from unlearnkit.eval.proxy import (
+    ProxyOptions,
+    ProxyReference,
+    find_twins,
+    nearest_same_label,
+    scaled_distances,
+    twin_excess,
+)
+from unlearnkit.predict import predict_logits
+
+
+def with_copies(ds, request: np.ndarray, noise: float = 0.0, seed: int = 0):
+    """``ds`` with a copy of every sample of ``request`` appended to the training pool (plus Gaussian noise of
+    ``noise`` × the inputs' std), and the split that asks to forget the originals."""
+    x = ds.x[request].clone()
+    if noise:
+        x = x + noise * ds.x.float().std() * torch.randn(x.shape, generator=torch.Generator().manual_seed(seed))
+    n = len(ds.y)
+    out = dataclasses.replace(
+        ds,
+        x=torch.cat([ds.x, x.to(ds.x.dtype)]),
+        y=torch.cat([ds.y, ds.y[request]]),
+        pool=np.concatenate([ds.pool, n + np.arange(len(request))]),
+    )
+    return out, uk.make_split(out, "indices", seed=seed, indices=request.tolist()), n + np.arange(len(request))
+
+
+@pytest.fixture(scope="module")
+def copied(digits):
+    """A 5 % request on digits whose every sample has an exact copy in the training pool: θ_o and θ_r both train
+    on the copies (the ones the split did not carve into the held-out set)."""
+    request = np.sort(np.random.default_rng(1000).choice(digits.pool, 71, replace=False))
+    ds, split, copies = with_copies(digits, request)
+    cfg = uk.TrainConfig(epochs=30, lr=0.05, momentum=0.9, weight_decay=5e-4, schedule="cosine")
+
+    def train(idx, seed):
+        torch.manual_seed(seed)
+        return uk.train_model(uk.build_model("mlp", ds.input_shape, 10), ds, idx, cfg, "cpu", seed=seed)
+
+    return ds, split, copies, train(split.train, 0), train(split.retain, 100)
+
+
+def test_twin_excess_by_hand():
+    # no held-out twin among 144: the 99.9 % upper bound of the rate is 1 − 0.001^(1/144) = 0.0468; three twins
+    # of three have probability 0.0468³ = 1.0e-4 under it (fires), two of two 2.2e-3 (does not)
+    assert twin_excess(3, 3, 0.0, 144) and not twin_excess(2, 2, 0.0, 144)
+    assert not twin_excess(0, 100, 0.0, 144)
+    # D_f at held-out data's own rate (COMPAS: half of the rows have an exact copy) does not fire; far above does
+    assert not twin_excess(55, 100, 0.54, 500) and twin_excess(90, 100, 0.54, 500)
+
+
+def test_scaled_distances_by_hand():
+    d_ref, y_ref = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 10.0]), np.array([0, 0, 0, 0, 0, 1])
+    out = scaled_distances(np.array([1.5, 3.0, 7.0]), np.array([0, 0, 1]), d_ref, y_ref)
+    # class 0: its own median 3; class 1 has one reference sample (< 5): the pooled median 3.5
+    assert out == pytest.approx([0.5, 1.0, 2.0])
+    zero = scaled_distances(np.array([0.0, 0.5]), np.array([0, 0]), np.zeros(6), np.zeros(6, int))
+    assert zero.tolist() == [0.0, np.inf]  # a class whose median is 0: only an exact copy scales to 0
+
+
+def test_nearest_same_label_is_the_exact_search_below_the_projection_and_finds_copies_through_it(digits):
+    rng = np.random.default_rng(0)
+    labels = digits.labels
+    retain, queries = np.sort(rng.choice(1797, 600, replace=False)), np.sort(rng.choice(1797, 40, replace=False))
+    d, idx = nearest_same_label(digits, retain, queries, dims=32)  # 64 features ≤ 2 × 32: exact
+    for i, q in enumerate(queries):
+        pool = retain[labels[retain] == labels[q]]
+        x = digits.x.flatten(1).numpy()
+        dist, at = NearestNeighbors(n_neighbors=1).fit(x[pool]).kneighbors(x[[q]])
+        assert d[i] == pytest.approx(dist[0, 0], abs=1e-5) and x[idx[i]] == pytest.approx(x[pool[at[0, 0]]])
+    # through a projection to 8 dimensions (64 > 16): every query that is itself in D_r finds itself at 0
+    d8, idx8 = nearest_same_label(digits, retain, retain[:30], dims=8)
+    assert d8.tolist() == [0.0] * 30 and idx8.tolist() == retain[:30].tolist()
+    d_none, i_none = nearest_same_label(digits, retain[labels[retain] != 3], np.flatnonzero(labels == 3)[:2])
+    assert d_none.tolist() == [np.inf, np.inf] and i_none.tolist() == [-1, -1]
+
+
+def test_find_twins_flags_the_copied_samples_and_nothing_on_a_clean_request(digits, copied):
+    ds, split, copies, _, _ = copied
+    t = find_twins(ds, split.retain, split.forget, split.unseen, ProxyOptions())
+    in_retain = np.isin(copies, split.retain)  # a few copies went to the held-out set: those stay unseen-like
+    assert t is not None and t.forget.tolist() == in_retain.tolist()
+    assert t.nearest[t.forget].tolist() == copies[in_retain].tolist()
+    clean = uk.make_split(digits, "random", seed=0, fraction=0.1)
+    assert find_twins(digits, clean.retain, clean.forget, clean.unseen, ProxyOptions()) is None
+    # a noisy copy (σ = 0.1 × the inputs' std: about 0.3 × the median held-out distance) is a twin too
+    request = split.forget
+    ds_n, split_n, copies_n = with_copies(digits, request, noise=0.1)
+    t_n = find_twins(ds_n, split_n.retain, split_n.forget, split_n.unseen, ProxyOptions())
+    assert t_n is not None and t_n.forget.tolist() == np.isin(copies_n, split_n.retain).tolist()
+
+
+def test_a_request_left_in_d_r_as_copies_is_expected_to_stay_fitted(digits, copied, random_split, theta_o):
+    """Every copy left in D_r keeps a retrained model fitting its original: θ_r reads FA 100 % on D_f. Without the
+    check the proxy expects held-out-like FA and MIA and ranks θ_r below a model that forgets; with it θ_o and θ_r
+    score near 0. A clean request builds the very same reference with the check on and off."""
+    ds, split, copies, theta_c, theta_r = copied
+    on = ProxyReference.build(theta_c, ds, split)
+    off = ProxyReference.build(theta_c, ds, split, ProxyOptions(twin_check=False))
+    share = float(np.isin(copies, split.retain).mean())
+    assert on.twins is not None and on.twins.forget.mean() == pytest.approx(share)
+    assert off.twins is None and off.values_o["proxy_gap"] > 1.0
+    assert on.values_o["proxy_gap"] < 0.5 * off.values_o["proxy_gap"]
+    assert on.evaluate(theta_r)["proxy_gap"] < off.evaluate(theta_r)["proxy_gap"]
+    assert on.target_fa > off.target_fa and on.target_mia < off.target_mia
+    a = ProxyReference.build(theta_o, digits, random_split)
+    b = ProxyReference.build(theta_o, digits, random_split, ProxyOptions(twin_check=False))
+    assert a.twins is None
+    assert (a.target_fa, a.target_mia, a.values_o) == (b.target_fa, b.target_mia, b.values_o)
+    assert all(np.array_equal(x, y) for x, y in zip(a.dist_grid, b.dist_grid))
+
+
+def test_auto_keeps_a_copied_request_fitted_and_says_where_the_copies_are(copied):
+    """ft under auto on the copied request: with the check it keeps D_f fitted as θ_r does (FA 100 %) and warns
+    with the D_f ↔ D_r pairs; without it, it moves D_f toward held-out accuracy."""
+    ds, split, copies, theta_c, _ = copied
+
+    def fa(model):
+        pred = predict_logits(model, ds, split.forget, device="cpu").argmax(1).numpy()
+        return float((pred == ds.labels[split.forget]).mean())
+
+    with pytest.warns(RuntimeWarning, match="near-duplicate of the same label left in D_r"):
+        res = uk.unlearn(theta_c, ds, split, "ft", device="cpu", seed=0)
+    auto = next(h["auto_stop"] for h in res.history if "auto_stop" in h)
+    pairs = {f: r for f, r in zip(split.forget.tolist(), copies.tolist())}
+    assert auto["twins"] > 50 and all(pairs[f] == r for f, r in auto["twin_pairs"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res_off = uk.unlearn(
+            theta_c, ds, split, "ft", device="cpu", seed=0, options={"stopping": {"proxy": {"twin_check": False}}}
+        )
+    assert fa(res.model) > 0.99 > fa(res_off.model)
