@@ -1,5 +1,5 @@
 """The shared part of the grids run through the library API (``custom_models_grid.py``, ``cluster_requests.py``,
-``label_smoothing_grid.py``): one cell = θ_o, θ_r and a second θ_r (the noise floor) trained by the caller's
+``duplicate_requests.py``, ``label_smoothing_grid.py``): one cell = θ_o, θ_r and a second θ_r (the noise floor) trained by the caller's
 ``train(seed, indices)``, every method at its library defaults under ``stop="auto"``, Avg.Gap read with
 ``accuracy`` and ``mia_efficacy`` (SalUn's attack, one fit) against θ_r; and the won / beyond-floor / collapsed
 table. Not a benchmark by itself."""
@@ -28,7 +28,8 @@ def run_cell(
     **unlearn_kwargs,
 ) -> list[dict]:
     """The rows of one cell: θ_o (``method`` "original"), θ_r ("retrain") and every method; θ_o is trained with
-    ``seed``, θ_r with ``seed + 100``, the floor's second θ_r with ``seed + 200``."""
+    ``seed``, θ_r with ``seed + 100``, the floor's second θ_r with ``seed + 200``; ``unlearn_kwargs`` go to every
+    :func:`unlearnkit.unlearn` call (e.g. ``options``)."""
     dev = torch.device("cpu")
     metrics = [uk.METRICS.get(n)() for n in ("accuracy", "mia_efficacy")]
     original, retrained = train(seed, split.train), train(seed + 100, split.retain)

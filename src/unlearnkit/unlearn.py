@@ -274,7 +274,7 @@ def _warn_unsafe(
         warnings.warn(
             f"method {method!r}: {auto['twins']} of D_f's samples ({100 * auto['twin_share']:.0f} % of those checked) "
             f"have a near-duplicate of the same label left in D_r (D_f ↔ D_r index: {pairs}, …): a model retrained "
-            f"without D_f still fits them through those copies, so stop='auto' aims to keep them as θ_o has them. To "
+            f"without D_f still fits them through those copies, so stop='auto' aims to keep them fitted as D_r is. To "
             f"remove them, add their duplicates to the request (the pairs: the auto summary's twin_pairs); to treat "
             f"them as never seen regardless, pass stopping: {{proxy: {{twin_check: false}}}}",
             RuntimeWarning,

@@ -13,6 +13,7 @@ from unlearnkit.eval.proxy import (
     ProxyOptions,
     ProxyReference,
     find_twins,
+    member_targets,
     nearest_same_label,
     scaled_distances,
     twin_excess,
@@ -67,6 +68,26 @@ def test_scaled_distances_by_hand():
     assert out == pytest.approx([0.5, 1.0, 2.0])
     zero = scaled_distances(np.array([0.0, 0.5]), np.array([0, 0]), np.zeros(6), np.zeros(6, int))
     assert zero.tolist() == [0.0, np.inf]  # a class whose median is 0: only an exact copy scales to 0
+
+
+def test_member_targets_by_hand():
+    """Twins of class 0 read θ_o on the D_r sample's class 0 (3 samples: 2 right, confidences 0.9, 0.6, 0.3; τ 0.5:
+    one called non-member), capped at θ_o's own values on the twins."""
+    from types import SimpleNamespace
+
+    q_r = torch.tensor([[0.9, 0.1], [0.6, 0.4], [0.3, 0.7], [0.2, 0.8]], dtype=torch.float64)
+    y_r = torch.tensor([0, 0, 0, 1])
+    ref = SimpleNamespace(dataset=SimpleNamespace(num_classes=2), prior=0.0, tau=0.5)
+    twins = np.array([0, 0])
+    fa, mia, grid = member_targets(q_r, y_r, twins, np.array([True, True]), np.array([0.95, 0.99]), ref, cap=False)
+    assert (fa, mia) == pytest.approx((200 / 3, 100 / 3))
+    lengths, _, q = grid  # T: the three class-0 confidences, a third each (for 2 points: steps at 1/3, 1/2, 2/3)
+    assert np.sum(lengths * q) == pytest.approx(0.6)
+    # θ_o fits the twins worse than that (one of two wrong, confidences 0.2 and 0.4): the cap at its own values
+    fa, mia, grid = member_targets(q_r, y_r, twins, np.array([True, False]), np.array([0.4, 0.2]), ref, cap=True)
+    assert (fa, mia) == pytest.approx((50.0, 100.0))
+    lengths, _, q = grid
+    assert np.sum(lengths * q) == pytest.approx(0.2 * 0.5 + 0.4 * 0.5)  # min(Q_cap, Q_r): 0.2 to u = ½, then 0.4
 
 
 def test_nearest_same_label_is_the_exact_search_below_the_projection_and_finds_copies_through_it(digits):
