@@ -378,6 +378,15 @@ def test_auto_stop_lines_read_as_sentences():
                     "smoothing": 0.2195297717,
                 }
             },
+            {
+                "auto_stop": {
+                    "reason": "r",
+                    "label_share": 0.104,
+                    "twin_share": 0.875,
+                    "twins": 7,
+                    "twin_pairs": [[3, 9]],
+                }
+            },
         ]
     }
     assert _stop_lines(run) == [
@@ -389,4 +398,10 @@ def test_auto_stop_lines_read_as_sentences():
         "the proxy read θ_o as label-smoothed or mixed-up (ε = 0.2195): its class-prior correction applies to the "
         "de-smoothed probabilities (proxy.smoothing_z); if θ_o was trained with label smoothing, the run should say so "
         "(--label-smoothing)",
+        "r",
+        "the proxy expected a retrained model to misclassify 90 % of D_f: its labels agree with their nearest retained "
+        "samples' less often than held-out data's (proxy.label_check)",
+        "7 of D_f's samples (88 % of those checked) have a near-duplicate of the same label among the retained samples "
+        "(D_f ↔ D_r index: 3 ↔ 9, …): a retrained model still fits them, so the proxy aimed them at that "
+        "(proxy.twin_check); to remove them, add the copies to the request",
     ]

@@ -368,6 +368,19 @@ def _stop_lines(run: dict) -> list[str]:
                 f"correction applies to the de-smoothed probabilities (proxy.smoothing_z); if θ_o was trained with "
                 f"label smoothing, the run should say so (--label-smoothing)"
             )
+        if a.get("label_share") is not None:  # proxy.label_check fired
+            lines.append(
+                f"the proxy expected a retrained model to misclassify {100 * (1 - a['label_share']):.0f} % of D_f: its "
+                f"labels agree with their nearest retained samples' less often than held-out data's (proxy.label_check)"
+            )
+        if a.get("twin_share") is not None:  # proxy.twin_check fired
+            pairs = ", ".join(f"{f} ↔ {r}" for f, r in a.get("twin_pairs") or [])
+            lines.append(
+                f"{a.get('twins')} of D_f's samples ({100 * a['twin_share']:.0f} % of those checked) have a "
+                f"near-duplicate of the same label among the retained samples (D_f ↔ D_r index: {pairs}, …): a "
+                f"retrained model still fits them, so the proxy aimed them at that (proxy.twin_check); to remove them, "
+                f"add the copies to the request"
+            )
     return lines
 
 

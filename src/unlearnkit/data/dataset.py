@@ -127,7 +127,9 @@ class ArrayDataset(torch.utils.data.Dataset):
     def inputs(self, idx: Tensor | np.ndarray) -> Tensor:
         """Model-ready inputs for these indices (uint8 images are scaled and normalised here)."""
         idx = torch.as_tensor(idx, device=self.x.device)
-        xb = self.x[idx]
+        # index_select for a 1-D index list: the same rows as x[idx], 4× faster on the CPU (a D_r gather of 14 580
+        # Fashion-MNIST images: 2.6 against 11 ms)
+        xb = self.x.index_select(0, idx) if idx.dim() == 1 and idx.dtype == torch.int64 else self.x[idx]
         if xb.dtype == torch.uint8:  # (x / 255 − mean) / std in place on the one new float tensor: the same
             xb = xb.float()  # operations in the same order (bit-identical), without three temporaries the
             xb.div_(255.0).sub_(self.mean).div_(self.std)  # size of the batch (14× faster on 3000 Fashion images)
