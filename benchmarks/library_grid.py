@@ -1,5 +1,6 @@
 """The shared part of the grids run through the library API (``custom_models_grid.py``, ``cluster_requests.py``,
-``duplicate_requests.py``, ``label_smoothing_grid.py``): one cell = θ_o, θ_r and a second θ_r (the noise floor) trained by the caller's
+``duplicate_requests.py``, ``thin_class_requests.py``, ``label_smoothing_grid.py``): one cell = θ_o, θ_r and a second
+θ_r (the noise floor) trained by the caller's
 ``train(seed, indices)``, every method at its library defaults under ``stop="auto"``, Avg.Gap read with
 ``accuracy`` and ``mia_efficacy`` (SalUn's attack, one fit) against θ_r; and the won / beyond-floor / collapsed
 table. Not a benchmark by itself."""

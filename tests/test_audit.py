@@ -382,6 +382,7 @@ def test_auto_stop_lines_read_as_sentences():
                 "auto_stop": {
                     "reason": "r",
                     "label_share": 0.104,
+                    "thin_share": 0.4,
                     "twin_share": 0.875,
                     "twins": 7,
                     "twin_pairs": [[3, 9]],
@@ -401,6 +402,8 @@ def test_auto_stop_lines_read_as_sentences():
         "r",
         "the proxy expected a retrained model to misclassify 90 % of D_f: its labels agree with their nearest retained "
         "samples' less often than held-out data's (proxy.label_check)",
+        "the request removes most of a class: a probe retrained on the retained samples expected a retrained model to "
+        "misclassify 60 % of D_f, and the proxy aimed at that (proxy.thin_below)",
         "7 of D_f's samples (88 % of those checked) have a near-duplicate of the same label among the retained samples "
         "(D_f ↔ D_r index: 3 ↔ 9, …): a retrained model still fits them, so the proxy aimed them at that "
         "(proxy.twin_check); to remove them, add the copies to the request",

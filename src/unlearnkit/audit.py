@@ -373,6 +373,12 @@ def _stop_lines(run: dict) -> list[str]:
                 f"the proxy expected a retrained model to misclassify {100 * (1 - a['label_share']):.0f} % of D_f: its "
                 f"labels agree with their nearest retained samples' less often than held-out data's (proxy.label_check)"
             )
+        if a.get("thin_share") is not None:  # proxy.thin_below read a nearly removed class
+            lines.append(
+                f"the request removes most of a class: a probe retrained on the retained samples expected a retrained "
+                f"model to misclassify {100 * (1 - a['thin_share']):.0f} % of D_f, and the proxy aimed at that "
+                f"(proxy.thin_below)"
+            )
         if a.get("twin_share") is not None:  # proxy.twin_check fired
             pairs = ", ".join(f"{f} ↔ {r}" for f, r in a.get("twin_pairs") or [])
             lines.append(

@@ -282,6 +282,9 @@ def reference_facts(ref: ProxyReference) -> dict:
     ``target_mia``: those, capped at θ_o's own values on D_f, ``proxy.cap_at_original``, and scaled by
     ``label_share`` where D_f's labels agree with their D_r neighbours' (``agree_forget``) markedly less than
     held-out data's (``agree_held_out``), ``proxy.label_check``); ``partial`` is False when every forgotten class is gone (the targets are then FA 0 and MIA 100);
+    ``thin_share`` is the share of D_f's partial part ``proxy.thin_below``'s probe expects a retrained model to get
+    right where D_f has a class D_r keeps little of (None elsewhere), ``thin_classes`` per such class its kept
+    fraction and the probe's accuracies (on D_f, fitted on D_r; on held-out samples, fitted on the training set);
     ``prior`` is the pseudo-sample count the target weights used (None where infinite, i.e. pooled over
     classes, or where no held-out data was used); ``smoothing`` the ε θ_o's probabilities were read with before
     the prior correction (``proxy.smoothing_z``; 0: as they are)."""
@@ -301,6 +304,12 @@ def reference_facts(ref: ProxyReference) -> dict:
         "agree_held_out": float(ref.agree_held_out) if math.isfinite(ref.agree_held_out) else None,
         "label_share": ref.label_share,
         **twin_facts(ref),
+        "thin_share": ref.thin.share if ref.thin is not None and ref.thin.share < 1 else None,
+        "thin_classes": {  # JSON-safe: None where the class has no held-out sample
+            str(c): [x if math.isfinite(x) else None for x in v] for c, v in ref.thin.classes.items()
+        }
+        if ref.thin is not None
+        else {},
         "prior": float(ref.prior) if math.isfinite(ref.prior) else None,  # JSON-safe: None = pooled / unused
         "smoothing": float(ref.smoothing),
     }

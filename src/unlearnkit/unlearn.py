@@ -280,6 +280,21 @@ def _warn_unsafe(
             RuntimeWarning,
             stacklevel=3,
         )
+    if auto is not None and auto.get("thin_share") is not None:
+        classes = "; ".join(
+            f"class {c}: D_r keeps {100 * k:.0f} % of it, a probe retrained on D_r classifies {100 * f:.0f} % of D_f's "
+            f"samples of it"
+            + (f" (on all the training data: {100 * u:.0f} % of held-out ones)" if u is not None else "")
+            for c, (k, f, u) in auto["thin_classes"].items()
+        )
+        warnings.warn(
+            f"method {method!r}: D_f removes most of a class ({classes}): a model retrained on the few samples left "
+            f"learns it far less well than θ_o did, so stop='auto' expects a retrained model to misclassify "
+            f"{100 * (1 - auto['thin_share']):.0f} % of D_f (FA target {auto['target_fa']:.1f} %); to aim at θ_o's "
+            f"held-out accuracy instead, pass stopping: {{proxy: {{thin_below: null}}}}",
+            RuntimeWarning,
+            stacklevel=3,
+        )
     eps = (auto or {}).get("smoothing") or 0.0
     if eps >= SMOOTHING_HINT and label_smoothing == 0 and isinstance(m, GradientMethod) and m.uses_retain:
         warnings.warn(
@@ -337,6 +352,8 @@ def _held_out_hint(auto: dict) -> str:
     on fewer samples of a class still cost 3–13 points of FA."""
     if not auto.get("partial") or "held_out" not in auto:
         return ""
+    if auto.get("thin_share") is not None:  # the thin-class probe set the targets (its own warning says how)
+        return f"; its targets expect {100 * (1 - auto['thin_share']):.0f} % of D_f misclassified (proxy.thin_below)"
     if auto.get("twin_share") is not None:  # the twin check set the targets (its own warning says how)
         return f"; {100 * auto['twin_share']:.0f} % of D_f has a near-duplicate left in D_r (proxy.twin_check)"
     if auto.get("label_share") is not None:  # the label check set the targets (its own warning says how)
