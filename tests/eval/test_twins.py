@@ -12,6 +12,7 @@ import unlearnkit as uk
 from unlearnkit.eval.proxy import (
     ProxyOptions,
     ProxyReference,
+    class_scales,
     find_twins,
     member_targets,
     nearest_same_label,
@@ -63,10 +64,12 @@ def test_twin_excess_by_hand():
 
 def test_scaled_distances_by_hand():
     d_ref, y_ref = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 10.0]), np.array([0, 0, 0, 0, 0, 1])
-    out = scaled_distances(np.array([1.5, 3.0, 7.0]), np.array([0, 0, 1]), d_ref, y_ref)
-    # class 0: its own median 3; class 1 has one reference sample (< 5): the pooled median 3.5
+    scales = class_scales(d_ref, y_ref, 3)
+    # class 0: its own median 3; class 1 has one reference sample (< 5) and class 2 none: the pooled median 3.5
+    assert scales.tolist() == [3.0, 3.5, 3.5]
+    out = scaled_distances(np.array([1.5, 3.0, 7.0]), np.array([0, 0, 1]), scales)
     assert out == pytest.approx([0.5, 1.0, 2.0])
-    zero = scaled_distances(np.array([0.0, 0.5]), np.array([0, 0]), np.zeros(6), np.zeros(6, int))
+    zero = scaled_distances(np.array([0.0, 0.5]), np.array([0, 0]), class_scales(np.zeros(6), np.zeros(6, int), 1))
     assert zero.tolist() == [0.0, np.inf]  # a class whose median is 0: only an exact copy scales to 0
 
 
@@ -103,6 +106,16 @@ def test_nearest_same_label_is_the_exact_search_below_the_projection_and_finds_c
     # through a projection to 8 dimensions (64 > 16): every query that is itself in D_r finds itself at 0
     d8, idx8 = nearest_same_label(digits, retain, retain[:30], dims=8)
     assert d8.tolist() == [0.0] * 30 and idx8.tolist() == retain[:30].tolist()
+    # the one masked search (small sets) and the class-by-class one (forced with block-sized calls) agree
+    import unlearnkit.eval.proxy as proxy
+
+    small = nearest_same_label(digits, retain, queries)
+    old, proxy.SMALL_SEARCH = proxy.SMALL_SEARCH, 0
+    try:
+        by_class = nearest_same_label(digits, retain, queries, block=50)
+    finally:
+        proxy.SMALL_SEARCH = old
+    assert small[1].tolist() == by_class[1].tolist() and small[0] == pytest.approx(by_class[0], abs=1e-6)
     d_none, i_none = nearest_same_label(digits, retain[labels[retain] != 3], np.flatnonzero(labels == 3)[:2])
     assert d_none.tolist() == [np.inf, np.inf] and i_none.tolist() == [-1, -1]
 

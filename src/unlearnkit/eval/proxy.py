@@ -549,6 +549,7 @@ def check_labels(
 
 
 TWIN_DIMS = 32  # nearest_same_label's projection: inputs with more features are searched in this many
+SMALL_SEARCH = 2**22  # nearest_same_label: below this many (query, D_r) pairs, one search for every class at once
 
 
 def nearest_same_label(
@@ -556,7 +557,8 @@ def nearest_same_label(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per query sample, the Euclidean distance (flattened model-ready inputs) to a nearest D_r sample of its own
     label, and that sample's dataset index: ``inf`` and −1 where its class has none in ``retain``. One search a
-    class over every D_r sample of it (no subsample: a twin must not be missed), in blocks of ``block``. Inputs
+    class over every D_r sample of it (no subsample: a twin must not be missed), in blocks of ``block`` (below
+    ``SMALL_SEARCH`` pairs one search over all of D_r, other labels masked: the same answer in fewer calls). Inputs
     of more than 2 × ``dims`` features are compared through a fixed seeded Gaussian projection to ``dims`` (a
     Johnson–Lindenstrauss sketch: distances kept to about ±12 %, at a 25th of the cost on 784-pixel images) and
     the distance returned is the exact one to the sample found that way: at least the nearest's, and equal to it
@@ -572,6 +574,15 @@ def nearest_same_label(
     if width > 2 * dims:
         gen = torch.Generator().manual_seed(width)
         proj = (torch.randn(width, dims, generator=gen) / math.sqrt(dims)).to(dataset.x.device)
+    if len(queries) * len(retain) <= SMALL_SEARCH:  # one masked search: a class at a time costs more in calls
+        x_q = dataset.inputs(torch.as_tensor(queries)).flatten(1).float()
+        x_r = dataset.inputs(torch.as_tensor(retain)).flatten(1).float()
+        d = torch.cdist(x_q, x_r) if proj is None else torch.cdist(x_q @ proj, x_r @ proj)
+        other = torch.as_tensor(y_q[:, None] != y_r[None, :], device=d.device)
+        i = d.masked_fill_(other, float("inf")).argmin(1)
+        found = torch.isfinite(d.gather(1, i[:, None])[:, 0]).cpu().numpy()
+        exact = (x_q - x_r[i]).norm(dim=1).double().cpu().numpy()
+        return np.where(found, exact, np.inf), np.where(found, retain[i.cpu().numpy()], -1)
     for c in np.unique(y_q):
         at, pool = np.flatnonzero(y_q == c), retain[y_r == c]
         if len(pool) == 0:
@@ -619,18 +630,23 @@ def twin_excess(k_f: int, n_f: int, rate: float, n_u: float, alpha: float = TWIN
     return bool(binom.sf(k_f - 1, n_f, r) < alpha)
 
 
-def scaled_distances(d: np.ndarray, y: np.ndarray, d_ref: np.ndarray, y_ref: np.ndarray) -> np.ndarray:
-    """``d`` over the median of ``d_ref`` for the same class (the pooled median where the class has fewer than
-    5 reference samples): classes differ in how near their samples lie to each other (Fashion-MNIST's trousers
-    have near-identical neighbours a class of bags does not). Where that median is 0 (most samples of the class
-    have an exact copy: COMPAS's coarse rows) a distance of 0 scales to 0 and any other to inf."""
+def class_scales(d_ref: np.ndarray, y_ref: np.ndarray, num_classes: int) -> np.ndarray:
+    """Per class, the median of ``d_ref`` over its reference samples (the pooled median where the class has fewer
+    than 5): the scale :func:`scaled_distances` divides by. Classes differ in how near their samples lie to each
+    other (Fashion-MNIST's trousers have near-identical neighbours a class of bags does not)."""
     finite = np.isfinite(d_ref)
-    pooled = float(np.median(d_ref[finite])) if finite.any() else 0.0
-    scale = np.full(len(d), pooled)
-    for c in np.unique(y):
+    scale = np.full(num_classes, float(np.median(d_ref[finite])) if finite.any() else 0.0)
+    for c in np.unique(y_ref[finite]):
         ref = d_ref[(y_ref == c) & finite]
         if len(ref) >= 5:
-            scale[y == c] = float(np.median(ref))
+            scale[c] = float(np.median(ref))
+    return scale
+
+
+def scaled_distances(d: np.ndarray, y: np.ndarray, scales: np.ndarray) -> np.ndarray:
+    """``d`` over its class's scale (:func:`class_scales`). Where that is 0 (most samples of the class have an exact
+    copy: COMPAS's coarse rows) a distance of 0 scales to 0 and any other to inf."""
+    scale = scales[np.asarray(y, np.int64)]
     with np.errstate(divide="ignore", invalid="ignore"):
         out = d / scale
     out[(scale == 0) & (d == 0)] = 0.0
@@ -708,7 +724,7 @@ def thin_share(dataset, split, partial: np.ndarray, unseen: np.ndarray, o: Proxy
 def find_twins(dataset, retain: np.ndarray, partial: np.ndarray, unseen: np.ndarray, o: ProxyOptions) -> Twins | None:
     """``twin_check``: D_f samples (of its partial part) with a twin in D_r — a D_r sample of the same label nearer
     than all but ``twin_quantile`` of the held-out samples (a seeded ``twin_screen`` of them) are to their nearest
-    same-label D_r sample, distances scaled by their class's held-out median (:func:`scaled_distances`) — or None
+    same-label D_r sample, distances scaled by their class's held-out median (:func:`class_scales`) — or None
     where D_f has no more twins than held-out samples of its classes (weighted to D_f's class mix) could explain
     (:func:`twin_excess`; data with many exact duplicates, COMPAS's coarse rows, has them at the same rate in
     both). ``retain`` is all of D_r."""
@@ -723,10 +739,11 @@ def find_twins(dataset, retain: np.ndarray, partial: np.ndarray, unseen: np.ndar
     d_u, _ = nearest_same_label(dataset, retain, unseen[s_u])
     if not np.isfinite(d_u).any():
         return None
-    r_u = scaled_distances(d_u, y_s, d_u, y_s)
+    scales = class_scales(d_u, y_s, dataset.num_classes)
+    r_u = scaled_distances(d_u, y_s, scales)
     t = float(np.quantile(r_u[np.isfinite(r_u)], o.twin_quantile)) if np.isfinite(r_u).any() else 0.0
     d_f, nearest = nearest_same_label(dataset, retain, partial)
-    near_f = scaled_distances(d_f, labels[partial], d_u, y_s) <= t
+    near_f = scaled_distances(d_f, labels[partial], scales) <= t
     w = target_weights(y_s, labels[partial], dataset.num_classes, 0.0)  # held-out data of D_f's class mix
     rate = float(np.sum(w * (r_u <= t)))
     if not twin_excess(int(near_f.sum()), len(partial), rate, 1.0 / float(np.sum(w**2))):
@@ -736,7 +753,7 @@ def find_twins(dataset, retain: np.ndarray, partial: np.ndarray, unseen: np.ndar
     rest = np.setdiff1d(np.arange(len(unseen)), s_u)
     if len(rest):
         d_rest = nearest_same_label(dataset, retain, unseen[rest])[0]
-        near_u[rest] = scaled_distances(d_rest, labels[unseen[rest]], d_u, y_s) <= t
+        near_u[rest] = scaled_distances(d_rest, labels[unseen[rest]], scales) <= t
     return Twins(near_f, near_u, np.where(near_f, nearest, -1), t, rate)
 
 
