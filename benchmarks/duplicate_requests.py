@@ -17,7 +17,6 @@ schedule (``mlp``, SGD 0.05, 30 epochs); every method runs at its library defaul
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import warnings
 
@@ -25,7 +24,7 @@ import numpy as np
 import torch
 
 import unlearnkit as uk
-from library_grid import METHODS, finish, run_cell
+from library_grid import finish, quick_mlp, request_grid_args, run_cell
 
 KINDS = ("exact100", "exact50", "noise10", "noise30")
 
@@ -58,35 +57,22 @@ def copied(data, kind: str, seed: int, fraction: float = 0.05):
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--dataset", default="digits")
-    ap.add_argument("--data-dir", default=None)
-    ap.add_argument("--subset", type=int, default=None, help="fashion_mnist: a stratified subset (3000 in the README)")
-    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
+    ap = request_grid_args(__doc__.splitlines()[0], [0, 1])
     ap.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
-    ap.add_argument("--methods", nargs="+", default=METHODS)
     ap.add_argument("--no-twin-check", action="store_true", help="the proxy without proxy.twin_check")
-    ap.add_argument("--out", default=None, help="CSV of every row")
     args = ap.parse_args()
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")  # auto's warnings (twins found, θ_o kept): the table says it
     base = uk.load_dataset(args.dataset, data_dir=args.data_dir, subset=args.subset)
-    config = uk.TrainConfig(optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=5e-4, epochs=30, schedule="cosine")
     options = {"stopping": {"proxy": {"twin_check": False}}} if args.no_twin_check else None
     rows = []
     for kind in args.kinds:
         for seed in args.seeds:
             data, request = copied(base, kind, seed)
-
-            def train(s: int, idx: np.ndarray, data=data) -> torch.nn.Module:
-                torch.manual_seed(s)
-                model = uk.build_model("mlp", data.input_shape, data.num_classes)
-                return uk.train_model(model, data, idx, config, torch.device("cpu"))
-
             split = uk.make_split(data, "indices", seed=seed, indices=request.tolist())
             in_retain = float(np.isin(np.arange(len(base.y), len(data.y)), split.retain).mean())
             cell = {"kind": kind, "copies_in_retain": round(in_retain, 2)}
-            rows += run_cell(data, split, train, seed, cell, args.methods, options=options)
+            rows += run_cell(data, split, quick_mlp(data), seed, cell, args.methods, options=options)
     finish(rows, ["kind", "method"], args.out)
 
 

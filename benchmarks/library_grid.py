@@ -7,6 +7,7 @@ table. Not a benchmark by itself."""
 
 from __future__ import annotations
 
+import argparse
 import time
 from typing import Callable
 
@@ -17,6 +18,34 @@ import torch
 import unlearnkit as uk
 
 METHODS = ["ft", "ga", "rl", "neggrad_plus", "salun", "scrub", "l1_sparse", "bad_teacher", "fisher", "ssd"]
+
+
+QUICK = uk.TrainConfig(optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=5e-4, epochs=30, schedule="cosine")
+
+
+def quick_mlp(data) -> Callable[[int, np.ndarray], torch.nn.Module]:
+    """``train(seed, indices)`` for :func:`run_cell`: the ``mlp`` trained with the ``quick`` preset's schedule
+    (SGD 0.05, momentum 0.9, weight decay 5e-4, 30 epochs, cosine) on the CPU."""
+
+    def train(seed: int, idx: np.ndarray) -> torch.nn.Module:
+        torch.manual_seed(seed)
+        model = uk.build_model("mlp", data.input_shape, data.num_classes)
+        return uk.train_model(model, data, idx, QUICK, torch.device("cpu"))
+
+    return train
+
+
+def request_grid_args(description: str, seeds: list[int]) -> argparse.ArgumentParser:
+    """The arguments the request grids share (``cluster_requests.py``, ``duplicate_requests.py``,
+    ``thin_class_requests.py``): the data set, its folder and subset, the seeds, the methods and the CSV."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--dataset", default="digits")
+    ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--subset", type=int, default=None, help="fashion_mnist: a stratified subset (3000 in the README)")
+    ap.add_argument("--seeds", nargs="+", type=int, default=seeds)
+    ap.add_argument("--methods", nargs="+", default=METHODS)
+    ap.add_argument("--out", default=None, help="CSV of every row")
+    return ap
 
 
 def run_cell(

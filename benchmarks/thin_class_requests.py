@@ -14,38 +14,26 @@ the proxy before the probe existed).
 
 from __future__ import annotations
 
-import argparse
 import warnings
 
-import numpy as np
 import torch
 
 import unlearnkit as uk
-from library_grid import METHODS, finish, run_cell
+from library_grid import finish, quick_mlp, request_grid_args, run_cell
 
 CLASSES = (7, 3, 2)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--dataset", default="digits")
-    ap.add_argument("--data-dir", default=None)
-    ap.add_argument("--subset", type=int, default=None, help="fashion_mnist: a stratified subset (3000 in the README)")
-    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    ap = request_grid_args(__doc__.splitlines()[0], [0, 1, 2])
     ap.add_argument("--fractions", nargs="+", type=float, default=[0.8, 0.9, 0.97])
-    ap.add_argument("--methods", nargs="+", default=METHODS)
     ap.add_argument("--no-thin", action="store_true", help="the proxy without proxy.thin_below")
-    ap.add_argument("--out", default=None, help="CSV of every row")
     args = ap.parse_args()
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")  # auto's warnings (a nearly removed class, θ_o kept): the table says it
     data = uk.load_dataset(args.dataset, data_dir=args.data_dir, subset=args.subset)
-    config = uk.TrainConfig(optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=5e-4, epochs=30, schedule="cosine")
 
-    def train(seed: int, idx: np.ndarray) -> torch.nn.Module:
-        torch.manual_seed(seed)
-        model = uk.build_model("mlp", data.input_shape, data.num_classes)
-        return uk.train_model(model, data, idx, config, torch.device("cpu"))
+    train = quick_mlp(data)
 
     options = {"stopping": {"proxy": {"thin_below": None}}} if args.no_thin else None
     rows = []

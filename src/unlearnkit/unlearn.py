@@ -244,41 +244,39 @@ SMOOTHING_HINT = 0.03
 def _warn_unsafe(
     method: str, plan: Plan, history: list[dict], relative: float, min_change: float, label_smoothing: float = 0.0
 ) -> None:
-    """RuntimeWarnings for divergence rolled back by auto-stop, for a damage option auto lowered, for θ_o kept by
-    auto-stop, for a model
-    that moved by less than ``min_change`` (relative), and for a θ_o the proxy reads as trained with label
-    smoothing where the method's retain term trains with none (``label_smoothing``: the run's train config's)."""
+    """RuntimeWarnings for divergence rolled back by auto-stop, for targets the proxy's label check, twin check or
+    thin-class probe set, for a damage option auto lowered, for θ_o kept by auto-stop, for a model that moved by
+    less than ``min_change`` (relative), and for a θ_o the proxy reads as trained with label smoothing where the
+    method's retain term trains with none (``label_smoothing``: the run's train config's)."""
+
+    def warn(text: str) -> None:  # a RuntimeWarning pointing at the caller of unlearn()
+        warnings.warn(text, RuntimeWarning, stacklevel=4)
+
     m = plan.method
     knob = m.strength_option or ("lr or epochs" if isinstance(m, GradientMethod) else "its options")
     auto = next((h["auto_stop"] for h in reversed(history) if "auto_stop" in h), None)
     at = f" at lr {auto['lr']:.3g} = its lr × {auto['lr_factor']:.3g}" if auto and auto.get("lr") else ""
     for w in (auto or {}).get("warnings", []):
-        warnings.warn(
+        warn(
             f"method {method!r} {w} (stop='auto'{at}; the model returned is that earlier state, not the diverged "
-            f"one); lower {knob} for a run that does not diverge",
-            RuntimeWarning,
-            stacklevel=3,
+            f"one); lower {knob} for a run that does not diverge"
         )
     if auto is not None and auto.get("label_share") is not None:
-        warnings.warn(
+        warn(
             f"method {method!r}: D_f's labels agree with those of their nearest D_r samples "
             f"{100 * auto['agree_forget']:.0f} % of the time, held-out samples' {100 * auto['agree_held_out']:.0f} %: "
             f"stop='auto' treated D_f as mislabelled, poisoned or atypical and expects a retrained model to misclassify "
             f"{100 * (1 - auto['label_share']):.0f} % of it (FA target {auto['target_fa']:.1f} %); if D_f's labels are "
-            f"right, pass stopping: {{proxy: {{label_check: false}}}}",
-            RuntimeWarning,
-            stacklevel=3,
+            f"right, pass stopping: {{proxy: {{label_check: false}}}}"
         )
     if auto is not None and auto.get("twin_share") is not None:
         pairs = ", ".join(f"{f} ↔ {r}" for f, r in auto["twin_pairs"][:3])
-        warnings.warn(
+        warn(
             f"method {method!r}: {auto['twins']} of D_f's samples ({100 * auto['twin_share']:.0f} % of those checked) "
             f"have a near-duplicate of the same label left in D_r (D_f ↔ D_r index: {pairs}, …): a model retrained "
             f"without D_f still fits them through those copies, so stop='auto' aims to keep them fitted as D_r is. To "
             f"remove them, add their duplicates to the request (the pairs: the auto summary's twin_pairs); to treat "
-            f"them as never seen regardless, pass stopping: {{proxy: {{twin_check: false}}}}",
-            RuntimeWarning,
-            stacklevel=3,
+            f"them as never seen regardless, pass stopping: {{proxy: {{twin_check: false}}}}"
         )
     if auto is not None and auto.get("thin_share") is not None:
         classes = "; ".join(
@@ -287,58 +285,46 @@ def _warn_unsafe(
             + (f" (on all the training data: {100 * u:.0f} % of held-out ones)" if u is not None else "")
             for c, (k, f, u) in auto["thin_classes"].items()
         )
-        warnings.warn(
+        warn(
             f"method {method!r}: D_f removes most of a class ({classes}): a model retrained on the few samples left "
             f"learns it far less well than θ_o did, so stop='auto' expects a retrained model to misclassify "
             f"{100 * (1 - auto['thin_share']):.0f} % of D_f (FA target {auto['target_fa']:.1f} %); to aim at θ_o's "
-            f"held-out accuracy instead, pass stopping: {{proxy: {{thin_below: null}}}}",
-            RuntimeWarning,
-            stacklevel=3,
+            f"held-out accuracy instead, pass stopping: {{proxy: {{thin_below: null}}}}"
         )
     eps = (auto or {}).get("smoothing") or 0.0
     if eps >= SMOOTHING_HINT and label_smoothing == 0 and isinstance(m, GradientMethod) and m.uses_retain:
-        warnings.warn(
+        warn(
             f"method {method!r}: θ_o looks trained with label smoothing or mixup (its held-out accuracy exceeds its "
             f"mean top probability: ε ≈ {eps:.2f}), but the retain term trains with plain cross-entropy, which "
             f"sharpens it; if θ_o was trained with label smoothing s, pass train_config={{'label_smoothing': s}} (CLI: "
-            f"--label-smoothing s); after mixup a small smoothing (0.1) is a close stand-in",
-            RuntimeWarning,
-            stacklevel=3,
+            f"--label-smoothing s); after mixup a small smoothing (0.1) is a close stand-in"
         )
     name = m.damage_option
     if auto is not None and name and auto.get("best_step") and auto.get("damage_scale", 1.0) != 1.0:
-        warnings.warn(
+        warn(
             f"method {method!r}: stop='auto' lowered {name} × {auto['damage_scale']:g} to {auto[name]:.3g}: at the "
             f"configured value most states of an earlier run of its lr search cost more accuracy than "
             f"stopping.max_damage allows; pass {name}={auto[name]:.3g} to start there, or stopping: "
-            f"{{damage_lower: []}} to keep {name} as set",
-            RuntimeWarning,
-            stacklevel=3,
+            f"{{damage_lower: []}} to keep {name} as set"
         )
     if auto is not None and auto.get("cost_capped_after") is not None:
-        warnings.warn(
+        warn(
             f"method {method!r}: stop='auto' ended its lr search after {auto['cost_capped_after']} run(s): their "
             f"passes reached stopping.max_cost × one retraining's ({auto['cost_budget']:.0f} passes), so retraining "
-            f"on D_r would cost less than searching on; pass stopping: {{max_cost: null}} to search on regardless",
-            RuntimeWarning,
-            stacklevel=3,
+            f"on D_r would cost less than searching on; pass stopping: {{max_cost: null}} to search on regardless"
         )
     kept = auto is not None and (auto.get("best_step") == 0 or ("best_value" in auto and auto["best_value"] is None))
     if kept:
-        warnings.warn(
+        warn(
             f"method {method!r} did not change the model: stop='auto' kept θ_o because no "
             f"{'strength' if 'option' in auto else 'step'}{_lrs_tried(auto)} lowered the proxy gap below θ_o's "
             f"({auto['best_proxy_gap']:.2f}){_held_out_hint(auto)}; change its options, or pass stop='none' to "
-            f"keep the configured run",
-            RuntimeWarning,
-            stacklevel=3,
+            f"keep the configured run"
         )
     elif m.moves_model and relative < min_change:
-        warnings.warn(
+        warn(
             f"method {method!r} did not change the model (relative parameter change {relative:.2e} < "
-            f"min_change {min_change:g}); raise its {knob}",
-            RuntimeWarning,
-            stacklevel=3,
+            f"min_change {min_change:g}); raise its {knob}"
         )
 
 
