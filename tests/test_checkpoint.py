@@ -637,3 +637,31 @@ def test_the_cli_prints_a_warning_as_one_line_without_python_source(capsys, monk
         cli_module.main()
     err = capsys.readouterr().err
     assert err.strip() == "warning: method 'rl' did not change the model"
+
+
+def test_unlearn_writes_the_retained_copies_of_a_request(tmp_path):
+    """A request whose samples were uploaded twice (an npz with 40 rows repeated): `unlearnkit unlearn` under auto
+    writes twin_ids.txt, the retained copies of requested samples, so that the next request can name them too."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x, y = (d.data / 16.0).astype(np.float32), d.target
+    x_tr, y_tr = np.concatenate([x[300:], x[300:340]]), np.concatenate([y[300:], y[300:340]])
+    np.savez(tmp_path / "dups.npz", x_train=x_tr, y_train=y_tr, x_test=x[:300], y_test=y[:300])
+    res = cli(
+        "train", "--data", tmp_path / "dups.npz", "--model", "mlp", "--preset", "quick", "--seed", 0,
+        "--device", "cpu", "--out", tmp_path / "m",
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    train_ids = set(map(int, (tmp_path / "m" / "train_ids.txt").read_text().split()))
+    n = len(x) - 300
+    request = [i for i in range(40) if i in train_ids]
+    (tmp_path / "req.txt").write_text("\n".join(map(str, request)) + "\n")
+    res = cli(
+        "unlearn", "--checkpoint", tmp_path / "m", "--data", tmp_path / "dups.npz", "--forget", tmp_path / "req.txt",
+        "--method", "rl", "--seed", 0, "--device", "cpu", "--out", tmp_path / "u",
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    twins = list(map(int, (tmp_path / "u" / "twin_ids.txt").read_text().split()))
+    copies = {n + i for i in request} & train_ids  # copies the split did not carve into the held-out set
+    assert len(twins) > 0.9 * len(copies) and set(twins) <= copies

@@ -380,7 +380,7 @@ def _stop_lines(run: dict) -> list[str]:
                 f"(proxy.thin_below)"
             )
         if a.get("twin_share") is not None:  # proxy.twin_check fired
-            pairs = ", ".join(f"{f} ↔ {r}" for f, r in a.get("twin_pairs") or [])
+            pairs = ", ".join(f"{f} ↔ {r}" for f, r in (a.get("twin_pairs") or [])[:5])
             lines.append(
                 f"{a.get('twins')} of D_f's samples ({100 * a['twin_share']:.0f} % of those checked) have a "
                 f"near-duplicate of the same label among the retained samples (D_f ↔ D_r index: {pairs}, …): a "

@@ -667,6 +667,13 @@ def _unlearn_checkpoint(
         unlearned_path = save_checkpoint(result.model, out / "unlearned.safetensors", meta, like=ckpt.state)
         forget_file = out / "forget_ids.txt"
         forget_file.write_text("\n".join(map(str, split.forget.tolist())) + "\n")
+        twins = sorted({r for h in result.history for _, r in (h.get("auto_stop") or {}).get("twin_pairs", [])})
+        if twins:  # proxy.twin_check: copies of requested samples left in D_r, for the user's next request
+            (out / "twin_ids.txt").write_text("\n".join(map(str, twins)) + "\n")
+            console.print(
+                f"wrote {out / 'twin_ids.txt'}: the {len(twins)} retained copies of requested samples the proxy found; "
+                f"to remove them too, request forget_ids.txt and twin_ids.txt together"
+            )
         # measure the model as saved: the audit is then exactly what `unlearnkit audit` recomputes from the files
         saved = load_checkpoint(unlearned_path, ds, arch, _pairs(arch_option, "--arch-option") if arch_option else None)
         record = audit(saved.model, ckpt.model, ds, split, options=a_opts, device=dev)

@@ -315,17 +315,17 @@ def reference_facts(ref: ProxyReference) -> dict:
     }
 
 
-def twin_facts(ref: ProxyReference, shown: int = 5) -> dict:
+def twin_facts(ref: ProxyReference) -> dict:
     """``proxy.twin_check``'s finding for the auto summary and its warning: ``twin_share``, the share of D_f's
-    partial part (its checked sample) with a near-duplicate of the same label left in D_r (None where the check
-    did not fire), ``twins`` their number and ``twin_pairs`` the first ``shown`` (D_f index, D_r twin index)
-    pairs."""
+    partial part (its checked sample, ``proxy.max_forget``) with a near-duplicate of the same label left in D_r
+    (None where the check did not fire), ``twins`` their number and ``twin_pairs`` every (D_f index, D_r twin
+    index) pair found."""
     t = ref.twins
     if t is None:
         return {"twin_share": None, "twins": 0, "twin_pairs": []}
     partial = ref.forget[~ref.is_gone]
     pairs = [[int(f), int(r)] for f, r in zip(partial[t.forget], t.nearest[t.forget])]
-    return {"twin_share": float(t.forget.mean()), "twins": len(pairs), "twin_pairs": pairs[:shown]}
+    return {"twin_share": float(t.forget.mean()), "twins": len(pairs), "twin_pairs": pairs}
 
 
 def keepable(values: dict, options: StopOptions) -> bool:

@@ -275,7 +275,8 @@ def _warn_unsafe(
             f"method {method!r}: {auto['twins']} of D_f's samples ({100 * auto['twin_share']:.0f} % of those checked) "
             f"have a near-duplicate of the same label left in D_r (D_f ↔ D_r index: {pairs}, …): a model retrained "
             f"without D_f still fits them through those copies, so stop='auto' aims to keep them fitted as D_r is. To "
-            f"remove them, add their duplicates to the request (the pairs: the auto summary's twin_pairs); to treat "
+            f"remove them, add their duplicates to the request (every pair: the auto summary's twin_pairs; `unlearnkit "
+            f"unlearn` writes the copies' indices to twin_ids.txt); to treat "
             f"them as never seen regardless, pass stopping: {{proxy: {{twin_check: false}}}}"
         )
     if auto is not None and auto.get("thin_share") is not None:
