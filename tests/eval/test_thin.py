@@ -86,3 +86,16 @@ def test_auto_removes_most_of_a_nearly_removed_class_and_says_why(digits, nearly
             theta_7, digits, split, "rl", device="cpu", seed=0, options={"stopping": {"proxy": {"thin_below": None}}}
         )
     assert fa(res.model, digits, split.forget) < 0.8 < 0.9 < fa(res_off.model, digits, split.forget)
+
+
+def test_the_probe_says_nothing_about_its_deliberate_iteration_cap(digits, monkeypatch):
+    """scikit-learn warns when lbfgs stops at max_iter; the probe's cap is deliberate (PROBE_MAX_ITER), so a user
+    whose request removes most of a class sees the proxy's warning, not a ConvergenceWarning."""
+    import unlearnkit.eval.proxy as proxy
+
+    monkeypatch.setattr(proxy, "PROBE_MAX_ITER", 2)  # certain not to converge
+    split = uk.make_split(digits, "subclass", seed=0, classes=[7], fraction=0.97)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert thin_share(digits, split, split.forget, split.unseen, ProxyOptions()) is not None
+    assert caught == []

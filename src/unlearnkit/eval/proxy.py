@@ -141,6 +141,7 @@ dist_G).
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Literal
 
@@ -670,6 +671,7 @@ def probe(dataset, pool: np.ndarray, per_class: int, seed: int):
     """A multinomial logistic regression on the flattened, standardised inputs of a class-stratified seeded sample
     of ``pool`` (at most ``per_class`` a class), each sample weighted by its class's size over its sample's: the fit
     of all of ``pool`` in expectation, at a bounded cost. (scaler, classifier)."""
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
@@ -684,9 +686,11 @@ def probe(dataset, pool: np.ndarray, per_class: int, seed: int):
     at = np.concatenate(idx)
     x = dataset.inputs(torch.as_tensor(at)).flatten(1).double().cpu().numpy()
     scaler = StandardScaler().fit(x)
-    clf = LogisticRegression(max_iter=PROBE_MAX_ITER).fit(
-        scaler.transform(x), labels[at], sample_weight=np.concatenate(w)
-    )
+    with warnings.catch_warnings():  # the iteration cap is deliberate (PROBE_MAX_ITER): no ConvergenceWarning
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = LogisticRegression(max_iter=PROBE_MAX_ITER).fit(
+            scaler.transform(x), labels[at], sample_weight=np.concatenate(w)
+        )
     return scaler, clf
 
 
