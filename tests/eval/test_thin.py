@@ -9,7 +9,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 import unlearnkit as uk
-from unlearnkit.eval.proxy import ProxyOptions, ProxyReference, probe, thin_share
+from unlearnkit.eval.proxy import ProxyOptions, ProxyReference, probe, probe_features, thin_share
 from unlearnkit.predict import predict_logits
 
 
@@ -99,3 +99,16 @@ def test_the_probe_says_nothing_about_its_deliberate_iteration_cap(digits, monke
         warnings.simplefilter("always")
         assert thin_share(digits, split, split.forget, split.unseen, ProxyOptions()) is not None
     assert caught == []
+
+
+def test_wide_inputs_reach_the_probe_through_a_fixed_projection(digits, monkeypatch):
+    import unlearnkit.eval.proxy as proxy
+
+    idx = np.arange(40)
+    assert probe_features(digits, idx).shape == (40, 64)  # 64 features ≤ PROBE_DIMS: as they are
+    monkeypatch.setattr(proxy, "PROBE_DIMS", 16)
+    a, b = probe_features(digits, idx), probe_features(digits, idx)
+    assert a.shape == (40, 16) and np.array_equal(a, b)  # seeded: the same projection every call
+    x = digits.x[idx].flatten(1).double().numpy()
+    ratio = np.linalg.norm(a[1:] - a[:-1], axis=1) / np.linalg.norm(x[1:] - x[:-1], axis=1)
+    assert 0.4 < ratio.mean() < 1.6  # distances kept in scale (Johnson–Lindenstrauss)

@@ -113,9 +113,14 @@ def test_nearest_same_label_is_the_exact_search_below_the_projection_and_finds_c
     old, proxy.SMALL_SEARCH = proxy.SMALL_SEARCH, 0
     try:
         by_class = nearest_same_label(digits, retain, queries, block=50)
+        # blocks bounded by input elements: 64 features × 64-sample blocks at the least
+        old_elements, proxy.BLOCK_ELEMENTS = proxy.BLOCK_ELEMENTS, 1
+        bounded = nearest_same_label(digits, retain, queries)
     finally:
         proxy.SMALL_SEARCH = old
-    assert small[1].tolist() == by_class[1].tolist() and small[0] == pytest.approx(by_class[0], abs=1e-6)
+        proxy.BLOCK_ELEMENTS = old_elements
+    assert small[1].tolist() == by_class[1].tolist() == bounded[1].tolist()
+    assert small[0] == pytest.approx(by_class[0], abs=1e-6) and small[0] == pytest.approx(bounded[0], abs=1e-6)
     d_none, i_none = nearest_same_label(digits, retain[labels[retain] != 3], np.flatnonzero(labels == 3)[:2])
     assert d_none.tolist() == [np.inf, np.inf] and i_none.tolist() == [-1, -1]
 

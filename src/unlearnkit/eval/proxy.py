@@ -551,6 +551,7 @@ def check_labels(
 
 TWIN_DIMS = 32  # nearest_same_label's projection: inputs with more features are searched in this many
 SMALL_SEARCH = 2**22  # nearest_same_label: below this many (query, D_r) pairs, one search for every class at once
+BLOCK_ELEMENTS = 2**26  # nearest_same_label: input elements (float32) a block of D_r holds at most
 
 
 def nearest_same_label(
@@ -558,8 +559,9 @@ def nearest_same_label(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per query sample, the Euclidean distance (flattened model-ready inputs) to a nearest D_r sample of its own
     label, and that sample's dataset index: ``inf`` and −1 where its class has none in ``retain``. One search a
-    class over every D_r sample of it (no subsample: a twin must not be missed), in blocks of ``block`` (below
-    ``SMALL_SEARCH`` pairs one search over all of D_r, other labels masked: the same answer in fewer calls). Inputs
+    class over every D_r sample of it (no subsample: a twin must not be missed), in blocks of ``block`` samples
+    (fewer where ``BLOCK_ELEMENTS`` would be exceeded; where all of D_r fits one block and there are at most
+    ``SMALL_SEARCH`` pairs, one search over all of it, other labels masked: the same answer in fewer calls). Inputs
     of more than 2 × ``dims`` features are compared through a fixed seeded Gaussian projection to ``dims`` (a
     Johnson–Lindenstrauss sketch: distances kept to about ±12 %, at a 25th of the cost on 784-pixel images) and
     the distance returned is the exact one to the sample found that way: at least the nearest's, and equal to it
@@ -575,7 +577,8 @@ def nearest_same_label(
     if width > 2 * dims:
         gen = torch.Generator().manual_seed(width)
         proj = (torch.randn(width, dims, generator=gen) / math.sqrt(dims)).to(dataset.x.device)
-    if len(queries) * len(retain) <= SMALL_SEARCH:  # one masked search: a class at a time costs more in calls
+    block = max(64, min(block, BLOCK_ELEMENTS // width))  # a block's inputs stay near 256 MiB however wide
+    if len(retain) <= block and len(queries) * len(retain) <= SMALL_SEARCH:  # one masked search: fewer calls
         x_q = dataset.inputs(torch.as_tensor(queries)).flatten(1).float()
         x_r = dataset.inputs(torch.as_tensor(retain)).flatten(1).float()
         d = torch.cdist(x_q, x_r) if proj is None else torch.cdist(x_q @ proj, x_r @ proj)
@@ -656,21 +659,39 @@ def scaled_distances(d: np.ndarray, y: np.ndarray, scales: np.ndarray) -> np.nda
 
 @dataclass
 class Thin:
-    """``thin_below``'s reading (:func:`thin_share`): per nearly removed class, the retrained probe's accuracy on
-    D_f's samples of it (``on_forget``), the training-set probe's on held-out samples of it (``on_held_out``), and the
-    share of D_f's partial part expected right (1 for the other classes)."""
+    """``thin_below``'s reading (:func:`thin_share`): per nearly removed class, its kept fraction, the retrained
+    probe's accuracy on D_f's samples of it and the training-set probe's on held-out samples of it; and the share of
+    D_f's partial part expected right (the other classes' samples count as right)."""
 
     classes: dict  # class → (kept fraction, probe on D_f, probe on held-out)
     share: float
 
 
 PROBE_MAX_ITER = 100  # lbfgs iterations of thin_below's probe (500: the same shares to 0.031, 1.8× the time)
+PROBE_DIMS = 1024  # thin_below's probe: inputs with more features are read through a seeded projection to this many
+PROBE_SAMPLES = 30_000  # thin_below's probe: samples a fit reads at most (per_class shrinks with many classes)
+
+
+def probe_features(dataset, idx: np.ndarray) -> np.ndarray:
+    """The probe's features for ``dataset[idx]``: the flattened model-ready inputs (float64), or for inputs of more
+    than ``PROBE_DIMS`` features a fixed seeded Gaussian projection of them to ``PROBE_DIMS`` (a linear model on a
+    Johnson–Lindenstrauss sketch: bounded memory on CIFAR- or ImageNet-sized inputs; digits and Fashion-MNIST are
+    read as they are)."""
+    x = dataset.inputs(torch.as_tensor(np.asarray(idx, np.int64))).flatten(1).double()
+    width = x.shape[1]
+    if width > PROBE_DIMS:
+        gen = torch.Generator().manual_seed(width)
+        x = x @ (torch.randn(width, PROBE_DIMS, generator=gen, dtype=torch.float64) / math.sqrt(PROBE_DIMS)).to(
+            x.device
+        )
+    return x.cpu().numpy()
 
 
 def probe(dataset, pool: np.ndarray, per_class: int, seed: int):
-    """A multinomial logistic regression on the flattened, standardised inputs of a class-stratified seeded sample
-    of ``pool`` (at most ``per_class`` a class), each sample weighted by its class's size over its sample's: the fit
-    of all of ``pool`` in expectation, at a bounded cost. (scaler, classifier)."""
+    """A multinomial logistic regression on the standardised :func:`probe_features` of a class-stratified seeded
+    sample of ``pool`` (at most ``per_class`` a class, and ``PROBE_SAMPLES`` in all), each sample weighted by its
+    class's size over its sample's: the fit of all of ``pool`` in expectation, at a bounded cost. (scaler,
+    classifier)."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
@@ -678,13 +699,15 @@ def probe(dataset, pool: np.ndarray, per_class: int, seed: int):
     labels = np.asarray(dataset.labels)
     gen = np.random.default_rng([seed, 3])
     idx, w = [], []
-    for c in np.unique(labels[pool]):
+    classes = np.unique(labels[pool])
+    per_class = min(per_class, max(10, PROBE_SAMPLES // len(classes)))  # many classes: fewer a class
+    for c in classes:
         members = pool[labels[pool] == c]
         chosen = np.sort(gen.permutation(members)[:per_class])
         idx.append(chosen)
         w.append(np.full(len(chosen), len(members) / len(chosen)))
     at = np.concatenate(idx)
-    x = dataset.inputs(torch.as_tensor(at)).flatten(1).double().cpu().numpy()
+    x = probe_features(dataset, at)
     scaler = StandardScaler().fit(x)
     with warnings.catch_warnings():  # the iteration cap is deliberate (PROBE_MAX_ITER): no ConvergenceWarning
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -711,8 +734,7 @@ def thin_share(dataset, split, partial: np.ndarray, unseen: np.ndarray, o: Proxy
 
     def accuracy(which: int, idx: np.ndarray, c: int) -> float:
         scaler, clf = fitted[which]
-        x = dataset.inputs(torch.as_tensor(idx)).flatten(1).double().cpu().numpy()
-        return float(np.mean(clf.predict(scaler.transform(x)) == c))
+        return float(np.mean(clf.predict(scaler.transform(probe_features(dataset, idx))) == c))
 
     classes, right = {}, float(np.sum(~np.isin(labels[partial], thin)))
     for c in thin:
