@@ -405,6 +405,6 @@ def test_auto_stop_lines_read_as_sentences():
         "the request removes most of a class: a probe retrained on the retained samples expected a retrained model to "
         "misclassify 60 % of D_f, and the proxy aimed at that (proxy.thin_below)",
         "7 of D_f's samples (88 % of those checked) have a near-duplicate of the same label among the retained samples "
-        "(D_f ↔ D_r index: 3 ↔ 9, …): a retrained model still fits them, so the proxy aimed them at that "
+        "(D_f ↔ D_r index: 3 ↔ 9, …): a retrained model still fits them, so the proxy aimed them at staying fitted "
         "(proxy.twin_check); to remove them, add the copies to the request",
     ]

@@ -384,7 +384,7 @@ def _stop_lines(run: dict) -> list[str]:
             lines.append(
                 f"{a.get('twins')} of D_f's samples ({100 * a['twin_share']:.0f} % of those checked) have a "
                 f"near-duplicate of the same label among the retained samples (D_f ↔ D_r index: {pairs}, …): a "
-                f"retrained model still fits them, so the proxy aimed them at that (proxy.twin_check); to remove them, "
+                f"retrained model still fits them, so the proxy aimed them at staying fitted (proxy.twin_check); to remove them, "
                 f"add the copies to the request"
             )
     return lines
