@@ -1113,8 +1113,10 @@ class ProxyReference:
             ref.prior = empirical_prior(labels[unseen], correct_u) if o.prior == "auto" else float(o.prior)
             twins = find_twins(dataset, split.retain, partial, unseen, o) if o.twin_check else None
             near = twins.forget if twins is not None else np.zeros(len(partial), bool)
-            # the held-out targets are for D_f's samples without a twin, read off held-out samples without one
-            far = partial[~near] if (~near).any() else partial
+            # the held-out targets are for D_f's samples without a twin (all of them where every one has a twin:
+            # those targets then get no weight), read off held-out samples without one
+            rest = ~near if (~near).any() else np.ones(len(partial), bool)
+            far = partial[rest]
             keep_u = ~twins.unseen if twins is not None and (~twins.unseen).any() else np.ones(len(unseen), bool)
             ref.twins = twins
             ref.ref_w = np.zeros(len(unseen))
@@ -1129,7 +1131,7 @@ class ProxyReference:
                     x_q = None
                     if ref.inputs is not None:  # D_r sample, D_f's partial part, held-out: the cached inputs
                         x_f, x_r, x_u = ref.cached_parts()
-                        x_q = torch.cat([x_r, x_f[sel.to(x_f.device)][torch.as_tensor(~near).to(x_f.device)], x_u])
+                        x_q = torch.cat([x_r, x_f[sel.to(x_f.device)][torch.as_tensor(rest).to(x_f.device)], x_u])
                     ref.label_share, ref.agree_forget, ref.agree_held_out = check_labels(
                         original, dataset, retain, far, unseen, o, device, x_q
                     )
@@ -1143,7 +1145,6 @@ class ProxyReference:
                 q_p = prior_correct(p_f[sel], ratio, eps)  # θ_o on D_f, read as the targets are
                 right_p, conf_p = (q_p.argmax(1) == y_p).numpy(), _true_conf(q_p, y_p)
                 ref.forget_fa = 100.0 * float(right_p.mean())
-                rest = ~near if (~near).any() else np.ones(len(partial), bool)
                 if o.cap_at_original:
                     cap = conf_p[rest]
                     ref.target_fa = min(ref.target_fa, 100.0 * float(right_p[rest].mean()))
