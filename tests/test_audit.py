@@ -372,6 +372,7 @@ def test_auto_stop_lines_read_as_sentences():
                     "best_step": 18,
                     "steps_run": 36,
                     "best_proxy_gap": 0.024841199,
+                    "original_proxy_gap": 2.5,
                     "evaluations": 5,
                     "reason": "patience",
                     "warnings": ["w"],
@@ -394,7 +395,7 @@ def test_auto_stop_lines_read_as_sentences():
         "step = 0.01226; tried step ∈ {0.003342, 0.01226, 0.01337}; proxy gap 2.055",
         "θ_o kept (no strength beat it); tried alpha ∈ {1, 10}; proxy gap 0.5",
         "alpha = 4, lam = 0.0625; tried alpha ∈ {1, 4}, then lam ∈ {0.0625, 0.25, 1} at alpha = 4; proxy gap 0.9",
-        "kept step 18 of 36 (proxy gap 0.02484, 5 evaluations); stopped by patience",
+        "kept step 18 of 36 (proxy gap 0.02484 against θ_o's 2.5, 5 evaluations); stopped by patience",
         "warning: w",
         "the proxy read θ_o as label-smoothed or mixed-up (ε = 0.2195): its class-prior correction applies to the "
         "de-smoothed probabilities (proxy.smoothing_z); if θ_o was trained with label smoothing, the run should say so "

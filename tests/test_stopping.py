@@ -267,6 +267,30 @@ def test_theta_o_is_a_candidate_and_kept_with_a_warning(digits, random_split, th
     assert all(torch.equal(a, b) for a, b in zip(res.model.state_dict().values(), theta_o.state_dict().values()))
 
 
+def test_a_state_within_flat_tol_of_theta_o_is_kept_with_a_warning(digits, random_split, theta_o, scripted):
+    """A kept state whose proxy gap is lower than θ_o's by less than ``stopping.flat_tol`` × θ_o's reads like θ_o:
+    the call says so (ft, which has no forget term, is told that a method with one may remove D_f); 2 % lower is a
+    state that moved, and 0.5 % lower with ``flat_tol`` 0 too."""
+    opts = dict(epochs=2, stopping=dict(lr_factors=(1.0,), lr_lower=(), lr_refine=0, epoch_refine=0, step_refine=0))
+
+    def run(curve, method="rl", extra=None, **stopping):
+        scripted(curve)
+        options = {**opts, **(extra or {}), "stopping": {**opts["stopping"], **stopping}}
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always")
+            res = uk.unlearn(theta_o, digits, random_split, method, options=options, device="cpu")
+        return auto_summary(res), [str(w.message) for w in rec if "barely changed" in str(w.message)]
+
+    s, said = run([10.0, 9.95] + [12.0] * 50)
+    assert s["best_step"] > 0 and s["best_proxy_gap"] == 9.95 and s["original_proxy_gap"] == 10.0
+    assert len(said) == 1 and "(9.950) is within stopping.flat_tol (0.01 × θ_o's) of θ_o's (10.000)" in said[0]
+    assert "raise its lr or epochs" in said[0] and "no forget term" not in said[0]
+    s, said = run([10.0, 9.95] + [12.0] * 50, method="ft", extra={"settle_epochs": 0})
+    assert s["best_step"] > 0 and len(said) == 1 and "it has no forget term" in said[0]
+    assert run([10.0, 9.8] + [12.0] * 50)[1] == []  # 2 % lower: it moved
+    assert run([10.0, 9.95] + [12.0] * 50, flat_tol=0.0)[1] == []  # the check off
+
+
 def test_method_option_overrides_the_library_stop(digits, random_split, theta_o):
     res = uk.unlearn(
         theta_o, digits, random_split, "ga", options=dict(stop="none", epochs=1), stop="auto", device="cpu"

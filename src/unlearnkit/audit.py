@@ -331,6 +331,12 @@ def _g(v: object) -> str:
     return f"{v:.4g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
 
 
+def _gap(a: dict) -> str:
+    """The kept state's proxy gap, and θ_o's where the summary has it (``original_proxy_gap``)."""
+    g0 = a.get("original_proxy_gap")
+    return f"proxy gap {_g(a.get('best_proxy_gap'))}" + (f" against θ_o's {_g(g0)}" if g0 is not None else "")
+
+
 def _stop_lines(run: dict) -> list[str]:
     """Where an automatic stop ended and why, when the run's history says so."""
     lines = []
@@ -353,10 +359,10 @@ def _stop_lines(run: dict) -> list[str]:
                 at = ", ".join(f"{k} = {_g(v)}" for k, v in (then.get("at") or {}).items())
                 values = ", ".join(_g(v) for v in sorted(t for t in then.get("tried") or [] if t is not None))
                 searched += f", then {then.get('option')} ∈ {{{values}}} at {at}"
-            lines.append(f"{kept}; tried {searched}; proxy gap {_g(a.get('best_proxy_gap'))}")
+            lines.append(f"{kept}; tried {searched}; {_gap(a)}")
         elif "best_step" in a:
             lines.append(
-                f"kept step {a['best_step']} of {a.get('steps_run')} (proxy gap {_g(a.get('best_proxy_gap'))}, "
+                f"kept step {a['best_step']} of {a.get('steps_run')} ({_gap(a)}, "
                 f"{a.get('evaluations')} evaluations); stopped by {a.get('reason')}"
             )
         else:

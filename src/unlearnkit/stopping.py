@@ -287,8 +287,10 @@ def reference_facts(ref: ProxyReference) -> dict:
     fraction and the probe's accuracies (on D_f, fitted on D_r; on held-out samples, fitted on the training set);
     ``prior`` is the pseudo-sample count the target weights used (None where infinite, i.e. pooled over
     classes, or where no held-out data was used); ``smoothing`` the ε θ_o's probabilities were read with before
-    the prior correction (``proxy.smoothing_z``; 0: as they are)."""
+    the prior correction (``proxy.smoothing_z``; 0: as they are); ``original_proxy_gap`` is θ_o's own proxy gap (what
+    a kept state is measured against)."""
     return {
+        "original_proxy_gap": float(ref.values_o["proxy_gap"]) if ref.values_o else None,
         "held_out": int(len(ref.unseen)),
         # the held-out mean's effective size 1/Σw² (the target weights follow D_f's class mix: on a request from
         # one class it rests on that class's held-out samples, not on all of them)

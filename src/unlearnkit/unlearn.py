@@ -322,11 +322,38 @@ def _warn_unsafe(
             f"({auto['best_proxy_gap']:.2f}){_held_out_hint(auto)}; change its options, or pass stop='none' to "
             f"keep the configured run"
         )
+    elif auto is not None and barely_moved(auto, getattr(plan.options, "stopping", None)):
+        # a kept state the proxy cannot tell from θ_o: a model that (on D_f) is θ_o
+        g0, tol = auto["original_proxy_gap"], plan.options.stopping.flat_tol
+        what = "strength" if "option" in auto else "state"
+        reach = (
+            "; it reaches D_f only through D_r (it has no forget term), so a method with one may remove what it could "
+            "not"
+            if isinstance(m, GradientMethod) and not m.uses_forget
+            else ""
+        )
+        warn(
+            f"method {method!r} barely changed the model: stop='auto' kept a {what}{_lrs_tried(auto)} whose proxy gap "
+            f"({auto['best_proxy_gap']:.3f}) is within stopping.flat_tol ({tol:g} × θ_o's) of θ_o's ({g0:.3f}), so "
+            f"the model returned reads like θ_o{_held_out_hint(auto)}{reach}; raise its {knob}, or pass stop='none' "
+            f"to keep the configured run"
+        )
     elif m.moves_model and relative < min_change:
         warn(
             f"method {method!r} did not change the model (relative parameter change {relative:.2e} < "
             f"min_change {min_change:g}); raise its {knob}"
         )
+
+
+def barely_moved(auto: dict, stopping) -> bool:
+    """Whether auto kept a state (not θ_o itself) whose proxy gap is within ``stopping.flat_tol`` × θ_o's of θ_o's
+    own: lower by so little that the proxy cannot tell it from θ_o (ft on a user's token model: 2.8505 against
+    2.8513, every reading of D_f unchanged)."""
+    g0, best = auto.get("original_proxy_gap"), auto.get("best_proxy_gap")
+    tol = getattr(stopping, "flat_tol", 0.0)
+    if g0 is None or best is None or not tol or g0 <= 0:
+        return False
+    return best >= g0 * (1.0 - tol)
 
 
 def _held_out_hint(auto: dict) -> str:
