@@ -641,6 +641,14 @@ LIB_CASES = [
         lambda t, d: _check_model(TupleOut(uk.build_model("mlp", d.input_shape, 10)), d),
     ),
     L(
+        "model-outputs-probabilities",
+        r"the model's outputs look like probabilities \(on 8 training samples every output is in \[0, 1\] and each row "
+        r"sums to 1\): unlearnkit needs logits .* remove the final Softmax \(a final LogSoftmax is fine\)",
+        lambda t, d: _rl_on_random(
+            d, torch.nn.Sequential(uk.build_model("mlp", d.input_shape, 10), torch.nn.Softmax(dim=1))
+        ),
+    ),
+    L(
         "model-float64-unlearn",
         r"the model's parameters are float64 but dataset 'digits' holds float32 inputs; convert the model with "
         r"model\.float\(\)",
@@ -880,6 +888,12 @@ def test_good_inputs_still_pass(tmp_path, digits):
     model = uk.build_model("mlp", digits.input_shape, digits.num_classes).train()
     check_model(model, digits)
     assert model.training  # mode restored
+    check_model(torch.nn.Sequential(model, torch.nn.LogSoftmax(dim=1)), digits)  # log-probabilities read as logits
+    from unlearnkit.data.split import looks_like_probabilities
+
+    p = torch.tensor([[0.2, 0.8], [0.5, 0.5]])
+    assert looks_like_probabilities(p) and not looks_like_probabilities(p * 0.9)  # rows must sum to 1
+    assert not looks_like_probabilities(torch.tensor([[1.2, -0.2], [0.5, 0.5]]))  # and lie in [0, 1]
     (tmp_path / "t.csv").write_text(csv_text(""))
     assert len(uk.load_dataset("tabular_csv", path=str(tmp_path / "t.csv"), label="y", dropna=True)) == 59
     (tmp_path / "t.csv").write_text(csv_text("abc"))

@@ -123,10 +123,25 @@ def check_split(dataset, split: Split) -> None:
         )
 
 
+PROBE_ROWS = 8  # training samples check_model passes through the model
+
+
+def looks_like_probabilities(out) -> bool:
+    """Whether model outputs ``out`` [batch, classes] are probabilities rather than logits: every value in [0, 1] and
+    every row summing to 1 (to 1e-4) — what a final ``nn.Softmax`` gives and logits of a trained model practically
+    never do. Log-probabilities (a final ``nn.LogSoftmax``) are not refused: softmax reads them exactly as the
+    logits they came from."""
+    if not out.is_floating_point() or out.shape[1] < 2:
+        return False
+    out = out.double()
+    return bool(((out >= 0) & (out <= 1)).all() and ((out.sum(1) - 1).abs() <= 1e-4).all())
+
+
 def check_model(model, dataset) -> None:
     """Refuse a model whose output does not have one logit per class of ``dataset`` (one forward pass
-    on one training sample, in eval mode, without gradients; the model's mode is restored), whose
-    float parameters differ in dtype from the inputs, or that is a TorchScript module."""
+    on ``PROBE_ROWS`` training samples, in eval mode, without gradients; the model's mode is restored), that outputs
+    probabilities (:func:`looks_like_probabilities`), whose float parameters differ in dtype from the inputs, or that
+    is a TorchScript module."""
     import torch
 
     if isinstance(model, torch.jit.ScriptModule):  # its deepcopy's parameters are not leaves: no optimiser takes them
@@ -139,7 +154,9 @@ def check_model(model, dataset) -> None:
         device = param.device
     except StopIteration:
         device = torch.device("cpu")
-    x = dataset.inputs(np.asarray(dataset.pool[:1]))
+    x = dataset.inputs(
+        np.asarray(dataset.pool[:PROBE_ROWS] if len(dataset.pool) else np.arange(min(PROBE_ROWS, len(dataset))))
+    )
     floats = {p.dtype for p in model.parameters() if p.is_floating_point()}
     if x.is_floating_point() and floats and floats != {x.dtype}:
         got = ", ".join(sorted(str(d).replace("torch.", "") for d in floats))
@@ -168,11 +185,18 @@ def check_model(model, dataset) -> None:
             f"them (e.g. `return self.inner(x)[0]` or `return self.inner(x)['logits']`)"
         )
     if out.dim() != 2 or out.shape[1] != dataset.num_classes:
-        shape = tuple(out.shape)
+        shape = (1, *out.shape[1:])
         raise UnlearnkitError(
             f"the model outputs {shape} for one sample but dataset {dataset.name!r} has "
             f"{dataset.num_classes} classes; give it a final layer with {dataset.num_classes} "
             f"outputs (logits of shape [batch, {dataset.num_classes}])"
+        )
+    if looks_like_probabilities(out):
+        raise UnlearnkitError(
+            f"the model's outputs look like probabilities (on {len(out)} training samples every output is in [0, 1] "
+            f"and each row sums to 1): unlearnkit needs logits — its losses apply log-softmax and its evaluations "
+            f"softmax, which would squash probabilities toward uniform; remove the final Softmax (a final "
+            f"LogSoftmax is fine)"
         )
 
 
