@@ -387,6 +387,9 @@ def test_auto_stop_lines_read_as_sentences():
                     "twin_share": 0.875,
                     "twins": 7,
                     "twin_pairs": [[3, 9]],
+                    "baseline_covered": 400,
+                    "drift_ra": 1.25,
+                    "drift_unseen": 0.0,
                 }
             },
         ]
@@ -408,4 +411,7 @@ def test_auto_stop_lines_read_as_sentences():
         "7 of D_f's samples (88 % of those checked) have a near-duplicate of the same label among the retained samples "
         "(D_f ↔ D_r index: 3 ↔ 9, …): a retrained model still fits them, so the proxy aimed them at staying fitted "
         "(proxy.twin_check); to remove them, add the copies to the request",
+        "a chain of requests: damage was counted against the model before the first request (400 of the proxy's "
+        "samples covered); the model this request started from had lost 1.25 points of accuracy on retained samples "
+        "and 0 on held-out ones since",
     ]

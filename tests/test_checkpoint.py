@@ -577,6 +577,18 @@ def test_a_second_request_on_the_unlearned_model(trained, ids_file, tmp_path):
     assert n3_left == second["request"]["forget_counts"][3] and n3_left > 0
     forgotten = json.loads((tmp_path / "second" / "unlearned.json").read_text())["extra"]["forgotten"]
     assert len(forgotten) == len(ids) + n3_left
+    # the chain's baseline: the first model's answers, measured on the first request over its training and held-out
+    # samples, carried unchanged; the second request's proxy counted damage against it
+    carried = [
+        json.loads((d / "unlearned.json").read_text())["extra"]["baseline"] for d in (first, tmp_path / "second")
+    ]
+    assert carried[0] == carried[1]
+    base = uk.Baseline.from_dict(carried[0])
+    assert len(base.covered) == n_train + json.loads((first / "audit.json").read_text())["data"]["n_heldout"]
+    stops = [h["auto_stop"] for h in second["run"]["history"] if "auto_stop" in h]
+    assert stops and stops[-1]["baseline_covered"] > 0 and stops[-1]["drift_ra"] is not None
+    first_run = json.loads((first / "audit.json").read_text())["run"]["history"]
+    assert [h["auto_stop"]["baseline_covered"] for h in first_run if "auto_stop" in h] == [None]  # not on the first
 
 
 def test_a_folder_stands_for_the_weights_file_in_it(trained, ids_file, tmp_path):

@@ -10,9 +10,11 @@ from .unlearn import UnlearnResult, unlearn  # noqa: E402
 from .eval import METRICS, Evaluation, avg_gap  # noqa: E402
 from .checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from .audit import audit  # noqa: E402  (the function; the module stays importable as unlearnkit.audit)
+from .baseline import Baseline  # noqa: E402
 
 __all__ = [
     "ArrayDataset",
+    "Baseline",
     "METRICS",
     "Evaluation",
     "Split",

@@ -393,6 +393,13 @@ def _stop_lines(run: dict) -> list[str]:
                 f"retrained model still fits them, so the proxy aimed them at staying fitted (proxy.twin_check); to remove them, "
                 f"add the copies to the request"
             )
+        if a.get("baseline_covered") is not None:  # a chain of requests: damage against the first model
+            lines.append(
+                f"a chain of requests: damage was counted against the model before the first request ({a['baseline_covered']} "
+                f"of the proxy's samples covered); the model this request started from had lost "
+                f"{_g(a.get('drift_ra'))} points of accuracy on retained samples and {_g(a.get('drift_unseen'))} on "
+                f"held-out ones since"
+            )
     return lines
 
 

@@ -624,6 +624,19 @@ def _unlearn_checkpoint(
             else load_config(train_from).train,
             label_smoothing,
         )
+        import numpy as np
+
+        from .baseline import Baseline
+
+        # a chain of requests: the answers of the model before the first, carried in the checkpoint's JSON (measured
+        # here on the first request: one pass over its training and held-out data), so that auto counts damage
+        # against that model and not against each request's starting point
+        chained = ckpt.meta is not None and "baseline" in ckpt.meta.extra
+        first = (
+            Baseline.from_dict(ckpt.meta.extra["baseline"])
+            if chained
+            else Baseline.measure(ckpt.model, ds, np.concatenate([split.train, split.unseen]), device=dev)
+        )
         t0 = time.perf_counter()
         result = unlearn(
             ckpt.model,
@@ -640,6 +653,7 @@ def _unlearn_checkpoint(
             train_config=tcfg,
             new_model=ckpt.new_model,
             stop=stop,
+            baseline=first if chained and stop == "auto" else None,
         )
         wall = time.perf_counter() - t0
         out.mkdir(parents=True, exist_ok=True)
@@ -661,6 +675,7 @@ def _unlearn_checkpoint(
                     "forget_sha256": ids_sha256(split.forget),
                     "method": method,
                     "forgotten": forgotten,
+                    "baseline": first.to_dict(),
                 },
             }
         )  # a later request on this model trains on none of these

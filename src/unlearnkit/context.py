@@ -18,6 +18,7 @@ from .passes import PassCounter
 
 if TYPE_CHECKING:
     from .amp import Precision
+    from .baseline import Baseline
     from .eval.proxy import ProxyReference
     from .stopping import Monitor
     from .targets.base import Target
@@ -73,6 +74,7 @@ class UnlearnContext:
     stop: str = "none"  # "auto" | "none" (resolved by unlearn(); see unlearnkit.stopping)
     monitor: Monitor | None = None  # the stopping.Monitor of a gradient loop (set by GradientMethod.start)
     proxy_reference: ProxyReference | None = None  # stop="auto": the proxy's θ_o reference (built once)
+    baseline: Baseline | None = None  # stop="auto", a chain of requests: the first model's answers (damage reference)
 
     def batch(self, idx: torch.Tensor) -> Batch:
         host = idx if idx.device.type == "cpu" else idx.cpu()  # the loops draw on the host; others pay one copy

@@ -269,7 +269,9 @@ def shared_reference(ctx, options: StopOptions) -> ProxyReference:
     the :class:`Monitor`, the lr search's runs (trials copy ``ctx``) and the strength search."""
     if ctx.proxy_reference is None:
         with evaluating(ctx.passes):
-            ctx.proxy_reference = ProxyReference.build(ctx.original, ctx.dataset, ctx.split, options.proxy, ctx.device)
+            ctx.proxy_reference = ProxyReference.build(
+                ctx.original, ctx.dataset, ctx.split, options.proxy, ctx.device, baseline=ctx.baseline
+            )
     return ctx.proxy_reference
 
 
@@ -288,9 +290,15 @@ def reference_facts(ref: ProxyReference) -> dict:
     ``prior`` is the pseudo-sample count the target weights used (None where infinite, i.e. pooled over
     classes, or where no held-out data was used); ``smoothing`` the ε θ_o's probabilities were read with before
     the prior correction (``proxy.smoothing_z``; 0: as they are); ``original_proxy_gap`` is θ_o's own proxy gap (what
-    a kept state is measured against)."""
+    a kept state is measured against). With a baseline (a chain of requests, ``unlearn(baseline=…)``):
+    ``baseline_covered``, the D_r-sample and held-out samples it covers, and θ_o's accuracy lost since the first model
+    on them (``drift_ra``: on the D_r sample, ``drift_unseen``: held out; points); all three None without one."""
+    drift = ref.first_covered is not None and bool(ref.values_o)
     return {
         "original_proxy_gap": float(ref.values_o["proxy_gap"]) if ref.values_o else None,
+        "baseline_covered": ref.first_covered,
+        "drift_ra": float(ref.values_o["proxy_ra_loss"]) if drift else None,
+        "drift_unseen": float(ref.values_o["proxy_damage"] - ref.values_o["proxy_ra_loss"]) if drift else None,
         "held_out": int(len(ref.unseen)),
         # the held-out mean's effective size 1/Σw² (the target weights follow D_f's class mix: on a request from
         # one class it rests on that class's held-out samples, not on all of them)

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from .amp import contiguous
+from .baseline import Baseline
 from .data.split import Split, check_model, check_split
 from .device import resolve_device
 from .errors import UnlearnkitError
@@ -116,6 +117,7 @@ def unlearn(
     retrained: Callable[[], tuple[nn.Module, float]] | None = None,
     progress: Callable[[dict], None] | None = None,
     on_epoch: Callable[[nn.Module, int], dict | None] | None = None,
+    baseline: Baseline | None = None,
 ) -> UnlearnResult:
     """Unlearn ``split.forget`` from a copy of ``model`` (θ_o is never changed).
 
@@ -131,6 +133,9 @@ def unlearn(
     ``stopping.every`` of an epoch, and stop early on overshoot, patience or divergence; one-shot methods
     with a ``strength_option`` pick its value by the proxy. The curve and the choice are in
     ``history``. ``stop="none"`` runs the configured schedule exactly (divergence still raises).
+    ``baseline`` (:class:`~unlearnkit.baseline.Baseline`, ``stop="auto"`` only): where ``model`` is the result of
+    earlier deletion requests, the answers of the model before the first — damage is then counted against it, so a
+    chain of requests does not lose ``stopping.max_damage`` of accuracy per request.
     A model whose relative parameter change ‖θ_u − θ_o‖/‖θ_o‖ is below ``min_change`` warns.
     """
     check_stop(stop, "unlearn(stop=…)")
@@ -144,6 +149,18 @@ def unlearn(
             raise UnlearnkitError(unmet)
     mode = effective_stop(plan.options.stop or stop, split)
     correction = split.purpose == "correction"  # no deletion request: nothing for the proxy to compare
+    if baseline is not None:
+        if not isinstance(baseline, Baseline):
+            raise UnlearnkitError(
+                f"baseline must be an unlearnkit.Baseline, got {type(baseline).__name__}; measure one on the model "
+                f"before the first request: Baseline.measure(first_model, dataset, indices)"
+            )
+        baseline.check(dataset)
+        if mode != "auto":
+            raise UnlearnkitError(
+                f"baseline is read by the proxy of stop='auto' only (damage against the first model), but this run "
+                f"is stop={mode!r}; pass stop='auto' or drop the baseline"
+            )
     check_auto_has_held_out(type(plan.method), mode, split)
     dev = resolve_device(device)
     tcfg = parse_options(TrainConfig, train_config, "train_config")
@@ -183,6 +200,7 @@ def unlearn(
         progress=progress,
         on_epoch=on_epoch,
         stop=mode,
+        baseline=baseline,
     )
     torch.manual_seed(seed)
     t0 = time.perf_counter()

@@ -957,6 +957,17 @@ def paired_damage(ref_right: np.ndarray, right: np.ndarray) -> tuple[float, floa
     return max(0.0, 100.0 * float(d.mean())), se
 
 
+def against_first(first, idx: np.ndarray, p: torch.Tensor, y: torch.Tensor, chosen: np.ndarray) -> np.ndarray:
+    """The per-sample reference of a chain of requests: on the samples ``first`` (a Baseline) covers, right where the
+    first model classified them right — less those θ_o got right that the class-prior correction excuses (``chosen``,
+    θ_o's own reference, has them wrong) — or where ``chosen`` credits a sample θ_o got wrong; ``chosen`` elsewhere.
+    With ``first`` measured on θ_o itself this is ``chosen`` exactly."""
+    raw = (p.argmax(1) == y).numpy()
+    right, covered = first.right(idx)
+    excused = raw & ~chosen
+    return np.where(covered, (right & ~excused) | (chosen & ~raw), chosen)
+
+
 def _subsample(idx: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
     idx = np.asarray(idx, dtype=np.int64)
     return idx if len(idx) <= k else np.sort(rng.choice(idx, size=k, replace=False))
@@ -1034,11 +1045,20 @@ class ProxyReference:
     forget_fa: float = float("nan")  # θ_o's accuracy on D_f's partial part, read as the targets are (q)
     inputs: torch.Tensor | None = None  # model-ready inputs of forget, retain, unseen in that order (input_cache_mb)
     smoothing: float = 0.0  # smoothing_z: the ε θ_o's probabilities were read with before the prior correction
+    first_covered: int | None = None  # with a baseline: the D_r-sample and held-out samples it covers (else None)
 
     @classmethod
     def build(
-        cls, original, dataset, split, options: ProxyOptions | None = None, device: torch.device | None = None
+        cls,
+        original,
+        dataset,
+        split,
+        options: ProxyOptions | None = None,
+        device: torch.device | None = None,
+        baseline=None,
     ) -> "ProxyReference":
+        """The reference from θ_o. ``baseline`` (a :class:`~unlearnkit.baseline.Baseline`, for a chain of requests):
+        damage is counted against the first model's answers on the samples it covers (:func:`against_first`)."""
         o = options or ProxyOptions()
         device = device or next(original.parameters()).device
         labels = np.asarray(dataset.labels)
@@ -1091,7 +1111,7 @@ class ProxyReference:
         eps = ref.smoothing
         q_r, q_u = prior_correct(p_r, ratio, eps), prior_correct(p_u, ratio, eps)
 
-        def baseline(p: torch.Tensor, q: torch.Tensor, y: torch.Tensor) -> np.ndarray:
+        def reference_right(p: torch.Tensor, q: torch.Tensor, y: torch.Tensor) -> np.ndarray:
             """Per-sample correctness of θ_o, or of the prior-corrected θ_o where the shift lowers its
             accuracy (a model retrained on fewer samples of a class is expected to lose some of it)."""
             raw, corrected = (p.argmax(1) == y).numpy(), (q.argmax(1) == y).numpy()
@@ -1099,8 +1119,12 @@ class ProxyReference:
                 return raw
             return raw if raw.mean() <= corrected.mean() else corrected
 
-        ref.retain_right_ref = baseline(p_r, q_r, y_r)
-        ref.unseen_right_ref = baseline(p_u, q_u, y_u)
+        ref.retain_right_ref = reference_right(p_r, q_r, y_r)
+        ref.unseen_right_ref = reference_right(p_u, q_u, y_u)
+        if baseline is not None:  # a chain of requests: damage against the model before the first
+            ref.retain_right_ref = against_first(baseline, retain, p_r, y_r, ref.retain_right_ref)
+            ref.unseen_right_ref = against_first(baseline, unseen, p_u, y_u, ref.unseen_right_ref)
+            ref.first_covered = int(baseline.right(np.concatenate([retain, unseen]))[1].sum())
         if len(unseen):
             ref.ref_conf = _true_conf(q_u, y_u)
             correct_u = (q_u.argmax(1) == y_u).numpy()

@@ -1,0 +1,91 @@
+"""A chain of deletion requests: damage counted against the model before the first (unlearnkit.baseline)."""
+
+import numpy as np
+import pytest
+import torch
+
+import unlearnkit as uk
+from unlearnkit.baseline import Baseline
+from unlearnkit.eval.proxy import ProxyReference, against_first
+
+
+def test_a_baseline_round_trips_through_json_as_runs():
+    b = Baseline(np.array([5, 1, 2, 3, 9, 10, 2]), np.array([2, 10]))
+    assert b.covered.tolist() == [1, 2, 3, 5, 9, 10]  # sorted, distinct
+    d = b.to_dict()
+    assert d == {"covered": [[1, 4], [5, 6], [9, 11]], "wrong": [2, 10]}
+    back = Baseline.from_dict(d)
+    assert back.covered.tolist() == b.covered.tolist() and back.wrong.tolist() == b.wrong.tolist()
+    right, covered = b.right(np.array([1, 2, 4, 10]))
+    assert right.tolist() == [True, False, True, False] and covered.tolist() == [True, True, False, True]
+
+
+def test_bad_baselines_are_refused(digits, random_split, theta_o):
+    with pytest.raises(uk.UnlearnkitError, match="'wrong' holds indices outside 'covered'"):
+        Baseline([1, 2], [3])
+    with pytest.raises(uk.UnlearnkitError, match=r"expected \{'covered'"):
+        Baseline.from_dict({"covered": 3})
+    with pytest.raises(uk.UnlearnkitError, match="must be a flat list of sample indices"):
+        Baseline(np.array([0.5, 1.0]), [])
+    far = Baseline([len(digits) + 3], [])
+    with pytest.raises(uk.UnlearnkitError, match="measured on other data"):
+        uk.unlearn(theta_o, digits, random_split, "rl", baseline=far, device="cpu")
+    first = Baseline.measure(theta_o, digits, random_split.train)
+    with pytest.raises(uk.UnlearnkitError, match=r"baseline is read by the proxy of stop='auto' only .* stop='none'"):
+        uk.unlearn(theta_o, digits, random_split, "rl", baseline=first, stop="none", device="cpu")
+    with pytest.raises(uk.UnlearnkitError, match=r"baseline must be an unlearnkit.Baseline, got MLP"):
+        uk.unlearn(theta_o, digits, random_split, "rl", baseline=theta_o, device="cpu")
+
+
+def test_against_first_hand_worked():
+    """Six samples, all of label 0. θ_o right on 0, 1, 4, 5 (raw); its own reference (chosen) excuses sample 1 (the
+    class-prior correction) and credits sample 2. The first model was right on 0, 1, 2 and covers all but 5."""
+    y = torch.zeros(6, dtype=torch.long)
+    raw = np.array([1, 1, 0, 0, 1, 1], bool)
+    p = torch.tensor([[0.9, 0.1] if r else [0.1, 0.9] for r in raw])
+    chosen = np.array([1, 0, 1, 0, 1, 1], bool)
+    first = Baseline(np.arange(5), np.array([3, 4]))
+    got = against_first(first, np.arange(6), p, y, chosen)
+    # 0: right first; 1: excused; 2: right first (and credited); 3: wrong both; 4: wrong first — losing it is no
+    # damage; 5: not covered, θ_o's own
+    assert got.tolist() == [True, False, True, False, False, True]
+    assert against_first(Baseline(np.arange(6), np.flatnonzero(~raw)), np.arange(6), p, y, chosen).tolist() == (
+        chosen.tolist()
+    )  # the first model = θ_o: its own reference exactly
+
+
+@pytest.mark.parametrize("which", ["random_split", "class_split"])
+def test_a_baseline_of_theta_o_itself_changes_nothing(digits, theta_o, which, request):
+    split = request.getfixturevalue(which)
+    first = Baseline.measure(theta_o, digits, np.concatenate([split.train, split.unseen]))
+    plain, chained = (
+        ProxyReference.build(theta_o, digits, split),
+        ProxyReference.build(theta_o, digits, split, baseline=first),
+    )
+    assert chained.values_o == plain.values_o
+    assert np.array_equal(chained.retain_right_ref, plain.retain_right_ref)
+    assert np.array_equal(chained.unseen_right_ref, plain.unseen_right_ref)
+    assert chained.first_covered == len(plain.retain) + len(plain.unseen) and plain.first_covered is None
+    opts = dict(epochs=1, stopping=dict(lr_factors=(1.0,), lr_lower=(), lr_refine=0, epoch_refine=0, step_refine=0))
+    a = uk.unlearn(theta_o, digits, split, "rl", options=opts, device="cpu")
+    b = uk.unlearn(theta_o, digits, split, "rl", options=opts, device="cpu", baseline=first)
+    assert all(torch.equal(u, v) for u, v in zip(a.model.state_dict().values(), b.model.state_dict().values()))
+    summary = next(h["auto_stop"] for h in b.history if "auto_stop" in h)
+    assert summary["baseline_covered"] == chained.first_covered and summary["drift_ra"] == 0.0
+
+
+def test_damage_counts_from_the_first_model(digits, random_split, theta_o):
+    """A first model that was right on every sample: θ_o's own errors on the proxy's D_r sample and held-out samples
+    are damage already (drift), exactly its error rates there, and enter its proxy gap."""
+    first = Baseline(np.concatenate([random_split.train, random_split.unseen]), [])
+    ref = ProxyReference.build(theta_o, digits, random_split, baseline=first)
+    plain = ProxyReference.build(theta_o, digits, random_split)
+    lg = ref.forward(theta_o)
+    wrong_r = 100.0 * float((lg["retain"].argmax(1) != ref.y_retain).double().mean())
+    wrong_u = 100.0 * float((lg["unseen"].argmax(1) != ref.y_unseen).double().mean())
+    assert wrong_u > 0  # the test means something: θ_o misclassifies some held-out digits
+    assert ref.values_o["proxy_ra_loss"] == pytest.approx(wrong_r)
+    assert ref.values_o["proxy_damage"] == pytest.approx(wrong_r + wrong_u)
+    assert plain.values_o["proxy_damage"] == 0.0
+    w = ref.options.weights
+    assert ref.values_o["proxy_gap"] - plain.values_o["proxy_gap"] == pytest.approx(w[3] * (wrong_r + wrong_u) / sum(w))
