@@ -1,5 +1,7 @@
 """A chain of deletion requests: damage counted against the model before the first (unlearnkit.baseline)."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -89,3 +91,21 @@ def test_damage_counts_from_the_first_model(digits, random_split, theta_o):
     assert plain.values_o["proxy_damage"] == 0.0
     w = ref.options.weights
     assert ref.values_o["proxy_gap"] - plain.values_o["proxy_gap"] == pytest.approx(w[3] * (wrong_r + wrong_u) / sum(w))
+
+
+def test_a_chain_past_the_damage_bound_warns(digits, random_split, theta_o):
+    """A first model that was right everywhere and a max_damage below θ_o's own error rate on the D_r sample: the
+    call says the chain has lost more than the bound allows (and what restores it)."""
+    first = Baseline(np.concatenate([random_split.train, random_split.unseen]), [])
+    ref = ProxyReference.build(theta_o, digits, random_split, baseline=first)
+    drift = ref.values_o["proxy_ra_loss"]
+    assert drift > 0
+    opts = dict(epochs=1, stopping=dict(lr_factors=(1.0,), lr_lower=(), lr_refine=0, max_damage=drift / 2))
+    with pytest.warns(RuntimeWarning, match=r"had already lost .* since the model before the first request") as rec:
+        uk.unlearn(theta_o, digits, random_split, "rl", options=opts, device="cpu", baseline=first)
+    assert any("retraining on D_r restores what the chain lost" in str(w.message) for w in rec)
+    within = {**opts, "stopping": {**opts["stopping"], "max_damage": 5.0}}
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        uk.unlearn(theta_o, digits, random_split, "rl", options=within, device="cpu", baseline=first)
+    assert not any("since the model before the first request" in str(w.message) for w in rec)  # within the bound

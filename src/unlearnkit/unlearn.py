@@ -332,6 +332,16 @@ def _warn_unsafe(
             f"passes reached stopping.max_cost × one retraining's ({auto['cost_budget']:.0f} passes), so retraining "
             f"on D_r would cost less than searching on; pass stopping: {{max_cost: null}} to search on regardless"
         )
+    stopping = getattr(plan.options, "stopping", None)
+    if auto is not None and stopping is not None and auto.get("drift_ra") is not None:
+        if auto["drift_ra"] > stopping.max_damage or auto["drift_unseen"] > stopping.max_unseen_damage:
+            warn(
+                f"method {method!r}: the model this request started from had already lost {auto['drift_ra']:.1f} "
+                f"points of accuracy on retained samples and {auto['drift_unseen']:.1f} on held-out ones since the "
+                f"model before the first request (the baseline), more than stopping.max_damage "
+                f"({stopping.max_damage:g}) / max_unseen_damage ({stopping.max_unseen_damage:g}) allow: stop='auto' "
+                f"keeps only states that repair some of it; retraining on D_r restores what the chain lost"
+            )
     kept = auto is not None and (auto.get("best_step") == 0 or ("best_value" in auto and auto["best_value"] is None))
     if kept:
         warn(
