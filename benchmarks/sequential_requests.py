@@ -58,7 +58,7 @@ def main() -> None:
             "orig_RA": orig["RA"],
             "floor": uk.avg_gap(read(train(seed + 200, whole.retain)), ref),
         }
-        first = uk.Baseline.measure(original, data, np.concatenate([whole.train, whole.unseen]))
+        first = uk.Baseline.measure(original, data, whole.train, whole.unseen)
         print(f"seed {seed}: θ_o Avg.Gap {cell['orig_gap']:.2f} (floor {cell['floor']:.2f}), RA {orig['RA']:.1f}")
         for method in a.methods:
             t0 = time.perf_counter()

@@ -8,7 +8,7 @@ import torch
 
 import unlearnkit as uk
 from unlearnkit.baseline import Baseline
-from unlearnkit.eval.proxy import ProxyReference, against_first
+from unlearnkit.eval.proxy import ProxyReference, against_first, removed_since
 
 
 def test_a_baseline_round_trips_through_json_as_runs():
@@ -20,6 +20,11 @@ def test_a_baseline_round_trips_through_json_as_runs():
     assert back.covered.tolist() == b.covered.tolist() and back.wrong.tolist() == b.wrong.tolist()
     right, covered = b.right(np.array([1, 2, 4, 10]))
     assert right.tolist() == [True, False, True, False] and covered.tolist() == [True, True, False, True]
+    counted = Baseline([0, 1, 2], [], np.array([4, 0, 10]))
+    assert Baseline.from_dict(counted.to_dict()).train_counts.tolist() == [4, 0, 10]
+    # today's D_r: 1 of class 0's 4, none of class 1 (it had none), 10 of class 2's 10
+    assert counted.kept(np.array([0] + [2] * 10), 3).tolist() == [0.25, 1.0, 1.0]
+    assert b.kept(np.array([0, 1]), 3) is None
 
 
 def test_bad_baselines_are_refused(digits, random_split, theta_o):
@@ -59,7 +64,7 @@ def test_against_first_hand_worked():
 @pytest.mark.parametrize("which", ["random_split", "class_split"])
 def test_a_baseline_of_theta_o_itself_changes_nothing(digits, theta_o, which, request):
     split = request.getfixturevalue(which)
-    first = Baseline.measure(theta_o, digits, np.concatenate([split.train, split.unseen]))
+    first = Baseline.measure(theta_o, digits, split.train, split.unseen)
     plain, chained = (
         ProxyReference.build(theta_o, digits, split),
         ProxyReference.build(theta_o, digits, split, baseline=first),
@@ -109,3 +114,35 @@ def test_a_chain_past_the_damage_bound_warns(digits, random_split, theta_o):
         warnings.simplefilter("always")
         uk.unlearn(theta_o, digits, random_split, "rl", options=within, device="cpu", baseline=first)
     assert not any("since the model before the first request" in str(w.message) for w in rec)  # within the bound
+
+
+def test_removed_since_reads_the_class_counts():
+    first = Baseline([0], [], np.array([100, 100, 100, 0]))
+    retain = np.array([0] * 20 + [1] * 90)  # class 0 kept 20 %, class 1 90 %, class 2 gone, class 3 never there
+    assert removed_since(first, retain, 4, 0.25).tolist() == [True, False, True, False]
+    assert removed_since(first, retain, 4, None).tolist() == [False, False, True, False]
+    assert removed_since(Baseline([0], []), retain, 4, 0.25).tolist() == [False, False, True, True]  # no counts
+
+
+def test_a_class_removed_by_an_earlier_request_is_no_damage(digits, class_split, theta_o):
+    """The second request of a chain whose first removed class 3: the model it starts from misclassifies class 3's
+    held-out samples by design, and that is not drift; θ_o's other answers are counted as before."""
+    import copy
+
+    first = Baseline.measure(theta_o, digits, class_split.train, class_split.unseen)
+    after = copy.deepcopy(theta_o)
+    with torch.no_grad():
+        after.head.bias[3] = -1e4  # the first request's result, in effect: class 3 never predicted
+    train = class_split.retain
+    labels = digits.labels
+    second = uk.Split(
+        train=train,
+        test=class_split.test,
+        unseen=class_split.unseen,
+        forget=np.sort(train[labels[train] == 7]),
+    )
+    ref = ProxyReference.build(after, digits, second, baseline=first)
+    plain = ProxyReference.build(after, digits, second)
+    assert (labels[ref.unseen] == 3).sum() > 5  # class 3's held-out samples are in the reference
+    assert ref.values_o["proxy_damage"] == plain.values_o["proxy_damage"] == 0.0
+    assert ref.first_covered == int((labels[np.concatenate([ref.retain, ref.unseen])] != 3).sum())

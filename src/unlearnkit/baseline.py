@@ -14,7 +14,8 @@ earlier losses are). It holds indices only: no model, and nothing of D_f's that 
 get (the samples it covers are D_r's and held-out ones; ids of samples since forgotten are never read again). The
 CLI measures one on the first request on a checkpoint and carries it in the unlearned checkpoint's JSON.
 
-A baseline measured on θ_o itself changes nothing: the proxy's reference is bit-identical to the one without it
+A class earlier requests removed (all of it, or all but ``proxy.thin_below``) is read by the model each request
+starts from, not by the first: losing it is what was asked. A baseline measured on θ_o itself changes nothing: the proxy's reference is bit-identical to the one without it
 (its per-sample reference is θ_o's own correctness, excusing the samples the class-prior correction excuses).
 """
 
@@ -49,10 +50,13 @@ def _ranges(idx: np.ndarray) -> list[list[int]]:
 @dataclass(frozen=True)
 class Baseline:
     """The first model's answers: ``covered``, the dataset indices it was read on, and ``wrong``, those it
-    misclassified (both sorted, distinct; ``wrong`` ⊂ ``covered``)."""
+    misclassified (both sorted, distinct; ``wrong`` ⊂ ``covered``); ``train_counts``, its training set's samples
+    per class (where known: the proxy then reads a class an earlier request removed all but ``proxy.thin_below`` of
+    by the current model's answers, since losing it is what the requests asked for, not damage)."""
 
     covered: np.ndarray
     wrong: np.ndarray
+    train_counts: np.ndarray | None = None
 
     def __post_init__(self):
         covered, wrong = _ids(self.covered, "covered"), _ids(self.wrong, "wrong")
@@ -60,46 +64,71 @@ class Baseline:
             raise UnlearnkitError("baseline: 'wrong' holds indices outside 'covered'; measure it with Baseline.measure")
         object.__setattr__(self, "covered", covered)
         object.__setattr__(self, "wrong", wrong)
+        if self.train_counts is not None:
+            counts = np.asarray(self.train_counts)
+            if counts.ndim != 1 or not np.issubdtype(counts.dtype, np.integer) or (counts < 0).any():
+                raise UnlearnkitError("baseline: 'train_counts' must be a list of per-class sample counts (≥ 0)")
+            object.__setattr__(self, "train_counts", counts.astype(np.int64))
 
     @classmethod
-    def measure(cls, model, dataset, indices, device: torch.device | str | None = None) -> "Baseline":
-        """Read ``model`` on ``dataset[indices]`` (one batched pass in eval mode): typically θ_o before the first
-        request, on its training set and held-out data."""
+    def measure(cls, model, dataset, train, unseen=(), device: torch.device | str | None = None) -> "Baseline":
+        """Read ``model`` — θ_o before the first request — on ``dataset[train]`` (its training set) and
+        ``dataset[unseen]`` (held-out data), one batched pass in eval mode."""
         from .predict import predict_logits
 
-        idx = _ids(indices, "indices")
+        train = _ids(train, "train")
+        idx = np.union1d(train, _ids(unseen, "unseen"))
         if len(idx) and (idx[0] < 0 or idx[-1] >= len(dataset)):
             raise UnlearnkitError(f"baseline indices must be in 0..{len(dataset) - 1}")
         dev = torch.device(device) if device is not None else next(model.parameters()).device
         logits = predict_logits(model, dataset.to(dev), idx, device=dev)
-        right = (logits.argmax(1).cpu().numpy() == np.asarray(dataset.labels)[idx]) if len(idx) else np.zeros(0, bool)
-        return cls(idx, idx[~right])
+        labels = np.asarray(dataset.labels)
+        right = (logits.argmax(1).cpu().numpy() == labels[idx]) if len(idx) else np.zeros(0, bool)
+        return cls(idx, idx[~right], np.bincount(labels[train], minlength=dataset.num_classes))
 
     def right(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For dataset indices ``idx``: (whether the first model classified each right, whether it was read on it)."""
         idx = np.asarray(idx, np.int64)
         return ~np.isin(idx, self.wrong), np.isin(idx, self.covered)
 
+    def kept(self, retain_labels: np.ndarray, num_classes: int) -> np.ndarray | None:
+        """Per class, the fraction of the first training set's samples that ``retain_labels`` (today's D_r) still
+        holds (1 for a class it had none of); None without ``train_counts``."""
+        if self.train_counts is None:
+            return None
+        first = np.zeros(num_classes)
+        first[: min(num_classes, len(self.train_counts))] = self.train_counts[:num_classes]
+        now = np.bincount(np.asarray(retain_labels, np.int64), minlength=num_classes).astype(float)
+        return np.divide(now, first, out=np.ones(num_classes), where=first > 0)
+
     def check(self, dataset) -> None:
-        """Refuse a baseline measured on other data (indices beyond ``dataset``)."""
+        """Refuse a baseline measured on other data (indices beyond ``dataset``, or another class count)."""
         if len(self.covered) and self.covered[-1] >= len(dataset):
             raise UnlearnkitError(
                 f"the baseline covers index {int(self.covered[-1])} but dataset {dataset.name!r} has {len(dataset)} "
                 f"samples; it was measured on other data (pass the dataset the first request used)"
             )
+        if self.train_counts is not None and len(self.train_counts) != dataset.num_classes:
+            raise UnlearnkitError(
+                f"the baseline counts {len(self.train_counts)} classes but dataset {dataset.name!r} has "
+                f"{dataset.num_classes}; it was measured on other data (pass the dataset the first request used)"
+            )
 
     def to_dict(self) -> dict:
-        """JSON-ready: ``covered`` as [start, stop) runs, ``wrong`` as a list."""
-        return {"covered": _ranges(self.covered), "wrong": self.wrong.tolist()}
+        """JSON-ready: ``covered`` as [start, stop) runs, ``wrong`` and ``train_counts`` as lists."""
+        out = {"covered": _ranges(self.covered), "wrong": self.wrong.tolist()}
+        return out | ({"train_counts": self.train_counts.tolist()} if self.train_counts is not None else {})
 
     @classmethod
     def from_dict(cls, d: dict) -> "Baseline":
         try:
             runs = [(int(a), int(b)) for a, b in d["covered"]]
             wrong = [int(i) for i in d["wrong"]]
-        except (KeyError, TypeError, ValueError) as e:
+            counts = [int(c) for c in d["train_counts"]] if d.get("train_counts") is not None else None
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise UnlearnkitError(
-                f"baseline: expected {{'covered': [[start, stop], …], 'wrong': [ids]}} ({e})"
+                f"baseline: expected {{'covered': [[start, stop], …], 'wrong': [ids], 'train_counts': [n per class]}} "
+                f"({e})"
             ) from None
         covered = np.concatenate([np.arange(a, b) for a, b in runs]) if runs else np.zeros(0, np.int64)
-        return cls(covered, np.asarray(wrong, np.int64))
+        return cls(covered, np.asarray(wrong, np.int64), None if counts is None else np.asarray(counts, np.int64))

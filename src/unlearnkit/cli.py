@@ -624,8 +624,6 @@ def _unlearn_checkpoint(
             else load_config(train_from).train,
             label_smoothing,
         )
-        import numpy as np
-
         from .baseline import Baseline
 
         # a chain of requests: the answers of the model before the first, carried in the checkpoint's JSON (measured
@@ -635,7 +633,7 @@ def _unlearn_checkpoint(
         first = (
             Baseline.from_dict(ckpt.meta.extra["baseline"])
             if chained
-            else Baseline.measure(ckpt.model, ds, np.concatenate([split.train, split.unseen]), device=dev)
+            else Baseline.measure(ckpt.model, ds, split.train, split.unseen, device=dev)
         )
         t0 = time.perf_counter()
         result = unlearn(

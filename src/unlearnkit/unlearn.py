@@ -153,7 +153,7 @@ def unlearn(
         if not isinstance(baseline, Baseline):
             raise UnlearnkitError(
                 f"baseline must be an unlearnkit.Baseline, got {type(baseline).__name__}; measure one on the model "
-                f"before the first request: Baseline.measure(first_model, dataset, indices)"
+                f"before the first request: Baseline.measure(first_model, dataset, train, unseen)"
             )
         baseline.check(dataset)
         if mode != "auto":
