@@ -350,9 +350,9 @@ def _warn_unsafe(
             f"({auto['best_proxy_gap']:.2f}){_held_out_hint(auto)}; change its options, or pass stop='none' to "
             f"keep the configured run"
         )
-    elif auto is not None and barely_moved(auto, getattr(plan.options, "stopping", None)):
+    elif auto is not None and stopping is not None and barely_moved(auto, stopping):
         # a kept state the proxy cannot tell from θ_o: a model that (on D_f) is θ_o
-        g0, tol = auto["original_proxy_gap"], plan.options.stopping.flat_tol
+        g0, tol = auto["original_proxy_gap"], stopping.flat_tol
         what = "strength" if "option" in auto else "state"
         reach = (
             "; it reaches D_f only through D_r (it has no forget term), so a method with one may remove what it could "
