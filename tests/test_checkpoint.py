@@ -589,6 +589,29 @@ def test_a_second_request_on_the_unlearned_model(trained, ids_file, tmp_path):
     assert stops and stops[-1]["baseline_covered"] > 0 and stops[-1]["drift_ra"] is not None
     first_run = json.loads((first / "audit.json").read_text())["run"]["history"]
     assert [h["auto_stop"]["baseline_covered"] for h in first_run if "auto_stop" in h] == [None]  # not on the first
+    # an unlearned checkpoint without a baseline (written before they were carried): the chain starts there, said so
+    meta_file = first / "unlearned.json"
+    old_meta = json.loads(meta_file.read_text())
+    del old_meta["extra"]["baseline"]
+    meta_file.write_text(json.dumps(old_meta))
+    with pytest.warns(RuntimeWarning, match=r"already had \d+ samples unlearned, but its JSON holds no baseline"):
+        res = cli(
+            "unlearn",
+            "--checkpoint",
+            first / "unlearned.safetensors",
+            "--forget-where",
+            "label=5",
+            "--method",
+            "ft",
+            "--option",
+            "epochs=1",
+            "--device",
+            "cpu",
+            "--out",
+            tmp_path / "third",
+        )
+    assert res.exit_code == 0, res.output
+    assert "baseline" in json.loads((tmp_path / "third" / "unlearned.json").read_text())["extra"]
 
 
 def test_a_folder_stands_for_the_weights_file_in_it(trained, ids_file, tmp_path):

@@ -635,6 +635,16 @@ def _unlearn_checkpoint(
             if chained
             else Baseline.measure(ckpt.model, ds, split.train, split.unseen, device=dev)
         )
+        if not chained and ckpt.meta is not None and ckpt.meta.extra.get("forgotten"):
+            import warnings
+
+            warnings.warn(  # an unlearned checkpoint from before baselines were carried: the chain starts here
+                f"{checkpoint.name} already had {len(ckpt.meta.extra['forgotten'])} samples unlearned, but its JSON "
+                f"holds no baseline (the answers of the model before the first request): damage is counted from this "
+                f"model on, and what earlier requests cost is not seen",
+                RuntimeWarning,
+                stacklevel=1,
+            )
         t0 = time.perf_counter()
         result = unlearn(
             ckpt.model,
