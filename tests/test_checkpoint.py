@@ -518,58 +518,23 @@ def test_image_folder_loader(tmp_path):
 
 def test_a_second_request_on_the_unlearned_model(trained, ids_file, tmp_path):
     """unlearned.json remembers what was forgotten: a later request neither re-forgets those ids nor keeps them
-    in its retain set."""
+    in its retain set; it carries the chain's baseline."""
     path, ids = ids_file
     first = tmp_path / "first"
-    res = cli(
-        "unlearn",
-        "--checkpoint",
-        trained / "model.safetensors",
-        "--forget",
-        path,
-        "--method",
-        "ft",
-        "--option",
-        "epochs=1",
-        "--device",
-        "cpu",
-        "--out",
-        first,
-    )
+
+    def request(checkpoint, *what, out):  # ft for one epoch on the CPU
+        ft = ("--method", "ft", "--option", "epochs=1", "--device", "cpu")
+        return cli("unlearn", "--checkpoint", checkpoint, *what, *ft, "--out", out)
+
+    res = request(trained / "model.safetensors", "--forget", path, out=first)
     assert res.exit_code == 0, res.output
     assert json.loads((first / "unlearned.json").read_text())["extra"]["forgotten"] == sorted(ids.tolist())
     one_error(
-        cli(
-            "unlearn",
-            "--checkpoint",
-            first / "unlearned.safetensors",
-            "--forget",
-            path,
-            "--method",
-            "ft",
-            "--device",
-            "cpu",
-            "--out",
-            tmp_path / "again",
-        ),
+        request(first / "unlearned.safetensors", "--forget", path, out=tmp_path / "again"),
         "are not in the training set",
     )
     n_train = json.loads((first / "audit.json").read_text())["data"]["n_train"]
-    res = cli(
-        "unlearn",
-        "--checkpoint",
-        first / "unlearned.safetensors",
-        "--forget-where",
-        "label=3",
-        "--method",
-        "ft",
-        "--option",
-        "epochs=1",
-        "--device",
-        "cpu",
-        "--out",
-        tmp_path / "second",
-    )
+    res = request(first / "unlearned.safetensors", "--forget-where", "label=3", out=tmp_path / "second")
     assert res.exit_code == 0, res.output
     second = json.loads((tmp_path / "second" / "audit.json").read_text())
     assert second["data"]["n_train"] == n_train - len(ids)
@@ -595,21 +560,7 @@ def test_a_second_request_on_the_unlearned_model(trained, ids_file, tmp_path):
     del old_meta["extra"]["baseline"]
     meta_file.write_text(json.dumps(old_meta))
     with pytest.warns(RuntimeWarning, match=r"already had \d+ samples unlearned, but its JSON holds no baseline"):
-        res = cli(
-            "unlearn",
-            "--checkpoint",
-            first / "unlearned.safetensors",
-            "--forget-where",
-            "label=5",
-            "--method",
-            "ft",
-            "--option",
-            "epochs=1",
-            "--device",
-            "cpu",
-            "--out",
-            tmp_path / "third",
-        )
+        res = request(first / "unlearned.safetensors", "--forget-where", "label=5", out=tmp_path / "third")
     assert res.exit_code == 0, res.output
     assert "baseline" in json.loads((tmp_path / "third" / "unlearned.json").read_text())["extra"]
 
