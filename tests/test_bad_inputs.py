@@ -901,3 +901,37 @@ def test_good_inputs_still_pass(tmp_path, digits):
     assert "a_abc" in ds.extra["feature_names"] and len(ds) == 60
     ds = uk.ArrayDataset("t", X4, torch.tensor([0.0, 1.0, 1.0, 0.0]), 2, pool=P3, test=T1)  # integral floats
     assert ds.y.dtype == torch.long and ds.y.tolist() == [0, 1, 1, 0]
+
+
+def test_a_model_that_has_not_learnt_the_data_as_fed_warns(digits, tmp_path):
+    """Class ids in another order than the model was trained on (its head's rows rotated): θ_o is right on none of
+    its training samples, and the call says what to check; the same model with its rows in place does not warn."""
+    import copy
+
+    from unlearnkit.data.split import fit_warning
+
+    split = uk.make_split(digits, "random", seed=0, fraction=0.1)
+    torch.manual_seed(0)
+    model = uk.train_model(
+        uk.build_model("mlp", digits.input_shape, 10),
+        digits,
+        split.train,
+        uk.TrainConfig(epochs=5),
+        torch.device("cpu"),
+    )
+    assert fit_warning(model, digits, split) is None
+    rotated = copy.deepcopy(model)
+    order = torch.tensor([1, 2, 3, 4, 5, 6, 7, 8, 9, 0])
+    with torch.no_grad():
+        rotated.head.weight.copy_(model.head.weight[order])
+        rotated.head.bias.copy_(model.head.bias[order])
+    said = fit_warning(rotated, digits, split)
+    assert said is not None and "is right on only 0.0 % of 512 samples of its own training data (D_r)" in said
+    assert "the same class ids in the same order" in said
+    one = copy.deepcopy(model)
+    with torch.no_grad():
+        one.head.weight.zero_()
+        one.head.bias.copy_(torch.arange(10.0))  # always class 9
+    assert "predicts class 9 for all 512 samples" in fit_warning(one, digits, split)
+    with pytest.warns(RuntimeWarning, match=r"method 'ga': θ_o is right on only 0.0 %"):
+        uk.unlearn(rotated, digits, split, "ga", options={"epochs": 1}, stop="none", device="cpu")

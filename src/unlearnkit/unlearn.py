@@ -15,7 +15,7 @@ from torch import nn
 
 from .amp import contiguous
 from .baseline import Baseline
-from .data.split import Split, check_model, check_split
+from .data.split import Split, check_model, check_split, fit_warning
 from .device import resolve_device
 from .errors import UnlearnkitError
 from .methods import METHODS, GradientMethod
@@ -144,6 +144,9 @@ def unlearn(
     plan = Plan.make(method, weighting, target, options, weighting_options, target_options)
     check_split(dataset, split)  # indices in range, train in the pool, test apart (before any work)
     check_model(model, dataset)  # output size = num_classes, takes the inputs
+    unfit = fit_warning(model, dataset, split, seed)  # has θ_o learnt the data as it reaches it here?
+    if unfit:
+        warnings.warn(f"method {method!r}: {unfit}", RuntimeWarning, stacklevel=2)
     for unmet in (plan.target.unmet(dataset, split), plan.weighting.unmet(dataset, split)):
         if unmet:
             raise UnlearnkitError(unmet)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import math
+
 import numpy as np
 
 from ..errors import UnlearnkitError
@@ -135,6 +137,47 @@ def looks_like_probabilities(out) -> bool:
         return False
     out = out.double()
     return bool(((out >= 0) & (out <= 1)).all() and ((out.sum(1) - 1).abs() <= 1e-4).all())
+
+
+FIT_SAMPLES = 512  # D_r samples fit_warning reads θ_o on
+
+
+def fit_warning(model, dataset, split, seed: int = 0) -> str | None:
+    """A warning where ``model`` (θ_o) has not learnt its own training data as the data reaches it here: on a seeded
+    sample of D_r it is less accurate than always predicting D_r's most common class (by two standard errors), or it
+    predicts one class for every sample of a D_r with several. What that catches is data fed differently from how the
+    model was trained — class ids in another order, another normalisation, channels transposed — which no shape check
+    sees; unlearning such a model measures nothing. None where the model fits."""
+    import torch
+
+    from ..predict import predict_logits
+
+    retain = np.asarray(split.retain)
+    if len(retain) == 0:
+        return None
+    labels = np.asarray(dataset.labels)
+    idx = np.sort(np.random.default_rng(seed).choice(retain, size=min(FIT_SAMPLES, len(retain)), replace=False))
+    device = next(iter(model.parameters()), torch.empty(0)).device
+    pred = predict_logits(model, dataset.to(device), idx, device=device).argmax(1).numpy()
+    y = labels[idx]
+    acc = float(np.mean(pred == y))
+    counts = np.bincount(labels[retain])
+    majority = float(counts.max() / len(retain))
+    se = math.sqrt(majority * (1.0 - majority) / len(idx))
+    single = len(np.unique(pred)) == 1 and len(np.unique(y)) > 1
+    if acc >= majority - 2.0 * se and not single:
+        return None
+    if single:
+        what = f"predicts class {int(pred[0])} for all {len(idx)} samples of its own training data (D_r) it was read on"
+    else:
+        what = (
+            f"is right on only {100 * acc:.1f} % of {len(idx)} samples of its own training data (D_r), no better than "
+            f"always predicting its most common class ({100 * majority:.1f} %)"
+        )
+    return (
+        f"θ_o {what}: is the data fed to it as it was trained on — the same class ids in the same order, the same "
+        f"normalisation, channels in the same place? Unlearning a model that has not learnt the data measures nothing"
+    )
 
 
 def check_model(model, dataset) -> None:
