@@ -563,6 +563,11 @@ def test_a_second_request_on_the_unlearned_model(trained, ids_file, tmp_path):
         res = request(first / "unlearned.safetensors", "--forget-where", "label=5", out=tmp_path / "third")
     assert res.exit_code == 0, res.output
     assert "baseline" in json.loads((tmp_path / "third" / "unlearned.json").read_text())["extra"]
+    # a chained request whose method runs its schedule as set (stop: none) carries the baseline without using it
+    res = request(tmp_path / "second" / "unlearned.safetensors", "--forget-where", "label=7", "--option", "stop=none",
+                  out=tmp_path / "fourth")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "fourth" / "unlearned.json").read_text())["extra"]["baseline"] == carried[0]
 
 
 def test_a_folder_stands_for_the_weights_file_in_it(trained, ids_file, tmp_path):

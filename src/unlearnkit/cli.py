@@ -661,7 +661,7 @@ def _unlearn_checkpoint(
             train_config=tcfg,
             new_model=ckpt.new_model,
             stop=stop,
-            baseline=first if chained and stop == "auto" else None,
+            baseline=first if chained and (m_opts or {}).get("stop", stop) == "auto" else None,  # the proxy's only
         )
         wall = time.perf_counter() - t0
         out.mkdir(parents=True, exist_ok=True)
