@@ -25,6 +25,9 @@ def test_a_baseline_round_trips_through_json_as_runs():
     # today's D_r: 1 of class 0's 4, none of class 1 (it had none), 10 of class 2's 10
     assert counted.kept(np.array([0] + [2] * 10), 3).tolist() == [0.25, 1.0, 1.0]
     assert b.kept(np.array([0, 1]), 3) is None
+    left = counted.without([1, 2])  # samples since forgotten: no per-sample trace, the class counts stay
+    assert left.covered.tolist() == [0] and left.wrong.tolist() == [] and left.train_counts.tolist() == [4, 0, 10]
+    assert b.without([2, 5]).to_dict() == {"covered": [[1, 2], [3, 4], [9, 11]], "wrong": [10]}
 
 
 def test_bad_baselines_are_refused(digits, random_split, theta_o):

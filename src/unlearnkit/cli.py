@@ -683,7 +683,7 @@ def _unlearn_checkpoint(
                     "forget_sha256": ids_sha256(split.forget),
                     "method": method,
                     "forgotten": forgotten,
-                    "baseline": first.to_dict(),
+                    "baseline": first.without(forgotten).to_dict(),  # no per-sample trace of what was removed
                 },
             }
         )  # a later request on this model trains on none of these
