@@ -933,5 +933,7 @@ def test_a_model_that_has_not_learnt_the_data_as_fed_warns(digits, tmp_path):
         one.head.weight.zero_()
         one.head.bias.copy_(torch.arange(10.0))  # always class 9
     assert "predicts class 9 for all 512 samples" in fit_warning(one, digits, split)
+    two = uk.make_split(digits, "class", seed=0, classes=[c for c in range(10) if c != 4])  # D_r: class 4 alone
+    assert fit_warning(one, digits, two) is None  # one class left: no majority to beat, no warning
     with pytest.warns(RuntimeWarning, match=r"method 'ga': θ_o is right on only 0.0 %"):
         uk.unlearn(rotated, digits, split, "ga", options={"epochs": 1}, stop="none", device="cpu")

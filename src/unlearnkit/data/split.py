@@ -153,9 +153,9 @@ def fit_warning(model, dataset, split, seed: int = 0) -> str | None:
     from ..predict import predict_logits
 
     retain = np.asarray(split.retain)
-    if len(retain) == 0:
-        return None
     labels = np.asarray(dataset.labels)
+    if len(np.unique(labels[retain])) < 2:  # one class left (a binary task's class removed): no majority to beat
+        return None
     idx = np.sort(np.random.default_rng(seed).choice(retain, size=min(FIT_SAMPLES, len(retain)), replace=False))
     device = next(iter(model.parameters()), torch.empty(0)).device
     pred = predict_logits(model, dataset.to(device), idx, device=device).argmax(1).numpy()
