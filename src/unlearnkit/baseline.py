@@ -94,12 +94,13 @@ class Baseline:
     def kept(self, retain_labels: np.ndarray, num_classes: int) -> np.ndarray | None:
         """Per class, the fraction of the first training set's samples that ``retain_labels`` (today's D_r) still
         holds (1 for a class it had none of); None without ``train_counts``."""
+        from .eval.proxy import kept_of
+
         if self.train_counts is None:
             return None
         first = np.zeros(num_classes)
         first[: min(num_classes, len(self.train_counts))] = self.train_counts[:num_classes]
-        now = np.bincount(np.asarray(retain_labels, np.int64), minlength=num_classes).astype(float)
-        return np.divide(now, first, out=np.ones(num_classes), where=first > 0)
+        return kept_of(np.bincount(np.asarray(retain_labels, np.int64), minlength=num_classes), first)
 
     def without(self, ids) -> "Baseline":
         """The same answers with ``ids`` (samples since forgotten) left out; the class counts stay (an aggregate, what

@@ -891,9 +891,14 @@ def gone_attack(
 def kept_fraction(train_labels: np.ndarray, retain_labels: np.ndarray, num_classes: int) -> np.ndarray:
     """r_c = n_r(c) / n(c): the fraction of class c's training samples that D_r keeps (0 for a gone class,
     1 for a class with no training sample)."""
-    n = np.bincount(np.asarray(train_labels, dtype=np.int64), minlength=num_classes).astype(float)
-    n_r = np.bincount(np.asarray(retain_labels, dtype=np.int64), minlength=num_classes).astype(float)
-    return np.divide(n_r, n, out=np.ones(num_classes), where=n > 0)
+    n = np.bincount(np.asarray(train_labels, dtype=np.int64), minlength=num_classes)
+    return kept_of(np.bincount(np.asarray(retain_labels, dtype=np.int64), minlength=num_classes), n)
+
+
+def kept_of(n_r: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Per class, ``n_r / n`` — the fraction of a class's ``n`` samples that ``n_r`` keeps — and 1 where ``n`` is 0."""
+    n_r, n = np.asarray(n_r, float), np.asarray(n, float)
+    return np.divide(n_r, n, out=np.ones(len(n)), where=n > 0)
 
 
 def smoothing_eps(p: torch.Tensor, y: torch.Tensor, z: float) -> float:
