@@ -415,3 +415,25 @@ def test_auto_stop_lines_read_as_sentences():
         "samples covered); the model this request started from had lost 1.25 points of accuracy on retained samples "
         "and 0 on held-out ones since",
     ]
+
+
+def test_the_audit_reads_the_kept_states_accuracy_against_the_proxys_target():
+    """The kept state's FA on the proxy's D_f sample next to θ_o's and the target ± the standard error of their
+    difference (0.8 / 300 held-out, 0.92 / 200: 3.002), a removed class's against 0, and where the check at its
+    default (3 SE) finds the state short."""
+    from unlearnkit.audit import _kept_lines
+
+    partial = dict(partial=True, target_fa=80.0, held_out_eff=300.0, forget_partial=200, original_fa=100.0)
+    assert _kept_lines(partial | {"kept_fa": 92.0}) == [
+        "the state kept classifies 92 % of the proxy's D_f sample correctly (θ_o: 100 %); the proxy's target for a "
+        "retrained model: 80 % ± 3.002",
+        "so it removed only part of D_f's influence (stopping.short_z at its default: the difference exceeds that "
+        "many standard errors)",
+    ]
+    assert len(_kept_lines(partial | {"kept_fa": 85.0})) == 1  # within 3 SE: the reading alone
+    gone = dict(partial=False, kept_fa=None, kept_fa_gone=0.0, original_fa_gone=100.0, forget_gone=180)
+    assert _kept_lines(gone) == [
+        "the state kept classifies 0 % of the removed classes' samples as their class (θ_o: 100 %; a retrained "
+        "model: 0 %)"
+    ]
+    assert _kept_lines({"reason": "r"}) == []  # an older summary: nothing to read

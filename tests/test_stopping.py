@@ -1260,3 +1260,78 @@ def test_a_theta_o_trained_with_label_smoothing_is_named_where_the_retain_term_h
         uk.unlearn(smooth, digits, split, "ft", options=o, train_config={"label_smoothing": 0.3}, device="cpu")
         uk.unlearn(theta_o, digits, split, "ft", options=o, device="cpu")  # not under-confident: no warning
     assert not [w for w in seen if "label smoothing" in str(w.message)]
+
+
+def test_short_of_target_by_hand():
+    """The "removed only part" check on hand-made summaries: D_f's partial part short where the kept FA exceeds the
+    target by more than z standard errors of the difference; a removed class short where its FA's lower bound,
+    z binomial standard errors below it, is above 0."""
+    from unlearnkit.stopping import short_of_target, two_sample_se
+
+    base = dict(partial=True, target_fa=80.0, held_out_eff=300.0, forget_partial=200, kept_fa_gone=None)
+    # SE = 100 · sqrt(0.8 · 0.2 / 300 + 0.92 · 0.08 / 200) = 3.0022; 3 SE = 9.007 < 92 − 80
+    assert two_sample_se(0.8, 300, 0.92, 200) == pytest.approx(3.0022, abs=1e-4)
+    assert short_of_target(base | {"kept_fa": 92.0}, 3.0) == {"partial": (92.0, 80.0, pytest.approx(3.0022, abs=1e-4))}
+    # SE = 100 · sqrt(0.16 / 300 + 0.88 · 0.12 / 200) = 3.257; 3 SE = 9.77 > 88 − 80
+    assert short_of_target(base | {"kept_fa": 88.0}, 3.0) == {}
+    assert short_of_target(base | {"kept_fa": 88.0}, 2.0) != {}  # 2 SE = 6.51 < 8
+    assert short_of_target(base | {"kept_fa": 60.0}, 3.0) == {}  # over-forgot: not short
+    assert short_of_target(base | {"kept_fa": 92.0}, None) == {}  # the check off
+    assert short_of_target(base | {"kept_fa": 92.0, "held_out_eff": None}, 3.0) == {}  # an older summary
+    # 100 % everywhere: p clipped to 0.99, SE = 100 · sqrt(0.0099 / 300 + 0.0099 / 200) = 0.908, nothing to warn of
+    assert short_of_target(base | {"kept_fa": 100.0, "target_fa": 100.0}, 3.0) == {}
+    gone = dict(partial=False, kept_fa=None, forget_gone=180)
+    # 5 % of 180: SE = 100 · sqrt(0.05 · 0.95 / 180) = 1.6245, 5 − 3 · 1.6245 = 0.13 > 0
+    assert short_of_target(gone | {"kept_fa_gone": 5.0}, 3.0) == {"gone": (5.0, pytest.approx(1.6245, abs=1e-4))}
+    # 4.5 %: SE = 1.5452, 4.5 − 4.636 < 0: as likely a few stray samples as a class still there
+    assert short_of_target(gone | {"kept_fa_gone": 4.5}, 3.0) == {}
+    assert short_of_target(gone | {"kept_fa_gone": 0.0}, 3.0) == {}
+    both = short_of_target(base | {"kept_fa": 92.0, "kept_fa_gone": 50.0, "forget_gone": 180}, 3.0)
+    assert set(both) == {"partial", "gone"}
+
+
+@pytest.mark.parametrize("method, split_name", [("rl", "class_split"), ("ssd", "class_split"), ("ft", "random_split")])
+def test_the_summary_reads_the_kept_states_accuracy_on_the_forget_sample(digits, theta_o, request, method, split_name):
+    """``kept_fa`` / ``kept_fa_gone`` are the returned model's accuracy on the proxy's D_f sample (partial part /
+    removed classes), ``original_fa`` / ``original_fa_gone`` θ_o's — for the lr search and the strength search."""
+    split = request.getfixturevalue(split_name)
+    res = uk.unlearn(theta_o, digits, split, method, device="cpu")
+    s = auto_summary(res)
+    ref = ProxyReference.build(theta_o, digits, split)
+    kept = ref.forget_accuracy(ref.forward(res.model)["forget"])
+    assert (s["kept_fa"], s["kept_fa_gone"]) == kept
+    assert (s["original_fa"], s["original_fa_gone"]) == ref.fa_o == ref.forget_accuracy(ref.forward(theta_o)["forget"])
+    assert s["forget_gone"] == int(ref.is_gone.sum()) and s["forget_partial"] == int((~ref.is_gone).sum())
+    if split_name == "class_split":
+        assert s["kept_fa"] is None and s["original_fa_gone"] == 100.0 and s["kept_fa_gone"] < 100.0
+    else:
+        assert s["kept_fa_gone"] is None and s["kept_fa"] is not None
+
+
+def test_a_kept_theta_o_reports_theta_os_accuracy_as_the_kept_one(digits, random_split, theta_o, scripted):
+    scripted([5.0] + [9.0] * 50)  # nothing beats θ_o
+    opts = dict(epochs=1, stopping=dict(lr_factors=(1.0,), lr_lower=(), lr_refine=0, epoch_refine=0, step_refine=0))
+    s = auto_summary(uk.unlearn(theta_o, digits, random_split, "rl", options=opts, device="cpu"))
+    assert s["best_step"] == 0 and s["kept_fa"] == s["original_fa"] == 100.0
+
+
+def test_a_state_kept_short_of_removing_a_class_warns_and_a_complete_one_does_not(digits, class_split, theta_o):
+    """rl at a tenth of its lr for one epoch removes class 3 only partly (its kept state still classifies most of
+    the class as 3): the call says so, with the numbers in its summary; ``short_z: null`` silences it; rl at its
+    defaults removes the class and says nothing of the kind."""
+    weak = dict(epochs=1, stopping=dict(lr_factors=(0.1,), lr_lower=(), lr_refine=0, epoch_refine=0))
+
+    def run(options):
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always")
+            res = uk.unlearn(theta_o, digits, class_split, "rl", options=options, device="cpu")
+        return auto_summary(res), [str(w.message) for w in rec if "removed only part" in str(w.message)]
+
+    s, said = run(weak)
+    assert s["best_step"] > 0 and 50.0 < s["kept_fa_gone"] < 100.0
+    assert len(said) == 1
+    assert f"still classifies {s['kept_fa_gone']:.1f} % of the removed classes' samples as their class" in said[0]
+    assert "(θ_o: 100.0 %)" in said[0] and "raise its lr or epochs" in said[0]
+    assert run({**weak, "stopping": {**weak["stopping"], "short_z": None}})[1] == []
+    s, said = run({})
+    assert s["kept_fa_gone"] == 0.0 and said == []

@@ -39,6 +39,7 @@ from .eval.accuracy import accuracy, per_class_accuracy
 from .eval.mia import attack_accuracy, confidence_features, fit_attacks, mia_efficacy_score
 from .eval.proxy import gone_classes
 from .predict import predict_logits
+from .stopping import StopOptions, short_of_target, two_sample_se
 from .unlearn import parameter_distance
 
 FORMAT = "unlearnkit-audit"
@@ -393,6 +394,7 @@ def _stop_lines(run: dict) -> list[str]:
                 f"retrained model still fits them, so the proxy aimed them at staying fitted (proxy.twin_check); to remove them, "
                 f"add the copies to the request"
             )
+        lines += _kept_lines(a)
         if a.get("baseline_covered") is not None:  # a chain of requests: damage against the first model
             lines.append(
                 f"a chain of requests: damage was counted against the model before the first request ({a['baseline_covered']} "
@@ -400,6 +402,32 @@ def _stop_lines(run: dict) -> list[str]:
                 f"{_g(a.get('drift_ra'))} points of accuracy on retained samples and {_g(a.get('drift_unseen'))} on "
                 f"held-out ones since"
             )
+    return lines
+
+
+def _kept_lines(a: dict) -> list[str]:
+    """The kept state's accuracy on the proxy's D_f sample against what the proxy expects of a retrained model
+    (``kept_fa`` against ``target_fa`` ± the standard error :func:`~unlearnkit.stopping.short_of_target` uses;
+    ``kept_fa_gone`` against 0), and where that check found it short."""
+    lines = []
+    fa, target = a.get("kept_fa"), a.get("target_fa")
+    if a.get("partial") and fa is not None and target is not None and a.get("held_out_eff") and a.get("forget_partial"):
+        se = two_sample_se(target / 100.0, a["held_out_eff"], fa / 100.0, a["forget_partial"])
+        lines.append(
+            f"the state kept classifies {_g(fa)} % of the proxy's D_f sample correctly (θ_o: "
+            f"{_g(a.get('original_fa'))} %); the proxy's target for a retrained model: {_g(target)} % ± {_g(se)}"
+        )
+    if a.get("kept_fa_gone") is not None:
+        lines.append(
+            f"the state kept classifies {_g(a['kept_fa_gone'])} % of the removed classes' samples as their class "
+            f"(θ_o: {_g(a.get('original_fa_gone'))} %; a retrained model: 0 %)"
+        )
+    short = short_of_target(a, StopOptions().short_z)
+    if short:
+        lines.append(
+            "so it removed only part of D_f's influence (stopping.short_z at its default: the difference exceeds "
+            "that many standard errors)"
+        )
     return lines
 
 

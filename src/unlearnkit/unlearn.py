@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import math
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from .methods import METHODS, GradientMethod
 from .models.fresh import reinitialised
 from .options import build, parse_options
 from .passes import PassCounter
-from .stopping import StopRun, check_stop, search_lr, search_strength
+from .stopping import StopRun, check_stop, search_lr, search_strength, short_of_target, two_sample_se
 from .targets import TARGETS
 from .training import TrainConfig, label_smoothing_of, train_model
 from .weighting import WEIGHTINGS
@@ -369,11 +368,54 @@ def _warn_unsafe(
             f"the model returned reads like θ_o{_held_out_hint(auto)}{reach}; raise its {knob}, or pass stop='none' "
             f"to keep the configured run"
         )
+    elif auto is not None and stopping is not None and (short := short_of_target(auto, stopping.short_z)):
+        warn(_short_text(method, m, auto, short, knob))
     elif m.moves_model and relative < min_change:
         warn(
             f"method {method!r} did not change the model (relative parameter change {relative:.2e} < "
             f"min_change {min_change:g}); raise its {knob}"
         )
+
+
+def _short_text(method: str, m, auto: dict, short: dict, knob: str) -> str:
+    """The warning for a kept state :func:`~unlearnkit.stopping.short_of_target` found short: what it still
+    classifies, against what the proxy expects of a retrained model, and what removes the rest."""
+    what = []
+    if "partial" in short:
+        fa, target, se = short["partial"]
+        fo = auto.get("original_fa")
+        what.append(
+            f"classifies {fa:.1f} % of D_f's samples correctly"
+            + (f" (θ_o: {fo:.1f} %)" if fo is not None else "")
+            + f" where the proxy expects a model retrained without them near {target:.1f} % (± {se:.1f}, from "
+            f"{auto.get('held_out')} held-out samples of their classes)"
+        )
+    if "gone" in short:
+        fa_g, _ = short["gone"]
+        fo_g = auto.get("original_fa_gone")
+        what.append(
+            f"classifies {fa_g:.1f} % of the removed classes' samples as their class"
+            + (f" (θ_o: {fo_g:.1f} %)" if fo_g is not None else "")
+            + ", which a retrained model never does"
+        )
+    refused = auto.get("refused_for_damage") or 0
+    why = (
+        f"; {refused} evaluated state(s) of its run were not kept for costing more accuracy than "
+        f"stopping.max_damage / max_unseen_damage allow"
+        if refused
+        else ""
+    )
+    reach = (
+        "; it reaches D_f only through D_r (it has no forget term)"
+        if isinstance(m, GradientMethod) and not m.uses_forget
+        else ""
+    )
+    return (
+        f"method {method!r} removed only part of D_f's influence: the state stop='auto' kept{_lrs_tried(auto)} "
+        f"still {' and '.join(what)}{why}{reach}. A stronger run (raise its {knob}), another method, or retraining "
+        f"on D_r removes the rest (`unlearnkit unlearn --verify-retrain` measures the gap); stopping.short_z sets "
+        f"this check"
+    )
 
 
 def barely_moved(auto: dict, stopping) -> bool:
@@ -407,7 +449,7 @@ def _held_out_hint(auto: dict) -> str:
     n_e = auto.get("held_out_eff") or n_h  # the weighted mean's effective size (older summaries: all of them)
     if fo is not None and fh is not None and n_f and n_e and fo < 99.5:
         p = min(max(fh / 100.0, 0.01), 0.99)
-        if abs(fo - fh) <= 200.0 * math.sqrt(p * (1 - p) * (1 / n_f + 1 / n_e)):  # within 2 SE of held-out
+        if abs(fo - fh) <= 2.0 * two_sample_se(p, n_f, p, n_e):  # within 2 SE of held-out
             return (  # θ_o did not memorise D_f: it already treats D_f like data it never saw
                 f"; θ_o is about as accurate on D_f ({fo:.1f} % of {n_f}) as on the {n_h} held-out samples of its "
                 f"classes ({fh:.1f} %): it did not memorise D_f, so the proxy sees nothing left to remove. A retrained "

@@ -1051,6 +1051,7 @@ class ProxyReference:
     y_retain: torch.Tensor = None
     y_unseen: torch.Tensor = None
     values_o: dict = None  # the proxy's columns for θ_o itself (from the pass that built the reference)
+    fa_o: tuple = (None, None)  # θ_o's :meth:`forget_accuracy` (D_f's partial part, its gone part; %)
     prior: float = float("nan")  # the pseudo-sample count the target weights used (options.prior, or estimated)
     retain_logit_norms_o: np.ndarray = None  # θ_o's per-sample ‖logits‖₂ on ``retain`` (in its order)
     held_out_fa: float = float("nan")  # θ_o's (target-weighted) accuracy on the held-out samples
@@ -1212,6 +1213,7 @@ class ProxyReference:
         p_gone = p_f[torch.as_tensor(is_gone)]
         ref.q_gone = prior_correct(p_gone, ratio, eps) if o.prior_shift else drop_renormalise(p_gone, gone)
         ref.values_o = ref.evaluate_logits(lg)  # θ_o's score, so its starting point costs no second pass
+        ref.fa_o = ref.forget_accuracy(lg["forget"])
         # the D_r sample in a seeded random order, so that any head of it is a random subsample (screening
         # evaluations score a head): index order can be class order (a data set stored class by class)
         perm = rng.permutation(len(retain))
@@ -1257,6 +1259,20 @@ class ProxyReference:
 
     def evaluate(self, model) -> dict[str, float]:
         return self.evaluate_logits(self.forward(model))
+
+    def forget_logits(self, model) -> torch.Tensor:
+        """Logits of ``model`` on the fixed D_f sample alone (its cached inputs where :meth:`forward` has them)."""
+        if self.inputs is None:
+            return predict_logits(model, self.dataset, self.forget, device=self.device)
+        return predict_inputs(model, self.cached_parts()[0])
+
+    def forget_accuracy(self, logits: torch.Tensor) -> tuple[float | None, float | None]:
+        """A model's accuracy (%, argmax of its ``logits`` on the D_f sample, as :meth:`evaluate_logits` reads it)
+        on D_f's partial part and on its gone part (the samples of classes D_r no longer has); None where the part
+        is empty. What :func:`~unlearnkit.stopping.short_of_target` compares with the targets."""
+        right = (logits.argmax(1).cpu() == self.y_forget).numpy()
+        g = self.is_gone
+        return tuple(100.0 * float(right[m].mean()) if m.any() else None for m in (~g, g))  # type: ignore[return-value]
 
     def evaluate_logits(self, lg: dict[str, torch.Tensor]) -> dict[str, float]:
         """The proxy's columns from the logits :meth:`forward` returned."""
