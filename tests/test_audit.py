@@ -437,3 +437,18 @@ def test_the_audit_reads_the_kept_states_accuracy_against_the_proxys_target():
         "model: 0 %)"
     ]
     assert _kept_lines({"reason": "r"}) == []  # an older summary: nothing to read
+
+
+def test_the_audit_names_a_shifted_held_out_split_and_does_not_call_the_state_short_against_it():
+    from unlearnkit.audit import _stop_lines
+
+    a = dict(reason="r", partial=True, target_fa=80.0, held_out_eff=300.0, forget_partial=200, original_fa=100.0)
+    a |= dict(kept_fa=92.0, shifted=True, shift_ratio=0.7123, shift_p=1.5e-9)
+    lines = _stop_lines({"history": [{"auto_stop": a}]})
+    assert lines[1] == (
+        "the held-out data does not look drawn like the training data (D_f's samples lie 0.7123× as far from their "
+        "nearest retained samples as held-out samples do, p = 1.5e-09): the proxy's targets, and what auto chose by "
+        "them, may be off (proxy.shift_check)"
+    )
+    assert not any("removed only part" in x for x in lines) and any("± 3.002" in x for x in lines)
+    assert any("removed only part" in x for x in _stop_lines({"history": [{"auto_stop": a | {"shifted": False}}]}))

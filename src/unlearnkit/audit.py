@@ -394,6 +394,13 @@ def _stop_lines(run: dict) -> list[str]:
                 f"retrained model still fits them, so the proxy aimed them at staying fitted (proxy.twin_check); to remove them, "
                 f"add the copies to the request"
             )
+        if a.get("shifted"):  # proxy.shift_check fired
+            lines.append(
+                f"the held-out data does not look drawn like the training data (D_f's samples lie "
+                f"{_g(a.get('shift_ratio'))}× as far from their nearest retained samples as held-out samples do, "
+                f"p = {_g(a.get('shift_p'))}): the proxy's targets, and what auto chose by them, may be off "
+                f"(proxy.shift_check)"
+            )
         lines += _kept_lines(a)
         if a.get("baseline_covered") is not None:  # a chain of requests: damage against the first model
             lines.append(
@@ -423,7 +430,7 @@ def _kept_lines(a: dict) -> list[str]:
             f"(θ_o: {_g(a.get('original_fa_gone'))} %; a retrained model: 0 %)"
         )
     short = short_of_target(a, StopOptions().short_z)
-    if short:
+    if short and not a.get("shifted"):
         lines.append(
             "so it removed only part of D_f's influence (stopping.short_z at its default: the difference exceeds "
             "that many standard errors)"

@@ -302,7 +302,9 @@ def reference_facts(ref: ProxyReference) -> dict:
     the prior correction (``proxy.smoothing_z``; 0: as they are); ``original_proxy_gap`` is θ_o's own proxy gap (what
     a kept state is measured against); ``forget_gone`` the D_f sample's samples of removed classes, ``original_fa`` /
     ``original_fa_gone`` θ_o's accuracy on the sample's partial / gone part (%, None where empty; the kept state's is
-    ``kept_fa`` / ``kept_fa_gone``, :func:`kept_facts`). With a baseline (a chain of requests, ``unlearn(baseline=…)``):
+    ``kept_fa`` / ``kept_fa_gone``, :func:`kept_facts`); ``shift_ratio`` / ``shift_p`` ``proxy.shift_check``'s
+    reading (:func:`~unlearnkit.eval.proxy.distance_shift`; None where it could not be made) and ``shifted`` its
+    verdict, that the held-out data is not drawn like the training data. With a baseline (a chain of requests, ``unlearn(baseline=…)``):
     ``baseline_covered``, the D_r-sample and held-out samples it covers, and θ_o's accuracy lost since the first model
     on them (``drift_ra``: on the D_r sample, ``drift_unseen``: held out; points); all three None without one."""
     drift = ref.first_covered is not None and bool(ref.values_o)
@@ -322,6 +324,9 @@ def reference_facts(ref: ProxyReference) -> dict:
         "forget_fa": float(ref.forget_fa) if math.isfinite(ref.forget_fa) else None,
         "forget_partial": int((~ref.is_gone).sum()),
         "forget_gone": int(ref.is_gone.sum()),
+        "shift_ratio": ref.shift.ratio if ref.shift is not None else None,
+        "shift_p": ref.shift.p if ref.shift is not None else None,
+        "shifted": bool(ref.shift is not None and ref.shift.shifted),
         "original_fa": ref.fa_o[0],
         "original_fa_gone": ref.fa_o[1],
         "partial": bool((~ref.is_gone).any()),

@@ -312,6 +312,22 @@ def _warn_unsafe(
             f"{100 * (1 - auto['thin_share']):.0f} % of D_f (FA target {auto['target_fa']:.1f} %); to aim at θ_o's "
             f"held-out accuracy instead, pass stopping: {{proxy: {{thin_below: null}}}}"
         )
+    if auto is not None and auto.get("shifted"):
+        r = auto["shift_ratio"]
+        warn(
+            f"method {method!r}: the held-out data does not look drawn like the training data: D_f's samples lie "
+            f"{r:.2f}× as far from their nearest retained sample of their class as held-out samples do (median, "
+            f"per-class scale; Mann–Whitney p = {auto['shift_p']:.1e}), so its accuracy and confidence — the proxy's "
+            f"targets for D_f — are not what a retrained model shows on D_f, and stop='auto' aims "
+            + (
+                "too far (held-out samples are atypical or harder than D_f)"
+                if r < 1
+                else "too short (held-out samples are more typical or easier than D_f)"
+            )
+            + "; hold out samples drawn at random from the same data (make_split's unseen split; CLI: --holdout), "
+            "or measure with retraining (unlearnkit unlearn --verify-retrain); stopping: {proxy: {shift_check: false}} "
+            "silences this"
+        )
     eps = (auto or {}).get("smoothing") or 0.0
     if eps >= SMOOTHING_HINT and label_smoothing == 0 and isinstance(m, GradientMethod) and m.uses_retain:
         warn(
@@ -368,7 +384,12 @@ def _warn_unsafe(
             f"the model returned reads like θ_o{_held_out_hint(auto)}{reach}; raise its {knob}, or pass stop='none' "
             f"to keep the configured run"
         )
-    elif auto is not None and stopping is not None and (short := short_of_target(auto, stopping.short_z)):
+    elif (
+        auto is not None
+        and stopping is not None
+        and not auto.get("shifted")  # the targets are not a retrained model's: the shift warning says so
+        and (short := short_of_target(auto, stopping.short_z))
+    ):
         warn(_short_text(method, m, auto, short, knob))
     elif m.moves_model and relative < min_change:
         warn(
