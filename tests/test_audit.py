@@ -446,9 +446,9 @@ def test_the_audit_names_a_shifted_held_out_split_and_does_not_call_the_state_sh
     a |= dict(kept_fa=92.0, shifted=True, shift_ratio=0.7123, shift_p=1.5e-9)
     lines = _stop_lines({"history": [{"auto_stop": a}]})
     assert lines[1] == (
-        "the held-out data does not look drawn like the training data (D_f's samples lie 0.7123× as far from their "
-        "nearest retained samples as held-out samples do, p = 1.5e-09): the proxy's targets, and what auto chose by "
-        "them, may be off (proxy.shift_check)"
+        "D_f and the held-out data do not look drawn alike (D_f's samples lie 0.7123× as far from their nearest "
+        "retained samples as held-out samples do, p = 1.5e-09): the proxy's targets, and what auto chose by them, may "
+        "be off (proxy.shift_check)"
     )
     assert not any("removed only part" in x for x in lines) and any("± 3.002" in x for x in lines)
     assert any("removed only part" in x for x in _stop_lines({"history": [{"auto_stop": a | {"shifted": False}}]}))

@@ -396,10 +396,9 @@ def _stop_lines(run: dict) -> list[str]:
             )
         if a.get("shifted"):  # proxy.shift_check fired
             lines.append(
-                f"the held-out data does not look drawn like the training data (D_f's samples lie "
-                f"{_g(a.get('shift_ratio'))}× as far from their nearest retained samples as held-out samples do, "
-                f"p = {_g(a.get('shift_p'))}): the proxy's targets, and what auto chose by them, may be off "
-                f"(proxy.shift_check)"
+                f"D_f and the held-out data do not look drawn alike (D_f's samples lie {_g(a.get('shift_ratio'))}× as "
+                f"far from their nearest retained samples as held-out samples do, p = {_g(a.get('shift_p'))}): the "
+                f"proxy's targets, and what auto chose by them, may be off (proxy.shift_check)"
             )
         lines += _kept_lines(a)
         if a.get("baseline_covered") is not None:  # a chain of requests: damage against the first model

@@ -315,17 +315,16 @@ def _warn_unsafe(
     if auto is not None and auto.get("shifted"):
         r = auto["shift_ratio"]
         warn(
-            f"method {method!r}: the held-out data does not look drawn like the training data: D_f's samples lie "
-            f"{r:.2f}× as far from their nearest retained sample of their class as held-out samples do (median, "
-            f"per-class scale; Mann–Whitney p = {auto['shift_p']:.1e}), so its accuracy and confidence — the proxy's "
-            f"targets for D_f — are not what a retrained model shows on D_f, and stop='auto' aims "
-            + (
-                "too far (held-out samples are atypical or harder than D_f)"
-                if r < 1
-                else "too short (held-out samples are more typical or easier than D_f)"
-            )
-            + "; hold out samples drawn at random from the same data (make_split's unseen split; CLI: --holdout), "
-            "or measure with retraining (unlearnkit unlearn --verify-retrain); stopping: {proxy: {shift_check: false}} "
+            f"method {method!r}: D_f and the held-out data do not look drawn alike: D_f's samples lie {r:.2f}× as far "
+            f"from their nearest retained sample of their class as held-out samples do (median, per-class scale; "
+            f"Mann–Whitney p = {auto['shift_p']:.1e}). Either the held-out data is not a random sample of the training "
+            f"data's source (a later period, another source, hand-picked), or the request picks unusual samples ("
+            + ("near-duplicates of retained ones, typical ones" if r < 1 else "outliers, atypical ones")
+            + "); either way the proxy's targets for D_f, read off held-out data, are not what a retrained model shows "
+            "on D_f, and stop='auto' may aim "
+            + ("too far" if r < 1 else "too short")
+            + ". Hold out samples drawn at random from the same data (make_split's unseen split; CLI: --holdout), or "
+            "measure with retraining (unlearnkit unlearn --verify-retrain); stopping: {proxy: {shift_check: false}} "
             "silences this"
         )
     eps = (auto or {}).get("smoothing") or 0.0
