@@ -137,8 +137,8 @@ def grid(args) -> None:
         for name, d, split in cells:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # the table says what they say
-                rows += run_cell(d, split, train, seed, {"cell": name}, args.methods)
-    finish(rows, ["cell", "method"], args.out)
+                rows += run_cell(d, split, train, seed, {"where": name}, args.methods)
+    finish(rows, ["where", "method"], args.out)
 
 
 def main() -> None:
