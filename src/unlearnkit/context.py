@@ -75,11 +75,13 @@ class UnlearnContext:
     monitor: Monitor | None = None  # the stopping.Monitor of a gradient loop (set by GradientMethod.start)
     proxy_reference: ProxyReference | None = None  # stop="auto": the proxy's θ_o reference (built once)
     baseline: Baseline | None = None  # stop="auto", a chain of requests: the first model's answers (damage reference)
+    augment: Callable[[torch.Tensor], torch.Tensor] | None = None  # θ_o's data augmentation, on every training batch
 
     def batch(self, idx: torch.Tensor) -> Batch:
         host = idx if idx.device.type == "cpu" else idx.cpu()  # the loops draw on the host; others pay one copy
         idx = idx.to(self.device, non_blocking=True)  # a blocking copy would wait for the GPU every batch
-        return Batch(idx, to_format(self.dataset.inputs(idx), self.nhwc), self.dataset.y[idx], host)
+        x = to_format(self.dataset.inputs(idx), self.nhwc)
+        return Batch(idx, x if self.augment is None else self.augment(x), self.dataset.y[idx], host)
 
     def labels(self, idx: np.ndarray) -> np.ndarray:
         return self.dataset.labels[idx]

@@ -90,6 +90,32 @@ def batches(
         yield idx[s : s + batch_size]
 
 
+#: a batch transform applied to the model-ready inputs of every training batch (data augmentation)
+Augment = Callable[[torch.Tensor], torch.Tensor]
+
+
+def check_augment(augment: Augment | None, dataset, device) -> None:
+    """Refuse an ``augment`` that is not a callable returning a tensor of its input's shape and dtype, tried on two
+    training inputs before any work."""
+    if augment is None:
+        return
+    if not callable(augment):
+        raise UnlearnkitError(
+            f"augment must be a function of a batch of model-ready inputs, got {type(augment).__name__}"
+        )
+    idx = torch.as_tensor(np.asarray(dataset.pool)[:2], device=torch.device(device))
+    x = dataset.to(torch.device(device)).inputs(idx)
+    try:
+        out = augment(x.clone())
+    except Exception as e:  # the user's function: name it, whatever it raised
+        raise UnlearnkitError(f"augment failed on a batch of shape {tuple(x.shape)}: {type(e).__name__}: {e}") from e
+    if not isinstance(out, torch.Tensor) or out.shape != x.shape or out.dtype != x.dtype:
+        got = f"{tuple(out.shape)} {out.dtype}" if isinstance(out, torch.Tensor) else type(out).__name__
+        raise UnlearnkitError(
+            f"augment must return a tensor of its input's shape and dtype ({tuple(x.shape)} {x.dtype}), got {got}"
+        )
+
+
 def train_model(
     model: nn.Module,
     dataset,
@@ -98,6 +124,7 @@ def train_model(
     device: torch.device,
     seed: int = 0,
     on_epoch: Callable[[int, float], None] | None = None,
+    augment: Augment | None = None,
 ) -> nn.Module:
     """Plain supervised training on ``dataset[indices]`` with CE (``cfg.label_smoothing``); returns the model
     (in place).
@@ -105,11 +132,13 @@ def train_model(
     ``cfg.precision`` picks fp32 / bf16 / fp16 autocast (:class:`unlearnkit.amp.Precision`; fp32 is
     bit-identical to a loop without it). On CUDA a convolutional model trains in ``channels_last``
     and is switched back to the contiguous format at the end. The data stay on ``device``; the one
-    host synchronisation per step is the loss read that checks it is finite.
+    host synchronisation per step is the loss read that checks it is finite. ``augment`` (data augmentation) maps
+    each batch of model-ready inputs to the batch the model trains on (same shape and dtype).
     """
     if len(indices) == 0:
         raise UnlearnkitError("cannot train on an empty index set")
     check_model(model, dataset)  # one logit per class, takes the inputs, float32 like them (before any work)
+    check_augment(augment, dataset, device)
     device = torch.device(device)
     prec = Precision(cfg.precision, device)
     model.to(device).train()
@@ -125,7 +154,8 @@ def train_model(
         for b in batches(indices, cfg.batch_size, gen):
             b = b.to(device, non_blocking=True)
             with prec.autocast(), running_statistics_for_one(model, len(b)):  # one sample: no batch statistics
-                loss = loss_fn(model(to_format(data.inputs(b), nhwc)), data.y[b])
+                x = to_format(data.inputs(b), nhwc)
+                loss = loss_fn(model(x if augment is None else augment(x)), data.y[b])
             value = loss.item()  # the step's one host sync
             if not math.isfinite(value):
                 raise UnlearnkitError(

@@ -105,6 +105,8 @@ class Method:
     #: which sets the method reads (the tuner offers ``forget_weight`` only when it reads D_f)
     uses_forget: ClassVar[bool] = False
     uses_retain: ClassVar[bool] = False
+    #: whether it trains on batches of the data (gradient steps), where ``unlearn(augment=…)`` applies
+    trains_on_batches: ClassVar[bool] = False
     #: a gradient method's regulariser weight whose cost is damage (l1_sparse "l1"): stop="auto" lowers it
     #: (``stopping.damage_lower``) for the lr search's runs after one whose states were mostly refused for damage
     damage_option: ClassVar[str | None] = None
@@ -170,6 +172,7 @@ class GradientMethod(Method):
     Options = GradientOptions
     uses_forget: ClassVar[bool] = True
     uses_retain: ClassVar[bool] = True
+    trains_on_batches: ClassVar[bool] = True
 
     def check_options(self, options: BaseModel) -> None:
         """An option that only acts on a set the method does not read (an option field's ``reads``: ``forget`` or

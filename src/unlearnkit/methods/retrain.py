@@ -13,6 +13,7 @@ class Retrain(Method):
 
     name = "retrain"
     uses_retain = True
+    trains_on_batches = True
 
     def unlearn(self, ctx):
         model, seconds = ctx.retrained()
