@@ -103,8 +103,8 @@ def check_augment(augment: Augment | None, dataset, device) -> None:
         raise UnlearnkitError(
             f"augment must be a function of a batch of model-ready inputs, got {type(augment).__name__}"
         )
-    idx = torch.as_tensor(np.asarray(dataset.pool)[:2], device=torch.device(device))
-    x = dataset.to(torch.device(device)).inputs(idx)
+    idx = torch.as_tensor(np.asarray(dataset.pool)[:2], device=dataset.x.device)
+    x = dataset.inputs(idx).to(torch.device(device))  # two samples moved, not the data set
     try:
         out = augment(x.clone())
     except Exception as e:  # the user's function: name it, whatever it raised

@@ -280,9 +280,11 @@ def _warn_unsafe(
     method: str, plan: Plan, history: list[dict], relative: float, min_change: float, label_smoothing: float = 0.0
 ) -> None:
     """RuntimeWarnings for divergence rolled back by auto-stop, for targets the proxy's label check, twin check or
-    thin-class probe set, for a damage option auto lowered, for θ_o kept by auto-stop, for a model that moved by
-    less than ``min_change`` (relative), and for a θ_o the proxy reads as trained with label smoothing where the
-    method's retain term trains with none (``label_smoothing``: the run's train config's)."""
+    thin-class probe set, for D_f and held-out data the shift check reads as not drawn alike, for a damage option
+    auto lowered, for θ_o kept by auto-stop, for a kept state that barely moved or is short of the targets
+    (``stopping.short_z``), for a model that moved by less than ``min_change`` (relative), and for a θ_o the proxy
+    reads as trained with label smoothing where the method's retain term trains with none (``label_smoothing``: the
+    run's train config's)."""
 
     def warn(text: str) -> None:  # a RuntimeWarning pointing at the caller of unlearn()
         warnings.warn(text, RuntimeWarning, stacklevel=4)
@@ -422,8 +424,8 @@ def _short_text(method: str, m, auto: dict, short: dict, knob: str) -> str:
         what.append(
             f"classifies {fa:.1f} % of D_f's samples correctly"
             + (f" (θ_o: {fo:.1f} %)" if fo is not None else "")
-            + f" where the proxy expects a model retrained without them near {target:.1f} % (± {se:.1f}, from "
-            f"{auto.get('held_out')} held-out samples of their classes)"
+            + f" where the proxy expects a model retrained without them near {target:.1f} % (± {se:.1f}; the target "
+            f"rests on an effective {auto.get('held_out_eff') or 0:.0f} held-out samples)"
         )
     if "gone" in short:
         fa_g, _ = short["gone"]
@@ -435,8 +437,8 @@ def _short_text(method: str, m, auto: dict, short: dict, knob: str) -> str:
         )
     refused = auto.get("refused_for_damage") or 0
     why = (
-        f"; {refused} evaluated state(s) of its run were not kept for costing more accuracy than "
-        f"stopping.max_damage / max_unseen_damage allow"
+        f"; {refused} state(s) it evaluated were not kept for costing more accuracy than stopping.max_damage / "
+        f"max_unseen_damage allow"
         if refused
         else ""
     )
