@@ -682,3 +682,30 @@ def test_cached_inputs_give_the_same_reference_and_scores_bit_for_bit(digits):
         model, ds, split, ProxyOptions(input_cache_mb=0.5)
     )  # about 1 600 × 784 × 4 B = 5 MiB > 0.5 MiB
     assert small.inputs is None
+
+
+def test_the_targets_match_d_fs_groups_where_the_data_set_has_a_group(digits, theta_o, random_split):
+    """A group attribute (half the digits, at random) whose held-out rows of group 1 are mislabelled, so θ_o is right
+    on about none of them: a request from group 0 alone is read off held-out rows of group 0 (match_group), not off
+    the pooled held-out rows; without a group nothing changes."""
+    import dataclasses
+
+    rng = np.random.default_rng(0)
+    group = torch.as_tensor(rng.integers(0, 2, len(digits.y)))
+    y = digits.y.clone()
+    bad = np.asarray(random_split.unseen)[group.numpy()[random_split.unseen] == 1]
+    y[torch.as_tensor(bad)] = (y[torch.as_tensor(bad)] + 1) % 10
+    ds = dataclasses.replace(digits, y=y, group=group)
+    train = np.asarray(random_split.train)
+    ids = np.sort(rng.choice(train[group.numpy()[train] == 0], 100, replace=False))
+    split = uk.Split(random_split.train, random_split.test, random_split.unseen, ids, {})  # θ_o's own training set
+    matched = ProxyReference.build(theta_o, ds, split)
+    pooled = ProxyReference.build(theta_o, ds, split, ProxyOptions(match_group=False))
+    g1 = group.numpy()[matched.unseen] == 1
+    assert matched.held_out_fa > 85 and pooled.held_out_fa < 70  # 91.1 and 50.7
+    # group 1's rows keep only the prior's shrinkage toward the pool (β = prior / (prior + median count), small where
+    # the strata's rates differ this much), against about half the weight pooled
+    assert matched.ref_w[g1].sum() < 0.1 < 0.4 < pooled.ref_w[g1].sum()
+    plain = ProxyReference.build(theta_o, digits, split)  # no group: the class mix alone, as before
+    same = ProxyReference.build(theta_o, digits, split, ProxyOptions(match_group=False))
+    assert np.array_equal(plain.ref_w, same.ref_w) and plain.target_fa == same.target_fa

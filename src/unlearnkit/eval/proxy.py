@@ -38,7 +38,8 @@ U = the unseen samples of the classes that are not gone. conf(x) = p_θ(y|x) (tr
   pooled where their held-out accuracies differ by no more than chance (digits: about 14 held-out
   samples a class) and kept apart where they really differ (Fashion-MNIST's shirts and trousers). With
   the fixed 10 it replaces, a half-removed digit class read its MIA target off ~14 samples (digits
-  sub-class 5 seed 2: target 9.4 % where θ_r reads 4.6 %, and four methods over-forgot).
+  sub-class 5 seed 2: target 9.4 % where θ_r reads 4.6 %, and four methods over-forgot). Where the data set has
+  a group attribute, c is the class × group stratum (``match_group``, :func:`target_strata`).
 * Attack: a fixed threshold τ on the true-class confidence, fitted once on θ_o (uncorrected) on the D_r
   sample (members) vs U (non-members): by default (``attack="svc"``) read off Avg.Gap's own attack,
   SalUn's RBF-SVC on balanced subsamples (:func:`svc_threshold`), so the proxy's MIA has the resolution
@@ -363,6 +364,12 @@ class ProxyOptions(BaseModel):
         "Fashion-MNIST 0.50, German credit 0.43; Adult and COMPAS 0, exact copies, which 4 % and 54 % of their "
         "held-out rows have); 0: as near as the nearest held-out sample",
     )
+    match_group: bool = Field(
+        True,
+        description="where the data set has a group attribute (a sensitive attribute: Adult, COMPAS, German credit), "
+        "match the held-out samples behind the targets to D_f's class × group mix, not its class mix alone: a "
+        "request of one group's rows is read off held-out rows of that group",
+    )
     shift_check: bool = Field(
         True,
         description="compare D_f's and the held-out samples' distances to their nearest same-label D_r sample "
@@ -433,6 +440,20 @@ def target_weights(unseen_labels: np.ndarray, forget_labels: np.ndarray, num_cla
     m = float(np.median(n_u[pi > 0]))
     beta = 1.0 if np.isinf(prior) else prior / (prior + m) if prior + m > 0 else 1.0
     return (1 - beta) * per_class + beta * pooled
+
+
+def target_strata(dataset, o: ProxyOptions) -> tuple[np.ndarray, int]:
+    """Per dataset index, the stratum whose held-out samples stand in for D_f's samples of it, and their number: the
+    class, or with ``match_group`` and a data set with a ``group`` attribute, class × group (a request of one group's
+    rows — a region, a cohort — is read off held-out rows of that group: Adult, half of group 1's rows, the FA target
+    80.9 → 79.7 % against θ_r's 77.3 %, 30 % of group 0's 85.5 → 90.3 % against 93.0 %)."""
+    labels = np.asarray(dataset.labels, np.int64)
+    group = getattr(dataset, "group", None)
+    if not o.match_group or group is None:
+        return labels, dataset.num_classes
+    g = np.asarray(group.cpu() if isinstance(group, torch.Tensor) else group, np.int64)
+    n_groups = int(g.max()) + 1 if len(g) else 1
+    return labels * n_groups + g, dataset.num_classes * n_groups
 
 
 def empirical_prior(labels: np.ndarray, right: np.ndarray) -> float:
@@ -1267,7 +1288,10 @@ class ProxyReference:
             ref.tau_gone = ref.tau
             if ref.tau <= 0.0 and is_gone.any():  # θ_o's attack calls nothing non-member: refit for the gone part
                 ref.tau_gone = gone_attack(conf_r_o, conf_u_o, labels[split.train], gone, o)
-            ref.prior = empirical_prior(labels[unseen], correct_u) if o.prior == "auto" else float(o.prior)
+            # the strata D_f's mix is matched on: its classes, and within them its groups where the data set has a
+            # group attribute (match_group): held-out samples like D_f
+            strata, n_strata = target_strata(dataset, o)
+            ref.prior = empirical_prior(strata[unseen], correct_u) if o.prior == "auto" else float(o.prior)
             dist = (
                 nearest_distances(dataset, split.retain, partial, unseen, o) if o.twin_check or o.shift_check else None
             )
@@ -1282,7 +1306,7 @@ class ProxyReference:
             keep_u = ~twins.unseen if twins is not None and (~twins.unseen).any() else np.ones(len(unseen), bool)
             ref.twins = twins
             ref.ref_w = np.zeros(len(unseen))
-            ref.ref_w[keep_u] = target_weights(labels[unseen[keep_u]], labels[far], dataset.num_classes, ref.prior)
+            ref.ref_w[keep_u] = target_weights(strata[unseen[keep_u]], strata[far], n_strata, ref.prior)
             ref.held_out_fa = ref.target_fa = 100.0 * float(np.sum(ref.ref_w * correct_u))
             ref.held_out_mia = ref.target_mia = 100.0 * float(np.sum(ref.ref_w * (ref.ref_conf < ref.tau)))
             cap = np.ones(len(far))  # no cap: confidences are at most 1
