@@ -527,14 +527,15 @@ def test_workers_die_with_a_killed_parent(tmp_path):
     try:
         deadline = time.time() + 180
         workers: list[int] = []
-        parent_cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
 
         def is_worker(p: int) -> bool:  # forked (Linux: the parent's command line) or spawned
+            # the parent's command line read now, not at Popen: until its exec it is this test's (flaky)
             try:
                 cmdline = Path(f"/proc/{p}/cmdline").read_bytes()
+                parent_cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
             except OSError:  # gone meanwhile
                 return False
-            return cmdline == parent_cmdline or b"spawn_main" in cmdline
+            return b"unlearnkit.cli" in parent_cmdline and (cmdline == parent_cmdline or b"spawn_main" in cmdline)
 
         # --jobs 2 = this bench process + 1 pool worker; wait until a row is stored (past start-up: a worker
         # that has not run its initializer when its parent dies exits there, before taking any job)
@@ -543,7 +544,11 @@ def test_workers_die_with_a_killed_parent(tmp_path):
         ):
             time.sleep(0.05)
             workers = [p for p in _children(proc.pid) if is_worker(p)]
-        assert len(workers) == 1, f"no pool worker (bench exited {proc.poll()})"
+        if proc.poll() is not None:
+            pytest.fail(
+                f"bench exited {proc.returncode} before a pool worker ran a job:\n{proc.stderr.read().decode()[-4000:]}"
+            )
+        assert len(workers) == 1, "no pool worker"
         with pytest.raises(BlockingIOError):  # the running bench holds its run directory's lock
             with file_lock(out / ".lock", blocking=False):
                 pass
