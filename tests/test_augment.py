@@ -89,3 +89,111 @@ def test_a_bad_augment_is_refused_before_any_work_and_a_method_that_ignores_it_w
         "method 'ssd' takes no gradient steps on training batches, so augment has no effect" in str(w.message)
         for w in rec
     )
+
+
+# ------------------------------------------------------------------------------------------------ the CLI
+MYAUG = """
+import torch
+calls = []
+
+
+def halve(x):
+    calls.append(len(x))
+    return 0.5 * x
+
+
+def drop_one(x):
+    return x[1:]
+"""
+
+
+def test_cli_train_records_the_augment_and_unlearn_applies_it(tmp_path, digits, monkeypatch):
+    """`train --augment m:f` trains as train_model(augment=f) and records m:f in model.json; `unlearn --checkpoint`
+    then applies it without being told (= unlearn(augment=f)), `--augment none` unlearns without it (= the plain
+    run), the unlearned model's JSON carries it on, and --verify-retrain's θ_r trains with it (its own cache key)."""
+    import json
+
+    from safetensors.torch import load_file
+    from typer.testing import CliRunner
+
+    from unlearnkit.cli import app
+    from unlearnkit.data.split import base_split
+
+    (tmp_path / "myaug.py").write_text(MYAUG)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import myaug
+
+    cli = lambda *a: CliRunner().invoke(app, [str(x) for x in a])  # noqa: E731
+    res = cli(
+        "train", "--train-option", "epochs=2", "--augment", "myaug:halve", "--device", "cpu", "--out", tmp_path / "t"
+    )
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "t" / "model.json").read_text())["augment"] == "myaug:halve"
+    train, test, unseen = base_split(digits.labels, digits.pool, digits.test, 0, 0.1)
+    from unlearnkit.bench.config import load_config
+
+    cfg = load_config("quick").train.model_copy(update={"epochs": 2})
+    theta = {}
+    for name, aug in (("aug", myaug.halve), ("plain", None)):
+        torch.manual_seed(0)
+        m = uk.build_model("mlp", digits.input_shape, digits.num_classes)
+        theta[name] = uk.train_model(m, digits, train, cfg, torch.device("cpu"), seed=0, augment=aug)
+    saved = load_file(str(tmp_path / "t" / "model.safetensors"))
+    assert all(torch.equal(saved[k], v) for k, v in theta["aug"].state_dict().items())
+    assert not all(torch.equal(saved[k], v) for k, v in theta["plain"].state_dict().items())
+
+    ids = train[::40]
+    (tmp_path / "ids.txt").write_text("\n".join(map(str, ids)) + "\n")
+    split = uk.Split(train, test, unseen, ids)
+    run = ("--forget", tmp_path / "ids.txt", "--method", "rl", "--option", "epochs=1", "--stop", "none")
+    run += ("--device", "cpu", "--cache-dir", tmp_path / "cache")
+    expect = {
+        name: uk.unlearn(
+            theta["aug"], digits, split, "rl", options={"epochs": 1}, seed=0, device="cpu", stop="none", augment=aug
+        ).model
+        for name, aug in (("aug", myaug.halve), ("plain", None))
+    }
+    for given, want in ((None, "aug"), ("none", "plain")):
+        extra = () if given is None else ("--augment", given)
+        myaug.calls.clear()
+        res = cli("unlearn", "--checkpoint", tmp_path / "t", *run, *extra, "--verify-retrain", "--out", tmp_path / want)
+        assert res.exit_code == 0, res.output
+        assert ("applying θ_o's data augmentation myaug:halve" in " ".join(res.output.split())) == (given is None)
+        got = load_file(str(tmp_path / want / "unlearned.safetensors"))
+        assert all(torch.equal(got[k], v) for k, v in expect[want].state_dict().items())
+        assert json.loads((tmp_path / want / "unlearned.json").read_text())["augment"] == (
+            "myaug:halve" if given is None else None
+        )
+        if given is None:  # rl's batches (a forget and a retain batch a step: < 2 |D_r|) and θ_r's 2 epochs over D_r
+            n = sum(myaug.calls)
+        else:
+            assert myaug.calls == []
+    keys = [
+        json.loads((tmp_path / w / "audit.json").read_text())["verify_retrain"]["cache_key"] for w in ("aug", "plain")
+    ]
+    assert keys[0] != keys[1]
+    assert n >= 3 * len(split.retain)
+
+
+def test_cli_augment_errors(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from unlearnkit.cli import app
+
+    (tmp_path / "myaug.py").write_text(MYAUG)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    def one_error(args, needle):
+        res = CliRunner().invoke(app, [str(a) for a in args])
+        assert res.exit_code == 2 and res.output.count("error:") == 1, res.output
+        assert needle in " ".join(res.output.split()), res.output
+
+    train = ("train", "--train-option", "epochs=1", "--device", "cpu", "--out", tmp_path / "t", "--augment")
+    one_error((*train, "myaug"), "--augment 'myaug': must look like module:function (e.g. myaug:flip_and_shift)")
+    one_error((*train, "nosuchmod:f"), "--augment 'nosuchmod:f': cannot import module 'nosuchmod'")
+    one_error((*train, "myaug:nothere"), "--augment 'myaug:nothere': module 'myaug' has no callable 'nothere'")
+    one_error((*train, "myaug:drop_one"), "augment must return a tensor of its input's shape and dtype")
+    assert not (tmp_path / "t" / "model.safetensors").exists()
+    one_error(("unlearn", "--method", "ft", "--augment", "myaug:halve"), "--augment only apply with --checkpoint")

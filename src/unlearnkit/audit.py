@@ -231,10 +231,21 @@ def differences(a: dict, b: dict, path: str = "") -> list[str]:
 
 # ------------------------------------------------------------------------------------------- θ_r (optional)
 def verify_retrain(
-    model, original, data, split, new_model, train_config, seed: int, device, cache_dir, key_payload: dict
+    model,
+    original,
+    data,
+    split,
+    new_model,
+    train_config,
+    seed: int,
+    device,
+    cache_dir,
+    key_payload: dict,
+    augment=None,
 ) -> dict:
-    """Train θ_r on D_r (cached under ``cache_dir``) and report the true Avg.Gap of θ_u and of θ_o, with the
-    registry's gap metrics (``accuracy``, ``mia_efficacy``; test = the test split, else the held-out set)."""
+    """Train θ_r on D_r (cached under ``cache_dir``; with θ_o's data ``augment``, which ``key_payload`` must
+    name) and report the true Avg.Gap of θ_u and of θ_o, with the registry's gap metrics (``accuracy``,
+    ``mia_efficacy``; test = the test split, else the held-out set)."""
     import time
 
     from .cache import ModelCache, fingerprint
@@ -263,7 +274,7 @@ def verify_retrain(
     retrained, meta = cache.get_or_train(
         key,
         build_seeded,
-        lambda m: train_model(m, data, split.retain, train_config, device, seed=seed),
+        lambda m: train_model(m, data, split.retain, train_config, device, seed=seed, augment=augment),
         label="retrain",
     )
     seconds = time.perf_counter() - t0

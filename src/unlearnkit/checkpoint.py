@@ -74,6 +74,9 @@ class CheckpointMeta(BaseModel):
     split_seed: int | None = None
     unseen_fraction: float | None = None
     train: dict[str, Any] | None = None
+    augment: str | None = Field(
+        None, description="module:function: the data augmentation θ_o was trained with (unlearnkit train --augment)"
+    )
     data_fingerprint: str | None = None
     versions: dict[str, str] = Field(default_factory=dict)
     extra: dict[str, Any] = Field(default_factory=dict, description="anything else (e.g. the unlearning run)")
@@ -251,11 +254,12 @@ def read_meta(weights: str | Path) -> CheckpointMeta | None:
 
 
 # --------------------------------------------------------------------------------------------- architecture
-def import_factory(ref: str) -> Callable[..., nn.Module]:
-    """``module:function`` from the user's code (the current directory is importable)."""
+def import_callable(ref: str, flag: str = "--arch", example: str = "mynets:make_net") -> Callable:
+    """``module:function`` from the user's code (the current directory is importable); ``flag`` names the
+    option it came from in the errors."""
     module, _, attr = ref.partition(":")
     if not module or not attr:
-        raise UnlearnkitError(f"--arch {ref!r}: a factory must look like module:function (e.g. mynets:make_net)")
+        raise UnlearnkitError(f"{flag} {ref!r}: must look like module:function (e.g. {example})")
     cwd = str(Path.cwd())
     if cwd not in sys.path:
         sys.path.insert(0, cwd)
@@ -263,13 +267,22 @@ def import_factory(ref: str) -> Callable[..., nn.Module]:
         mod = importlib.import_module(module)
     except ImportError as e:
         raise UnlearnkitError(
-            f"--arch {ref!r}: cannot import module {module!r} ({e}); run from the folder that "
+            f"{flag} {ref!r}: cannot import module {module!r} ({e}); run from the folder that "
             f"holds it or add it to PYTHONPATH"
         ) from None
     fn = mod.__dict__.get(attr)
     if fn is None or not callable(fn):
-        raise UnlearnkitError(f"--arch {ref!r}: module {module!r} has no callable {attr!r}")
+        raise UnlearnkitError(f"{flag} {ref!r}: module {module!r} has no callable {attr!r}")
     return fn
+
+
+def import_augment(ref: str | None) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """θ_o's data augmentation named as ``module:function`` (``unlearnkit train --augment``, recorded in
+    ``model.json``): a function from a batch of model-ready inputs to the batch trained on; ``None`` /
+    ``"none"`` for none."""
+    if ref is None or ref == "none":
+        return None
+    return import_callable(ref, "--augment", "myaug:flip_and_shift")
 
 
 def model_factory(arch: ArchSpec, input_shape: tuple[int, ...], num_classes: int) -> Callable[[], nn.Module]:
@@ -277,7 +290,7 @@ def model_factory(arch: ArchSpec, input_shape: tuple[int, ...], num_classes: int
     ``(input_shape, num_classes, **options)``)."""
     shape = tuple(int(s) for s in input_shape)
     if ":" in arch.name:
-        fn = import_factory(arch.name)
+        fn = import_callable(arch.name)
 
         def build() -> nn.Module:
             try:
@@ -596,23 +609,26 @@ def train_and_save(
     seed: int = 0,
     unseen_fraction: float = 0.1,
     device: str | torch.device = "cpu",
+    augment: str | None = None,
 ) -> tuple[nn.Module, CheckpointMeta, Path]:
     """Train θ_o on the scenario-free training split (train / test / unseen with ``seed``) and write
     ``out/model.safetensors`` + ``out/model.json`` (+ ``out/train_ids.txt``: the training indices, one per
     line). Same weights as ``torch.manual_seed(seed); train_model(build_model(...), dataset, train, cfg, device,
-    seed=seed)``."""
+    seed=seed, augment=…)``; ``augment`` (``module:function``, see :func:`import_augment`) is recorded in
+    ``model.json`` so that ``unlearnkit unlearn --checkpoint`` applies it too."""
     from .device import resolve_device
     from .options import parse_options
     from .training import TrainConfig, train_model
 
     cfg = parse_options(TrainConfig, train_config, "train options")
     dev = resolve_device(device)
+    aug = import_augment(augment)
     train, _, _ = training_split(dataset, seed, unseen_fraction)
     new_model = model_factory(arch, dataset.input_shape, dataset.num_classes)
     torch.manual_seed(seed)
     model = new_model()
     check_outputs(model, dataset, f"architecture {arch.name!r}")
-    model = train_model(model, dataset, train, cfg, dev, seed=seed)
+    model = train_model(model, dataset, train, cfg, dev, seed=seed, augment=aug)
     meta = CheckpointMeta(
         architecture=arch,
         input_shape=list(dataset.input_shape),
@@ -621,6 +637,7 @@ def train_and_save(
         split_seed=seed,
         unseen_fraction=unseen_fraction,
         train=cfg.model_dump(),
+        augment=None if aug is None else augment,
         data_fingerprint=data_fingerprint(dataset),
         versions=versions(),
     )

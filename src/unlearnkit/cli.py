@@ -297,6 +297,12 @@ def unlearn_cmd(
     out: Optional[Path] = typer.Option(
         None, help="with --checkpoint: output folder (unlearned.safetensors, audit.json/.md/.html)"
     ),
+    augment: Optional[str] = typer.Option(
+        None,
+        help="with --checkpoint: θ_o's data augmentation, module:function (a batch of model-ready inputs → the "
+        "batch trained on), applied to the methods' training batches and to --verify-retrain's θ_r; default: what "
+        "model.json records (`unlearnkit train --augment`); none: without",
+    ),
     audit_option: list[str] = typer.Option(
         [], "--audit-option", help="retain_sample=2000, seed=0, mia_feature=confidence, mia_fits=1"
     ),
@@ -331,6 +337,7 @@ def unlearn_cmd(
             holdout=holdout,
             verify_retrain=verify_retrain,
             out=out,
+            augment=augment,
             stop=stop,
             audit_option=audit_option,
             save=save,
@@ -349,6 +356,7 @@ def unlearn_cmd(
         "--verify-retrain": verify_retrain,
         "--out": out,
         "--audit-option": audit_option,
+        "--augment": augment,
     }
     given = [k for k, v in only_with_checkpoint.items() if v]
     if given:
@@ -558,6 +566,7 @@ def _unlearn_checkpoint(
     holdout,
     verify_retrain,
     out,
+    augment,
     stop,
     audit_option,
     save,
@@ -571,6 +580,7 @@ def _unlearn_checkpoint(
         DatasetSpec,
         data_fingerprint,
         file_sha256,
+        import_augment,
         load_checkpoint,
         resolve_weights,
         save_checkpoint,
@@ -618,6 +628,10 @@ def _unlearn_checkpoint(
         )
         from .bench.config import load_config
 
+        aug_ref = augment if augment is not None else (ckpt.meta.augment if ckpt.meta is not None else None)
+        aug = import_augment(aug_ref)  # θ_o's data augmentation: the methods' batches and θ_r's training
+        if aug is not None and augment is None:
+            console.print(f"applying θ_o's data augmentation {aug_ref} (recorded in its JSON; --augment none: without)")
         tcfg = _train_settings(
             TrainConfig(**ckpt.meta.train)
             if ckpt.meta is not None and ckpt.meta.train
@@ -661,6 +675,7 @@ def _unlearn_checkpoint(
             train_config=tcfg,
             new_model=ckpt.new_model,
             stop=stop,
+            augment=aug,
             baseline=first if chained and (m_opts or {}).get("stop", stop) == "auto" else None,  # the proxy's only
         )
         wall = time.perf_counter() - t0
@@ -677,6 +692,7 @@ def _unlearn_checkpoint(
         meta = meta.model_copy(
             update={
                 "architecture": ckpt.arch,
+                "augment": None if aug is None else aug_ref,  # a later request on this model applies it too
                 "extra": {
                     **meta.extra,
                     "unlearned_from": str(checkpoint.resolve()),
@@ -729,7 +745,8 @@ def _unlearn_checkpoint(
                 seed,
                 dev,
                 cache_dir or default_cache_dir(),
-                dict(arch=ckpt.arch.model_dump(), data=record["data"]["fingerprint"]),
+                dict(arch=ckpt.arch.model_dump(), data=record["data"]["fingerprint"], augment=aug_ref if aug else None),
+                augment=aug,
             )
         record["files"] = {
             "original": str(checkpoint),
@@ -812,6 +829,11 @@ def train_cmd(
     unseen_fraction: float = typer.Option(
         0.1, help="share of the training pool held out as unseen data (the audit's non-members)"
     ),
+    augment: Optional[str] = typer.Option(
+        None,
+        help="data augmentation: module:function mapping a batch of model-ready inputs to the batch trained on "
+        "(recorded in model.json; `unlearnkit unlearn --checkpoint` applies it too)",
+    ),
     device: str = typer.Option("auto"),
     data_dir: Optional[Path] = typer.Option(None),
 ) -> None:
@@ -834,7 +856,7 @@ def train_cmd(
         arch = ArchSpec(name=model, options=_pairs(model_option, "--model-option"))
         ds = load_spec(spec, str(data_dir) if data_dir else None)
         t0 = time.perf_counter()
-        _, meta, path = train_and_save(ds, spec, arch, cfg, out, seed, unseen_fraction, device)
+        _, meta, path = train_and_save(ds, spec, arch, cfg, out, seed, unseen_fraction, device, augment)
     except UnlearnkitError as e:
         _fail(e)
     console.print(
