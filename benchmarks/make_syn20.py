@@ -36,10 +36,41 @@ def make(path: Path) -> Path:
     return path
 
 
+def make_many(path: Path, classes: int = 100, per_class: int = 60, test_per_class: int = 20) -> Path:
+    """Many classes with few samples each (identities: "forget this person"): one Gaussian cluster a class in 40
+    dimensions (make_classification, seed 11); ``per_class`` training and ``test_per_class`` test rows a class."""
+    n = classes * (per_class + test_per_class)
+    x, y = make_classification(
+        n_samples=n,
+        n_features=40,
+        n_informative=30,
+        n_redundant=5,
+        n_classes=classes,
+        n_clusters_per_class=1,
+        class_sep=2.0,
+        flip_y=0.0,
+        weights=None,
+        random_state=11,
+    )
+    x = x.astype(np.float32)
+    test = np.zeros(n, dtype=bool)
+    for c in range(classes):  # the first test_per_class rows of each class are its test rows
+        test[np.flatnonzero(y == c)[:test_per_class]] = True
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, x_train=x[~test], y_train=y[~test], x_test=x[test], y_test=y[test])
+    return path
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, required=True, help="directory for syn20.npz (pass it as --data-dir)")
-    print(make(ap.parse_args().out / "syn20.npz"))
+    ap.add_argument(
+        "--many", action="store_true", help="also write syn100.npz: 100 classes of 60 training rows (identities)"
+    )
+    a = ap.parse_args()
+    print(make(a.out / "syn20.npz"))
+    if a.many:
+        print(make_many(a.out / "syn100.npz"))
 
 
 if __name__ == "__main__":
