@@ -461,6 +461,45 @@ def test_the_attack_option_picks_how_tau_is_fitted(digits, random_split, theta_o
     assert balanced.tau == threshold_attack(members, conf["unseen"]) != ref.tau
 
 
+class Tempered(torch.nn.Module):
+    """A model whose every logit is divided by ``t``: the same predictions, every confidence lower."""
+
+    def __init__(self, model: torch.nn.Module, t: float):
+        super().__init__()
+        self.model, self.t = model, t
+
+    def forward(self, x):
+        return self.model(x) / self.t
+
+
+def test_attack_refit_refits_tau_on_the_scored_model_where_theta_os_attack_has_power(digits, random_split, theta_o):
+    """``attack_refit``: θ_o's attack's balanced accuracy (D_r sample vs held-out, by hand) gates it — digits' MLP
+    reads about 0.52, under the default 0.6, so τ stays θ_o's; with the gate at 0.5 the threshold is the same SVC fit
+    on the scored model's own confidences (in the order θ_o's was fitted in, so θ_o gets exactly its τ and its score
+    is unchanged), and a tempered θ_o — every confidence lower, the same predictions — gets a lower τ and a smaller
+    MIA term than θ_o's fixed τ gives it."""
+    conf = lambda lg, ref, k: torch.softmax(lg[k].double(), 1).gather(1, ref_y(ref, k).view(-1, 1))[:, 0].numpy()  # noqa: E731
+    ref_y = lambda ref, k: ref.y_retain if k == "retain" else ref.y_unseen  # noqa: E731
+    fixed = ProxyReference.build(theta_o, digits, random_split)
+    lg = fixed.forward(theta_o)
+    members, held = conf(lg, fixed, "retain")[np.argsort(fixed.retain)], conf(lg, fixed, "unseen")
+    ba = 0.5 * (np.mean(members >= fixed.tau) + np.mean(held < fixed.tau))
+    assert fixed.attack_acc == pytest.approx(ba) and 0.5 < ba < 0.6 and not fixed.refit
+    refit = ProxyReference.build(theta_o, digits, random_split, ProxyOptions(attack_refit=0.5))
+    assert refit.refit and refit.tau == fixed.tau and refit.values_o == fixed.values_o
+    assert refit.attack_threshold(refit.forward(theta_o)) == fixed.tau
+    assert refit.evaluate(theta_o) == fixed.evaluate(theta_o)
+    cool = Tempered(theta_o, 3.0)
+    lg_c = refit.forward(cool)
+    tau_c = svc_threshold(conf(lg_c, refit, "retain")[np.argsort(refit.retain)], conf(lg_c, refit, "unseen"), 0, 500)
+    assert refit.attack_threshold(lg_c) == tau_c < fixed.tau
+    assert fixed.attack_threshold(lg_c) == fixed.tau
+    a, b = refit.evaluate(cool), fixed.evaluate(cool)
+    assert a["proxy_mia"] < b["proxy_mia"] and a["proxy_fa"] == b["proxy_fa"] and a["proxy_dist"] == b["proxy_dist"]
+    off = ProxyReference.build(theta_o, digits, random_split, ProxyOptions(attack_refit=None))
+    assert not off.refit and off.evaluate(cool) == b
+
+
 def test_the_d_r_sample_is_in_random_order_so_a_screening_head_covers_every_class(digits):
     """Data stored class by class (index order = class order): the D_r sample's head, which screening
     evaluations score, is a random subsample of it (every class, in proportion), not the lowest classes;

@@ -344,6 +344,9 @@ def reference_facts(ref: ProxyReference) -> dict:
         else {},
         "prior": float(ref.prior) if math.isfinite(ref.prior) else None,  # JSON-safe: None = pooled / unused
         "smoothing": float(ref.smoothing),
+        # θ_o's attack's balanced accuracy and whether the proxy re-fits it on each model (proxy.attack_refit)
+        "attack_acc": float(ref.attack_acc) if math.isfinite(ref.attack_acc) else None,
+        "attack_refit": bool(ref.refit),
     }
 
 
