@@ -182,6 +182,7 @@ def test_cli_augment_errors(tmp_path, monkeypatch):
     from unlearnkit.cli import app
 
     (tmp_path / "myaug.py").write_text(MYAUG)
+    (tmp_path / "brokenaug.py").write_text("raise RuntimeError('boom')\n")
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
 
@@ -194,6 +195,9 @@ def test_cli_augment_errors(tmp_path, monkeypatch):
     one_error((*train, "myaug"), "--augment 'myaug': must look like module:function (e.g. myaug:flip_and_shift)")
     one_error((*train, "nosuchmod:f"), "--augment 'nosuchmod:f': cannot import module 'nosuchmod'")
     one_error((*train, "myaug:nothere"), "--augment 'myaug:nothere': module 'myaug' has no callable 'nothere'")
+    one_error(
+        (*train, "brokenaug:f"), "--augment 'brokenaug:f': importing module 'brokenaug' raised RuntimeError: boom"
+    )
     one_error((*train, "myaug:drop_one"), "augment must return a tensor of its input's shape and dtype")
     assert not (tmp_path / "t" / "model.safetensors").exists()
     one_error(("unlearn", "--method", "ft", "--augment", "myaug:halve"), "--augment only apply with --checkpoint")

@@ -270,6 +270,10 @@ def import_callable(ref: str, flag: str = "--arch", example: str = "mynets:make_
             f"{flag} {ref!r}: cannot import module {module!r} ({e}); run from the folder that "
             f"holds it or add it to PYTHONPATH"
         ) from None
+    except Exception as e:  # the module's own code failed (a syntax error, an exception at import)
+        raise UnlearnkitError(
+            f"{flag} {ref!r}: importing module {module!r} raised {type(e).__name__}: {e}; fix the module"
+        ) from None
     fn = mod.__dict__.get(attr)
     if fn is None or not callable(fn):
         raise UnlearnkitError(f"{flag} {ref!r}: module {module!r} has no callable {attr!r}")
