@@ -82,23 +82,29 @@ def test_the_other_unnamed_grids_validate_with_library_defaults_and_differ_from_
         "unnamed_grid_logreg_digits",
         "unnamed_grid_resnet",
         "unnamed_grid_small_holdout",
+        "unnamed_grid_syn100",
         "unnamed_grid_syn20",
     ]
     for cfg in cfgs:
         assert cfg.stop == "auto" and not cfg.method_options and len(cfg.seeds) >= 2
         assert {"original", "retrain"} <= {m.name for m in cfg.methods} and len(cfg.methods) >= 12
-    recipes = {(c.datasets[0].name, c.model.name, c.train.optimizer, c.unseen_fraction) for c in cfgs}
+    recipes = [
+        (c.datasets[0].name, c.datasets[0].options.get("path"), c.model.name, c.train.optimizer, c.unseen_fraction)
+        for c in cfgs
+    ]
+    assert len(set(recipes)) == len(cfgs)  # no two share data set, model, optimiser and held-out share
     assert max(s.model_dump().get("fraction", 0) for s in cfgs[0].scenarios) == 0.5  # big_forget: the largest requests
-    assert recipes == {
-        ("digits", "mlp", "sgd", 0.1),
-        ("fashion_mnist", "mlp", "adam", 0.2),
-        ("fashion_mnist", "cnn", "sgd", 0.1),  # a model that does not memorise (RA about 83 %)
-        ("german", "logreg", "adam", 0.1),
-        ("digits", "logreg", "sgd", 0.1),  # a convex model on images; `if` included
-        ("digits", "resnet18", "sgd", 0.1),  # batch norm; one- and five-sample requests
-        ("digits", "mlp", "sgd", 0.05),
-        ("npz", "mlp", "sgd", 0.1),
-        ("fashion_mnist", "mlp", "sgd", 0.1),  # 12 000 images: forget sets up to 1 080 samples
+    assert set(recipes) == {
+        ("digits", None, "mlp", "sgd", 0.1),
+        ("fashion_mnist", None, "mlp", "adam", 0.2),
+        ("fashion_mnist", None, "cnn", "sgd", 0.1),  # a model that does not memorise (RA about 83 %)
+        ("german", None, "logreg", "adam", 0.1),
+        ("digits", None, "logreg", "sgd", 0.1),  # a convex model on images; `if` included
+        ("digits", None, "resnet18", "sgd", 0.1),  # batch norm; one- and five-sample requests
+        ("digits", None, "mlp", "sgd", 0.05),
+        ("npz", "syn100.npz", "mlp", "sgd", 0.1),  # 100 classes of 60 rows (identities)
+        ("npz", "syn20.npz", "mlp", "sgd", 0.1),
+        ("fashion_mnist", None, "mlp", "sgd", 0.1),  # 12 000 images: forget sets up to 1 080 samples
     }
 
 
