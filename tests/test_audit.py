@@ -439,6 +439,19 @@ def test_the_audit_reads_the_kept_states_accuracy_against_the_proxys_target():
     assert _kept_lines({"reason": "r"}) == []  # an older summary: nothing to read
 
 
+def test_the_audit_says_where_the_proxy_refitted_its_attack():
+    from unlearnkit.audit import _stop_lines
+
+    line = (
+        "θ_o's membership attack tells its training samples from held-out ones (balanced accuracy 0.7161), so the "
+        "proxy re-fitted it on each state it scored, as Avg.Gap's MIA does (proxy.attack_refit)"
+    )
+    a = dict(reason="r", attack_acc=0.71608, attack_refit=True)
+    assert line in _stop_lines({"history": [{"auto_stop": a}]})
+    assert line not in _stop_lines({"history": [{"auto_stop": a | {"attack_refit": False}}]})
+    assert _stop_lines({"history": [{"auto_stop": {"reason": "r"}}]}) == ["r"]  # an older summary
+
+
 def test_the_audit_names_a_shifted_held_out_split_and_does_not_call_the_state_short_against_it():
     from unlearnkit.audit import _stop_lines
 

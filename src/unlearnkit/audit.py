@@ -411,6 +411,12 @@ def _stop_lines(run: dict) -> list[str]:
                 f"far from their nearest retained samples as held-out samples do, p = {_g(a.get('shift_p'))}): the "
                 f"proxy's targets, and what auto chose by them, may be off (proxy.shift_check)"
             )
+        if a.get("attack_refit"):  # proxy.attack_refit: θ_o's attack has power, re-fitted on each state scored
+            lines.append(
+                f"θ_o's membership attack tells its training samples from held-out ones (balanced accuracy "
+                f"{_g(a.get('attack_acc'))}), so the proxy re-fitted it on each state it scored, as Avg.Gap's MIA does "
+                f"(proxy.attack_refit)"
+            )
         lines += _kept_lines(a)
         if a.get("baseline_covered") is not None:  # a chain of requests: damage against the first model
             lines.append(
