@@ -630,6 +630,7 @@ def _unlearn_checkpoint(
 
         aug_ref = augment if augment is not None else (ckpt.meta.augment if ckpt.meta is not None else None)
         aug = import_augment(aug_ref)  # θ_o's data augmentation: the methods' batches and θ_r's training
+        aug_ref = aug_ref if aug is not None else None  # "none" is no augmentation
         if aug is not None and augment is None:
             console.print(f"applying θ_o's data augmentation {aug_ref} (recorded in its JSON; --augment none: without)")
         tcfg = _train_settings(
@@ -692,7 +693,7 @@ def _unlearn_checkpoint(
         meta = meta.model_copy(
             update={
                 "architecture": ckpt.arch,
-                "augment": None if aug is None else aug_ref,  # a later request on this model applies it too
+                "augment": aug_ref,  # a later request on this model applies it too
                 "extra": {
                     **meta.extra,
                     "unlearned_from": str(checkpoint.resolve()),
@@ -745,7 +746,7 @@ def _unlearn_checkpoint(
                 seed,
                 dev,
                 cache_dir or default_cache_dir(),
-                dict(arch=ckpt.arch.model_dump(), data=record["data"]["fingerprint"], augment=aug_ref if aug else None),
+                dict(arch=ckpt.arch.model_dump(), data=record["data"]["fingerprint"], augment=aug_ref),
                 augment=aug,
             )
         record["files"] = {

@@ -1216,7 +1216,6 @@ class ProxyReference:
     thin: Thin | None = None  # thin_below's reading, where D_f has a nearly removed class
     retain_unperm: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # the D_r sample's build order
     attack_acc: float = float("nan")  # θ_o's attack's balanced accuracy, D_r sample vs held-out (attack_refit)
-    refit: bool = False  # re-fit the attack on every model scored (attack_refit)
     tau_gone: float = float("nan")  # the attack's τ for D_f's gone part (τ, or the refit where τ = 0)
     forget_fa: float = float("nan")  # θ_o's accuracy on D_f's partial part, read as the targets are (q)
     inputs: torch.Tensor | None = None  # model-ready inputs of forget, retain, unseen in that order (input_cache_mb)
@@ -1310,7 +1309,6 @@ class ProxyReference:
             conf_r_o, conf_u_o = _true_conf(p_r, y_r), _true_conf(p_u, y_u)
             ref.tau = ATTACKS[o.attack](conf_r_o, conf_u_o, o.seed, o.attack_samples)
             ref.attack_acc = 0.5 * float(np.mean(conf_r_o >= ref.tau) + np.mean(conf_u_o < ref.tau))
-            ref.refit = o.attack_refit is not None and ref.attack_acc >= o.attack_refit
             ref.tau_gone = ref.tau
             if ref.tau <= 0.0 and is_gone.any():  # θ_o's attack calls nothing non-member: refit for the gone part
                 ref.tau_gone = gone_attack(conf_r_o, conf_u_o, labels[split.train], gone, o)
@@ -1322,9 +1320,8 @@ class ProxyReference:
                 nearest_distances(dataset, split.retain, partial, unseen, o) if o.twin_check or o.shift_check else None
             )
             twins = find_twins(dataset, split.retain, partial, unseen, o, dist) if o.twin_check and dist else None
-            found = twins.forget if twins is not None else None
-            ref.shift = distance_shift(dataset, partial, unseen, dist, o, found) if o.shift_check else None
             near = twins.forget if twins is not None else np.zeros(len(partial), bool)
+            ref.shift = distance_shift(dataset, partial, unseen, dist, o, near) if o.shift_check else None
             # the held-out targets are for D_f's samples without a twin (all of them where every one has a twin:
             # those targets then get no weight), read off held-out samples without one
             rest = ~near if (~near).any() else np.ones(len(partial), bool)
@@ -1439,6 +1436,12 @@ class ProxyReference:
         right = (logits.argmax(1).cpu() == self.y_forget).numpy()
         g = self.is_gone
         return tuple(100.0 * float(right[m].mean()) if m.any() else None for m in (~g, g))  # type: ignore[return-value]
+
+    @property
+    def refit(self) -> bool:
+        """Whether the attack is re-fitted on every model scored: θ_o's attack's balanced accuracy reaches
+        ``attack_refit`` (never where there is no held-out sample: its accuracy is then unread)."""
+        return self.options.attack_refit is not None and self.attack_acc >= self.options.attack_refit
 
     def attack_threshold(self, lg: dict[str, torch.Tensor]) -> float:
         """τ for D_f's partial part: θ_o's (``self.tau``), or with ``attack_refit`` the same attack fitted on the
