@@ -24,7 +24,7 @@ the unlearned model called every confidence above 0.9 a non-member (91 % of the 
 MIA-efficacy read 71–88 against θ_r's 0 for models whose FA, RA and TA were within 2 points of θ_r's (the
 attack's balanced accuracy, column ``MIA_attack_acc``: 50.5–51.7 % there). Avg.Gap there measures the attack's
 flip, not the unlearning; the proxy's own attack reads θ_o's rule monotonically
-(``eval.proxy.svc_threshold``) and does not flip.
+(``eval.proxy.attack.svc_threshold``) and does not flip.
 """
 
 from __future__ import annotations

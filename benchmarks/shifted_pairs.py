@@ -7,8 +7,8 @@ outlier requests (θ_o, θ_r and a second θ_r per cell, the ten methods at thei
     python benchmarks/shifted_pairs.py [--data-dir DIR] [--seeds 0 1 2 3 4 5]
     python benchmarks/shifted_pairs.py --grid [--seeds 0 1]          # digits, about 10 min on 2 cores
 
-The flag rates read the check's own functions (:func:`~unlearnkit.eval.proxy.nearest_distances`,
-:func:`~unlearnkit.eval.proxy.find_twins`, :func:`~unlearnkit.eval.proxy.distance_shift`) on every partial request of
+The flag rates read the check's own functions (:func:`~unlearnkit.eval.proxy.twins.nearest_distances`,
+:func:`~unlearnkit.eval.proxy.twins.find_twins`, :func:`~unlearnkit.eval.proxy.shift.distance_shift`) on every partial request of
 six scenarios (random 5 / 10 / 20 %, long-tail ratio 10 / 50, half of a class).
 """
 
@@ -23,7 +23,9 @@ import torch
 
 import unlearnkit as uk
 from library_grid import METHODS, finish, quick_mlp, run_cell
-from unlearnkit.eval.proxy import ProxyOptions, distance_shift, find_twins, nearest_distances
+from unlearnkit.eval.proxy import ProxyOptions
+from unlearnkit.eval.proxy.shift import distance_shift
+from unlearnkit.eval.proxy.twins import find_twins, nearest_distances
 
 SCENARIOS = {
     "random 5 %": ("random", {"fraction": 0.05}),

@@ -8,7 +8,8 @@ import torch
 
 import unlearnkit as uk
 from unlearnkit.baseline import Baseline
-from unlearnkit.eval.proxy import ProxyReference, against_first, removed_since
+from unlearnkit.eval.proxy import ProxyReference
+from unlearnkit.eval.proxy.chain import against_first, removed_since
 
 
 def test_a_baseline_round_trips_through_json_as_runs():

@@ -12,25 +12,12 @@ from helpers import Smoothed
 from unlearnkit.eval import METRICS, Evaluation
 from unlearnkit.eval.mia import fit_attack, mia_efficacy_score
 from unlearnkit.predict import predict_logits
-from unlearnkit.eval.proxy import (
-    ProxyOptions,
-    ProxyReference,
-    capped_quantiles,
-    clearly_clean,
-    label_share,
-    quantile_w1,
-    drop_renormalise,
-    gone_classes,
-    kept_fraction,
-    paired_damage,
-    prior_correct,
-    smoothing_eps,
-    svc_threshold,
-    target_weights,
-    empirical_prior,
-    threshold_attack,
-    total_variation,
-)
+from unlearnkit.eval.proxy import ProxyOptions, ProxyReference
+from unlearnkit.eval.proxy.attack import svc_threshold, threshold_attack
+from unlearnkit.eval.proxy.labels import clearly_clean, label_share
+from unlearnkit.eval.proxy.prior import drop_renormalise, kept_fraction, prior_correct, smoothing_eps
+from unlearnkit.eval.proxy.strata import empirical_prior, gone_classes, target_weights
+from unlearnkit.eval.proxy.terms import capped_quantiles, paired_damage, quantile_w1, total_variation
 
 
 def test_gone_classes_are_forget_classes_without_retain_samples():
@@ -614,7 +601,7 @@ def test_the_label_check_searches_everything_only_where_its_screen_cannot_rule_o
     """With a 60-sample screen: a clean D_f searches 60 + 60 queries a space and gets the unscreened decision
     (None); the poisoned one falls through to the full search in each space and gets exactly the unscreened
     share and targets."""
-    from unlearnkit.eval import proxy as proxy_mod
+    from unlearnkit.eval.proxy import labels as proxy_mod
 
     searched = []
     real = proxy_mod.neighbour_agreement
@@ -646,7 +633,7 @@ def test_neighbours_are_sought_in_the_inputs_and_in_the_features_where_the_model
     """The label check looks in the flattened inputs (which no training moves) and in the penultimate features
     (``model.features``, or the modules before an ``nn.Sequential``'s final ``nn.Linear``); a model without learnt
     features gets the inputs alone."""
-    from unlearnkit.eval.proxy import embeddings
+    from unlearnkit.eval.proxy.labels import embeddings
 
     idx = np.arange(5)
     spaces = embeddings(theta_o, digits, idx, torch.device("cpu"))
@@ -671,7 +658,7 @@ def test_neighbours_are_sought_in_the_inputs_and_in_the_features_where_the_model
 def test_neighbour_agreement_matches_scikit_learn_and_a_hand_case():
     from sklearn.neighbors import NearestNeighbors
 
-    from unlearnkit.eval.proxy import neighbour_agreement
+    from unlearnkit.eval.proxy.labels import neighbour_agreement
 
     # by hand, on a line: reference 0, 1, 2 (labels a a b), 10, 11 (b b); a query at 0.4 labelled a, k = 3
     ref = np.array([[0.0], [1.0], [2.0], [10.0], [11.0]])

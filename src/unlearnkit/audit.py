@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .errors import UnlearnkitError
 from .eval.accuracy import accuracy, per_class_accuracy
 from .eval.mia import attack_accuracy, confidence_features, fit_attacks, mia_efficacy_score
-from .eval.proxy import gone_classes
+from .eval.proxy.strata import gone_classes
 from .predict import predict_logits
 from .stopping import StopOptions, short_of_target, two_sample_se
 from .unlearn import parameter_distance

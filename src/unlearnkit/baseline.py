@@ -94,7 +94,7 @@ class Baseline:
     def kept(self, retain_labels: np.ndarray, num_classes: int) -> np.ndarray | None:
         """Per class, the fraction of the first training set's samples that ``retain_labels`` (today's D_r) still
         holds (1 for a class it had none of); None without ``train_counts``."""
-        from .eval.proxy import kept_of
+        from .eval.proxy.prior import kept_of
 
         if self.train_counts is None:
             return None
@@ -104,7 +104,7 @@ class Baseline:
 
     def without(self, ids) -> "Baseline":
         """The same answers with ``ids`` (samples since forgotten) left out; the class counts stay (an aggregate, what
-        :func:`~unlearnkit.eval.proxy.removed_since` measures today's D_r against)."""
+        :func:`~unlearnkit.eval.proxy.chain.removed_since` measures today's D_r against)."""
         gone = _ids(ids, "ids")
         keep = ~np.isin(self.covered, gone)
         return Baseline(self.covered[keep], self.wrong[~np.isin(self.wrong, gone)], self.train_counts)

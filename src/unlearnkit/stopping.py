@@ -303,7 +303,7 @@ def reference_facts(ref: ProxyReference) -> dict:
     a kept state is measured against); ``forget_gone`` the D_f sample's samples of removed classes, ``original_fa`` /
     ``original_fa_gone`` θ_o's accuracy on the sample's partial / gone part (%, None where empty; the kept state's is
     ``kept_fa`` / ``kept_fa_gone``, :func:`kept_facts`); ``shift_ratio`` / ``shift_p`` ``proxy.shift_check``'s
-    reading (:func:`~unlearnkit.eval.proxy.distance_shift`; None where it could not be made) and ``shifted`` its
+    reading (:func:`~unlearnkit.eval.proxy.shift.distance_shift`; None where it could not be made) and ``shifted`` its
     verdict, that D_f and the held-out data are not drawn alike (not where the label check fired). With a baseline (a chain of requests, ``unlearn(baseline=…)``):
     ``baseline_covered``, the D_r-sample and held-out samples it covers, and θ_o's accuracy lost since the first model
     on them (``drift_ra``: on the D_r sample, ``drift_unseen``: held out; points); all three None without one."""

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 import unlearnkit as uk
-from unlearnkit.eval.proxy import Distances, ProxyOptions, distance_shift
+from unlearnkit.eval.proxy import ProxyOptions
+from unlearnkit.eval.proxy.shift import distance_shift
+from unlearnkit.eval.proxy.twins import Distances
 
 from conftest import train_mlp
 

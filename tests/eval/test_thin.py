@@ -9,7 +9,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 import unlearnkit as uk
-from unlearnkit.eval.proxy import ProxyOptions, ProxyReference, probe, probe_features, thin_share
+from unlearnkit.eval.proxy import ProxyOptions, ProxyReference
+from unlearnkit.eval.proxy.thin import probe, probe_features, thin_share
 from unlearnkit.predict import predict_logits
 
 
@@ -91,7 +92,7 @@ def test_auto_removes_most_of_a_nearly_removed_class_and_says_why(digits, nearly
 def test_the_probe_says_nothing_about_its_deliberate_iteration_cap(digits, monkeypatch):
     """scikit-learn warns when lbfgs stops at max_iter; the probe's cap is deliberate (PROBE_MAX_ITER), so a user
     whose request removes most of a class sees the proxy's warning, not a ConvergenceWarning."""
-    import unlearnkit.eval.proxy as proxy
+    import unlearnkit.eval.proxy.thin as proxy
 
     monkeypatch.setattr(proxy, "PROBE_MAX_ITER", 2)  # certain not to converge
     split = uk.make_split(digits, "subclass", seed=0, classes=[7], fraction=0.97)
@@ -102,7 +103,7 @@ def test_the_probe_says_nothing_about_its_deliberate_iteration_cap(digits, monke
 
 
 def test_wide_inputs_reach_the_probe_through_a_fixed_projection(digits, monkeypatch):
-    import unlearnkit.eval.proxy as proxy
+    import unlearnkit.eval.proxy.thin as proxy
 
     idx = np.arange(40)
     assert probe_features(digits, idx).shape == (40, 64)  # 64 features ≤ PROBE_DIMS: as they are

@@ -9,16 +9,9 @@ import torch
 from sklearn.neighbors import NearestNeighbors
 
 import unlearnkit as uk
-from unlearnkit.eval.proxy import (
-    ProxyOptions,
-    ProxyReference,
-    class_scales,
-    find_twins,
-    member_targets,
-    nearest_same_label,
-    scaled_distances,
-    twin_excess,
-)
+from unlearnkit.eval.proxy import ProxyOptions, ProxyReference
+from unlearnkit.eval.proxy.reference import member_targets
+from unlearnkit.eval.proxy.twins import class_scales, find_twins, nearest_same_label, scaled_distances, twin_excess
 from unlearnkit.predict import predict_logits
 
 
@@ -107,7 +100,7 @@ def test_nearest_same_label_is_the_exact_search_below_the_projection_and_finds_c
     d8, idx8 = nearest_same_label(digits, retain, retain[:30], dims=8)
     assert d8.tolist() == [0.0] * 30 and idx8.tolist() == retain[:30].tolist()
     # the one masked search (small sets) and the class-by-class one (forced with block-sized calls) agree
-    import unlearnkit.eval.proxy as proxy
+    import unlearnkit.eval.proxy.twins as proxy
 
     small = nearest_same_label(digits, retain, queries)
     old, proxy.SMALL_SEARCH = proxy.SMALL_SEARCH, 0
