@@ -437,6 +437,14 @@ def test_the_audit_reads_the_kept_states_accuracy_against_the_proxys_target():
         "model: 0 %)"
     ]
     assert _kept_lines({"reason": "r"}) == []  # an older summary: nothing to read
+    # every held-out sample right (144 of D_f's mix): the proxy cannot see the gap, and the audit says how large
+    lucky = partial | {"kept_fa": 100.0, "target_fa": 100.0, "held_out_fa": 100.0, "held_out_eff": 144.0}
+    assert _kept_lines(lucky)[-1] == (
+        "θ_o classified every held-out sample of D_f's classes correctly, so the proxy cannot see D_f's "
+        "generalisation gap: from an effective 144 held-out samples, a retrained model's accuracy on D_f as low as "
+        "97.94 % would not show (95 % lower bound); more held-out data or --verify-retrain measures it"
+    )
+    assert len(_kept_lines(lucky | {"held_out_fa": 99.3})) == 1  # one held-out sample wrong: the reading alone
 
 
 def test_the_audit_says_where_the_proxy_refitted_its_attack():

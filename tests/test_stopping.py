@@ -12,6 +12,7 @@ from pydantic import Field
 import unlearnkit as uk
 from helpers import Smoothed
 from unlearnkit.eval import METRICS, Evaluation
+from unlearnkit.predict import predict_logits
 from unlearnkit.eval.proxy import ProxyReference
 from unlearnkit.methods import METHODS, Method, MethodOptions
 from unlearnkit.stopping import STOP_CHOICES, StopOptions, best_step, check_stop, keepable, refine_points
@@ -1335,3 +1336,47 @@ def test_a_state_kept_short_of_removing_a_class_warns_and_a_complete_one_does_no
     assert run({**weak, "stopping": {**weak["stopping"], "short_z": None}})[1] == []
     s, said = run({})
     assert s["kept_fa_gone"] == 0.0 and said == []
+
+
+def test_the_unresolved_bound_is_the_no_error_clopper_pearson_bound_of_the_held_out_accuracy():
+    """Hand-worked: every held-out sample right over an effective n: 100·0.05^(1/n) — 144: 97.94 % (the rule of three,
+    1 − 3/144 = 97.92 %), 14: 80.74 %; None once one held-out sample was wrong, without a partial part, or where the
+    label check, twin check or thin probe set the targets."""
+    from unlearnkit.stopping import unresolved_bound
+
+    base = dict(partial=True, held_out=180, held_out_eff=144.0, held_out_fa=100.0)
+    assert unresolved_bound(base) == pytest.approx(97.9411, abs=1e-3)
+    assert unresolved_bound(base | {"held_out_eff": 14.0}) == pytest.approx(80.7364, abs=1e-3)
+    assert unresolved_bound(base | {"held_out_fa": 100.0 - 1e-12}) is not None  # a weighted mean of all-right
+    for off in (
+        {"held_out_fa": 99.3},
+        {"partial": False},
+        {"held_out_eff": None},
+        {"twin_share": 0.2},
+        {"label_share": 0.8},
+        {"thin_share": 0.5},
+    ):
+        assert unresolved_bound(base | off) is None
+
+
+def test_auto_says_when_the_held_out_data_cannot_show_the_gap(digits, random_split, theta_o):
+    """The same θ_o and D_f with held-out data θ_o classifies entirely right (its misclassified held-out samples
+    dropped): the proxy can see no accuracy to remove, and unlearn says how large a gap that hides (the bound for
+    the summary's effective size); with the held-out data as it is (θ_o wrong on some of it), no such warning."""
+    from unlearnkit.stopping import unresolved_bound
+
+    right = predict_logits(theta_o, digits, random_split.unseen).argmax(1).numpy() == digits.labels[random_split.unseen]
+    assert 0 < (~right).sum() < len(right)
+    lucky = uk.Split(random_split.train, random_split.test, random_split.unseen[right], random_split.forget)
+    opts = dict(epochs=2, stopping=dict(lr_factors=[1.0]))
+    for split, fires in ((lucky, True), (random_split, False)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            res = uk.unlearn(theta_o, digits, split, "rl", options=opts, device="cpu", seed=0)
+        s = auto_summary(res)
+        said = [str(w.message) for w in caught if "every one of the" in str(w.message)]
+        assert (unresolved_bound(s) is not None) == fires and bool(said) == fires
+        if fires:
+            assert s["held_out_fa"] == pytest.approx(100.0)
+            assert f"as low as {unresolved_bound(s):.1f} %" in said[0]
+            assert f"every one of the {len(split.unseen)} held-out samples" in said[0]

@@ -39,7 +39,7 @@ from .eval.accuracy import accuracy, per_class_accuracy
 from .eval.mia import attack_accuracy, confidence_features, fit_attacks, mia_efficacy_score
 from .eval.proxy.strata import gone_classes
 from .predict import predict_logits
-from .stopping import StopOptions, short_of_target, two_sample_se
+from .stopping import StopOptions, short_of_target, two_sample_se, unresolved_bound
 from .unlearn import parameter_distance
 
 FORMAT = "unlearnkit-audit"
@@ -450,6 +450,14 @@ def _kept_lines(a: dict) -> list[str]:
         lines.append(
             "so it removed only part of D_f's influence (stopping.short_z at its default: the difference exceeds "
             "that many standard errors)"
+        )
+    bound = unresolved_bound(a)
+    if bound is not None:
+        lines.append(
+            f"θ_o classified every held-out sample of D_f's classes correctly, so the proxy cannot see D_f's "
+            f"generalisation gap: from an effective {_g(a['held_out_eff'])} held-out samples, a retrained model's "
+            f"accuracy on D_f as low as {_g(bound)} % would not show (95 % lower bound); more held-out data or "
+            f"--verify-retrain measures it"
         )
     return lines
 

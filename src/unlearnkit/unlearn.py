@@ -21,7 +21,15 @@ from .methods import METHODS, GradientMethod
 from .models.fresh import reinitialised
 from .options import build, parse_options
 from .passes import PassCounter
-from .stopping import StopRun, check_stop, search_lr, search_strength, short_of_target, two_sample_se
+from .stopping import (
+    StopRun,
+    check_stop,
+    search_lr,
+    search_strength,
+    short_of_target,
+    two_sample_se,
+    unresolved_bound,
+)
 from .targets import TARGETS
 from .training import Augment, TrainConfig, check_augment, label_smoothing_of, train_model
 from .weighting import WEIGHTINGS
@@ -407,6 +415,16 @@ def _warn_unsafe(
         and (short := short_of_target(auto, stopping.short_z))
     ):
         warn(_short_text(method, m, auto, short, knob))
+    elif auto is not None and (bound := unresolved_bound(auto)) is not None:
+        kept_fa = auto.get("kept_fa")
+        warn(
+            f"method {method!r}: θ_o classifies every one of the {auto['held_out']} held-out samples of D_f's classes "
+            f"correctly, so stop='auto' expects a model retrained without D_f to classify all of D_f correctly too "
+            f"and can see no accuracy left to remove;{_unresolved_text(auto, bound)}"
+            + (f" The state kept classifies {kept_fa:.1f} % of D_f correctly." if kept_fa is not None else "")
+            + " Hold out more data (make_split's unseen_fraction; CLI: --holdout), or measure the gap with retraining "
+            "(`unlearnkit unlearn --verify-retrain`)"
+        )
     elif m.moves_model and relative < min_change:
         warn(
             f"method {method!r} did not change the model (relative parameter change {relative:.2e} < "
@@ -500,10 +518,20 @@ def _held_out_hint(auto: dict) -> str:
             f"{auto['target_mia']:.1f} % against {auto['held_out_mia']:.1f} %), and retraining does not fit D_f "
             f"better than θ_o: θ_o may already be what retraining gives"
         )
+    bound = unresolved_bound(auto)
     return (
         f"; its targets for D_f come from {auto['held_out']} held-out samples, on which θ_o is "
         f"{auto['held_out_fa']:.1f} % accurate (MIA-efficacy {auto['held_out_mia']:.1f} %): on a small held-out split "
         f"θ_o can look like a model that never saw D_f by chance, and more held-out data sharpens the proxy"
+        + (f" ({_unresolved_text(auto, bound).strip()[:-1]})" if bound is not None else "")
+    )
+
+
+def _unresolved_text(auto: dict, bound: float) -> str:
+    """What :func:`~unlearnkit.stopping.unresolved_bound` found, as a sentence of a warning."""
+    return (
+        f" from an effective {auto['held_out_eff']:.0f} held-out samples (D_f's class mix), a retrained model's "
+        f"accuracy on D_f as low as {bound:.1f} % would not show (95 % lower bound)."
     )
 
 

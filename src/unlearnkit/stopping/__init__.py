@@ -28,7 +28,7 @@ Layout: ``options`` (``stop`` and :class:`StopOptions`), ``monitor`` (the :class
 (:func:`search_strength`).
 """
 
-from .facts import short_of_target, two_sample_se
+from .facts import short_of_target, two_sample_se, unresolved_bound
 from .lr_search import kept_run, refine_points, search_lr
 from .monitor import Monitor, StopRun, best_step, keepable
 from .options import STOP_CHOICES, StopMode, StopOptions, check_stop
@@ -50,4 +50,5 @@ __all__ = [
     "search_strength",
     "short_of_target",
     "two_sample_se",
+    "unresolved_bound",
 ]

@@ -127,6 +127,29 @@ def short_of_target(auto: dict, z: float | None) -> dict:
     return out
 
 
+#: the confidence level of :func:`unresolved_bound`'s one-sided lower bound
+RESOLUTION_LEVEL = 0.95
+
+
+def unresolved_bound(auto: dict) -> float | None:
+    """Where the held-out data cannot show D_f's generalisation gap at all, how large a gap it could hide: the
+    one-sided ``RESOLUTION_LEVEL`` lower bound (%) of θ_o's accuracy on held-out data of D_f's classes, given that
+    it classified every one of them correctly — 100·(1 − level)^(1/n) for n = the effective number of held-out
+    samples behind the targets (``held_out_eff``; Clopper–Pearson with no error seen: the "rule of three" for 95 %,
+    ≈ 100·(1 − 3/n)). The proxy then expects a retrained model to classify all of D_f correctly and sees no accuracy
+    to remove, whatever a retrained model does within that bound (digits, 144 held-out samples: 97.9 %; one split in
+    six of the defaults-transfer grid, where retraining had FA 96.5–97.6 % on random and long-tail requests and 89 %
+    on half of class 5, whose 14 held-out samples bound it at 81 %). None where a held-out sample of D_f's classes
+    was misclassified, where D_f has no partial part, or where the label check, twin check or thin-class probe set
+    the targets."""
+    fh, n_e = auto.get("held_out_fa"), auto.get("held_out_eff")
+    if not auto.get("partial") or fh is None or not n_e or fh < 100.0 - 1e-9:
+        return None
+    if any(auto.get(k) is not None for k in ("label_share", "twin_share", "thin_share")):
+        return None
+    return 100.0 * (1.0 - RESOLUTION_LEVEL) ** (1.0 / n_e)
+
+
 def two_sample_se(p_a: float, n_a: float, p_b: float, n_b: float) -> float:
     """The standard error (percent points) of the difference of two independent proportions ``p_a`` over ``n_a``
     samples and ``p_b`` over ``n_b``, each p clipped to [0.01, 0.99] (a sample right on every one still has a
