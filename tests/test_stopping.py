@@ -1224,26 +1224,26 @@ def test_the_kept_theta_o_warning_says_when_theta_o_did_not_memorise_the_forget_
     errors) the warning says it did not memorise D_f; where it fits D_f perfectly or clearly better than held-out
     data, the warning keeps pointing at the held-out split's size, and where clearly worse (the targets capped at
     θ_o), at the cap (hand-made summaries)."""
-    from unlearnkit.unlearn import _held_out_hint
+    from unlearnkit.advice import held_out_hint
 
     base = dict(partial=True, held_out=300, held_out_fa=80.0, held_out_mia=20.0, target_fa=80.0, target_mia=20.0)
     base |= dict(label_share=None, forget_partial=200)
     # 2 SE of the difference at p = 0.8: 200 · sqrt(0.16 · (1/200 + 1/300)) = 7.30 points
-    assert "did not memorise D_f" in _held_out_hint(base | {"forget_fa": 87.2})
-    assert "(87.2 % of 200)" in _held_out_hint(base | {"forget_fa": 87.2})
+    assert "did not memorise D_f" in held_out_hint(base | {"forget_fa": 87.2})
+    assert "(87.2 % of 200)" in held_out_hint(base | {"forget_fa": 87.2})
     for fo in (87.4, 99.5, 100.0):  # clearly better on D_f than held out, or perfect on it: the split's size
-        hint = _held_out_hint(base | {"forget_fa": fo})
+        hint = held_out_hint(base | {"forget_fa": fo})
         assert "did not memorise" not in hint and "from 300 held-out samples" in hint
-    assert "from 300 held-out samples" in _held_out_hint(base | {"forget_fa": None})  # an older summary
+    assert "from 300 held-out samples" in held_out_hint(base | {"forget_fa": None})  # an older summary
     capped = base | {"forget_fa": 72.8, "target_fa": 72.8}  # D_f a little harder than held out: within 2 SE
-    assert "did not memorise D_f" in _held_out_hint(capped)
+    assert "did not memorise D_f" in held_out_hint(capped)
     capped = base | {"forget_fa": 72.6, "target_fa": 72.6}  # clearly harder: the cap set the targets
-    assert "θ_o fits D_f less well than the 300 held-out samples" in _held_out_hint(capped)
+    assert "θ_o fits D_f less well than the 300 held-out samples" in held_out_hint(capped)
     # a request from one class: the weighted held-out mean rests on its 30 samples (effective size), not on 300;
     # 2 SE = 200 · sqrt(0.16 · (1/200 + 1/30)) = 15.7 points
     one_class = base | {"held_out_eff": 30.0}
-    assert "did not memorise D_f" in _held_out_hint(one_class | {"forget_fa": 95.0})
-    assert "did not memorise" not in _held_out_hint(one_class | {"forget_fa": 96.0})
+    assert "did not memorise D_f" in held_out_hint(one_class | {"forget_fa": 95.0})
+    assert "did not memorise" not in held_out_hint(one_class | {"forget_fa": 96.0})
 
 
 def test_a_theta_o_trained_with_label_smoothing_is_named_where_the_retain_term_has_none(digits, random_split, theta_o):
