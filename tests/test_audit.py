@@ -440,7 +440,7 @@ def test_the_audit_reads_the_kept_states_accuracy_against_the_proxys_target():
     # every held-out sample right (144 of D_f's mix): the proxy cannot see the gap, and the audit says how large
     lucky = partial | {"kept_fa": 100.0, "target_fa": 100.0, "held_out_fa": 100.0, "held_out_eff": 144.0}
     assert _kept_lines(lucky)[-1] == (
-        "θ_o classified every held-out sample of D_f's classes correctly, so the proxy cannot see D_f's "
+        "θ_o classified correctly every held-out sample the proxy's targets rest on, so it cannot see D_f's "
         "generalisation gap: from an effective 144 held-out samples, a retrained model's accuracy on D_f as low as "
         "97.94 % would not show (95 % lower bound); more held-out data or --verify-retrain measures it"
     )

@@ -154,11 +154,12 @@ def warn_unsafe(
     elif auto is not None and (bound := unresolved_bound(auto)) is not None:
         kept_fa = auto.get("kept_fa")
         warn(
-            f"method {method!r}: θ_o classifies every one of the {auto['held_out']} held-out samples of D_f's classes "
-            f"correctly, so stop='auto' expects a model retrained without D_f to classify all of D_f correctly too "
-            f"and can see no accuracy left to remove;{_unresolved_text(auto, bound)}"
+            f"method {method!r}: θ_o classifies correctly every held-out sample the proxy's targets for D_f rest on, "
+            f"so stop='auto' expects a model retrained without D_f to classify all of D_f correctly too and can see "
+            f"no accuracy left to remove;{_unresolved_text(auto, bound)}"
             + (f" The state kept classifies {kept_fa:.1f} % of D_f correctly." if kept_fa is not None else "")
-            + " Hold out more data (make_split's unseen_fraction; CLI: --holdout), or measure the gap with retraining "
+            + " Hold out more data (make_split's unseen_fraction; CLI: train --unseen-fraction, or unlearn --holdout), "
+            "or measure the gap with retraining "
             "(`unlearnkit unlearn --verify-retrain`)"
         )
     elif m.moves_model and relative < min_change:
@@ -266,7 +267,7 @@ def held_out_hint(auto: dict) -> str:
 def _unresolved_text(auto: dict, bound: float) -> str:
     """What :func:`~unlearnkit.stopping.unresolved_bound` found, as a sentence of a warning."""
     return (
-        f" from an effective {auto['held_out_eff']:.0f} held-out samples (D_f's class mix), a retrained model's "
+        f" from an effective {auto['held_out_eff']:.0f} held-out samples (weighted to D_f's class mix), a retrained model's "
         f"accuracy on D_f as low as {bound:.1f} % would not show (95 % lower bound)."
     )
 

@@ -454,7 +454,7 @@ def _kept_lines(a: dict) -> list[str]:
     bound = unresolved_bound(a)
     if bound is not None:
         lines.append(
-            f"θ_o classified every held-out sample of D_f's classes correctly, so the proxy cannot see D_f's "
+            f"θ_o classified correctly every held-out sample the proxy's targets rest on, so it cannot see D_f's "
             f"generalisation gap: from an effective {_g(a['held_out_eff'])} held-out samples, a retrained model's "
             f"accuracy on D_f as low as {_g(bound)} % would not show (95 % lower bound); more held-out data or "
             f"--verify-retrain measures it"
