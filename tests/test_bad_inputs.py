@@ -937,3 +937,80 @@ def test_a_model_that_has_not_learnt_the_data_as_fed_warns(digits, tmp_path):
     assert fit_warning(one, digits, two) is None  # one class left: no majority to beat, no warning
     with pytest.warns(RuntimeWarning, match=r"method 'ga': θ_o is right on only 0.0 %"):
         uk.unlearn(rotated, digits, split, "ga", options={"epochs": 1}, stop="none", device="cpu")
+
+
+def _npz(tmp_path, **arrays):
+    np.savez(tmp_path / "d.npz", **arrays)
+    return {"path": str(tmp_path / "d.npz")}
+
+
+X4 = np.arange(12, dtype=np.uint8).reshape(4, 3)
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda t: {}, r"dataset 'npz' needs path=<file.npz>"),
+        (lambda t: {"path": str(t / "missing.npz")}, r"npz file '.*missing.npz' not found"),
+        (lambda t: _npz(t, x_train=X4), r"d.npz lacks \['y_train'\]; it holds \['x_train'\]"),
+        (lambda t: _npz(t, x_train=X4, y_train=np.zeros(4, int), x_test=X4), r"give both x_test and y_test"),
+        (lambda t: _npz(t, x_train=X4, y_train=np.zeros((4, 1), int)), r"labels must be a 1-d array.*\[4, 1\]"),
+        (lambda t: _npz(t, x_train=X4, y_train=np.array([0, 1, 0.5, 1])), r"labels must be integers 0..C-1"),
+        (lambda t: _npz(t, x_train=X4, y_train=np.array([0, 1, -1, 1])), r"labels must be ≥ 0.*found -1"),
+        (lambda t: _npz(t, x_train=X4, y_train=np.zeros(3, int)), r"4 x_train rows but 3 y_train labels"),
+        (
+            lambda t: _npz(t, x_train=X4, y_train=np.zeros(4, int), x_test=X4[:, :2], y_test=np.zeros(4, int)),
+            r"x_train samples are \[3\] but x_test \[2\]",
+        ),
+        (lambda t: _npz(t, x_train=np.array(["a", "b"]), y_train=np.zeros(2, int)), r"x_train must be numeric"),
+        (
+            lambda t: {**_npz(t, x_train=X4, y_train=np.array([0, 1, 2, 3])), "num_classes": 3},
+            r"label 3 ≥ num_classes=3",
+        ),
+    ],
+)
+def test_a_bad_npz_file_is_one_error_naming_the_problem(tmp_path, make, message):
+    """Every way an .npz can be wrong is refused before anything else, with what is wrong and how to write it."""
+    with pytest.raises(uk.UnlearnkitError, match=message):
+        uk.load_dataset("npz", **make(tmp_path))
+
+
+def test_whole_float_labels_in_an_npz_read_as_class_indices(tmp_path):
+    ds = uk.load_dataset("npz", **_npz(tmp_path, x_train=X4, y_train=np.array([0.0, 1.0, 2.0, 1.0])))
+    assert ds.labels.tolist() == [0, 1, 2, 1] and ds.num_classes == 3
+
+
+def _folder(tmp_path, rows: str, sizes=((5, 5),) * 3):
+    from PIL import Image
+
+    for i, s in enumerate(sizes):
+        Image.fromarray(np.full(s, 40 * i, np.uint8)).save(tmp_path / f"im{i}.png")
+    (tmp_path / "junk.png").write_text("not an image")
+    if rows is not None:
+        (tmp_path / "labels.csv").write_text(rows)
+    return {"path": str(tmp_path)}
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda t: {}, r"dataset 'image_folder' needs path=<folder>"),
+        (lambda t: {"path": str(t / "nowhere")}, r"image folder '.*nowhere' not found"),
+        (lambda t: _folder(t, None), r"labels CSV '.*labels.csv' not found; write one with columns file,label"),
+        (lambda t: {**_folder(t, "file,label\nim0.png,0\n"), "mode": "CMYK"}, r"mode 'CMYK': use auto, L or RGB"),
+        (lambda t: _folder(t, "file,class\nim0.png,0\n"), r"labels.csv lacks a 'label' column"),
+        (lambda t: _folder(t, "file,label\n"), r"labels.csv has no rows"),
+        (lambda t: _folder(t, "file,label\nim0.png,0\nim9.png,1\n"), r"lists 'im9.png' but .* does not exist"),
+        (lambda t: _folder(t, "file,label\nim0.png,0\njunk.png,1\n"), r"junk.png is not an image Pillow can read"),
+        (
+            lambda t: _folder(t, "file,label\nim0.png,0\nim1.png,1\n", sizes=((5, 5), (4, 5))),
+            r"images differ in size \('im0.png' is \[5, 5\], 'im1.png' is \[4, 5\]\); pass size=\[H,W\]",
+        ),
+        (lambda t: _folder(t, "file,label,split\nim0.png,0,train\nim1.png,1,val\n"), r"found \['val'\]"),
+        (lambda t: _folder(t, "file,label,split\nim0.png,0,test\nim1.png,1,test\n"), r"no training rows"),
+        (lambda t: _folder(t, "file,label\nim0.png,0\nim1.png,-2\n"), r"labels must be ≥ 0.*found -2"),
+    ],
+)
+def test_a_bad_image_folder_is_one_error_naming_the_problem(tmp_path, make, message):
+    with pytest.raises(uk.UnlearnkitError, match=message):
+        uk.load_dataset("image_folder", **make(tmp_path))
