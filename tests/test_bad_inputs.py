@@ -1014,3 +1014,107 @@ def _folder(tmp_path, rows: str, sizes=((5, 5),) * 3):
 def test_a_bad_image_folder_is_one_error_naming_the_problem(tmp_path, make, message):
     with pytest.raises(uk.UnlearnkitError, match=message):
         uk.load_dataset("image_folder", **make(tmp_path))
+
+
+def _write(t: Path, name: str, content) -> Path:
+    p = t / name
+    if isinstance(content, (str, bytes)):
+        (p.write_bytes if isinstance(content, bytes) else p.write_text)(content)
+    elif name.endswith(".npy"):
+        np.save(p, content)
+    else:
+        torch.save(content, p)
+    return p
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("absent.pt", None, r"checkpoint '.*absent.pt' not found; pass the path of a .safetensors or .pt"),
+        ("w.ckpt", "x", r"unknown weights format '.ckpt'; use one of .safetensors, .pt, .pth, .bin"),
+        ("w.safetensors", b"\x00garbage", r"'w.safetensors' is not a valid safetensors file"),
+        (
+            "w.pt",
+            b"not a torch file",
+            r"'w.pt' could not be read as a torch file \(neither a zip archive nor a pickle\)",
+        ),
+        ("w.pt", b"", r"'w.pt' could not be read as a torch file"),
+        ("w.pt", torch.nn.Linear(2, 2), r"refused to load 'w.pt'.*\(it refers to torch.nn.modules.linear.Linear\)"),
+        ("w.pt", {}, r"'w.pt' holds dict, not a state dict of tensors; save model.state_dict\(\)"),
+        ("w.pt", {"fc.weight": torch.zeros(2), "epoch": 3}, r"a dict with non-tensor entries \(epoch\)"),
+        ("w.pt", [torch.zeros(2)], r"'w.pt' holds list, not a state dict"),
+    ],
+)
+def test_a_bad_weights_file_is_one_error_naming_the_fix(tmp_path, name, content, message):
+    from unlearnkit.checkpoint import load_state
+
+    path = tmp_path / name if content is None else _write(tmp_path, name, content)
+    with pytest.raises(uk.UnlearnkitError, match=message):
+        load_state(path)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("{not json", r"model.json is not valid JSON .*; delete it and pass --arch"),
+        (
+            '{"format": "unlearnkit-checkpoint", "format_version": 1, "num_classes": "ten"}',
+            r"model.json is not a valid unlearnkit checkpoint description \(.*num_classes",
+        ),
+    ],
+)
+def test_a_bad_checkpoint_description_is_one_error(tmp_path, text, message):
+    from unlearnkit.checkpoint import read_meta
+
+    (tmp_path / "model.json").write_text(text)
+    with pytest.raises(uk.UnlearnkitError, match=message):
+        read_meta(tmp_path / "model.safetensors")
+
+
+def test_a_json_that_is_not_ours_beside_the_weights_is_ignored(tmp_path):
+    from unlearnkit.checkpoint import read_meta
+
+    (tmp_path / "model.json").write_text('{"epochs": 3}')  # another tool's file: --arch is then required
+    assert read_meta(tmp_path / "model.safetensors") is None
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("ids.npy", np.array([1.5, 2.0]), r"--forget ids.npy: expected an integer array, got float64"),
+        ("ids.txt", "3\n\n# a comment\n4 # the last\nfive\n", r"ids.txt line 5: 'five' is not an integer"),
+    ],
+)
+def test_a_bad_ids_file_is_one_error(tmp_path, name, content, message):
+    from unlearnkit.checkpoint import read_ids
+
+    with pytest.raises(uk.UnlearnkitError, match=message):
+        read_ids(_write(tmp_path, name, content))
+    assert read_ids(_write(tmp_path, "ok.npy", np.array([[3], [4]]))).tolist() == [3, 4]  # an int array, flattened
+    assert read_ids(_write(tmp_path, "ok.txt", "3\n\n# a comment\n4 # the last\n")).tolist() == [3, 4]
+    with pytest.raises(uk.UnlearnkitError, match=r"--holdout file '.*none.txt' not found"):
+        read_ids(tmp_path / "none.txt", "--holdout")
+
+
+@pytest.mark.parametrize(
+    "where, message",
+    [
+        ("class=3", r"--forget-where 'class=3': only label=<class>\[,<class>…\] is supported"),
+        ("label", r"only label=<class>"),
+        ("label=three", r"'three' is not a class index$"),
+        ("label=3,12", r"class\(es\) \[12\] out of range 0..9"),
+    ],
+)
+def test_a_bad_forget_where_is_one_error(digits, where, message):
+    from unlearnkit.checkpoint import select_where
+
+    with pytest.raises(uk.UnlearnkitError, match=message):
+        select_where(digits, digits.pool, where)
+
+
+def test_forget_where_selects_the_training_samples_of_the_classes(digits):
+    from unlearnkit.checkpoint import select_where
+
+    train = digits.pool[::2]
+    got = select_where(digits, train, "label = 3, 5".replace("label ", "label"))
+    assert got.tolist() == train[np.isin(digits.labels[train], [3, 5])].tolist() and len(got) > 0

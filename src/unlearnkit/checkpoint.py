@@ -167,15 +167,24 @@ def load_state(path: str | Path) -> dict[str, torch.Tensor]:
         except (SafetensorError, OSError, ValueError) as e:
             raise UnlearnkitError(f"checkpoint {p.name!r} is not a valid safetensors file ({e})") from None
     import pickle
+    import re
+    import zipfile
 
     try:
         obj = torch.load(str(p), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if not zipfile.is_zipfile(p) and p.read_bytes()[:1] != b"\x80":  # neither torch's zip format nor a pickle
+            raise UnlearnkitError(
+                f"checkpoint {p.name!r} could not be read as a torch file (neither a zip archive nor a pickle); pass "
+                f"the file torch.save or safetensors wrote"
+            ) from None
+        # name what it refers to; torch's own text suggests weights_only=False, which is what this refuses
+        found = re.search(r"GLOBAL ([\w.]+)", str(e))
+        what = f" (it refers to {found.group(1)})" if found else ""
         raise UnlearnkitError(
-            f"refused to load {p.name!r}: it is not a plain state dict of tensors, and unlearnkit never unpickles "
-            f"arbitrary objects (that could run code). Re-save it with torch.save(model.state_dict(), path) or as "
-            f".safetensors. ({first})"
+            f"refused to load {p.name!r}: it is not a plain state dict of tensors{what}, and unlearnkit never "
+            f"unpickles arbitrary objects (that could run code). Re-save it with torch.save(model.state_dict(), path) "
+            f"or as .safetensors"
         ) from None
     except (RuntimeError, OSError, EOFError) as e:
         raise UnlearnkitError(f"checkpoint {p.name!r} could not be read as a torch file ({e})") from None
