@@ -630,6 +630,54 @@ LIB_CASES = [
         lambda t, d: _check_split(d, uk.Split(d.pool[:10], [int(d.pool[0])], [], d.pool[:2])),
     ),
     L(
+        "split-purpose-typo",
+        r"split purpose 'delete' is not 'deletion' or 'correction'",
+        lambda t, d: uk.Split([0, 1, 2], [3], [], [1], purpose="delete"),
+    ),
+    L(
+        "split-empty-forget",
+        r"the forget set is empty; choose a scenario that selects at least one sample",
+        lambda t, d: uk.Split([0, 1, 2], [3], [], []),
+    ),
+    L(
+        "split-forget-outside-train",
+        r"the forget set must be a subset of the training set",
+        lambda t, d: uk.Split([0, 1, 2], [3], [], [3]),
+    ),
+    L(
+        "split-forget-is-all-of-train",
+        r"the forget set covers the whole training set; nothing would be retained",
+        lambda t, d: uk.Split([0, 1, 2], [3], [], [2, 0, 1]),
+    ),
+    L(
+        "split-text-indices",
+        r"split\.forget must be whole numbers \(integer ids\), got \['1'\]",
+        lambda t, d: uk.Split([0, 1, 2], [3], [], np.array(["1"], dtype=object)),
+    ),
+    L(
+        "split-bool-indices",
+        r"split\.forget must be whole numbers \(integer ids\), got \[True\]",
+        lambda t, d: uk.Split([0, 1, 2], [3], [], np.array([True], dtype=object)),
+    ),
+    L(
+        "split-unseen-in-train",
+        r"split\.unseen and split\.train share 2 indices .*held-out samples must not be trained on",
+        lambda t, d: _check_split(d, uk.Split(d.pool[:10], [], d.pool[8:12], d.pool[:2])),
+    ),
+    L(
+        "split-unseen-outside-the-data",
+        r"split\.unseen holds 1 indices outside dataset 'digits'.s training pool",
+        lambda t, d: _check_split(
+            uk.load_dataset("digits", subset=500),
+            uk.Split(
+                uk.load_dataset("digits", subset=500).pool[:10],
+                [],
+                [int(np.setdiff1d(np.arange(1797), uk.load_dataset("digits", subset=500).pool)[0])],
+                uk.load_dataset("digits", subset=500).pool[:2],
+            ),
+        ),
+    ),
+    L(
         "model-output-size",
         r"the model outputs \(1, 5\) for one sample but dataset 'digits' has 10 classes",
         lambda t, d: _check_model(uk.build_model("mlp", d.input_shape, 5), d),
