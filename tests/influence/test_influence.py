@@ -238,3 +238,26 @@ def test_if_on_a_users_sequential_is_the_builtin_mlps_step():
             device="cpu",
             stop="none",
         )
+
+
+def test_cholesky_adds_jitter_to_a_numerically_indefinite_hessian_and_refuses_an_indefinite_one():
+    """A PSD matrix with an eigenvalue of −1e-12 (rounding) gets the first jitter of the ladder, scale × 1e-10 with
+    scale the mean |diagonal| (trace 3 over 4: 0.75, so 7.5e-11, which covers −1e-12), and a warning naming it; one
+    with an eigenvalue of −1 (not a rounding error) is refused with the fix after the ladder (up to scale × 1e-6)."""
+    import warnings
+
+    from unlearnkit.influence.hessian import cho_solve, cholesky
+
+    q, _ = torch.linalg.qr(torch.randn(4, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64))
+    almost = q @ torch.diag(torch.tensor([1.0, 1.0, 1.0, -1e-12], dtype=torch.float64)) @ q.T
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        L = cholesky(almost)
+    assert [str(w.message) for w in caught] == ["Hessian not positive definite; added jitter 7.50e-11 to the diagonal"]
+    assert torch.allclose(L @ L.T, almost + 7.5e-11 * torch.eye(4, dtype=torch.float64), atol=1e-12)
+    v = torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=torch.float64)
+    ok = torch.diag(torch.tensor([2.0, 4.0, 8.0, 16.0], dtype=torch.float64))
+    assert torch.allclose(cho_solve(cholesky(ok), v), torch.tensor([0.5, 0.5, 0.375, 0.25], dtype=torch.float64))
+    bad = q @ torch.diag(torch.tensor([1.0, 1.0, 1.0, -1.0], dtype=torch.float64)) @ q.T
+    with pytest.raises(uk.UnlearnkitError, match=r"not positive definite even with jitter; raise the L2 strength"):
+        cholesky(bad)
