@@ -821,6 +821,53 @@ LIB_CASES = [
         r"t\.csv is not a readable CSV",
         lambda t, d: ((t / "t.csv").write_text(""), uk.load_dataset("tabular_csv", path=str(t / "t.csv"), label="y")),
     ),
+    L(
+        "csv-no-label-option",
+        r"tabular_csv needs options path=<file.csv> and label=<column>",
+        lambda t, d: uk.load_dataset("tabular_csv", path=str(t / "t.csv")),
+    ),
+    L(
+        "csv-dropna-text",
+        r"tabular_csv option dropna must be true or false, got 'yes'",
+        lambda t, d: uk.load_dataset("tabular_csv", path=str(t / "t.csv"), label="y", dropna="yes"),
+    ),
+    L(
+        "csv-missing-file",
+        r"CSV file '.*nope.csv' not found; give an existing path \(or one under --data-dir\)",
+        lambda t, d: uk.load_dataset("tabular_csv", path=str(t / "nope.csv"), label="y"),
+    ),
+    L(
+        "csv-header-only",
+        r"table for 't' has no rows",
+        lambda t, d: (
+            (t / "t.csv").write_text("a,y\n"),
+            uk.load_dataset("tabular_csv", path=str(t / "t.csv"), label="y"),
+        ),
+    ),
+    L(
+        "csv-one-class",
+        r"label column 'y' has a single value \[1\]; need at least 2 classes",
+        lambda t, d: (
+            (t / "t.csv").write_text("a,y\n1,1\n2,1\n3,1\n"),
+            uk.load_dataset("tabular_csv", path=str(t / "t.csv"), label="y"),
+        ),
+    ),
+    L(
+        "csv-group-three-values",
+        r"group column 'g' must have 2 values, found \['a', 'b', 'c'\]",
+        lambda t, d: (
+            (t / "t.csv").write_text("a,g,y\n1,a,0\n2,b,1\n3,c,0\n4,a,1\n"),
+            uk.load_dataset("tabular_csv", path=str(t / "t.csv"), label="y", group="g"),
+        ),
+    ),
+    L(
+        "csv-categorical-not-a-column",
+        r"categorical column 'zip' not in t\.csv; columns are: \['a', 'y'\]",
+        lambda t, d: (
+            (t / "t.csv").write_text("a,y\n1,0\n2,1\n"),
+            uk.load_dataset("tabular_csv", path=str(t / "t.csv"), label="y", categorical=["zip"]),
+        ),
+    ),
     L("subset-float", r"subset=2\.5 is not in 1\.\.", lambda t, d: uk.load_dataset("digits", subset=2.5)),
     L("config-seed-negative", r"every seed must be a whole number in 0\.\..*got -3", lambda t, d: _config(seeds=[-3])),
     L(
