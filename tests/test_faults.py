@@ -146,6 +146,8 @@ def test_well_formed_batches_load_in_every_pickle_dialect(tmp_path, protocol, le
         ({b"data": np.zeros((2, 100), np.uint8), b"labels": [0, 1]}, r"shape \(n, 3072\)"),
         ([1, 2, 3], "a pickled list, not a dict"),
         (b"truncated", "is not a CIFAR python batch"),
+        ({b"data": np.zeros((2, 3072), np.uint8)}, r"keys \[b'data'\]; expected b'data' and b'labels'"),
+        ({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, "cat"]}, r"labels are not integers"),
     ],
 )
 def test_non_conforming_batches_are_refused_by_name(tmp_path, content, needle):
@@ -645,3 +647,10 @@ def test_corrupt_results_db_is_one_error_naming_the_file(tmp_path, damage):
         text=True,
     )
     assert res.returncode == 2 and "Traceback" not in res.stderr and "results.db" in res.stderr, res.stderr
+
+
+def test_a_meta_file_without_class_names_is_refused_by_name(tmp_path):
+    write_cifar(tmp_path)
+    (tmp_path / "cifar-10-batches-py" / "batches.meta").write_bytes(pickle.dumps({b"label_names": b"c0 c1"}))
+    with pytest.raises(uk.UnlearnkitError, match=r"batches.meta has no list of class names under b'label_names'"):
+        uk.load_dataset("cifar10", data_dir=tmp_path)
