@@ -244,3 +244,47 @@ def test_auto_stop_curve_is_the_kept_runs_with_the_kept_step_marked(tmp_path):
     files = plot_auto_stop(df, histories, tmp_path)
     assert [f.name for f in files] == ["auto_stop_d_s.png"] and files[0].stat().st_size > 0
     assert plot_auto_stop(df[df["method"].isin(["ssd", "ga"])], histories, tmp_path) == []
+
+
+def test_weight_diagnostics_and_fairness_plots_draw_what_the_rows_hold(tmp_path):
+    """FaLW's per-step mean weights (its declared ``step_diagnostics``) give one plot per data set × scenario, read off
+    the kept run; rows without them (uniform) none. The fairness plot needs acc/target before and after, and is
+    skipped for rows without them."""
+    from unlearnkit.bench.report import _history_frame, plot_fairness, plot_weight_diagnostics
+
+    falw = [
+        {"step": s, "falw_mean_w_head": 1.0 - 0.1 * s, "falw_mean_w_mid": 1.0, "falw_mean_w_tail": 1.0 + 0.2 * s}
+        for s in (1, 2, 3)
+    ]
+    histories = {"f": falw, "u": [{"step": 1, "proxy_gap": 3.0}]}
+    df = pd.DataFrame(
+        {
+            "config_hash": ["f", "u"],
+            "dataset": "d",
+            "scenario": "long tail",
+            "method": "rl",
+            "weighting": ["falw", "uniform"],
+            "target": "none",
+            "seed": 0,
+        }
+    )
+    h = _history_frame(df, histories, {"falw_mean_w_head"})
+    assert h["label"].tolist() == ["rl + falw"] * 3 and h["step"].tolist() == [1, 2, 3]
+    files = plot_weight_diagnostics(df, histories, tmp_path)
+    assert [f.name for f in files] == ["weights_d_long_tail.png"] and files[0].stat().st_size > 0
+    assert plot_weight_diagnostics(df[df["weighting"] == "uniform"], histories, tmp_path) == []
+    fair = pd.DataFrame(
+        {
+            "method": ["rl", "rl"],
+            "weighting": ["soft", "uniform"],
+            "target": "none",
+            "correction_target": "dp",
+            "acc_before": [80.0, 80.0],
+            "acc_after": [79.0, None],
+            "target_before": [0.2, 0.2],
+            "target_after": [0.05, None],
+        }
+    )
+    assert [f.name for f in plot_fairness(fair, tmp_path)] == ["fairness_vs_accuracy.png"]
+    assert plot_fairness(fair.assign(acc_after=None), tmp_path) == []
+    assert plot_fairness(fair.drop(columns=["acc_after"]), tmp_path) == []
