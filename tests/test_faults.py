@@ -285,6 +285,18 @@ def test_cache_detects_swapped_and_corrupt_entries(tmp_path, caplog):
     m_o.write_text(json.dumps({"train_s": 0.1, "label": "orig"}))
     assert t.get("orig") == (1.0, False)
     assert t.calls == {"orig": 6, "retr": 2}
+    # metadata that is JSON but not an object; a verified entry of another architecture under this key
+    m_o.write_text("[1, 2]")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, "unlearnkit"):
+        assert t.get("orig") == (1.0, False)
+    assert f"cache metadata {m_o} is not a JSON object" in caplog.text
+    cache.save("orig", torch.nn.Linear(3, 5), {"label": "orig"})
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, "unlearnkit"):
+        assert t.get("orig") == (1.0, False)
+    assert f"cached checkpoint {w_o} does not fit the model" in caplog.text
+    assert t.calls == {"orig": 8, "retr": 2}
     assert not list(tmp_path.glob("*.tmp"))
 
 
