@@ -133,6 +133,50 @@ def test_find_twins_flags_the_copied_samples_and_nothing_on_a_clean_request(digi
     assert t_n is not None and t_n.forget.tolist() == np.isin(copies_n, split_n.retain).tolist()
 
 
+def test_held_out_samples_beyond_the_screen_are_read_against_the_screens_threshold(digits, copied):
+    """With a twin screen smaller than the held-out set, the threshold comes from the screened samples, and every
+    other held-out sample is flagged exactly where its own scaled distance to D_r is within it — here the ten held-out
+    samples beyond the screen that were given an exact copy in D_r, and no other beyond it."""
+    from unlearnkit.eval.proxy.twins import class_scales, nearest_distances
+
+    ds0, split0, _, _, _ = copied
+    o = ProxyOptions(twin_screen=60)
+    screen = nearest_distances(ds0, split0.retain, split0.forget, split0.unseen, o).s_u
+    rest = np.setdiff1d(np.arange(len(split0.unseen)), screen)
+    held = split0.unseen[rest[:10]]  # ten held-out samples beyond the screen get an exact copy in the training pool
+    n = len(ds0.y)
+    ds = dataclasses.replace(
+        ds0,
+        x=torch.cat([ds0.x, ds0.x[held]]),
+        y=torch.cat([ds0.y, ds0.y[held]]),
+        pool=np.r_[ds0.pool, n + np.arange(10)],
+    )
+    split = uk.Split(np.r_[split0.train, n + np.arange(10)], split0.test, split0.unseen, split0.forget)
+    dist = nearest_distances(ds, split.retain, split.forget, split.unseen, o)
+    assert dist.s_u.tolist() == screen.tolist()
+    t = find_twins(ds, split.retain, split.forget, split.unseen, o, dist)
+    assert t is not None
+    labels = np.asarray(ds.labels)
+    d_all, _ = nearest_same_label(ds, split.retain, split.unseen)
+    scales = class_scales(dist.d_u, labels[split.unseen[dist.s_u]], ds.num_classes)
+    assert t.unseen.tolist() == (scaled_distances(d_all, labels[split.unseen], scales) <= t.threshold).tolist()
+    assert np.flatnonzero(t.unseen[rest]).tolist() == list(range(10))
+
+
+def test_no_twin_reading_where_no_held_out_sample_has_a_same_label_d_r_sample(digits):
+    """A held-out split of one class that D_r no longer has (and a query class with no D_r sample): no distances,
+    so no twin check and no shift reading — rather than a threshold from nothing."""
+    from unlearnkit.eval.proxy.twins import nearest_distances
+
+    labels = np.asarray(digits.labels)
+    retain = digits.pool[labels[digits.pool] != 3][:300]
+    unseen = np.flatnonzero(labels == 3)[:20]
+    partial = digits.pool[labels[digits.pool] == 4][:5]
+    assert nearest_distances(digits, retain, partial, unseen, ProxyOptions()) is None
+    d, i = nearest_same_label(digits, retain, unseen[:3], block=64)
+    assert np.isinf(d).all() and (i == -1).all()
+
+
 def test_a_request_left_in_d_r_as_copies_is_expected_to_stay_fitted(digits, copied, random_split, theta_o):
     """Every copy left in D_r keeps a retrained model fitting its original: θ_r reads FA 100 % on D_f. Without the
     check the proxy expects held-out-like FA and MIA and ranks θ_r below a model that forgets; with it θ_o and θ_r
