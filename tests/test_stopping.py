@@ -1244,6 +1244,17 @@ def test_the_kept_theta_o_warning_says_when_theta_o_did_not_memorise_the_forget_
     one_class = base | {"held_out_eff": 30.0}
     assert "did not memorise D_f" in held_out_hint(one_class | {"forget_fa": 95.0})
     assert "did not memorise" not in held_out_hint(one_class | {"forget_fa": 96.0})
+    # where a check set the targets, the hint names it (its own warning says how)
+    assert (
+        held_out_hint(base | {"thin_share": 0.7}) == "; its targets expect 30 % of D_f misclassified (proxy.thin_below)"
+    )
+    assert held_out_hint(base | {"twin_share": 0.25}) == (
+        "; 25 % of D_f has a near-duplicate left in D_r (proxy.twin_check)"
+    )
+    assert held_out_hint(base | {"label_share": 0.9}) == (
+        "; its targets treat 10 % of D_f as mislabelled (proxy.label_check)"
+    )
+    assert held_out_hint({"partial": False, "held_out": 300}) == ""  # every forgotten class gone
 
 
 def test_a_theta_o_trained_with_label_smoothing_is_named_where_the_retain_term_has_none(digits, random_split, theta_o):

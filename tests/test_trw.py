@@ -195,3 +195,17 @@ def _ctx(model, ds, split):
         weighting=None,
         target=None,
     )
+
+
+def test_classifier_rows_reads_the_last_linear_with_a_row_per_class_and_refuses_a_model_without_one():
+    """A model without a ``head`` attribute: the last nn.Linear with num_classes outputs (not an earlier one, not a
+    hidden layer of another width); a model whose classes come out of a convolution has no rows to compare."""
+    from unlearnkit.targets.trw import classifier_rows
+
+    net = torch.nn.Sequential(
+        torch.nn.Flatten(), torch.nn.Linear(64, 10), torch.nn.ReLU(), torch.nn.Linear(10, 32), torch.nn.Linear(32, 10)
+    )
+    assert torch.equal(classifier_rows(net, 10), net[4].weight.detach())
+    conv = torch.nn.Sequential(torch.nn.Conv2d(1, 10, 8), torch.nn.Flatten())
+    with pytest.raises(UnlearnkitError, match=r"needs a final nn.Linear with one row per class; use similarity="):
+        classifier_rows(conv, 10)
