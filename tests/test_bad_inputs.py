@@ -1039,7 +1039,7 @@ def _npz(tmp_path, **arrays):
     return {"path": str(tmp_path / "d.npz")}
 
 
-X4 = np.arange(12, dtype=np.uint8).reshape(4, 3)
+NPZ_X = np.arange(12, dtype=np.uint8).reshape(4, 3)
 
 
 @pytest.mark.parametrize(
@@ -1047,19 +1047,19 @@ X4 = np.arange(12, dtype=np.uint8).reshape(4, 3)
     [
         (lambda t: {}, r"dataset 'npz' needs path=<file.npz>"),
         (lambda t: {"path": str(t / "missing.npz")}, r"npz file '.*missing.npz' not found"),
-        (lambda t: _npz(t, x_train=X4), r"d.npz lacks \['y_train'\]; it holds \['x_train'\]"),
-        (lambda t: _npz(t, x_train=X4, y_train=np.zeros(4, int), x_test=X4), r"give both x_test and y_test"),
-        (lambda t: _npz(t, x_train=X4, y_train=np.zeros((4, 1), int)), r"labels must be a 1-d array.*\[4, 1\]"),
-        (lambda t: _npz(t, x_train=X4, y_train=np.array([0, 1, 0.5, 1])), r"labels must be integers 0..C-1"),
-        (lambda t: _npz(t, x_train=X4, y_train=np.array([0, 1, -1, 1])), r"labels must be ≥ 0.*found -1"),
-        (lambda t: _npz(t, x_train=X4, y_train=np.zeros(3, int)), r"4 x_train rows but 3 y_train labels"),
+        (lambda t: _npz(t, x_train=NPZ_X), r"d.npz lacks \['y_train'\]; it holds \['x_train'\]"),
+        (lambda t: _npz(t, x_train=NPZ_X, y_train=np.zeros(4, int), x_test=NPZ_X), r"give both x_test and y_test"),
+        (lambda t: _npz(t, x_train=NPZ_X, y_train=np.zeros((4, 1), int)), r"labels must be a 1-d array.*\[4, 1\]"),
+        (lambda t: _npz(t, x_train=NPZ_X, y_train=np.array([0, 1, 0.5, 1])), r"labels must be integers 0..C-1"),
+        (lambda t: _npz(t, x_train=NPZ_X, y_train=np.array([0, 1, -1, 1])), r"labels must be ≥ 0.*found -1"),
+        (lambda t: _npz(t, x_train=NPZ_X, y_train=np.zeros(3, int)), r"4 x_train rows but 3 y_train labels"),
         (
-            lambda t: _npz(t, x_train=X4, y_train=np.zeros(4, int), x_test=X4[:, :2], y_test=np.zeros(4, int)),
+            lambda t: _npz(t, x_train=NPZ_X, y_train=np.zeros(4, int), x_test=NPZ_X[:, :2], y_test=np.zeros(4, int)),
             r"x_train samples are \[3\] but x_test \[2\]",
         ),
         (lambda t: _npz(t, x_train=np.array(["a", "b"]), y_train=np.zeros(2, int)), r"x_train must be numeric"),
         (
-            lambda t: {**_npz(t, x_train=X4, y_train=np.array([0, 1, 2, 3])), "num_classes": 3},
+            lambda t: {**_npz(t, x_train=NPZ_X, y_train=np.array([0, 1, 2, 3])), "num_classes": 3},
             r"label 3 ≥ num_classes=3",
         ),
     ],
@@ -1071,7 +1071,7 @@ def test_a_bad_npz_file_is_one_error_naming_the_problem(tmp_path, make, message)
 
 
 def test_whole_float_labels_in_an_npz_read_as_class_indices(tmp_path):
-    ds = uk.load_dataset("npz", **_npz(tmp_path, x_train=X4, y_train=np.array([0.0, 1.0, 2.0, 1.0])))
+    ds = uk.load_dataset("npz", **_npz(tmp_path, x_train=NPZ_X, y_train=np.array([0.0, 1.0, 2.0, 1.0])))
     assert ds.labels.tolist() == [0, 1, 2, 1] and ds.num_classes == 3
 
 
