@@ -89,6 +89,12 @@ CLI_CASES = [
     C("seeds-empty", bench("--seeds", ""), r"--seeds '' is not a comma-separated list"),
     C("seeds-float", bench("--seeds", "1.5"), r"--seeds '1.5' is not a comma-separated list"),
     C("jobs-zero", bench("--jobs", "0"), r"--jobs must be at least 1"),
+    C("threads-zero", bench("--threads", "0"), r"--threads must be at least 1, got 0"),
+    C(
+        "bench-stop-typo",
+        bench("--stop", "atuo"),
+        r"--stop must be one of 'auto', 'none', got 'atuo'\. Did you mean 'auto'\?",
+    ),
     C("executor-unknown", bench("--executor", "slurm"), r"unknown executor 'slurm'"),
     C("device-unknown", bench("--device", "tpu"), r"unknown device 'tpu'"),
     C("options-file-missing", bench("--options", "{tmp}/nope.yaml"), r"options file .*nope.yaml.* not found"),
