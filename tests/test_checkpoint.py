@@ -660,3 +660,22 @@ def test_unlearn_writes_the_retained_copies_of_a_request(tmp_path):
     twins = list(map(int, (tmp_path / "u" / "twin_ids.txt").read_text().split()))
     copies = {n + i for i in request} & train_ids  # copies the split did not carve into the held-out set
     assert len(twins) > 0.9 * len(copies) and set(twins) <= copies
+
+
+def test_the_request_is_one_of_forget_or_forget_where_and_weights_need_their_data(trained, ids_file, tmp_path):
+    """Both --forget and --forget-where, or neither, is one error naming the two; weights with no description of their
+    data beside them and no --dataset is an error naming the fix — nothing is written."""
+    ckpt = trained / "model.safetensors"
+    out = tmp_path / "out"
+    both = cli(
+        "unlearn", "--checkpoint", ckpt, "--forget", ids_file, "--forget-where", "label=3", *RL_FIXED, "--out", out
+    )
+    one_error(both, "give exactly one of --forget FILE", "--forget-where label=<class>")
+    neither = cli("unlearn", "--checkpoint", ckpt, *RL_FIXED, "--out", out)
+    one_error(neither, "give exactly one of --forget FILE")
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    (bare / "w.safetensors").write_bytes(ckpt.read_bytes())  # the weights alone, no model.json beside them
+    args = ("--arch", "mlp", "--forget", ids_file, *RL_FIXED, "--out", out)
+    one_error(cli("unlearn", "--checkpoint", bare / "w.safetensors", *args), "which data was w.safetensors trained on?")
+    assert not out.exists()
