@@ -189,6 +189,44 @@ def failures(out: Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["method", "scenario", "seed", "error"])
 
 
+def unresolved(out: Path) -> dict[str, bool]:
+    """Per job (``config_hash``) under ``stop: auto``, whether its held-out data could show no generalisation gap at
+    all — θ_o right on every held-out sample the proxy's targets rest on (:func:`~unlearnkit.stopping.unresolved_bound`,
+    read off the job's auto summary); a property of the cell (θ_o, D_f, the held-out split), the same for every
+    method."""
+    from unlearnkit.bench.store import ResultStore
+    from unlearnkit.stopping import unresolved_bound
+
+    if not (out / "results.db").exists():
+        return {}
+    found = {}
+    for key, history in ResultStore(out).histories().items():
+        auto = next((h["auto_stop"] for h in reversed(history or []) if "auto_stop" in h), None)
+        if auto is not None and "held_out_fa" in auto:
+            found[key] = unresolved_bound(auto) is not None
+    return found
+
+
+def resolution_line(df: pd.DataFrame) -> str | None:
+    """Cells won where the held-out data can show the gap and where it cannot (``unresolved``: a cell counts as
+    unresolved where a job in it found so)."""
+    if "unresolved" not in df or not df["unresolved"].notna().any():
+        return None
+    orig = df[df["method"] == "original"].set_index(CELL)["avg_gap"].rename("orig_gap")
+    cells = (
+        df.groupby(CELL)["unresolved"].agg(lambda s: bool(s.fillna(False).astype(bool).any())).rename("cell_unresolved")
+    )
+    g = df[df["method"] != "original"].join(orig, on=CELL).join(cells, on=CELL)
+    g["won"] = g["avg_gap"] < g["orig_gap"]
+    u, r = g[g["cell_unresolved"]], g[~g["cell_unresolved"]]
+    return (
+        f"held-out data that cannot show the gap (θ_o right on every held-out sample the targets rest on; "
+        f"stopping.unresolved_bound): {int(cells.sum())} of {len(cells)} cells; won there {int(u['won'].sum())} of "
+        f"{len(u)}, elsewhere {int(r['won'].sum())} of {len(r)}"
+        + (f" ({100 * r['won'].mean():.1f} %)" if len(r) else "")
+    )
+
+
 def misses(df: pd.DataFrame) -> pd.DataFrame:
     """The rows that lose to θ_o or collapse."""
     orig = (
@@ -267,6 +305,8 @@ def report(frames: dict[str, pd.DataFrame], fails: dict[str, pd.DataFrame]) -> s
                 for d, r in per_ds.iterrows()
             )
         )
+        if (line := resolution_line(df)) is not None:
+            out.append(line)
         floor = df.groupby(["dataset", "scenario"])["avg_gap_floor"].mean()
         og = df[df["method"] == "original"].groupby(["dataset", "scenario"])["avg_gap"].mean()
         out.append(
@@ -457,7 +497,10 @@ def main(argv=None):
                     flush=True,
                 )
             if (out / "results.csv").exists():
-                dfs.append(pd.read_csv(out / "results.csv"))
+                d = pd.read_csv(out / "results.csv")
+                if mode == "auto":
+                    d["unresolved"] = d["config_hash"].map(unresolved(out))
+                dfs.append(d)
             fl.append(failures(out))
         if dfs:
             df = pd.concat(dfs, ignore_index=True)

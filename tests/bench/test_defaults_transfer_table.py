@@ -22,3 +22,30 @@ def test_cells_not_won_split_into_tied_within_floor_and_beyond():
     t = dt.method_table(df).loc["m"]
     assert (t.cells, t.won, t.tied, t.worse_in_floor, t.worse_beyond_floor) == (4, 1, 1, 1, 1)
     assert t.won + t.tied + t.worse_in_floor + t.worse_beyond_floor == t.cells
+
+
+def test_cells_the_held_out_data_cannot_resolve_are_counted_apart(tmp_path):
+    """Two cells, one whose auto summaries read θ_o right on every held-out sample (unresolved) — won there 0 of 2,
+    elsewhere 1 of 2 — read back from a run's store as the benchmark does."""
+    from unlearnkit.bench.store import ResultStore
+
+    dt = load()
+    store = ResultStore(tmp_path)
+    for key, fa in (("a", 100.0), ("b", 100.0), ("c", 97.2), ("d", 97.2)):
+        auto = {"partial": True, "held_out": 144, "held_out_eff": 144.0, "held_out_fa": fa}
+        store.add(key, {"method": "m", "_history": [{"step": 0, "proxy_gap": 1.0}, {"auto_stop": auto}]})
+    flags = dt.unresolved(tmp_path)
+    assert flags == {"a": True, "b": True, "c": False, "d": False}
+    base = dict(dataset="d", scenario="s")
+    rows = [
+        {**base, "seed": 0, "method": "original", "avg_gap": 2.0, "config_hash": "o0"},
+        {**base, "seed": 0, "method": "m", "avg_gap": 2.0, "config_hash": "a"},
+        {**base, "seed": 0, "method": "n", "avg_gap": 2.5, "config_hash": "b"},
+        {**base, "seed": 1, "method": "original", "avg_gap": 2.0, "config_hash": "o1"},
+        {**base, "seed": 1, "method": "m", "avg_gap": 1.0, "config_hash": "c"},
+        {**base, "seed": 1, "method": "n", "avg_gap": 2.5, "config_hash": "d"},
+    ]
+    df = pd.DataFrame(rows)
+    df["unresolved"] = df["config_hash"].map(flags)
+    assert dt.resolution_line(df).endswith("1 of 2 cells; won there 0 of 2, elsewhere 1 of 2 (50.0 %)")
+    assert dt.resolution_line(df.drop(columns=["unresolved"])) is None
