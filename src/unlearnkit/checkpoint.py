@@ -173,7 +173,9 @@ def load_state(path: str | Path) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(str(p), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        if not zipfile.is_zipfile(p) and p.read_bytes()[:1] != b"\x80":  # neither torch's zip format nor a pickle
+        with open(p, "rb") as f:
+            head = f.read(1)  # a pickle (protocol ≥ 2, what torch.save writes) opens with 0x80
+        if not zipfile.is_zipfile(p) and head != b"\x80":  # neither torch's zip format nor a pickle
             raise UnlearnkitError(
                 f"checkpoint {p.name!r} could not be read as a torch file (neither a zip archive nor a pickle); pass "
                 f"the file torch.save or safetensors wrote"
