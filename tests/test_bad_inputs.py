@@ -501,6 +501,36 @@ def L(id, regex, fn):
 
 LIB_CASES = [
     L(
+        "class-forgets-every-class",
+        r"class scenario asks to forget every class; keep at least one",
+        lambda t, d: uk.make_split(d, "class", classes=list(range(10))),
+    ),
+    L(
+        "subclass-two-classes",
+        r"subclass forgets part of one class; got classes=\[1, 2\]",
+        lambda t, d: uk.make_split(d, "subclass", classes=[1, 2]),
+    ),
+    L(
+        "subclass-fraction-selects-nothing",
+        r"fraction=0\.001 of class 1 \(\d+ samples\) gives 0",
+        lambda t, d: uk.make_split(d, "subclass", classes=[1], fraction=0.001),
+    ),
+    L(
+        "indices-both-and-neither",
+        r"scenario 'indices' needs exactly one of indices=\[…\] or file=<path>",
+        lambda t, d: uk.make_split(d, "indices", indices=[1], file="ids.txt"),
+    ),
+    L(
+        "indices-file-missing",
+        r"forget-index file '.*nope\.txt' not found",
+        lambda t, d: uk.make_split(d, "indices", file=str(t / "nope.txt")),
+    ),
+    L(
+        "unlearn-min-change-negative",
+        r"min_change must be ≥ 0 \(a relative parameter change\), got -0\.1",
+        lambda t, d: _rl_on_random(d, min_change=-0.1),
+    ),
+    L(
         "labels-fractional",
         r"labels must be whole class ids, got \[0\.5\]",
         lambda t, d: uk.ArrayDataset("t", X4, torch.tensor([0.0, 0.5, 1.0, 1.0]), 2, pool=P3, test=T1),
