@@ -3,7 +3,6 @@ stopped short of removing D_f (:func:`short_of_target`)."""
 
 from __future__ import annotations
 
-
 import math
 
 import numpy as np

@@ -4,7 +4,6 @@ gap chosen."""
 
 from __future__ import annotations
 
-
 import copy
 import math
 

@@ -3,7 +3,6 @@ proxy scored at fixed points, the best state kept and the run stopped on oversho
 
 from __future__ import annotations
 
-
 import math
 import weakref
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from __future__ import annotations
 
-
 from ..base import METRICS, Column, Evaluation, Metric, Need
 
 
