@@ -346,7 +346,9 @@ def tuned_table(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     Avg.Gap and the noise floor over the same cells (``excess``: defaults + auto − tuned, in Avg.Gap points); ``frames``: mode ("tuned" / "defaults_auto") → rows."""
     key = ["preset", *CELL, "method"]
     t = frames["tuned"][[*key, "avg_gap", "avg_gap_floor"]]
-    d = frames["defaults_auto"][[*key, "avg_gap"]].rename(columns={"avg_gap": "avg_gap_auto"})
+    d = frames["defaults_auto"]
+    flags = "unresolved" in d
+    d = d[[*key, "avg_gap", *(["unresolved"] if flags else [])]].rename(columns={"avg_gap": "avg_gap_auto"})
     both = t.merge(d, on=key, how="inner")
     orig = both[both["method"] == "original"].set_index(["preset", *CELL])["avg_gap"].rename("orig_gap")
     both = both[~both["method"].isin(["original", "retrain"])].join(orig, on=["preset", *CELL])
@@ -365,6 +367,12 @@ def tuned_table(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
                 floor=g["avg_gap_floor"].mean(),
             )
         )
+        if flags:  # the same, over the cells whose held-out data can show a gap at all (resolution_line)
+            r = g[~g["unresolved"].fillna(False).astype(bool)]
+            rows[-1].update(
+                resolved_cells=len(r),
+                ratio_resolved=r["avg_gap_auto"].mean() / r["avg_gap"].mean() if len(r) else float("nan"),
+            )
     return pd.DataFrame(rows).set_index("method")
 
 
@@ -394,6 +402,8 @@ def run_tuned(args) -> None:
                 res = run_bench(cfg, out, cache_dir=args.cache_dir, quiet=True, jobs=args.jobs, data_dir=args.data_dir)
                 print(f"{cfg.name}: {res.ran} jobs ran, {len(res.failed)} failed, {time.perf_counter() - t0:.0f} s")
             df = pd.read_csv(out / "results.csv")
+            if mode == "defaults_auto":
+                df["unresolved"] = df["config_hash"].map(unresolved(out))
             frames[mode].append(df[df["seed"].isin(args.seeds)].assign(preset=preset))
     table = tuned_table({k: pd.concat(v, ignore_index=True) for k, v in frames.items()})
     print("\nmean Avg.Gap on the tuned presets' own cells: tuned (as shipped, stop none) vs library defaults + auto")

@@ -49,3 +49,28 @@ def test_cells_the_held_out_data_cannot_resolve_are_counted_apart(tmp_path):
     df["unresolved"] = df["config_hash"].map(flags)
     assert dt.resolution_line(df).endswith("1 of 2 cells; won there 0 of 2, elsewhere 1 of 2 (50.0 %)")
     assert dt.resolution_line(df.drop(columns=["unresolved"])) is None
+
+
+def test_the_tuned_comparison_also_reads_the_cells_the_held_out_data_can_resolve():
+    """Tuned 1.0 in three cells; defaults + auto 1.0, 1.2 and 4.0, the last on a held-out split that cannot show the
+    gap: the ratio over all is 2.07, over the two resolved cells 1.10."""
+    dt = load()
+    key = dict(preset="p", dataset="d", scenario="s")
+    tuned = pd.DataFrame(
+        [
+            {**key, "seed": s, "method": m, "avg_gap": g, "avg_gap_floor": 0.3}
+            for s in range(3)
+            for m, g in (("original", 9.0), ("x", 1.0))
+        ]
+    )
+    auto = pd.DataFrame(
+        [
+            {**key, "seed": s, "method": m, "avg_gap": g, "unresolved": s == 2}
+            for s, ga in enumerate((1.0, 1.2, 4.0))
+            for m, g in (("original", 9.0), ("x", ga))
+        ]
+    )
+    row = dt.tuned_table({"tuned": tuned, "defaults_auto": auto}).loc["x"]
+    assert (row.cells, row.resolved_cells) == (3, 2)
+    assert round(row.ratio, 4) == round(6.2 / 3, 4) and round(row.ratio_resolved, 4) == 1.1
+    assert "ratio_resolved" not in dt.tuned_table({"tuned": tuned, "defaults_auto": auto.drop(columns=["unresolved"])})
