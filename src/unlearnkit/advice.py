@@ -156,7 +156,7 @@ def warn_unsafe(
         warn(
             f"method {method!r}: θ_o classifies correctly every held-out sample the proxy's targets for D_f rest on, "
             f"so stop='auto' expects a model retrained without D_f to classify all of D_f correctly too and can see "
-            f"no accuracy left to remove;{_unresolved_text(auto, bound)}"
+            f"no accuracy left to remove; {_unresolved_clause(auto, bound)}."
             + (f" The state kept classifies {kept_fa:.1f} % of D_f correctly." if kept_fa is not None else "")
             + " Hold out more data (make_split's unseen_fraction; CLI: train --unseen-fraction, or unlearn --holdout), "
             "or measure the gap with retraining "
@@ -260,15 +260,16 @@ def held_out_hint(auto: dict) -> str:
         f"; its targets for D_f come from {auto['held_out']} held-out samples, on which θ_o is "
         f"{auto['held_out_fa']:.1f} % accurate (MIA-efficacy {auto['held_out_mia']:.1f} %): on a small held-out split "
         f"θ_o can look like a model that never saw D_f by chance, and more held-out data sharpens the proxy"
-        + (f" ({_unresolved_text(auto, bound).strip()[:-1]})" if bound is not None else "")
+        + (f" ({_unresolved_clause(auto, bound)})" if bound is not None else "")
     )
 
 
-def _unresolved_text(auto: dict, bound: float) -> str:
-    """What :func:`~unlearnkit.stopping.unresolved_bound` found, as a sentence of a warning."""
+def _unresolved_clause(auto: dict, bound: float) -> str:
+    """What :func:`~unlearnkit.stopping.unresolved_bound` found, as a clause (no capital, no full stop): the warning
+    ends a sentence with it, the kept-θ_o hint puts it in brackets."""
     return (
-        f" from an effective {auto['held_out_eff']:.0f} held-out samples (weighted to D_f's class mix), a retrained model's "
-        f"accuracy on D_f as low as {bound:.1f} % would not show (95 % lower bound)."
+        f"from an effective {auto['held_out_eff']:.0f} held-out samples (weighted to D_f's class mix), a retrained "
+        f"model's accuracy on D_f as low as {bound:.1f} % would not show (95 % lower bound)"
     )
 
 
